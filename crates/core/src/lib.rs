@@ -1,0 +1,29 @@
+//! The shared truth of assetlog: the values that the server, the Linux agent and the ESP32-C3
+//! firmware all speak, and the pure logic they all run. Nothing here does I/O or reads a clock:
+//! time comes in as a parameter, so every rule is tested on the host.
+//!
+//! The crate is `no_std` + `alloc` unless the `std` feature (on by default) is enabled, so the
+//! firmware builds it for `riscv32imc-unknown-none-elf`.
+//!
+//! # Layout
+//! - [`ids`]: identifiers parsed once at the edge ([`LoggerId`], [`Pin`]).
+//! - [`state`]: a machine's run state ([`RunState`]).
+//! - [`wire`]: the logger protocol's payloads and limits (batched ingest, acknowledgements,
+//!   timestamp bounds).
+//! - [`seq`]: acknowledgement arithmetic over event sequence numbers.
+//! - [`debounce`]: the input debouncer and edge detector.
+//! - [`queue`]: the logger-side queue bookkeeping (seq allocation, bounded queue, release on ack).
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod debounce;
+pub mod ids;
+pub mod queue;
+pub mod seq;
+pub mod state;
+pub mod wire;
+
+pub use ids::{LoggerId, LoggerIdError, Pin, PinError};
+pub use state::RunState;
+pub use wire::{IngestAck, IngestRequest, StateChange};

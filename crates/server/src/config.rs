@@ -1,0 +1,102 @@
+//! Command line and environment. Every default works on a laptop.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "assetlog",
+    version,
+    about = "Machine availability monitor: loggers report, dashboards watch live"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeConfig),
+    /// Manage users from the command line (works while the server is stopped or running).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (password read from standard input); creates the tenant if it does not exist.
+    Add(UserAdd),
+}
+
+/// What happens when a logger nobody knows registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Enrollment {
+    /// It stays pending until an admin claims it with the code on its display.
+    Claim,
+    /// It joins the first tenant at once (a single-plant install).
+    Auto,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free one. Default 127.0.0.1:8080.
+    #[arg(long, env = "ASSETLOG_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Directory for the database. Default ./data.
+    #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// claim (default): new loggers wait for an admin; auto: they join the first tenant.
+    #[arg(long, env = "ASSETLOG_ENROLLMENT", value_enum, default_value_t = Enrollment::Claim)]
+    pub enrollment: Enrollment,
+    /// Let anyone sign up a new tenant. Default off: only the very first user may sign up.
+    #[arg(long, env = "ASSETLOG_OPEN_SIGNUP")]
+    pub open_signup: bool,
+    /// Seconds between logger heartbeats; three missed ones make a logger offline. Default 30.
+    #[arg(long, env = "ASSETLOG_HEARTBEAT_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_interval: u64,
+    /// Hours a sign-in token stays valid. Default 720 (30 days).
+    #[arg(long, env = "ASSETLOG_TOKEN_TTL_HOURS", default_value_t = 720,
+          value_parser = clap::value_parser!(u64).range(1..=87600))]
+    pub token_ttl_hours: u64,
+}
+
+impl ServeConfig {
+    /// Settings for a server on a free loopback port over `data_dir` (tests, benchmarks, demos).
+    pub fn local(data_dir: PathBuf) -> Self {
+        Self {
+            bind: "127.0.0.1:0".into(),
+            data_dir,
+            enrollment: Enrollment::Claim,
+            open_signup: false,
+            heartbeat_interval: 30,
+            token_ttl_hours: 720,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAdd {
+    /// Directory of the database. Default ./data.
+    #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Tenant name; created if it does not exist.
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub email: String,
+    /// admin, operator or viewer. Default admin.
+    #[arg(long, value_enum, default_value_t = RoleArg::Admin)]
+    pub role: RoleArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Operator,
+    Viewer,
+}

@@ -1,0 +1,214 @@
+//! Sign-up, sign-in, sign-out, and the people of a tenant.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, CurrentUser, bearer, parse_id};
+use crate::AppState;
+use crate::error::{ApiError, Result, not_found_as};
+use crate::secrets::{hash_password, hash_secret, new_secret, verify_password};
+use crate::store::{Role, Tenant, User, now_ms};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/signup", post(signup))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{id}", delete(delete_user))
+}
+
+/// An email address, trimmed and lower-cased, with the shape of one.
+pub fn parse_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_email",
+            "that is not an email address",
+        ))
+    }
+}
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+pub fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            format!("passwords need at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            "passwords are limited to 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_tenant_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_tenant_name",
+            "tenant names are 1 to 100 printable characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+async fn hash(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Internal)
+}
+
+async fn start_session(state: &AppState, user: &User, tenant: &Tenant) -> Result<Value> {
+    let token = new_secret("alt_");
+    let expires_at = now_ms() + state.config.token_ttl_hours as i64 * 3_600_000;
+    state
+        .store
+        .create_session(user.id, hash_secret(&token), expires_at)
+        .await?;
+    Ok(json!({ "token": token, "expires_at": expires_at, "user": user, "tenant": tenant }))
+}
+
+#[derive(Deserialize)]
+struct SignupBody {
+    email: String,
+    password: String,
+    tenant_name: String,
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SignupBody>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let email = parse_email(&body.email)?;
+    check_password(&body.password)?;
+    let tenant_name = parse_tenant_name(&body.tenant_name)?;
+    let password_hash = hash(body.password).await?;
+    let created = state
+        .store
+        .signup(tenant_name, email, password_hash, !state.config.open_signup)
+        .await?;
+    let (user, tenant) = created.ok_or_else(|| {
+        ApiError::forbidden("sign-up is closed: ask an admin of your tenant to add you")
+    })?;
+    tracing::info!(user = user.id, tenant = tenant.id, "signed up");
+    Ok((
+        StatusCode::CREATED,
+        Json(start_session(&state, &user, &tenant).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<Value>> {
+    let found = state
+        .store
+        .user_for_login(body.email.trim().to_lowercase())
+        .await?;
+    // Verify against a real hash even for an unknown email, so timing does not tell which emails exist.
+    let stored = found
+        .as_ref()
+        .map(|(_, _, h)| h.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let password = body.password;
+    let valid = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    match found {
+        Some((user, tenant, _)) if valid => Ok(Json(start_session(&state, &user, &tenant).await?)),
+        _ => Err(ApiError::unauthorized("wrong email or password")),
+    }
+}
+
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("assetlog-timing-equaliser").unwrap_or_default());
+
+async fn logout(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    let token = bearer(&headers).unwrap_or_default();
+    state.store.delete_session(hash_secret(token)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(user: CurrentUser) -> Json<Value> {
+    Json(json!({ "user": user.0.user, "tenant": user.0.tenant }))
+}
+
+async fn list_users(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<User>>> {
+    user.require(Role::Admin)?;
+    Ok(Json(state.store.list_users(user.tenant_id()).await?))
+}
+
+#[derive(Deserialize)]
+struct NewUserBody {
+    email: String,
+    password: String,
+    #[serde(default = "default_role")]
+    role: Role,
+}
+
+fn default_role() -> Role {
+    Role::Viewer
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<(StatusCode, Json<User>)> {
+    user.require(Role::Admin)?;
+    let email = parse_email(&body.email)?;
+    check_password(&body.password)?;
+    let password_hash = hash(body.password).await?;
+    let created = state
+        .store
+        .create_user(user.tenant_id(), email, password_hash, body.role)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    user.require(Role::Admin)?;
+    let id = parse_id(&id, "user")?;
+    state
+        .store
+        .delete_user(user.tenant_id(), id)
+        .await
+        .map_err(not_found_as("user"))?;
+    Ok(StatusCode::NO_CONTENT)
+}

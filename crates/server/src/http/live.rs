@@ -1,0 +1,100 @@
+//! `GET /api/v1/live`: the WebSocket a dashboard keeps open.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use super::{ApiQuery, bearer, session_for};
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::live::Frame;
+
+/// A client that cannot take a message within this long is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code "try again later": sent to a client dropped for falling behind.
+const CLOSE_TOO_SLOW: u16 = 1013;
+/// Close code "going away": sent when the server shuts down.
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/live", get(live))
+        .route("/api/live", get(live))
+}
+
+#[derive(Deserialize)]
+struct LiveParams {
+    token: Option<String>,
+}
+
+async fn live(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<LiveParams>,
+    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    // Browsers cannot set headers on a WebSocket, hence the query parameter.
+    let token = params
+        .token
+        .as_deref()
+        .or_else(|| bearer(&headers))
+        .ok_or_else(|| ApiError::unauthorized("sign in first: pass ?token= or a bearer header"))?;
+    let session = session_for(&state, token).await?;
+    let upgrade =
+        upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
+    // Subscribe before answering, so every message after the handshake reaches the client.
+    let messages = state.live.subscribe(session.tenant.id);
+    Ok(upgrade.on_upgrade(move |socket| serve_client(state, socket, messages)))
+}
+
+async fn serve_client(
+    state: AppState,
+    socket: WebSocket,
+    mut messages: broadcast::Receiver<Frame>,
+) {
+    state.metrics.live_clients.inc();
+    let (mut sink, mut incoming) = socket.split();
+    let mut shutdown = state.shutdown.clone();
+    let close = loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Ok(frame) => {
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(frame.as_ref().into()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        state.metrics.live_dropped.inc();
+                        break None;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "dropping a live client that fell behind");
+                    state.metrics.live_dropped.inc();
+                    break Some((CLOSE_TOO_SLOW, "too slow: reconnect and re-read the state"));
+                }
+                Err(broadcast::error::RecvError::Closed) => break Some((CLOSE_GOING_AWAY, "server shutting down")),
+            },
+            received = incoming.next() => match received {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                Some(Ok(_)) => {}
+            },
+            _ = crate::stopped(&mut shutdown) => break Some((CLOSE_GOING_AWAY, "server shutting down")),
+        }
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+    }
+    state.metrics.live_clients.dec();
+}

@@ -1,0 +1,167 @@
+//! The HTTP API, split by domain; each module has its own `router()`, merged in [`router`].
+//!
+//! Also here: the extractors every handler shares. They turn every malformed request into our
+//! JSON error (axum's own rejections answer plain text) and find the caller: a user by token,
+//! or a device by key.
+
+mod accounts;
+pub use accounts::{check_password, parse_email};
+mod assets;
+mod device;
+pub use device::publish_status;
+mod live;
+mod loggers;
+mod ops;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::secrets::hash_secret;
+use crate::store::{Role, Session};
+
+/// Largest request body accepted (a full 1000-event batch fits).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(accounts::router())
+        .merge(device::router())
+        .merge(loggers::router())
+        .merge(assets::router())
+        .merge(live::router())
+        .merge(ops::router())
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A JSON body, read whatever the Content-Type (the original firmware does not always send one).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        "body_too_large",
+                        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::new(status, "bad_body", rejection.body_text())
+                }
+            })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            let code = if e.is_data() {
+                "invalid_field"
+            } else {
+                "malformed_json"
+            };
+            ApiError::bad_request(code, format!("invalid JSON body: {e}"))
+        })
+    }
+}
+
+/// Query parameters with JSON errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_from(query).map(ApiQuery)
+    }
+}
+
+fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_query", "bad query string"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+/// The bearer credential of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The signed-in user of a request (`Authorization: Bearer <token>`); 401 without one.
+pub struct CurrentUser(pub Session);
+
+impl CurrentUser {
+    pub fn tenant_id(&self) -> i64 {
+        self.0.tenant.id
+    }
+
+    /// 403 unless the user has at least this role.
+    pub fn require(&self, role: Role) -> Result<()> {
+        if self.0.user.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role",
+                role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("sign in first: no bearer token"))?;
+        session_for(state, token).await.map(CurrentUser)
+    }
+}
+
+pub async fn session_for(state: &AppState, token: &str) -> Result<Session> {
+    state
+        .store
+        .session(hash_secret(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))
+}
+
+/// An id in a path; anything that is not one names nothing (404).
+pub fn parse_id(raw: &str, what: &str) -> Result<i64> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}

@@ -1,0 +1,50 @@
+//! The `assetlog` server: loggers report every RUNNING/STOPPED change of their machines; the server
+//! keeps each change for its tenant (durably, once), pushes it live to that tenant's dashboards
+//! and serves the history.
+//!
+//! # Layout
+//! - [`config`]: command line and environment.
+//! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
+//! - [`http`]: the API, one module per domain (accounts, device protocol, loggers, assets and
+//!   events, live socket, operations).
+//! - [`store`]: the storage seam; SQLite with group commit today.
+//! - [`live`]: the per-tenant live hub.
+//! - [`presence`]: which loggers are online; [`monitor`] marks the silent ones offline.
+//! - [`secrets`]: tokens, device keys, claim codes, password hashing.
+//! - [`metrics`], [`error`].
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod live;
+pub mod metrics;
+pub mod monitor;
+pub mod presence;
+pub mod secrets;
+pub mod startup;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use startup::Application;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: store::Store,
+    pub live: Arc<live::LiveHub>,
+    pub presence: Arc<presence::Presence>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub config: Arc<config::ServeConfig>,
+    /// Turns true when the server begins to shut down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Resolves once the shutdown flag is set (or its sender is gone).
+pub async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The live hub: routes each message to the WebSocket clients of its tenant, and only those.
+//!
+//! One broadcast channel per tenant. Publishing never waits: each client reads from a bounded
+//! ring, and a client that falls a whole ring behind is dropped (it reconnects and re-reads the
+//! state). A slow dashboard can thus never slow ingestion or another dashboard.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use assetlog_core::RunState;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Messages a dashboard receives.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveMessage {
+    AssetStateChange {
+        asset_id: i64,
+        asset_name: String,
+        logger_id: String,
+        pin_number: u8,
+        state: RunState,
+        /// When the change happened, RFC 3339 UTC.
+        timestamp: String,
+        /// How long the previous state lasted; null for an asset's first state.
+        duration_ms: Option<i64>,
+    },
+    LoggerStatus {
+        logger_id: String,
+        online: bool,
+        last_seen: String,
+    },
+}
+
+pub type Frame = Arc<str>;
+
+pub struct LiveHub {
+    tenants: Mutex<HashMap<i64, broadcast::Sender<Frame>>>,
+    /// Messages a client may fall behind before it is dropped.
+    buffer: usize,
+}
+
+impl LiveHub {
+    pub fn new(buffer: usize) -> Self {
+        Self {
+            tenants: Mutex::default(),
+            buffer,
+        }
+    }
+
+    pub fn subscribe(&self, tenant_id: i64) -> broadcast::Receiver<Frame> {
+        let mut tenants = self.tenants.lock().expect("hub lock");
+        tenants
+            .entry(tenant_id)
+            .or_insert_with(|| broadcast::channel(self.buffer).0)
+            .subscribe()
+    }
+
+    pub fn publish(&self, tenant_id: i64, message: &LiveMessage) {
+        let mut tenants = self.tenants.lock().expect("hub lock");
+        let Some(sender) = tenants.get(&tenant_id) else {
+            return;
+        };
+        if sender.receiver_count() == 0 {
+            tenants.remove(&tenant_id);
+            return;
+        }
+        match serde_json::to_string(message) {
+            Ok(text) => {
+                let _ = sender.send(text.into());
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode a live message"),
+        }
+    }
+}
+
+/// Epoch milliseconds as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

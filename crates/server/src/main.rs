@@ -1,0 +1,94 @@
+//! `assetlog`: parse the command line, build the app, run it.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use assetlog_server::Application;
+use assetlog_server::config::{Cli, Command, RoleArg, UserAdd, UserCommand};
+use assetlog_server::store::Role;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(config) => serve(config).await,
+            Command::User {
+                command: UserCommand::Add(args),
+            } => add_user(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+async fn serve(config: assetlog_server::config::ServeConfig) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    println!("listening on http://{}", app.local_addr());
+    app.run_until(shutdown_signal()).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn add_user(args: UserAdd) -> anyhow::Result<()> {
+    let email =
+        assetlog_server::http::parse_email(&args.email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    assetlog_server::http::check_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let role = match args.role {
+        RoleArg::Admin => Role::Admin,
+        RoleArg::Operator => Role::Operator,
+        RoleArg::Viewer => Role::Viewer,
+    };
+    let store = assetlog_server::startup::open_store(&args.data_dir)?;
+    let hash = assetlog_server::secrets::hash_password(&password)?;
+    let (user, tenant) = store
+        .add_user_to_named_tenant(args.tenant.clone(), email, hash, role)
+        .await?;
+    store.close().await;
+    println!(
+        "added {} ({}) to tenant {} (id {})",
+        user.email,
+        role.as_str(),
+        tenant.name,
+        tenant.id
+    );
+    Ok(())
+}

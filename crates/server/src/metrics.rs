@@ -1,0 +1,101 @@
+//! Prometheus metrics, one registry per running app (so tests in one process do not mix).
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub events_ingested: Counter,
+    pub events_duplicate: Counter,
+    pub live_clients: Gauge,
+    pub live_dropped: Counter,
+    pub request_seconds: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("assetlog");
+        let events_ingested = Counter::default();
+        let events_duplicate = Counter::default();
+        let live_clients = Gauge::default();
+        let live_dropped = Counter::default();
+        let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        registry.register(
+            "events_ingested",
+            "Events stored (first arrival only)",
+            events_ingested.clone(),
+        );
+        registry.register(
+            "events_duplicate",
+            "Retransmitted events acknowledged without storing again",
+            events_duplicate.clone(),
+        );
+        registry.register(
+            "live_clients",
+            "Connected WebSocket clients",
+            live_clients.clone(),
+        );
+        registry.register(
+            "live_dropped_clients",
+            "WebSocket clients dropped for falling behind",
+            live_dropped.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            request_seconds.clone(),
+        );
+        Self {
+            registry,
+            events_ingested,
+            events_duplicate,
+            live_clients,
+            live_dropped,
+            request_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+/// Middleware: times every request by its route pattern (never by raw path: ids would explode it).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&RouteLabels { method, route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,38 @@
+//! The background task that marks silent loggers offline and saves last contacts.
+
+use std::time::Duration;
+
+use crate::AppState;
+use crate::http::publish_status;
+use crate::store::now_ms;
+
+/// How often to look: often enough that a logger is offline within 3 intervals plus a few seconds.
+pub fn tick(heartbeat_interval: Duration) -> Duration {
+    (heartbeat_interval / 2).clamp(Duration::from_millis(200), Duration::from_secs(2))
+}
+
+/// Runs until shutdown; then saves the contacts one last time.
+pub async fn run(state: AppState) {
+    let mut ticker =
+        tokio::time::interval(tick(Duration::from_secs(state.config.heartbeat_interval)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => sweep(&state).await,
+            _ = crate::stopped(&mut shutdown) => break,
+        }
+    }
+    sweep(&state).await;
+}
+
+async fn sweep(state: &AppState) {
+    let (went_offline, contacts) = state.presence.sweep(now_ms());
+    for change in &went_offline {
+        tracing::info!(logger = %change.logger_id, "logger went offline");
+        publish_status(state, change);
+    }
+    if let Err(e) = state.store.save_contacts(contacts).await {
+        tracing::warn!(error = %e, "cannot save logger contacts");
+    }
+}

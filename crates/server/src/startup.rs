@@ -1,0 +1,107 @@
+//! Building and running the server: `Application::build` opens the store and binds the listener
+//! (reporting the real port, so tests ask for port 0), `run_until` serves until a shutdown future
+//! resolves, then drains in-flight requests and closes the database cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use crate::live::LiveHub;
+use crate::metrics::Metrics;
+use crate::presence::Presence;
+use crate::store::{Store, now_ms};
+use crate::{AppState, http, monitor};
+
+/// Messages a live client may fall behind before it is dropped.
+const LIVE_BUFFER: usize = 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Makes sure the data directory exists and is writable, with an error that says which.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let probe = dir.join(".assetlog-write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Opens the database of a data directory.
+pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    prepare_data_dir(dir)?;
+    Store::open(&dir.join("assetlog.db"))
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let store = open_store(&config.data_dir)?;
+        let listener = TcpListener::bind(&config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let presence = Presence::new(config.heartbeat_interval as i64 * 1000);
+        presence.load(store.logger_contacts().await?, now_ms());
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let state = AppState {
+            store,
+            live: Arc::new(LiveHub::new(LIVE_BUFFER)),
+            presence: Arc::new(presence),
+            metrics: Arc::new(Metrics::default()),
+            config: Arc::new(config),
+            shutdown,
+        };
+        Ok(Self {
+            listener,
+            state,
+            stop,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, finishes in-flight requests,
+    /// closes live sockets, saves logger contacts and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            stop,
+        } = self;
+        let monitor = tokio::spawn(monitor::run(state.clone()));
+        let app = http::router(state.clone());
+        let stop_signal = stop.clone();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = stop_signal.send(true);
+            })
+            .await;
+        let _ = stop.send(true);
+        let _ = monitor.await;
+        state.store.close().await;
+        tracing::info!("database closed");
+        served.context("server error")
+    }
+}

@@ -1,0 +1,225 @@
+//! Tenants, users and their sessions.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, Role, Session, Store, StoreError, Tenant, User, now_ms, on_unique};
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get("role")?;
+    Ok(User {
+        id: r.get("id")?,
+        email: r.get("email")?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        tenant_id: r.get("tenant_id")?,
+    })
+}
+
+fn insert_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
+    conn.execute(
+        "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
+        params![name, now_ms()],
+    )
+    .map_err(|e| on_unique(e, "a tenant with that name already exists"))?;
+    Ok(Tenant {
+        id: conn.last_insert_rowid(),
+        name: name.into(),
+    })
+}
+
+fn insert_user(
+    conn: &Connection,
+    tenant_id: i64,
+    email: &str,
+    hash: &str,
+    role: Role,
+) -> Result<User> {
+    conn.execute(
+        "INSERT INTO users (tenant_id, email, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![tenant_id, email, hash, role.as_str(), now_ms()],
+    )
+    .map_err(|e| on_unique(e, "a user with that email already exists"))?;
+    Ok(User {
+        id: conn.last_insert_rowid(),
+        email: email.into(),
+        role,
+        tenant_id,
+    })
+}
+
+impl Store {
+    /// Creates a tenant and its first admin, unless `only_if_no_user` and a user exists already
+    /// (checked in the same transaction, so two racing first sign-ups cannot both win).
+    pub async fn signup(
+        &self,
+        tenant_name: String,
+        email: String,
+        password_hash: String,
+        only_if_no_user: bool,
+    ) -> Result<Option<(User, Tenant)>> {
+        self.write(move |conn| {
+            if only_if_no_user {
+                let users: i64 = conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+                if users > 0 {
+                    return Ok(None);
+                }
+            }
+            let tenant = insert_tenant(conn, &tenant_name)?;
+            let user = insert_user(conn, tenant.id, &email, &password_hash, Role::Admin)?;
+            Ok(Some((user, tenant)))
+        })
+        .await
+    }
+
+    /// Adds a user to the named tenant, creating the tenant when it does not exist.
+    pub async fn add_user_to_named_tenant(
+        &self,
+        tenant_name: String,
+        email: String,
+        password_hash: String,
+        role: Role,
+    ) -> Result<(User, Tenant)> {
+        self.write(move |conn| {
+            let existing = conn
+                .query_row(
+                    "SELECT id, name FROM tenants WHERE name = ?1",
+                    [&tenant_name],
+                    |r| {
+                        Ok(Tenant {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let tenant = match existing {
+                Some(t) => t,
+                None => insert_tenant(conn, &tenant_name)?,
+            };
+            let user = insert_user(conn, tenant.id, &email, &password_hash, role)?;
+            Ok((user, tenant))
+        })
+        .await
+    }
+
+    pub async fn create_user(
+        &self,
+        tenant_id: i64,
+        email: String,
+        password_hash: String,
+        role: Role,
+    ) -> Result<User> {
+        self.write(move |conn| insert_user(conn, tenant_id, &email, &password_hash, role))
+            .await
+    }
+
+    /// The user with this email, their tenant and their password hash.
+    pub async fn user_for_login(&self, email: String) -> Result<Option<(User, Tenant, String)>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT u.id, u.email, u.role, u.tenant_id, u.password_hash, t.name AS tenant_name
+                     FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ?1",
+                    [&email],
+                    |r| {
+                        let user = user_from_row(r)?;
+                        let tenant = Tenant { id: user.tenant_id, name: r.get("tenant_name")? };
+                        Ok((user, tenant, r.get("password_hash")?))
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: String,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, user_id, now_ms(), expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The live session of a token hash: not expired, not revoked, its user not deleted.
+    pub async fn session(&self, token_hash: String) -> Result<Option<Session>> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT u.id, u.email, u.role, u.tenant_id, t.name AS tenant_name
+                     FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON t.id = u.tenant_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                )?
+                .query_row(params![token_hash, now_ms()], |r| {
+                    let user = user_from_row(r)?;
+                    let tenant = Tenant { id: user.tenant_id, name: r.get("tenant_name")? };
+                    Ok(Session { user, tenant })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn delete_session(&self, token_hash: String) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2",
+                params![token_hash, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn list_users(&self, tenant_id: i64) -> Result<Vec<User>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, email, role, tenant_id FROM users WHERE tenant_id = ?1 ORDER BY id",
+            )?;
+            let users = stmt
+                .query_map([tenant_id], user_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(users)
+        })
+        .await
+    }
+
+    /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
+    pub async fn delete_user(&self, tenant_id: i64, user_id: i64) -> Result<()> {
+        self.write(move |conn| {
+            let role: String = conn
+                .query_row(
+                    "SELECT role FROM users WHERE id = ?1 AND tenant_id = ?2",
+                    params![user_id, tenant_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            if role == "admin" {
+                let admins: i64 = conn.query_row(
+                    "SELECT COUNT(*) FROM users WHERE tenant_id = ?1 AND role = 'admin'",
+                    [tenant_id],
+                    |r| r.get(0),
+                )?;
+                if admins <= 1 {
+                    return Err(StoreError::Conflict(
+                        "the last admin of a tenant cannot be deleted".into(),
+                    ));
+                }
+            }
+            conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+            conn.execute(
+                "DELETE FROM users WHERE id = ?1 AND tenant_id = ?2",
+                params![user_id, tenant_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,425 @@
+//! What loggers do: register, send heartbeats, report state changes.
+
+use std::sync::Arc;
+
+use assetlog_core::seq::advance_ack;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, Store, StoreError, now_ms};
+use crate::secrets::hash_secret;
+
+/// A logger's credentials, as every device request checks them.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    /// The logger's row id (the `id` of the API).
+    pub row: i64,
+    pub logger_id: String,
+    pub name: String,
+    /// None while the logger is pending.
+    pub tenant_id: Option<i64>,
+    pub allow_keyless: bool,
+    key_hash: String,
+}
+
+impl DeviceAuth {
+    /// A request is the logger's when it carries the logger's key, or carries none and an admin
+    /// allowed keyless posts for this claimed logger.
+    pub fn accepts(&self, key: Option<&str>) -> bool {
+        match key {
+            Some(key) => hash_secret(key) == self.key_hash,
+            None => self.allow_keyless && self.tenant_id.is_some(),
+        }
+    }
+}
+
+fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceAuth> {
+    Ok(DeviceAuth {
+        row: r.get("id")?,
+        logger_id: r.get("logger_id")?,
+        name: r.get("name")?,
+        tenant_id: r.get("tenant_id")?,
+        allow_keyless: r.get("allow_keyless")?,
+        key_hash: r.get("key_hash")?,
+    })
+}
+
+pub(super) fn load_device(
+    conn: &Connection,
+    logger_id: &str,
+) -> rusqlite::Result<Option<DeviceAuth>> {
+    conn.prepare_cached(
+        "SELECT id, logger_id, name, tenant_id, allow_keyless, key_hash FROM loggers
+         WHERE logger_id = ?1 AND deleted_at IS NULL",
+    )?
+    .query_row([logger_id], device_from_row)
+    .optional()
+}
+
+/// A `POST /api/device/register`, parsed.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub logger_id: String,
+    pub logger_name: Option<String>,
+    pub firmware_version: Option<String>,
+    pub ip_address: Option<String>,
+    pub assets: Vec<(u8, String)>,
+    /// The key the request carried, if any.
+    pub key: Option<String>,
+    /// Used only when the logger is new: its key (shown once) and claim code.
+    pub new_key: String,
+    pub new_claim_code: String,
+    /// Claim a new logger at once into the first tenant (`--enrollment auto`).
+    pub auto_claim: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum RegistrationOutcome {
+    /// First registration of this hardware id: the key is in `Registration::new_key`.
+    Created {
+        device: DeviceAuth,
+        claim_code: String,
+    },
+    Known {
+        device: DeviceAuth,
+        claim_code: String,
+    },
+    /// A known logger without its key.
+    Rejected,
+}
+
+/// A heartbeat's telemetry.
+#[derive(Debug, Clone, Default)]
+pub struct Heartbeat {
+    pub uptime_s: Option<i64>,
+    pub rssi: Option<i64>,
+    pub free_heap: Option<i64>,
+    pub queued_events: Option<i64>,
+    pub firmware_version: Option<String>,
+}
+
+/// One reported change, validated.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub pin: u8,
+    pub running: bool,
+    pub ts: i64,
+    pub seq: Option<i64>,
+    /// Names the asset if it is created by this event.
+    pub asset_name: Option<String>,
+}
+
+/// A stored event that changed its asset's current state: what the live board is told.
+#[derive(Debug, Clone)]
+pub struct StoredChange {
+    pub asset_id: i64,
+    pub asset_name: String,
+    pub pin: u8,
+    pub running: bool,
+    pub ts: i64,
+    /// How long the previous state lasted; None for an asset's first state.
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    /// The tenant the events belong to now (None: pending logger).
+    pub tenant_id: Option<i64>,
+    pub stored: usize,
+    pub duplicates: usize,
+    /// Row id and asset of the first event of the request (stored now or before).
+    pub first: Option<(i64, i64)>,
+    pub changes: Vec<StoredChange>,
+    pub acked_seq: i64,
+}
+
+struct AssetNow {
+    id: i64,
+    name: String,
+    running: Option<bool>,
+    since: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+fn ensure_asset(
+    conn: &Connection,
+    logger_row: i64,
+    tenant_id: Option<i64>,
+    logger_name: &str,
+    pin: u8,
+    name: Option<&str>,
+) -> Result<AssetNow> {
+    let found = conn
+        .prepare_cached("SELECT id, name, running, since, last_ts FROM assets WHERE logger_row = ?1 AND pin = ?2")?
+        .query_row(params![logger_row, pin], |r| {
+            Ok(AssetNow { id: r.get(0)?, name: r.get(1)?, running: r.get(2)?, since: r.get(3)?, last_ts: r.get(4)? })
+        })
+        .optional()?;
+    if let Some(asset) = found {
+        return Ok(asset);
+    }
+    let name = name
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{logger_name} pin {pin}"));
+    conn.prepare_cached(
+        "INSERT INTO assets (logger_row, tenant_id, pin, name) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![logger_row, tenant_id, pin, name])?;
+    Ok(AssetNow {
+        id: conn.last_insert_rowid(),
+        name,
+        running: None,
+        since: None,
+        last_ts: None,
+    })
+}
+
+fn store_events(
+    conn: &Connection,
+    device: &DeviceAuth,
+    events: &[NewEvent],
+    received_at: i64,
+) -> Result<IngestOutcome> {
+    // The logger may have been claimed or deleted since its credentials were cached.
+    let (tenant_id, acked): (Option<i64>, i64) = conn
+        .prepare_cached(
+            "SELECT tenant_id, acked_seq FROM loggers WHERE id = ?1 AND deleted_at IS NULL",
+        )?
+        .query_row([device.row], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let mut out = IngestOutcome {
+        tenant_id,
+        acked_seq: acked,
+        ..Default::default()
+    };
+    for e in events {
+        let asset = ensure_asset(
+            conn,
+            device.row,
+            tenant_id,
+            &device.name,
+            e.pin,
+            e.asset_name.as_deref(),
+        )?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![tenant_id, device.row, asset.id, e.pin, e.running, e.ts, received_at, e.seq])?;
+        if inserted == 0 {
+            out.duplicates += 1;
+            if out.first.is_none() {
+                out.first = existing_event(conn, device.row, e)?.map(|id| (id, asset.id));
+            }
+            continue;
+        }
+        out.stored += 1;
+        out.first
+            .get_or_insert((conn.last_insert_rowid(), asset.id));
+        // Only an event at or after the latest one moves the current state; a late backfill
+        // is history, not news.
+        if asset.last_ts.is_some_and(|last| e.ts < last) {
+            continue;
+        }
+        let changed = asset.running != Some(e.running);
+        let since = if changed {
+            e.ts
+        } else {
+            asset.since.unwrap_or(e.ts)
+        };
+        conn.prepare_cached(
+            "UPDATE assets SET running = ?1, since = ?2, last_ts = ?3 WHERE id = ?4",
+        )?
+        .execute(params![e.running, since, e.ts, asset.id])?;
+        if changed {
+            out.changes.push(StoredChange {
+                asset_id: asset.id,
+                asset_name: asset.name.clone(),
+                pin: e.pin,
+                running: e.running,
+                ts: e.ts,
+                duration_ms: asset.since.map(|s| e.ts - s),
+            });
+        }
+    }
+    if events.iter().any(|e| e.seq.is_some()) {
+        out.acked_seq = advance_stored_ack(conn, device.row, acked)?;
+    }
+    Ok(out)
+}
+
+fn existing_event(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Option<i64>> {
+    let id = match e.seq {
+        Some(seq) => conn
+            .prepare_cached("SELECT id FROM events WHERE logger_row = ?1 AND seq = ?2")?
+            .query_row(params![logger_row, seq], |r| r.get(0))
+            .optional()?,
+        None => conn
+            .prepare_cached(
+                "SELECT id FROM events WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL",
+            )?
+            .query_row(params![logger_row, e.pin, e.ts, e.running], |r| r.get(0))
+            .optional()?,
+    };
+    Ok(id)
+}
+
+/// Moves the logger's acknowledgement watermark over the seqs now stored, and saves it.
+fn advance_stored_ack(conn: &Connection, logger_row: i64, mut acked: i64) -> Result<i64> {
+    const PAGE: i64 = 1024;
+    let start = acked;
+    loop {
+        let seqs: Vec<u64> = conn
+            .prepare_cached(
+                "SELECT seq FROM events WHERE logger_row = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?
+            .query_map(params![logger_row, acked, PAGE], |r| r.get::<_, i64>(0))?
+            .map(|s| s.map(|s| s.max(0) as u64))
+            .collect::<rusqlite::Result<_>>()?;
+        let next = advance_ack(acked as u64, seqs.iter().copied()) as i64;
+        if next == acked || (seqs.len() as i64) < PAGE || next - acked < PAGE {
+            acked = next;
+            break;
+        }
+        acked = next;
+    }
+    if acked != start {
+        conn.prepare_cached("UPDATE loggers SET acked_seq = ?1 WHERE id = ?2")?
+            .execute(params![acked, logger_row])?;
+    }
+    Ok(acked)
+}
+
+impl Store {
+    /// The credentials of a live logger, from memory when known.
+    pub async fn device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>> {
+        let epoch = {
+            let cache = self.inner.devices.read().expect("device cache");
+            if let Some(d) = cache.map.get(logger_id) {
+                return Ok(Some(d.clone()));
+            }
+            cache.epoch
+        };
+        let id = logger_id.to_owned();
+        let loaded = self.read(move |conn| Ok(load_device(conn, &id)?)).await?;
+        let Some(device) = loaded.map(Arc::new) else {
+            return Ok(None);
+        };
+        let mut cache = self.inner.devices.write().expect("device cache");
+        // Cache only if no credential changed while we read: else our copy may be stale.
+        if cache.epoch == epoch {
+            cache.map.insert(logger_id.to_owned(), device.clone());
+        }
+        Ok(Some(device))
+    }
+
+    /// Forgets cached credentials after a change (called on the writer thread after commit).
+    pub(super) fn forget_device(&self, logger_id: &str) {
+        let mut cache = self.inner.devices.write().expect("device cache");
+        cache.epoch += 1;
+        cache.map.remove(logger_id);
+    }
+
+    pub async fn register(&self, reg: Registration) -> Result<RegistrationOutcome> {
+        let store = self.clone();
+        let logger_id = reg.logger_id.clone();
+        self.write_then(
+            move |conn| register(conn, reg),
+            move |_| store.forget_device(&logger_id),
+        )
+        .await
+    }
+
+    pub async fn heartbeat(&self, logger_row: i64, hb: Heartbeat) -> Result<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE loggers SET uptime_s = COALESCE(?1, uptime_s), rssi = COALESCE(?2, rssi),
+                 free_heap = COALESCE(?3, free_heap), queued_events = COALESCE(?4, queued_events),
+                 firmware_version = COALESCE(?5, firmware_version) WHERE id = ?6",
+            )?
+            .execute(params![
+                hb.uptime_s,
+                hb.rssi,
+                hb.free_heap,
+                hb.queued_events,
+                hb.firmware_version,
+                logger_row
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores a logger's events, all or nothing, each once; answers after they are durable.
+    pub async fn ingest(
+        &self,
+        device: Arc<DeviceAuth>,
+        events: Vec<NewEvent>,
+    ) -> Result<IngestOutcome> {
+        let received_at = now_ms();
+        self.write(move |conn| store_events(conn, &device, &events, received_at))
+            .await
+    }
+}
+
+fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome> {
+    let now = now_ms();
+    if let Some(device) = load_device(conn, &reg.logger_id)? {
+        if !device.accepts(reg.key.as_deref()) {
+            return Ok(RegistrationOutcome::Rejected);
+        }
+        conn.execute(
+            "UPDATE loggers SET firmware_version = COALESCE(?1, firmware_version),
+             ip_address = COALESCE(?2, ip_address) WHERE id = ?3",
+            params![reg.firmware_version, reg.ip_address, device.row],
+        )?;
+        for (pin, name) in &reg.assets {
+            ensure_asset(
+                conn,
+                device.row,
+                device.tenant_id,
+                &device.name,
+                *pin,
+                Some(name),
+            )?;
+        }
+        let claim_code: String = conn.query_row(
+            "SELECT claim_code FROM loggers WHERE id = ?1",
+            [device.row],
+            |r| r.get(0),
+        )?;
+        return Ok(RegistrationOutcome::Known { device, claim_code });
+    }
+    let tenant_id: Option<i64> = if reg.auto_claim {
+        conn.query_row("SELECT MIN(id) FROM tenants", [], |r| r.get(0))?
+    } else {
+        None
+    };
+    let name = reg
+        .logger_name
+        .clone()
+        .unwrap_or_else(|| reg.logger_id.clone());
+    conn.execute(
+        "INSERT INTO loggers (logger_id, tenant_id, name, key_hash, claim_code, firmware_version, ip_address, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            reg.logger_id,
+            tenant_id,
+            name,
+            hash_secret(&reg.new_key),
+            reg.new_claim_code,
+            reg.firmware_version,
+            reg.ip_address,
+            now
+        ],
+    )?;
+    let device = load_device(conn, &reg.logger_id)?.ok_or(StoreError::NotFound)?;
+    for (pin, asset_name) in &reg.assets {
+        ensure_asset(conn, device.row, tenant_id, &name, *pin, Some(asset_name))?;
+    }
+    Ok(RegistrationOutcome::Created {
+        device,
+        claim_code: reg.new_claim_code,
+    })
+}

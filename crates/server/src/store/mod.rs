@@ -1,0 +1,189 @@
+//! Storage: the one seam between the HTTP layer and the database.
+//!
+//! Handlers call the domain methods of [`Store`] (in `accounts`, `devices`, `fleet`) and never see
+//! SQL. Today the backend is one SQLite file in WAL mode: a single writer thread applies every
+//! write with *group commit* (all the writes waiting at that moment share one transaction and one
+//! fsync, each in its own savepoint, and each caller is answered only after the commit), and a
+//! small pool of read-only connections serves reads. PostgreSQL will slot in behind the same
+//! methods.
+
+mod accounts;
+mod devices;
+mod fleet;
+mod model;
+mod writer;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+pub use devices::{
+    DeviceAuth, Heartbeat, IngestOutcome, NewEvent, Registration, RegistrationOutcome, StoredChange,
+};
+pub use fleet::{EventQuery, LoggerUpdate};
+pub use model::*;
+
+use writer::Writer;
+
+/// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is closed")]
+    Closed,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Turns a unique-constraint violation into a client-facing conflict; every other error passes.
+pub(crate) fn on_unique(err: rusqlite::Error, message: &str) -> StoreError {
+    match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(message.into()),
+        _ => StoreError::Sqlite(err),
+    }
+}
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    /// Device credentials by hardware id. Only the writer thread changes it (after a commit),
+    /// so it can never hold a value older than the database.
+    devices: RwLock<DeviceCache>,
+}
+
+#[derive(Default)]
+struct DeviceCache {
+    /// Bumped at every credential change, so a read that raced a change is not cached.
+    epoch: u64,
+    map: std::collections::HashMap<String, Arc<DeviceAuth>>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // FULL: a committed transaction survives power loss, not only a crash of this process.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        configure(&conn)
+            .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        anyhow::ensure!(
+            check == "ok",
+            "database {} is damaged: {check}",
+            path.display()
+        );
+        migrate(&mut conn)?;
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_init(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c.execute_batch("PRAGMA query_only = ON;")
+            });
+        let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: Writer::start(conn)?,
+                readers,
+                devices: RwLock::default(),
+            }),
+        })
+    }
+
+    /// Runs `f` on a read-only connection, off the async threads.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.inner.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
+    }
+
+    /// Runs `f` in the writer's next group commit; answers after the commit.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.run(f, |_: &T| {}).await
+    }
+
+    /// Like [`Store::write`], and runs `after` on the writer thread once the commit succeeded.
+    async fn write_then<T, F, A>(&self, f: F, after: A) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
+        self.inner.writer.run(f, after).await
+    }
+
+    /// True when the database answers a query.
+    pub async fn ping(&self) -> bool {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .is_ok()
+    }
+
+    /// Finishes the writes already queued, checkpoints the WAL and closes the writer.
+    pub async fn close(&self) {
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.writer.close()).await;
+    }
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    anyhow::ensure!(
+        applied <= MIGRATIONS.len(),
+        "the database was written by a newer assetlog (schema {applied}, this build knows {})",
+        MIGRATIONS.len()
+    );
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
