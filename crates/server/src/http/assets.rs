@@ -88,13 +88,13 @@ async fn update(
         }
         other => other,
     };
-    if let Some(Some(t)) = body.short_stop_threshold_s {
-        if !(1..=86_400).contains(&t) {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "short_stop_threshold_s must be 1 to 86400",
-            ));
-        }
+    if let Some(Some(t)) = body.short_stop_threshold_s
+        && !(1..=86_400).contains(&t)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "short_stop_threshold_s must be 1 to 86400",
+        ));
     }
     state
         .store
@@ -153,13 +153,13 @@ async fn events(
         p.to.as_deref()
             .map(|s| parse_time_param(s, "to"))
             .transpose()?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if f >= t {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "from must be before to",
-            ));
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from must be before to",
+        ));
     }
     let before = match p.cursor.as_deref() {
         None => None,

@@ -54,15 +54,33 @@ async fn live(
         upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
     // Subscribe before answering, so every message after the handshake reaches the client.
     let messages = state.live.subscribe(session.tenant.id);
-    Ok(upgrade.on_upgrade(move |socket| serve_client(state, socket, messages)))
+    // Counted from here, so the gauge is right as soon as the handshake is answered; the guard
+    // uncounts the client however the connection ends (or if the upgrade never happens).
+    let counted = ClientCount::new(&state);
+    Ok(upgrade.on_upgrade(move |socket| serve_client(state, socket, messages, counted)))
+}
+
+struct ClientCount(prometheus_client::metrics::gauge::Gauge);
+
+impl ClientCount {
+    fn new(state: &AppState) -> Self {
+        state.metrics.live_clients.inc();
+        Self(state.metrics.live_clients.clone())
+    }
+}
+
+impl Drop for ClientCount {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 async fn serve_client(
     state: AppState,
     socket: WebSocket,
     mut messages: broadcast::Receiver<Frame>,
+    _counted: ClientCount,
 ) {
-    state.metrics.live_clients.inc();
     let (mut sink, mut incoming) = socket.split();
     let mut shutdown = state.shutdown.clone();
     let close = loop {
@@ -96,5 +114,4 @@ async fn serve_client(
         };
         let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
-    state.metrics.live_clients.dec();
 }

@@ -31,10 +31,10 @@ pub fn router() -> Router<AppState> {
 
 /// A logger named in a path: its numeric `id`, or (as the original API did) its hardware id.
 async fn resolve(state: &AppState, user: &CurrentUser, raw: &str) -> Result<i64> {
-    if let Ok(id) = raw.parse::<i64>() {
-        if state.store.logger(user.tenant_id(), id).await.is_ok() {
-            return Ok(id);
-        }
+    if let Ok(id) = raw.parse::<i64>()
+        && state.store.logger(user.tenant_id(), id).await.is_ok()
+    {
+        return Ok(id);
     }
     let hardware_id = LoggerId::parse(raw).map_err(|_| ApiError::not_found("logger"))?;
     state

@@ -1,0 +1,224 @@
+//! `assetlog-bench`: a load generator that measures an assetlog server on loopback.
+//!
+//! Three scenarios, each run for a bounded time after a short warm-up:
+//! - `single`: one event per `POST /api/asset-state`, many concurrent loggers: events/s and
+//!   request latency.
+//! - `batch`: `POST /api/v1/ingest` with up to 1000 events per request: events/s.
+//! - `live`: events at a fixed rate while many WebSocket clients watch: the time from a POST's
+//!   response to the message reaching each client.
+//!
+//! By default the bench starts its own server (the `assetlog` binary beside it) on a free port
+//! over a fresh data directory, so every run starts from an empty database; `--url` points it
+//! at a running one instead. At the end it asks the server how many events it stored and
+//! compares that with what the bench was acknowledged.
+//!
+//! Client and server share the machine, so the report gives the CPU time each used next to the
+//! wall time: a client that eats a core caps what the server can show.
+//!
+//! # Layout
+//! - `main.rs`: the command line and the order of the run.
+//! - [`target`]: the server under test: start or reach it, sign in, register loggers, metrics.
+//! - [`client`]: one persistent HTTP/1.1 connection, as cheap as hyper allows.
+//! - [`single`], [`batch`], [`live`]: the scenarios.
+//! - [`report`]: measurement windows, CPU time, histograms and the markdown tables.
+
+mod batch;
+mod client;
+mod live;
+mod report;
+mod single;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::report::Outcome;
+use crate::target::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Single,
+    Batch,
+    Live,
+    All,
+}
+
+/// Load generator for the assetlog server (loopback only).
+#[derive(Debug, Parser)]
+#[command(name = "assetlog-bench", version)]
+pub struct Cli {
+    /// Which scenario to run. Default all, one after the other against the same server.
+    #[arg(value_enum, default_value_t = Scenario::All)]
+    scenario: Scenario,
+    /// Seconds each scenario is measured for, after the warm-up. Default 10.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: u64,
+    /// Seconds of warm-up before each measurement (not counted). Default 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=600))]
+    warmup: u64,
+    /// `single`: concurrent connections, each a logger of its own. Default 64.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    connections: u32,
+    /// `batch`: concurrent connections, each a logger of its own. Default 4.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    batch_connections: u32,
+    /// `batch`: events per request; lowered if the body would pass the server's 64 KiB limit.
+    /// Default 1000 (the protocol's maximum).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    batch_size: u32,
+    /// `live`: WebSocket clients watching. Default 100.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    clients: u32,
+    /// `live`: events per second sent while the clients watch. Default 1000.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    rate: u32,
+    /// `live`: loggers (and connections) the events are spread over. Default 4.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    live_loggers: u32,
+    /// The server binary to start. Default: `assetlog` beside this executable.
+    #[arg(long, conflicts_with = "url")]
+    server_bin: Option<PathBuf>,
+    /// Use this running server (loopback only), e.g. http://127.0.0.1:8080, instead of
+    /// starting one. It must run with `--enrollment auto`.
+    #[arg(long)]
+    url: Option<String>,
+    /// With `--url`: sign in as this user instead of signing up (sign-up works only on a
+    /// server without users).
+    #[arg(long, requires = "url", requires = "password")]
+    email: Option<String>,
+    /// With `--email`: that user's password.
+    #[arg(long, requires = "email")]
+    password: Option<String>,
+    /// Worker threads of the client's runtime. Default: one per CPU.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl Cli {
+    fn timing(&self) -> report::Timing {
+        report::Timing {
+            warmup: Duration::from_secs(self.warmup),
+            measure: Duration::from_secs(self.seconds),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the chosen scenarios; `Ok(false)` when the run saw errors.
+async fn run(cli: &Cli) -> anyhow::Result<bool> {
+    let mut target = Target::prepare(cli).await?;
+    println!(
+        "# assetlog-bench\n\nserver: {}; {} CPUs; client threads: {}; warm-up {} s, measured {} s\n",
+        target.describe(),
+        std::thread::available_parallelism().map_or(0, usize::from),
+        cli.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(0, usize::from),
+            |t| t
+        ),
+        cli.warmup,
+        cli.seconds,
+    );
+    let before = target.metrics().await?;
+    let scenarios = match cli.scenario {
+        Scenario::All => vec![Scenario::Single, Scenario::Batch, Scenario::Live],
+        one => vec![one],
+    };
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for scenario in scenarios {
+        let outcome = match scenario {
+            Scenario::Single => single::run(&mut target, cli.connections, cli.timing()).await?,
+            Scenario::Batch => {
+                batch::run(
+                    &mut target,
+                    cli.batch_connections,
+                    cli.batch_size as usize,
+                    cli.timing(),
+                )
+                .await?
+            }
+            Scenario::Live | Scenario::All => {
+                live::run(
+                    &mut target,
+                    live::Params {
+                        clients: cli.clients,
+                        rate: cli.rate,
+                        loggers: cli.live_loggers,
+                    },
+                    cli.timing(),
+                )
+                .await?
+            }
+        };
+        println!("{}", outcome.table());
+        outcomes.push(outcome);
+    }
+
+    let after = target.metrics().await?;
+    let newest = target.newest_event().await;
+    target.stop().await;
+
+    let acked: u64 = outcomes.iter().map(|o| o.acked).sum();
+    let errors: u64 = outcomes.iter().map(|o| o.errors).sum();
+    let stored = after.ingested.saturating_sub(before.ingested);
+    let duplicates = after.duplicates.saturating_sub(before.duplicates);
+    let dropped = after.live_dropped.saturating_sub(before.live_dropped);
+    let stored_ok = stored == acked && duplicates == 0;
+    println!("## Checks\n");
+    println!(
+        "- stored: the server counted {stored} new events (and {duplicates} duplicates); \
+         the bench was acknowledged {acked}: {}",
+        if stored_ok { "OK" } else { "**MISMATCH**" }
+    );
+    match newest {
+        Ok(line) => println!("- newest event via /api/v1/events?limit=1: {line}"),
+        Err(e) => println!("- **/api/v1/events?limit=1 failed: {e:#}**"),
+    }
+    if dropped > 0 {
+        println!("- **the server dropped {dropped} live clients for falling behind**");
+    }
+    let clean = errors == 0 && stored_ok && dropped == 0;
+    if clean {
+        println!("- errors: none");
+    } else {
+        println!(
+            "\n**THIS RUN HAD ERRORS ({errors} failed requests or deliveries{}): \
+             its numbers are not valid.**",
+            if stored_ok {
+                ""
+            } else {
+                ", stored count mismatch"
+            }
+        );
+        for o in &outcomes {
+            for note in &o.error_samples {
+                println!("- {}: {note}", o.scenario);
+            }
+        }
+    }
+    Ok(clean)
+}

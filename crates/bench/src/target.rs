@@ -1,0 +1,307 @@
+//! The server under test: a child the bench starts (the default) or one already running.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use hyper::StatusCode;
+use hyper::header::HeaderValue;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::Cli;
+use crate::client::{Conn, bearer};
+
+/// How long a started server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server may take to drain and close its database after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+const BENCH_EMAIL: &str = "bench@example.com";
+const BENCH_PASSWORD: &str = "bench-password";
+
+/// A server the bench started: killed when dropped (on any error path), stopped gently at the end.
+struct ServerChild {
+    child: Child,
+    pid: u32,
+    bin: PathBuf,
+    /// Removed after the server is gone.
+    _data: tempfile::TempDir,
+}
+
+pub struct Target {
+    pub addr: SocketAddr,
+    child: Option<ServerChild>,
+    /// Setup and checks go through this one connection.
+    conn: Conn,
+    pub user_token: String,
+    user_bearer: HeaderValue,
+    /// Makes logger ids unique per run, so a long-running server can be benched again.
+    run_id: String,
+}
+
+/// A logger the bench registered.
+pub struct Logger {
+    pub id: String,
+    pub key: HeaderValue,
+}
+
+/// Counters read from `/metrics`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counters {
+    pub ingested: u64,
+    pub duplicates: u64,
+    pub live_dropped: u64,
+}
+
+impl Target {
+    pub async fn prepare(cli: &Cli) -> anyhow::Result<Self> {
+        let (addr, child) = match &cli.url {
+            Some(url) => (parse_loopback_url(url)?, None),
+            None => {
+                let bin = match &cli.server_bin {
+                    Some(bin) => bin.clone(),
+                    None => std::env::current_exe()?.with_file_name("assetlog"),
+                };
+                let (addr, child) = start_server(bin).await?;
+                (addr, Some(child))
+            }
+        };
+        let mut conn = Conn::open(addr).await?;
+        let user_token = match (&cli.email, &cli.password) {
+            (Some(email), Some(password)) => sign_in(&mut conn, email, password).await?,
+            _ => sign_up(&mut conn).await?,
+        };
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis();
+        Ok(Self {
+            addr,
+            child,
+            conn,
+            user_bearer: bearer(&user_token)?,
+            user_token,
+            run_id: format!("{:x}", millis % (1 << 40)),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.child {
+            Some(child) => format!(
+                "{} (started by the bench, pid {}) at http://{}",
+                child.bin.display(),
+                child.pid,
+                self.addr
+            ),
+            None => format!("already running at http://{}", self.addr),
+        }
+    }
+
+    /// Registers `count` new loggers named `bench-<run>-<kind><n>`; they must be claimed at
+    /// once (`--enrollment auto`), since events of a pending logger reach no tenant.
+    pub async fn register_loggers(&mut self, kind: &str, count: u32) -> anyhow::Result<Vec<Logger>> {
+        #[derive(Deserialize)]
+        struct Registered {
+            status: String,
+            device_key: Option<String>,
+        }
+        let mut loggers = Vec::with_capacity(count as usize);
+        for n in 0..count {
+            let id = format!("bench-{}-{kind}{n}", self.run_id);
+            let body = json!({ "logger_id": id, "logger_name": format!("bench {kind}{n}") });
+            let reply = self
+                .conn
+                .post("/api/device/register", None, body.to_string())
+                .await?;
+            ensure!(
+                reply.status == StatusCode::OK,
+                "registering {id}: {}",
+                reply.snippet()
+            );
+            let registered: Registered = serde_json::from_slice(&reply.body)?;
+            ensure!(
+                registered.status == "claimed",
+                "logger {id} is {}: the server must run with --enrollment auto",
+                registered.status
+            );
+            let key = registered
+                .device_key
+                .context("a new logger got no device key")?;
+            loggers.push(Logger {
+                id,
+                key: bearer(&key)?,
+            });
+        }
+        Ok(loggers)
+    }
+
+    pub async fn metrics(&mut self) -> anyhow::Result<Counters> {
+        let reply = self.conn.get("/metrics", None).await?;
+        ensure!(reply.status == StatusCode::OK, "/metrics: {}", reply.snippet());
+        let text = String::from_utf8_lossy(&reply.body);
+        let counter = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        Ok(Counters {
+            ingested: counter("assetlog_events_ingested_total"),
+            duplicates: counter("assetlog_events_duplicate_total"),
+            live_dropped: counter("assetlog_live_dropped_clients_total"),
+        })
+    }
+
+    /// The newest stored event, in short, as a sign that reads see what was written.
+    pub async fn newest_event(&mut self) -> anyhow::Result<String> {
+        let reply = self
+            .conn
+            .get("/api/v1/events?limit=1", Some(&self.user_bearer))
+            .await?;
+        ensure!(reply.status == StatusCode::OK, "{}", reply.snippet());
+        let page: serde_json::Value = serde_json::from_slice(&reply.body)?;
+        let event = page["events"].get(0).context("no event stored")?;
+        Ok(event.to_string())
+    }
+
+    /// CPU seconds the server child has used so far; None for a server the bench did not start.
+    pub fn server_cpu(&self) -> Option<f64> {
+        self.child.as_ref().and_then(|c| process_cpu(c.pid))
+    }
+
+    /// Asks a started server to shut down (it drains and closes the database), then waits.
+    pub async fn stop(mut self) {
+        let Some(mut server) = self.child.take() else {
+            return;
+        };
+        // SIGTERM lets the server checkpoint and close cleanly; SIGKILL is the fallback.
+        // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
+        unsafe {
+            libc::kill(server.pid as libc::pid_t, libc::SIGTERM);
+        }
+        match tokio::time::timeout(STOP_TIMEOUT, server.child.wait()).await {
+            Ok(Ok(status)) if !status.success() => {
+                eprintln!("warning: the server exited with {status}");
+            }
+            Ok(_) => {}
+            Err(_) => {
+                eprintln!("warning: the server did not stop within {STOP_TIMEOUT:?}; killing it");
+                let _ = server.child.kill().await;
+            }
+        }
+    }
+}
+
+fn parse_loopback_url(url: &str) -> anyhow::Result<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let addr = authority
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {authority}"))?
+        .next()
+        .with_context(|| format!("{authority} resolves to nothing"))?;
+    // A load generator aimed at someone else's machine is an attack, not a benchmark.
+    ensure!(
+        addr.ip().is_loopback(),
+        "--url must be a loopback address, not {addr}"
+    );
+    Ok(addr)
+}
+
+async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)> {
+    ensure!(
+        bin.is_file(),
+        "no server binary at {}: build it (cargo build --release -p assetlog-server) or pass --server-bin",
+        bin.display()
+    );
+    let data = tempfile::Builder::new()
+        .prefix("assetlog-bench-")
+        .tempdir()?;
+    let mut command = Command::new(&bin);
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--enrollment", "auto", "--data-dir"])
+        .arg(data.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    // Info logs (one per registered logger) would bury the report; warnings still show.
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env("RUST_LOG", "warn");
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let pid = child.id().context("the server exited at once")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = tokio::time::timeout(START_TIMEOUT, async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+                return Ok(addr.parse::<SocketAddr>()?);
+            }
+        }
+        bail!("the server exited before it listened")
+    })
+    .await
+    .context("the server did not say where it listens")??;
+    // Keep reading, so a chatty server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((
+        addr,
+        ServerChild {
+            child,
+            pid,
+            bin,
+            _data: data,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct SessionAnswer {
+    token: String,
+}
+
+async fn sign_up(conn: &mut Conn) -> anyhow::Result<String> {
+    let body = json!({ "email": BENCH_EMAIL, "password": BENCH_PASSWORD, "tenant_name": "bench" });
+    let reply = conn
+        .post("/api/v1/auth/signup", None, body.to_string())
+        .await?;
+    if reply.status == StatusCode::FORBIDDEN {
+        bail!("sign-up is closed on this server: pass --email and --password of a user");
+    }
+    ensure!(
+        reply.status == StatusCode::CREATED,
+        "sign-up: {}",
+        reply.snippet()
+    );
+    Ok(serde_json::from_slice::<SessionAnswer>(&reply.body)?.token)
+}
+
+async fn sign_in(conn: &mut Conn, email: &str, password: &str) -> anyhow::Result<String> {
+    let body = json!({ "email": email, "password": password });
+    let reply = conn
+        .post("/api/v1/auth/login", None, body.to_string())
+        .await?;
+    ensure!(reply.status == StatusCode::OK, "sign-in: {}", reply.snippet());
+    Ok(serde_json::from_slice::<SessionAnswer>(&reply.body)?.token)
+}
+
+/// User + system CPU seconds of a process, from `/proc/<pid>/stat` (all its threads).
+fn process_cpu(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields we want follow its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
+}

@@ -1,0 +1,280 @@
+use std::io::Write;
+use std::process::Stdio;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_first_user_signs_up_as_admin_of_a_new_tenant() {
+    let app = spawn_app().await;
+    let resp = app
+        .post(
+            "/api/v1/auth/signup",
+            &json!({"email": "Ada@Plant.example", "password": PASSWORD, "tenant_name": "Plant A"}),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["token"].as_str().unwrap().len() > 32);
+    assert_eq!(body["user"]["email"], "ada@plant.example");
+    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(body["tenant"]["name"], "Plant A");
+    assert!(body["user"].get("password_hash").is_none());
+
+    let me = app
+        .get_json("/api/v1/auth/me", body["token"].as_str().unwrap())
+        .await;
+    assert_eq!(me["user"]["email"], "ada@plant.example");
+    assert_eq!(me["tenant"]["name"], "Plant A");
+}
+
+#[tokio::test]
+async fn signup_is_closed_after_the_first_user_unless_opened() {
+    let app = spawn_app().await;
+    app.signup("first@a.example", "A").await;
+    let resp = app
+        .post(
+            "/api/v1/auth/signup",
+            &json!({"email": "second@b.example", "password": PASSWORD, "tenant_name": "B"}),
+            None,
+        )
+        .await;
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let open = spawn_app_with(|c| c.open_signup = true).await;
+    open.signup("first@a.example", "A").await;
+    open.signup("second@b.example", "B").await;
+    let taken = open
+        .post(
+            "/api/v1/auth/signup",
+            &json!({"email": "third@c.example", "password": PASSWORD, "tenant_name": "B"}),
+            None,
+        )
+        .await;
+    assert_error(taken, StatusCode::CONFLICT, "conflict").await;
+    let email_taken = open
+        .post(
+            "/api/v1/auth/signup",
+            &json!({"email": "FIRST@a.example", "password": PASSWORD, "tenant_name": "C"}),
+            None,
+        )
+        .await;
+    assert_error(email_taken, StatusCode::CONFLICT, "conflict").await;
+}
+
+#[tokio::test]
+async fn login_answers_the_same_401_for_an_unknown_email_and_a_wrong_password() {
+    let app = spawn_app().await;
+    app.signup("ada@a.example", "A").await;
+    let ok = app.login("ada@a.example", PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "admin");
+
+    let wrong: Value = app
+        .login("ada@a.example", "wrong password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unknown: Value = app
+        .login("nobody@a.example", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["error"]["code"], "unauthorized");
+    assert_error(
+        app.login("nobody@a.example", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let resp = app
+        .post("/api/v1/auth/logout", &json!({}), Some(&admin.token))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let me = app.get("/api/v1/auth/me", Some(&admin.token)).await;
+    assert_error(me, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn admins_manage_the_people_of_their_tenant_and_others_cannot() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
+    let operator = app.add_user(&admin, "otto@a.example", "operator").await;
+
+    let users = app.get_json("/api/v1/users", &admin.token).await;
+    let emails: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ada@a.example", "vic@a.example", "otto@a.example"]);
+
+    for who in [&viewer, &operator] {
+        assert_error(
+            app.get("/api/v1/users", Some(&who.token)).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+        let create = app
+            .post(
+                "/api/v1/users",
+                &json!({"email": "x@a.example", "password": PASSWORD, "role": "admin"}),
+                Some(&who.token),
+            )
+            .await;
+        assert_error(create, StatusCode::FORBIDDEN, "forbidden").await;
+        let delete = app
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/users/{}", admin.user_id),
+                None,
+                Some(&who.token),
+            )
+            .await;
+        assert_error(delete, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+
+    let last_admin = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", admin.user_id),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(last_admin, StatusCode::CONFLICT, "conflict").await;
+
+    let resp = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", viewer.user_id),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // Deleting a user ends their sessions at once.
+    assert_error(
+        app.get("/api/v1/auth/me", Some(&viewer.token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_error(
+        app.login("vic@a.example", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let again = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/users/{}", viewer.user_id),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(again, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn bad_sign_up_and_user_input_is_refused() {
+    let app = spawn_app().await;
+    for (body, code) in [
+        (
+            json!({"email": "not-an-email", "password": PASSWORD, "tenant_name": "A"}),
+            "invalid_email",
+        ),
+        (
+            json!({"email": "a@a.example", "password": "short", "tenant_name": "A"}),
+            "weak_password",
+        ),
+        (
+            json!({"email": "a@a.example", "password": PASSWORD, "tenant_name": "  "}),
+            "invalid_tenant_name",
+        ),
+        (
+            json!({"email": "a@a.example", "password": PASSWORD}),
+            "invalid_field",
+        ),
+        (
+            json!({"email": 5, "password": PASSWORD, "tenant_name": "A"}),
+            "invalid_field",
+        ),
+    ] {
+        assert_error(
+            app.post("/api/v1/auth/signup", &body, None).await,
+            StatusCode::BAD_REQUEST,
+            code,
+        )
+        .await;
+    }
+    // None of those created anyone: the first real sign-up still works.
+    let admin = app.signup("a@a.example", "A").await;
+    let bad_role = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "b@a.example", "password": PASSWORD, "role": "owner"}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(bad_role, StatusCode::BAD_REQUEST, "invalid_field").await;
+    let users = app.get_json("/api/v1/users", &admin.token).await;
+    assert_eq!(users.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_command_line_adds_a_user_who_can_then_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = assetlog()
+        .args([
+            "user",
+            "add",
+            "--tenant",
+            "Plant B",
+            "--email",
+            "boss@b.example",
+            "--role",
+            "admin",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Plant B"));
+
+    let server = ServerProcess::start(&data, &[]);
+    let app = server.app(dir);
+    let resp = app.login("boss@b.example", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["tenant"]["name"], "Plant B");
+    assert_eq!(body["user"]["role"], "admin");
+}

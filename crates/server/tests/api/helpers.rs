@@ -1,0 +1,356 @@
+//! `TestApp`: a running server plus one method per endpoint, the way a client would call it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use assetlog_server::Application;
+use assetlog_server::config::ServeConfig;
+use futures_util::StreamExt;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// An admin (or other user) signed in, with their tenant.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub token: String,
+    pub tenant_id: i64,
+    pub user_id: i64,
+}
+
+/// A logger registered with the server.
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub logger_id: String,
+    pub key: String,
+    pub claim_code: Option<String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = ServeConfig::local(dir.path().join("data"));
+    configure(&mut config);
+    let app = Application::build(config).await.expect("server starts");
+    let url = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        url,
+        client: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Stops the server the way SIGTERM does and waits until the database is closed.
+    pub async fn shutdown(mut self) -> TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("clean shutdown");
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.post(format!("{}{path}", self.url)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(reqwest::Method::GET, path, None, token).await
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let resp = self.get(path, Some(token)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+        resp.json().await.expect("json body")
+    }
+
+    pub async fn signup(&self, email: &str, tenant: &str) -> Account {
+        let resp = self
+            .post(
+                "/api/v1/auth/signup",
+                &json!({ "email": email, "password": PASSWORD, "tenant_name": tenant }),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "signup of {email}");
+        account(resp.json().await.expect("json"))
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            &json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Adds a user with a role to the admin's tenant and signs them in.
+    pub async fn add_user(&self, admin: &Account, email: &str, role: &str) -> Account {
+        let resp = self
+            .post(
+                "/api/v1/users",
+                &json!({ "email": email, "password": PASSWORD, "role": role }),
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let resp = self.login(email, PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        account(resp.json().await.expect("json"))
+    }
+
+    pub async fn register(&self, logger_id: &str) -> Device {
+        let resp = self
+            .post(
+                "/api/device/register",
+                &json!({ "logger_id": logger_id }),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "register {logger_id}");
+        let body: Value = resp.json().await.expect("json");
+        Device {
+            logger_id: logger_id.into(),
+            key: body["device_key"]
+                .as_str()
+                .expect("a new logger gets a key")
+                .into(),
+            claim_code: body["claim_code"].as_str().map(Into::into),
+        }
+    }
+
+    pub async fn claim(&self, admin: &Account, device: &Device) -> Value {
+        let code = device
+            .claim_code
+            .as_deref()
+            .expect("pending logger has a claim code");
+        let resp = self
+            .post(
+                "/api/v1/loggers/claim",
+                &json!({ "logger_id": device.logger_id, "claim_code": code }),
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "claim {}", device.logger_id);
+        resp.json().await.expect("json")
+    }
+
+    /// A logger registered and claimed into the admin's tenant.
+    pub async fn claimed_device(&self, admin: &Account, logger_id: &str) -> Device {
+        let device = self.register(logger_id).await;
+        self.claim(admin, &device).await;
+        device
+    }
+
+    pub async fn asset_state(&self, device: &Device, body: Value) -> Response {
+        let mut body = body;
+        body["logger_id"] = device.logger_id.clone().into();
+        self.post("/api/asset-state", &body, Some(&device.key))
+            .await
+    }
+
+    pub async fn ingest(&self, device: &Device, events: Value) -> Response {
+        self.post(
+            "/api/v1/ingest",
+            &json!({ "logger_id": device.logger_id, "events": events }),
+            Some(&device.key),
+        )
+        .await
+    }
+
+    /// All of the tenant's events, newest first (up to 1000).
+    pub async fn events(&self, account: &Account) -> Vec<Value> {
+        let body = self
+            .get_json("/api/v1/events?limit=1000", &account.token)
+            .await;
+        body["events"].as_array().expect("events array").clone()
+    }
+
+    pub async fn live(&self, token: &str) -> LiveClient {
+        let url = format!(
+            "{}/api/v1/live?token={token}",
+            self.url.replace("http://", "ws://")
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        LiveClient { socket }
+    }
+}
+
+fn account(body: Value) -> Account {
+    Account {
+        token: body["token"].as_str().expect("token").into(),
+        tenant_id: body["tenant"]["id"].as_i64().expect("tenant id"),
+        user_id: body["user"]["id"].as_i64().expect("user id"),
+    }
+}
+
+/// Asserts a JSON error of the given status and code, and returns its message.
+pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(resp.status(), status, "status");
+    let body: Value = resp.json().await.expect("error bodies are JSON");
+    assert_eq!(body["error"]["code"], code, "error code in {body}");
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("error message")
+        .to_owned();
+    assert!(!message.is_empty());
+    message
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub struct LiveClient {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl LiveClient {
+    /// The next JSON message, failing the test if none arrives within 5 s.
+    pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(5))
+            .await
+            .expect("a live message within 5 s")
+    }
+
+    pub async fn next_within(&mut self, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match message.expect("websocket frame") {
+                Message::Text(text) => {
+                    return Some(serde_json::from_str(&text).expect("live messages are JSON"));
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next message of a type, skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let m = self.next().await;
+            if m["type"] == kind {
+                return m;
+            }
+        }
+    }
+}
+
+/// The server as a real process (for restarts, crashes and the command line).
+pub struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+pub fn assetlog() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_assetlog"))
+}
+
+impl ServerProcess {
+    pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = assetlog()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server process starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
+        Self { child, url }
+    }
+
+    pub fn app(&self, dir: TempDir) -> TestApp {
+        TestApp {
+            url: self.url.clone(),
+            client: reqwest::Client::new(),
+            dir,
+            stop: None,
+            server: None,
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: each starts the real server (in-process on port 0, or as a real process
+//! where restarts and crashes are the point) with a fresh data directory.
+
+mod accounts;
+mod bad_input;
+mod device;
+mod helpers;
+mod lifecycle;
+mod live;
+mod tenancy;
