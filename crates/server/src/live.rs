@@ -81,3 +81,46 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(n: i64) -> LiveMessage {
+        LiveMessage::LoggerStatus {
+            logger_id: format!("l{n}"),
+            online: true,
+            last_seen: rfc3339(n),
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_reach_only_subscribers_of_their_tenant() {
+        let hub = LiveHub::new(8);
+        let mut a = hub.subscribe(1);
+        let mut b = hub.subscribe(2);
+        hub.publish(1, &change(1));
+        let got = a.recv().await.unwrap();
+        assert!(got.contains("\"logger_id\":\"l1\""), "{got}");
+        assert!(got.contains("\"type\":\"logger_status\""), "{got}");
+        assert!(b.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_a_buffer_behind_is_told_it_lagged() {
+        let hub = LiveHub::new(4);
+        let mut slow = hub.subscribe(1);
+        for n in 0..10 {
+            hub.publish(1, &change(n)); // never blocks, however far behind `slow` is
+        }
+        assert!(matches!(
+            slow.recv().await,
+            Err(broadcast::error::RecvError::Lagged(6))
+        ));
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc_with_milliseconds() {
+        assert_eq!(rfc3339(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
+    }
+}

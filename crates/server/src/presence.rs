@@ -123,3 +123,60 @@ impl Presence {
         self.contacts.lock().expect("presence lock").remove(&row);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(row: i64) -> DeviceAuth {
+        DeviceAuth::for_tests(row, &format!("esp-{row}"), Some(1))
+    }
+
+    #[test]
+    fn a_logger_is_offline_after_three_silent_intervals_and_online_at_its_next_contact() {
+        let presence = Presence::new(1000);
+        let d = device(7);
+        let came = presence
+            .touch(&d, Some(1), 10_000)
+            .expect("first contact brings it online");
+        assert!(came.online);
+        assert_eq!(presence.touch(&d, Some(1), 11_000), None, "already online");
+        let (gone, saved) = presence.sweep(14_000);
+        assert!(gone.is_empty(), "exactly 3 intervals is not yet too long");
+        assert_eq!(saved, [(7, 11_000, true)]);
+        let (gone, saved) = presence.sweep(14_001);
+        assert_eq!(
+            gone[0],
+            StatusChange {
+                tenant_id: Some(1),
+                logger_id: "esp-7".into(),
+                online: false,
+                last_seen: 11_000
+            }
+        );
+        assert_eq!(saved, [(7, 11_000, false)]);
+        assert_eq!(
+            presence.sweep(20_000),
+            (vec![], vec![]),
+            "reported once, saved once"
+        );
+        assert!(presence.touch(&d, Some(1), 20_001).unwrap().online);
+        assert_eq!(presence.get(7), Some((20_001, true)));
+    }
+
+    #[test]
+    fn loaded_contacts_are_online_only_if_recent() {
+        let presence = Presence::new(1000);
+        presence.load(
+            vec![
+                (1, "a".into(), Some(1), Some(9_000)),
+                (2, "b".into(), None, Some(1_000)),
+                (3, "c".into(), None, None),
+            ],
+            10_000,
+        );
+        assert_eq!(presence.get(1), Some((9_000, true)));
+        assert_eq!(presence.get(2), Some((1_000, false)));
+        assert_eq!(presence.get(3), None);
+    }
+}

@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// An asset of an offline logger is UNKNOWN since the logger's last contact.
-fn with_presence(state: &AppState, mut asset: Asset) -> Asset {
+pub(super) fn with_presence(state: &AppState, mut asset: Asset) -> Asset {
     match state.presence.get(asset.logger_row) {
         Some((_, true)) => {}
         other => {

@@ -45,19 +45,17 @@ async fn resolve(state: &AppState, user: &CurrentUser, raw: &str) -> Result<i64>
 }
 
 /// Overlays what presence tracking knows: online, last contact, and UNKNOWN for offline assets.
-pub fn with_presence(state: &AppState, mut logger: Logger) -> Logger {
-    let (last_seen, online) = state
-        .presence
-        .get(logger.id)
-        .map_or((logger.last_seen, false), |(t, o)| (Some(t), o));
-    logger.last_seen = last_seen;
-    logger.online = online;
-    if !online {
-        for asset in &mut logger.assets {
-            asset.state = assetlog_core::RunState::Unknown;
-            asset.since = last_seen;
-        }
+fn with_presence(state: &AppState, mut logger: Logger) -> Logger {
+    if let Some((last_seen, online)) = state.presence.get(logger.id) {
+        logger.last_seen = Some(last_seen);
+        logger.online = online;
+    } else {
+        logger.online = false;
     }
+    logger.assets = std::mem::take(&mut logger.assets)
+        .into_iter()
+        .map(|asset| super::assets::with_presence(state, asset))
+        .collect();
     logger
 }
 

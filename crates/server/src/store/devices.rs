@@ -22,6 +22,19 @@ pub struct DeviceAuth {
 }
 
 impl DeviceAuth {
+    /// Credentials with a throwaway key, for unit tests of code that only routes by logger.
+    #[cfg(test)]
+    pub fn for_tests(row: i64, logger_id: &str, tenant_id: Option<i64>) -> Self {
+        Self {
+            row,
+            logger_id: logger_id.into(),
+            name: logger_id.into(),
+            tenant_id,
+            allow_keyless: false,
+            key_hash: String::new(),
+        }
+    }
+
     /// A request is the logger's when it carries the logger's key, or carries none and an admin
     /// allowed keyless posts for this claimed logger.
     pub fn accepts(&self, key: Option<&str>) -> bool {

@@ -130,3 +130,89 @@ fn apply(conn: &Connection, jobs: impl Iterator<Item = Job>) -> Vec<Completion> 
     })
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, Writer, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER PRIMARY KEY);")
+            .unwrap();
+        (dir, Writer::start(conn).unwrap(), path)
+    }
+
+    fn count(path: &std::path::Path) -> Vec<i64> {
+        let conn = Connection::open(path).unwrap();
+        let mut stmt = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_rolls_back_alone_inside_a_shared_commit() {
+        let (_dir, writer, path) = writer();
+        let writer = std::sync::Arc::new(writer);
+        // Many jobs at once, so they share commits; every third one writes and then fails.
+        let jobs: Vec<_> = (0..300i64)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .run(
+                            move |conn| {
+                                conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                                if n % 3 == 0 {
+                                    return Err(StoreError::Conflict("refused".into()));
+                                }
+                                Ok(n)
+                            },
+                            |_| {},
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut ok = Vec::new();
+        for job in jobs {
+            match job.await.unwrap() {
+                Ok(n) => ok.push(n),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        ok.sort();
+        assert_eq!(ok, (0..300).filter(|n| n % 3 != 0).collect::<Vec<_>>());
+        writer.close();
+        assert_eq!(count(&path), ok);
+    }
+
+    #[tokio::test]
+    async fn after_commit_hooks_run_only_for_committed_jobs_and_close_refuses_new_work() {
+        let (_dir, writer, _path) = writer();
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let tx = seen_tx.clone();
+        writer
+            .run(
+                |conn| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?),
+                move |_| tx.send(1).unwrap(),
+            )
+            .await
+            .unwrap();
+        let failed = writer
+            .run(
+                |_| Err::<(), _>(StoreError::NotFound),
+                move |_| seen_tx.send(2).unwrap(),
+            )
+            .await;
+        assert!(matches!(failed, Err(StoreError::NotFound)));
+        assert_eq!(seen_rx.try_iter().collect::<Vec<_>>(), [1]);
+        writer.close();
+        let after = writer.run(|_| Ok(()), |_| {}).await;
+        assert!(matches!(after, Err(StoreError::Closed)));
+    }
+}
