@@ -278,3 +278,35 @@ async fn the_command_line_adds_a_user_who_can_then_sign_in() {
     assert_eq!(body["tenant"]["name"], "Plant B");
     assert_eq!(body["user"]["role"], "admin");
 }
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let store = app.store.as_ref().unwrap();
+    let token = "alt_expired_for_the_test";
+    let hash = assetlog_server::secrets::hash_secret(token);
+    store
+        .create_session(admin.user_id, hash, now_ms() - 1)
+        .await
+        .unwrap();
+    assert_error(
+        app.get("/api/v1/auth/me", Some(token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let fresh = "alt_fresh_for_the_test";
+    store
+        .create_session(
+            admin.user_id,
+            assetlog_server::secrets::hash_secret(fresh),
+            now_ms() + 60_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(fresh)).await.status(),
+        StatusCode::OK
+    );
+}

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    /// The server's store, for the few tests that must set up what no endpoint can (in-process only).
+    pub store: Option<assetlog_server::store::Store>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -49,6 +51,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     configure(&mut config);
     let app = Application::build(config).await.expect("server starts");
     let url = format!("http://{}", app.local_addr());
+    let store = Some(app.state().store.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -57,6 +60,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
         url,
         client: reqwest::Client::new(),
         dir,
+        store,
         stop: Some(stop),
         server: Some(server),
     }
@@ -342,6 +346,7 @@ impl ServerProcess {
             url: self.url.clone(),
             client: reqwest::Client::new(),
             dir,
+            store: None,
             stop: None,
             server: None,
         }
