@@ -113,6 +113,19 @@ impl Presence {
         (went_offline, to_save)
     }
 
+    /// Moves a logger to its tenant (when claimed); returns its status for the new tenant if online.
+    pub fn set_tenant(&self, row: i64, tenant_id: i64) -> Option<StatusChange> {
+        let mut contacts = self.contacts.lock().expect("presence lock");
+        let c = contacts.get_mut(&row)?;
+        c.tenant_id = Some(tenant_id);
+        c.online.then(|| StatusChange {
+            tenant_id: Some(tenant_id),
+            logger_id: c.logger_id.clone(),
+            online: true,
+            last_seen: c.last_seen,
+        })
+    }
+
     /// The last contact and online flag of a logger, if it ever made contact.
     pub fn get(&self, row: i64) -> Option<(i64, bool)> {
         let contacts = self.contacts.lock().expect("presence lock");

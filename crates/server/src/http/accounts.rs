@@ -1,13 +1,13 @@
 //! Sign-up, sign-in, sign-out, and the people of a tenant.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, CurrentUser, bearer, parse_id};
+use super::{Admin, ApiJson, ApiPath, CurrentUser, bearer, parse_id};
 use crate::AppState;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::secrets::{hash_password, hash_secret, new_secret, verify_password};
@@ -90,6 +90,10 @@ async fn start_session(state: &AppState, user: &User, tenant: &Tenant) -> Result
     Ok(json!({ "token": token, "expires_at": expires_at, "user": user, "tenant": tenant }))
 }
 
+fn closed_signup() -> ApiError {
+    ApiError::forbidden("sign-up is closed: ask an admin of your tenant to add you")
+}
+
 #[derive(Deserialize)]
 struct SignupBody {
     email: String,
@@ -104,14 +108,16 @@ async fn signup(
     let email = parse_email(&body.email)?;
     check_password(&body.password)?;
     let tenant_name = parse_tenant_name(&body.tenant_name)?;
+    // Refuse a closed sign-up before paying for a password hash (the store checks again, atomically).
+    if !state.config.open_signup && state.store.has_users().await? {
+        return Err(closed_signup());
+    }
     let password_hash = hash(body.password).await?;
     let created = state
         .store
         .signup(tenant_name, email, password_hash, !state.config.open_signup)
         .await?;
-    let (user, tenant) = created.ok_or_else(|| {
-        ApiError::forbidden("sign-up is closed: ask an admin of your tenant to add you")
-    })?;
+    let (user, tenant) = created.ok_or_else(closed_signup)?;
     tracing::info!(user = user.id, tenant = tenant.id, "signed up");
     Ok((
         StatusCode::CREATED,
@@ -165,8 +171,7 @@ async fn me(user: CurrentUser) -> Json<Value> {
     Json(json!({ "user": user.0.user, "tenant": user.0.tenant }))
 }
 
-async fn list_users(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<User>>> {
-    user.require(Role::Admin)?;
+async fn list_users(State(state): State<AppState>, Admin(user): Admin) -> Result<Json<Vec<User>>> {
     Ok(Json(state.store.list_users(user.tenant_id()).await?))
 }
 
@@ -184,10 +189,9 @@ fn default_role() -> Role {
 
 async fn create_user(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<User>)> {
-    user.require(Role::Admin)?;
     let email = parse_email(&body.email)?;
     check_password(&body.password)?;
     let password_hash = hash(body.password).await?;
@@ -200,10 +204,9 @@ async fn create_user(
 
 async fn delete_user(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
+    Admin(user): Admin,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode> {
-    user.require(Role::Admin)?;
     let id = parse_id(&id, "user")?;
     state
         .store

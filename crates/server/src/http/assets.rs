@@ -1,16 +1,16 @@
 //! A tenant's assets (machines) with their current state, and its event history.
 
 use assetlog_core::RunState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiQuery, CurrentUser, parse_id};
+use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
 use crate::error::{ApiError, Result, not_found_as};
-use crate::store::{Asset, EventQuery, Role};
+use crate::store::{Asset, EventQuery};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -45,7 +45,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<V
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<Asset>> {
     let id = parse_id(&raw, "asset")?;
     let asset = state
@@ -73,11 +73,10 @@ fn present<'de, D: serde::Deserializer<'de>>(
 
 async fn update(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(raw): Path<String>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Asset>> {
-    user.require(Role::Admin)?;
     let id = parse_id(&raw, "asset")?;
     let name = match body.name.map(|n| n.trim().to_owned()) {
         Some(n) if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) => {
@@ -101,7 +100,7 @@ async fn update(
         .update_asset(user.tenant_id(), id, name, body.short_stop_threshold_s)
         .await
         .map_err(not_found_as("asset"))?;
-    show(State(state), user, Path(raw)).await
+    show(State(state), user, ApiPath(raw)).await
 }
 
 #[derive(Deserialize)]

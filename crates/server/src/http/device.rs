@@ -272,10 +272,10 @@ async fn asset_state(
             parse_ts(parsed.timestamp_millis(), now)?
         }
     };
-    if body.seq.is_some_and(|s| s < 0) {
+    if body.seq.is_some_and(|s| s < 1) {
         return Err(ApiError::bad_request(
             "invalid_seq",
-            "seq cannot be negative",
+            "seq must be between 1 and 2^63-1",
         ));
     }
     let asset_name = parse_text(body.asset_name, "asset_name", 100)?;

@@ -87,10 +87,14 @@ async fn serve_client(
         tokio::select! {
             message = messages.recv() => match message {
                 Ok(frame) => {
-                    let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(frame.as_ref().into()))).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        state.metrics.live_dropped.inc();
-                        break None;
+                    let text = Message::Text(frame.as_ref().into());
+                    match tokio::time::timeout(SEND_TIMEOUT, sink.send(text)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break None, // the client went away
+                        Err(_) => {
+                            state.metrics.live_dropped.inc();
+                            break None;
+                        }
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {

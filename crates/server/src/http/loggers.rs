@@ -2,18 +2,18 @@
 //! The original management paths answer through the same handlers, now behind a token.
 
 use assetlog_core::LoggerId;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiQuery, CurrentUser};
+use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::AppState;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::secrets::new_secret;
-use crate::store::{Logger, LoggerUpdate, Role};
+use crate::store::{Logger, LoggerUpdate};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
         // The original design's paths, same handlers.
         .route("/api/loggers", get(list))
         .route("/api/device/list", get(list))
-        .route("/api/loggers/{id}", put(update).delete(remove))
+        .route("/api/loggers/{id}", get(show).put(update).delete(remove))
         .route("/api/device/update/{id}", put(update))
         .route("/api/device/delete/{id}", axum::routing::delete(remove))
 }
@@ -72,7 +72,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<V
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<Logger>> {
     let id = resolve(&state, &user, &raw).await?;
     let logger = state
@@ -92,11 +92,10 @@ struct UpdateBody {
 
 async fn update(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(raw): Path<String>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Logger>> {
-    user.require(Role::Admin)?;
     let id = resolve(&state, &user, &raw).await?;
     let name = match body.name.map(|n| n.trim().to_owned()) {
         Some(n) if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) => {
@@ -132,11 +131,10 @@ struct DeleteQuery {
 
 async fn remove(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(raw): Path<String>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode> {
-    user.require(Role::Admin)?;
     let id = resolve(&state, &user, &raw).await?;
     state
         .store
@@ -149,10 +147,9 @@ async fn remove(
 
 async fn rotate_key(
     State(state): State<AppState>,
-    user: CurrentUser,
-    Path(raw): Path<String>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<Value>> {
-    user.require(Role::Admin)?;
     let id = resolve(&state, &user, &raw).await?;
     let key = new_secret("ald_");
     state
@@ -171,10 +168,9 @@ struct ClaimBody {
 
 async fn claim(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Admin(user): Admin,
     ApiJson(body): ApiJson<ClaimBody>,
 ) -> Result<Json<Logger>> {
-    user.require(Role::Admin)?;
     let logger_id = LoggerId::parse(body.logger_id.trim())
         .map_err(|e| ApiError::bad_request("invalid_logger_id", e.to_string()))?;
     let code = body.claim_code.trim().to_owned();
@@ -189,6 +185,9 @@ async fn claim(
             other => other.into(),
         })?;
     tracing::info!(logger = %logger_id, tenant = user.tenant_id(), "logger claimed");
+    if let Some(status) = state.presence.set_tenant(id, user.tenant_id()) {
+        super::publish_status(&state, &status);
+    }
     let logger = state.store.logger(user.tenant_id(), id).await?;
     Ok(Json(with_presence(&state, logger)))
 }

@@ -117,6 +117,20 @@ fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T> {
     .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }
 
+/// Path parameters with JSON errors (e.g. an id that is not valid UTF-8 once decoded).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r| ApiError::new(r.status(), "invalid_path", r.body_text()))
+    }
+}
+
 /// The bearer credential of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -155,6 +169,19 @@ impl FromRequestParts<AppState> for CurrentUser {
         let token = bearer(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("sign in first: no bearer token"))?;
         session_for(state, token).await.map(CurrentUser)
+    }
+}
+
+/// A signed-in admin; checked before the body is read, so a viewer learns 403 whatever they send.
+pub struct Admin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        user.require(Role::Admin)?;
+        Ok(Self(user))
     }
 }
 

@@ -70,6 +70,14 @@ impl Store {
         .await
     }
 
+    /// True once anyone has an account.
+    pub async fn has_users(&self) -> Result<bool> {
+        self.read(|conn| {
+            Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+        })
+        .await
+    }
+
     /// Adds a user to the named tenant, creating the tenant when it does not exist.
     pub async fn add_user_to_named_tenant(
         &self,

@@ -245,9 +245,21 @@ impl Store {
         .await
     }
 
+    /// The tenant's machines on its current loggers (a deleted logger's assets keep their
+    /// history, reachable by id, but leave the board).
     pub async fn assets(&self, tenant_id: i64) -> Result<Vec<Asset>> {
-        self.read(move |conn| tenant_assets(conn, tenant_id, None))
-            .await
+        self.read(move |conn| {
+            let live: std::collections::HashSet<i64> = conn
+                .prepare_cached(
+                    "SELECT id FROM loggers WHERE tenant_id = ?1 AND deleted_at IS NULL",
+                )?
+                .query_map([tenant_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut assets = tenant_assets(conn, tenant_id, None)?;
+            assets.retain(|a| live.contains(&a.logger_row));
+            Ok(assets)
+        })
+        .await
     }
 
     pub async fn asset(&self, tenant_id: i64, id: i64) -> Result<Asset> {

@@ -66,7 +66,9 @@ impl Writer {
             .send(job)
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        answer
+            .await
+            .map_err(|_| StoreError::Commit("the writer could not apply the job".into()))?
     }
 
     /// Stops taking jobs, lets the thread finish the queued ones, and waits for it.

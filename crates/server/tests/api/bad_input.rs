@@ -70,6 +70,11 @@ async fn bad_state_reports_are_refused_and_store_nothing() {
             "invalid_seq",
         ),
         (
+            json!({"pin_number": 1, "is_running": true, "seq": 0}),
+            StatusCode::BAD_REQUEST,
+            "invalid_seq",
+        ),
+        (
             json!({"pin_number": 1, "is_running": true, "asset_name": "a\u{0}b"}),
             StatusCode::BAD_REQUEST,
             "invalid_field",
@@ -280,6 +285,8 @@ async fn bad_query_parameters_and_ids_are_refused() {
         )
         .await;
     }
+    let bad_utf8 = app.get("/api/v1/loggers/%FF%FE", Some(&admin.token)).await;
+    assert_error(bad_utf8, StatusCode::BAD_REQUEST, "invalid_path").await;
     let wrong_method = app
         .send(Method::PATCH, "/api/v1/loggers", None, Some(&admin.token))
         .await;

@@ -498,6 +498,11 @@ async fn deleting_a_logger_keeps_its_history_unless_purged() {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(
+        app.get_json("/api/v1/assets", &admin.token).await,
+        json!([]),
+        "deleted loggers leave the board"
+    );
     let events = app.events(&admin).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["logger_id"], "esp-keep");
@@ -594,6 +599,16 @@ async fn viewers_read_but_do_not_manage_loggers_or_assets() {
             .send(method.clone(), &path, body.as_ref(), Some(&viewer.token))
             .await;
         assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+        // The role is checked before the body is even read.
+        let raw = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.url))
+            .bearer_auth(&viewer.token)
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_error(raw, StatusCode::FORBIDDEN, "forbidden").await;
     }
     let resp = app
         .send(

@@ -136,3 +136,15 @@ async fn a_client_that_does_not_read_never_holds_up_ingestion_or_other_clients()
             .is_none_or(|m| m["type"] == "logger_status")
     );
 }
+
+#[tokio::test]
+async fn claiming_an_online_logger_tells_the_dashboard() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let mut live = app.live(&admin.token).await;
+    let device = app.register("esp-new").await;
+    app.claim(&admin, &device).await;
+    let status = live.next_of("logger_status").await;
+    assert_eq!(status["logger_id"], "esp-new");
+    assert_eq!(status["online"], true);
+}
