@@ -111,7 +111,7 @@ fn batch_body(logger_id: &str, first_seq: u64, size: usize, ts: i64) -> String {
             body.push(',');
         }
         let pin = seq % PINS;
-        let running = (seq / PINS) % 2 == 0;
+        let running = (seq / PINS).is_multiple_of(2);
         let _ = write!(
             body,
             r#"{{"seq":{seq},"pin":{pin},"running":{running},"ts":{ts}}}"#
@@ -164,7 +164,11 @@ async fn worker(mut conn: Conn, logger: Logger, size: usize, window: Window) -> 
                 }
             }
             Ok(reply) => tally.errors.add(|| {
-                format!("{} seqs {next_seq}..={last}: {}", logger.id, reply.snippet())
+                format!(
+                    "{} seqs {next_seq}..={last}: {}",
+                    logger.id,
+                    reply.snippet()
+                )
             }),
             Err(e) => {
                 tally

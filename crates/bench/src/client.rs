@@ -69,21 +69,22 @@ impl Conn {
         bearer: Option<&HeaderValue>,
         body: Option<Bytes>,
     ) -> anyhow::Result<Reply> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.host.clone());
         let sender = match self.sender.as_mut() {
             Some(s) if !s.is_closed() => s,
             _ => self.connect().await?,
         };
         sender.ready().await?;
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(HOST, self.host.clone());
         if let Some(bearer) = bearer {
             request = request.header(AUTHORIZATION, bearer.clone());
         }
         let body = match body {
             Some(body) => {
-                request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                request =
+                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 body
             }
             None => Bytes::new(),

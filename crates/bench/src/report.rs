@@ -47,21 +47,53 @@ pub struct CpuUse {
     pub wall: f64,
     pub client: f64,
     pub server: Option<f64>,
+    /// The whole machine's busy CPU seconds; what client and server do not account for is some
+    /// other process (a build, say) that made the numbers worse.
+    pub machine: Option<f64>,
+}
+
+impl CpuUse {
+    /// CPU seconds used by processes other than client and server, when it can be known.
+    pub fn others(&self) -> Option<f64> {
+        Some(self.machine? - self.client - self.server?)
+    }
 }
 
 /// Waits through the window, reading both processes' CPU time at its edges. Runs beside the
 /// workers, so the numbers cover exactly the measured part.
 pub async fn cpu_over(window: Window, target: &Target) -> CpuUse {
     tokio::time::sleep_until(window.start.into()).await;
-    let (client0, server0) = (own_cpu(), target.server_cpu());
+    let (client0, server0, machine0) = (own_cpu(), target.server_cpu(), machine_busy());
     let t0 = Instant::now();
     tokio::time::sleep_until(window.end.into()).await;
-    let (client1, server1) = (own_cpu(), target.server_cpu());
+    let (client1, server1, machine1) = (own_cpu(), target.server_cpu(), machine_busy());
     CpuUse {
         wall: t0.elapsed().as_secs_f64(),
         client: client1 - client0,
         server: server0.zip(server1).map(|(a, b)| b - a),
+        machine: machine0.zip(machine1).map(|(a, b)| b - a),
     }
+}
+
+/// Busy CPU seconds of the whole machine since boot (all CPUs; idle and I/O wait excluded),
+/// from the first line of `/proc/stat`.
+fn machine_busy() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| busy as f64 / hz as f64)
 }
 
 /// User + system CPU seconds of this process, all threads.
@@ -157,10 +189,7 @@ impl Outcome {
             out,
             "| scenario | parameters | events/s | p50 | p99 | max | errors | wall | client CPU | server CPU |"
         );
-        let _ = writeln!(
-            out,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             out,
             "| {} | {} | {} | {p50} | {p99} | {max} | {errors} | {:.1} s | {} | {} |",
@@ -171,12 +200,37 @@ impl Outcome {
             share(self.cpu.client),
             self.cpu.server.map_or_else(|| "n/a".to_owned(), share),
         );
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "\nLatency: {} ({} samples). CPU % is of one core.",
+            "\nLatency: {} ({} samples",
             self.latency_of,
             thousands(self.latency.len())
         );
+        if !self.latency.is_empty() {
+            let _ = write!(
+                out,
+                "; p90 {}, p99.9 {}",
+                ms(self.latency.value_at_quantile(0.90)),
+                ms(self.latency.value_at_quantile(0.999))
+            );
+        }
+        let _ = writeln!(out, "). CPU % is of one core.");
+        if let Some(others) = self.cpu.others() {
+            let _ = writeln!(
+                out,
+                "Other processes on the machine used {:.1} s of CPU meanwhile.",
+                others.max(0.0)
+            );
+            // Tick rounding makes a few tens of ms of noise; a build next door makes seconds.
+            if others > 0.1 * self.cpu.wall {
+                let _ = writeln!(
+                    out,
+                    "**Other processes used {others:.1} s of CPU ({:.0}% of one core) during \
+                     this measurement: the machine was not quiet, so these numbers are low.**",
+                    100.0 * others / self.cpu.wall
+                );
+            }
+        }
         for note in &self.notes {
             let _ = writeln!(out, "{note}");
         }
@@ -207,7 +261,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

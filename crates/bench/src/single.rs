@@ -74,7 +74,7 @@ async fn worker(mut conn: Conn, logger: Logger, window: Window) -> Tally {
     while Instant::now() < window.end {
         seq += 1;
         let pin = seq % PINS;
-        let running = (seq / PINS) % 2 == 0;
+        let running = (seq / PINS).is_multiple_of(2);
         body.clear();
         let _ = write!(
             body,

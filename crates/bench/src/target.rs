@@ -101,9 +101,18 @@ impl Target {
         }
     }
 
+    /// What the ids of this run's loggers of one kind start with.
+    pub fn logger_prefix(&self, kind: &str) -> String {
+        format!("bench-{}-{kind}", self.run_id)
+    }
+
     /// Registers `count` new loggers named `bench-<run>-<kind><n>`; they must be claimed at
     /// once (`--enrollment auto`), since events of a pending logger reach no tenant.
-    pub async fn register_loggers(&mut self, kind: &str, count: u32) -> anyhow::Result<Vec<Logger>> {
+    pub async fn register_loggers(
+        &mut self,
+        kind: &str,
+        count: u32,
+    ) -> anyhow::Result<Vec<Logger>> {
         #[derive(Deserialize)]
         struct Registered {
             status: String,
@@ -111,7 +120,7 @@ impl Target {
         }
         let mut loggers = Vec::with_capacity(count as usize);
         for n in 0..count {
-            let id = format!("bench-{}-{kind}{n}", self.run_id);
+            let id = format!("{}{n}", self.logger_prefix(kind));
             let body = json!({ "logger_id": id, "logger_name": format!("bench {kind}{n}") });
             let reply = self
                 .conn
@@ -141,7 +150,11 @@ impl Target {
 
     pub async fn metrics(&mut self) -> anyhow::Result<Counters> {
         let reply = self.conn.get("/metrics", None).await?;
-        ensure!(reply.status == StatusCode::OK, "/metrics: {}", reply.snippet());
+        ensure!(
+            reply.status == StatusCode::OK,
+            "/metrics: {}",
+            reply.snippet()
+        );
         let text = String::from_utf8_lossy(&reply.body);
         let counter = |name: &str| -> u64 {
             text.lines()
@@ -225,12 +238,30 @@ async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)>
         .tempdir()?;
     let mut command = Command::new(&bin);
     command
-        .args(["serve", "--bind", "127.0.0.1:0", "--enrollment", "auto", "--data-dir"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--enrollment",
+            "auto",
+            "--data-dir",
+        ])
         .arg(data.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
+    // If the bench dies without cleaning up (SIGKILL, say), the server must not live on.
+    // SAFETY: prctl is async-signal-safe and touches only the child being started. The
+    // signal is tied to the spawning thread, which is the main thread here (the whole run is
+    // `block_on` there), so it does not fire early.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
     // Info logs (one per registered logger) would bury the report; warnings still show.
     if std::env::var_os("RUST_LOG").is_none() {
         command.env("RUST_LOG", "warn");
@@ -290,7 +321,11 @@ async fn sign_in(conn: &mut Conn, email: &str, password: &str) -> anyhow::Result
     let reply = conn
         .post("/api/v1/auth/login", None, body.to_string())
         .await?;
-    ensure!(reply.status == StatusCode::OK, "sign-in: {}", reply.snippet());
+    ensure!(
+        reply.status == StatusCode::OK,
+        "sign-in: {}",
+        reply.snippet()
+    );
     Ok(serde_json::from_slice::<SessionAnswer>(&reply.body)?.token)
 }
 
