@@ -87,7 +87,9 @@ CREATE TABLE events (
     received_at INTEGER NOT NULL,
     seq         INTEGER
 );
-CREATE UNIQUE INDEX events_logger_seq ON events(logger_row, seq) WHERE seq IS NOT NULL;
+-- Not partial: NULL seqs never collide in a unique index, and a plain index keeps the
+-- acknowledgement query's plan fixed (a partial one made SQLite re-prepare it on every run).
+CREATE UNIQUE INDEX events_logger_seq ON events(logger_row, seq);
 CREATE UNIQUE INDEX events_logger_unnumbered ON events(logger_row, pin, ts, running) WHERE seq IS NULL;
-CREATE INDEX events_tenant_id ON events(tenant_id, id);
+CREATE INDEX events_tenant_ts ON events(tenant_id, ts);
 CREATE INDEX events_asset_ts ON events(asset_id, ts);

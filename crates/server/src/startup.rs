@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
@@ -91,6 +92,12 @@ impl Application {
         let monitor = tokio::spawn(monitor::run(state.clone()));
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
+        // Live messages are small and latency matters more than packet count.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -287,7 +287,7 @@ async fn asset_state(
         seq: body.seq,
         asset_name,
     };
-    let outcome = store_and_publish(&state, &device, vec![event]).await?;
+    let outcome = store_and_publish(&state, &device, vec![event], false).await?;
     let (event_id, asset_id) = outcome.first.unzip();
     Ok(Json(json!({
         "success": true,
@@ -345,7 +345,7 @@ async fn ingest(
         });
     }
     let device = authenticate(&state, &logger_id, &headers).await?;
-    let outcome = store_and_publish(&state, &device, events).await?;
+    let outcome = store_and_publish(&state, &device, events, true).await?;
     Ok(Json(IngestAck {
         acked_seq: outcome.acked_seq.max(0) as u64,
     }))
@@ -356,10 +356,11 @@ async fn store_and_publish(
     state: &AppState,
     device: &Arc<DeviceAuth>,
     events: Vec<NewEvent>,
+    acknowledge: bool,
 ) -> Result<IngestOutcome> {
     let outcome = state
         .store
-        .ingest(device.clone(), events)
+        .ingest(device.clone(), events, acknowledge)
         .await
         .map_err(|e| match e {
             crate::store::StoreError::NotFound => {

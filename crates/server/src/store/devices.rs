@@ -1,5 +1,7 @@
 //! What loggers do: register, send heartbeats, report state changes.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use assetlog_core::seq::advance_ack;
@@ -191,6 +193,7 @@ fn store_events(
     device: &DeviceAuth,
     events: &[NewEvent],
     received_at: i64,
+    acknowledge: bool,
 ) -> Result<IngestOutcome> {
     // The logger may have been claimed or deleted since its credentials were cached.
     let (tenant_id, acked): (Option<i64>, i64) = conn
@@ -205,15 +208,23 @@ fn store_events(
         acked_seq: acked,
         ..Default::default()
     };
+    // Each asset of the request is read once and written once, whatever the number of events.
+    let mut assets: HashMap<u8, (AssetNow, bool)> = HashMap::new();
     for e in events {
-        let asset = ensure_asset(
-            conn,
-            device.row,
-            tenant_id,
-            &device.name,
-            e.pin,
-            e.asset_name.as_deref(),
-        )?;
+        let (asset, moved) = match assets.entry(e.pin) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let asset = ensure_asset(
+                    conn,
+                    device.row,
+                    tenant_id,
+                    &device.name,
+                    e.pin,
+                    e.asset_name.as_deref(),
+                )?;
+                entry.insert((asset, false))
+            }
+        };
         let inserted = conn
             .prepare_cached(
                 "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
@@ -235,17 +246,7 @@ fn store_events(
         if asset.last_ts.is_some_and(|last| e.ts < last) {
             continue;
         }
-        let changed = asset.running != Some(e.running);
-        let since = if changed {
-            e.ts
-        } else {
-            asset.since.unwrap_or(e.ts)
-        };
-        conn.prepare_cached(
-            "UPDATE assets SET running = ?1, since = ?2, last_ts = ?3 WHERE id = ?4",
-        )?
-        .execute(params![e.running, since, e.ts, asset.id])?;
-        if changed {
+        if asset.running != Some(e.running) {
             out.changes.push(StoredChange {
                 asset_id: asset.id,
                 asset_name: asset.name.clone(),
@@ -254,10 +255,28 @@ fn store_events(
                 ts: e.ts,
                 duration_ms: asset.since.map(|s| e.ts - s),
             });
+            asset.running = Some(e.running);
+            asset.since = Some(e.ts);
         }
+        asset.last_ts = Some(e.ts);
+        *moved = true;
     }
-    if events.iter().any(|e| e.seq.is_some()) {
-        out.acked_seq = advance_stored_ack(conn, device.row, acked)?;
+    for (asset, _) in assets.values().filter(|(_, moved)| *moved) {
+        conn.prepare_cached(
+            "UPDATE assets SET running = ?1, since = ?2, last_ts = ?3 WHERE id = ?4",
+        )?
+        .execute(params![asset.running, asset.since, asset.last_ts, asset.id])?;
+    }
+    if acknowledge {
+        // Every seq of this request is stored now; the rest of the watermark comes from the table.
+        let mut seqs: Vec<u64> = events
+            .iter()
+            .filter_map(|e| e.seq)
+            .map(|s| s as u64)
+            .collect();
+        seqs.sort_unstable();
+        let from = advance_ack(acked as u64, seqs) as i64;
+        out.acked_seq = advance_stored_ack(conn, device.row, acked, from)?;
     }
     Ok(out)
 }
@@ -278,10 +297,11 @@ fn existing_event(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Op
     Ok(id)
 }
 
-/// Moves the logger's acknowledgement watermark over the seqs now stored, and saves it.
-fn advance_stored_ack(conn: &Connection, logger_row: i64, mut acked: i64) -> Result<i64> {
+/// Moves the logger's acknowledgement watermark from `from` over the seqs stored beyond it,
+/// and saves it if it moved past the stored value `saved`.
+fn advance_stored_ack(conn: &Connection, logger_row: i64, saved: i64, from: i64) -> Result<i64> {
     const PAGE: i64 = 1024;
-    let start = acked;
+    let mut acked = from;
     loop {
         let seqs: Vec<u64> = conn
             .prepare_cached(
@@ -291,13 +311,13 @@ fn advance_stored_ack(conn: &Connection, logger_row: i64, mut acked: i64) -> Res
             .map(|s| s.map(|s| s.max(0) as u64))
             .collect::<rusqlite::Result<_>>()?;
         let next = advance_ack(acked as u64, seqs.iter().copied()) as i64;
-        if next == acked || (seqs.len() as i64) < PAGE || next - acked < PAGE {
-            acked = next;
+        let whole_page = next - acked == PAGE;
+        acked = next;
+        if !whole_page {
             break;
         }
-        acked = next;
     }
-    if acked != start {
+    if acked != saved {
         conn.prepare_cached("UPDATE loggers SET acked_seq = ?1 WHERE id = ?2")?
             .execute(params![acked, logger_row])?;
     }
@@ -365,13 +385,16 @@ impl Store {
     }
 
     /// Stores a logger's events, all or nothing, each once; answers after they are durable.
+    /// With `acknowledge`, also advances and returns the logger's acknowledgement watermark
+    /// (the batched protocol needs it; single reports do not pay for it).
     pub async fn ingest(
         &self,
         device: Arc<DeviceAuth>,
         events: Vec<NewEvent>,
+        acknowledge: bool,
     ) -> Result<IngestOutcome> {
         let received_at = now_ms();
-        self.write(move |conn| store_events(conn, &device, &events, received_at))
+        self.write(move |conn| store_events(conn, &device, &events, received_at, acknowledge))
             .await
     }
 }

@@ -8,6 +8,7 @@
 //! methods.
 
 mod accounts;
+mod checkpoint;
 mod devices;
 mod fleet;
 mod model;
@@ -25,6 +26,7 @@ pub use devices::{
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
 
+use checkpoint::Checkpointer;
 use writer::Writer;
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors.
@@ -64,6 +66,7 @@ pub struct Store {
 
 struct Inner {
     writer: Writer,
+    checkpointer: Checkpointer,
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// Device credentials by hardware id. Only the writer thread changes it (after a commit),
     /// so it can never hold a value older than the database.
@@ -101,6 +104,11 @@ impl Store {
             path.display()
         );
         migrate(&mut conn)?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_BACKSTOP_PAGES,
+        )?;
 
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -112,6 +120,7 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn)?,
+                checkpointer: Checkpointer::start(path)?,
                 readers,
                 devices: RwLock::default(),
             }),
@@ -162,7 +171,11 @@ impl Store {
     /// Finishes the writes already queued, checkpoints the WAL and closes the writer.
     pub async fn close(&self) {
         let inner = self.inner.clone();
-        let _ = tokio::task::spawn_blocking(move || inner.writer.close()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            inner.checkpointer.stop();
+            inner.writer.close();
+        })
+        .await;
     }
 }
 
