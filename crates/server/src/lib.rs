@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`config`]: command line and environment.
+//! - [`calendar`]: shift calendars and time-zone buckets, as UTC spans for analytics.
 //! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
 //! - [`http`]: the API, one module per domain (accounts, device protocol, loggers, assets and
 //!   events, live socket, operations).
@@ -13,6 +14,7 @@
 //! - [`secrets`]: tokens, device keys, claim codes, password hashing.
 //! - [`metrics`], [`error`].
 
+pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod http;

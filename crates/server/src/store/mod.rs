@@ -56,7 +56,10 @@ pub(crate) fn on_unique(err: rusqlite::Error, message: &str) -> StoreError {
     }
 }
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_analytics.sql"),
+];
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
