@@ -31,6 +31,9 @@ async fn sweep(state: &AppState) {
     for change in &went_offline {
         tracing::info!(logger = %change.logger_id, "logger went offline");
         publish_status(state, change);
+        if let Err(e) = state.store.open_offline(change.row, change.last_seen).await {
+            tracing::warn!(error = %e, "cannot record an offline span");
+        }
     }
     if let Err(e) = state.store.save_contacts(contacts).await {
         tracing::warn!(error = %e, "cannot save logger contacts");

@@ -11,6 +11,8 @@ use crate::store::DeviceAuth;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
+    /// The logger's row id.
+    pub row: i64,
     pub tenant_id: Option<i64>,
     pub logger_id: String,
     pub online: bool,
@@ -41,11 +43,20 @@ impl Presence {
     }
 
     /// Seeds the table from the database at start: recently seen loggers count as online.
-    pub fn load(&self, rows: Vec<(i64, String, Option<i64>, Option<i64>)>, now: i64) {
+    /// Returns the others (row, last contact): they have been offline since.
+    pub fn load(
+        &self,
+        rows: Vec<(i64, String, Option<i64>, Option<i64>)>,
+        now: i64,
+    ) -> Vec<(i64, i64)> {
         let mut contacts = self.contacts.lock().expect("presence lock");
+        let mut offline = Vec::new();
         for (row, logger_id, tenant_id, last_seen) in rows {
             let Some(last_seen) = last_seen else { continue };
             let online = now - last_seen <= self.timeout_ms;
+            if !online {
+                offline.push((row, last_seen));
+            }
             contacts.insert(
                 row,
                 Contact {
@@ -57,6 +68,7 @@ impl Presence {
                 },
             );
         }
+        offline
     }
 
     /// Records a contact; returns the change when the logger was offline (or never seen).
@@ -82,6 +94,7 @@ impl Presence {
         }
         contact.online = true;
         Some(StatusChange {
+            row: device.row,
             tenant_id,
             logger_id: contact.logger_id.clone(),
             online: true,
@@ -99,6 +112,7 @@ impl Presence {
                 c.online = false;
                 c.unsaved = true;
                 went_offline.push(StatusChange {
+                    row: *row,
                     tenant_id: c.tenant_id,
                     logger_id: c.logger_id.clone(),
                     online: false,
@@ -119,6 +133,7 @@ impl Presence {
         let c = contacts.get_mut(&row)?;
         c.tenant_id = Some(tenant_id);
         c.online.then(|| StatusChange {
+            row,
             tenant_id: Some(tenant_id),
             logger_id: c.logger_id.clone(),
             online: true,
@@ -161,6 +176,7 @@ mod tests {
         assert_eq!(
             gone[0],
             StatusChange {
+                row: 7,
                 tenant_id: Some(1),
                 logger_id: "esp-7".into(),
                 online: false,
@@ -180,7 +196,7 @@ mod tests {
     #[test]
     fn loaded_contacts_are_online_only_if_recent() {
         let presence = Presence::new(1000);
-        presence.load(
+        let offline = presence.load(
             vec![
                 (1, "a".into(), Some(1), Some(9_000)),
                 (2, "b".into(), None, Some(1_000)),
@@ -191,5 +207,6 @@ mod tests {
         assert_eq!(presence.get(1), Some((9_000, true)));
         assert_eq!(presence.get(2), Some((1_000, false)));
         assert_eq!(presence.get(3), None);
+        assert_eq!(offline, [(2, 1_000)]);
     }
 }

@@ -51,7 +51,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let presence = Presence::new(config.heartbeat_interval as i64 * 1000);
-        presence.load(store.logger_contacts().await?, now_ms());
+        // Loggers silent for too long (the server may have been down itself) are offline since
+        // their last contact.
+        for (row, since) in presence.load(store.logger_contacts().await?, now_ms()) {
+            store.open_offline(row, since).await?;
+        }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = AppState {
             store,

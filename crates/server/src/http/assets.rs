@@ -2,12 +2,13 @@
 
 use assetlog_core::RunState;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id};
+use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id, parse_time_param};
 use crate::AppState;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{Asset, EventQuery};
@@ -111,31 +112,28 @@ struct EventsParams {
     to: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
+    format: Option<String>,
 }
 
 pub const DEFAULT_PAGE: i64 = 100;
 pub const MAX_PAGE: i64 = 1000;
 
-/// RFC 3339 or epoch milliseconds, from a query parameter.
-pub fn parse_time_param(raw: &str, name: &str) -> Result<i64> {
-    if let Ok(ms) = raw.parse::<i64>() {
-        return Ok(ms);
-    }
-    chrono::DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("{name} must be RFC 3339 or epoch milliseconds"),
-            )
-        })
-}
-
 async fn events(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: axum::http::HeaderMap,
     ApiQuery(p): ApiQuery<EventsParams>,
-) -> Result<Json<Value>> {
+) -> Result<axum::response::Response> {
+    let csv = match p.format.as_deref() {
+        None | Some("json") => super::wants_csv(&headers),
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown format {other:?}: use json or csv"),
+            ));
+        }
+    };
     let limit = p.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -189,7 +187,33 @@ async fn events(
     let next_cursor = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| format!("{}_{}", e.ts, e.id)))
         .flatten();
-    Ok(Json(
-        json!({ "events": events, "next_cursor": next_cursor }),
-    ))
+    if csv {
+        let header = [
+            "id",
+            "asset_id",
+            "logger_id",
+            "pin",
+            "state",
+            "ts",
+            "received_at",
+            "seq",
+        ];
+        let rows = events
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.to_string(),
+                    e.asset_id.to_string(),
+                    e.logger_id.clone(),
+                    e.pin.to_string(),
+                    e.state.to_string(),
+                    crate::live::rfc3339(e.ts),
+                    crate::live::rfc3339(e.received_at),
+                    e.seq.map(|s| s.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        return Ok(super::csv_response(&header, rows));
+    }
+    Ok(Json(json!({ "events": events, "next_cursor": next_cursor })).into_response())
 }

@@ -76,10 +76,13 @@ async fn authenticate(
 }
 
 /// Records the contact, and tells the tenant when the logger comes (back) online.
-fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) {
-    if let Some(change) = state.presence.touch(device, tenant_id, now_ms()) {
+async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) -> Result<()> {
+    let now = now_ms();
+    if let Some(change) = state.presence.touch(device, tenant_id, now) {
+        state.store.close_offline(device.row, now).await?;
         publish_status(state, &change);
     }
+    Ok(())
 }
 
 pub fn publish_status(state: &AppState, change: &StatusChange) {
@@ -148,7 +151,7 @@ async fn register(
             ));
         }
     };
-    touch(&state, &device, device.tenant_id);
+    touch(&state, &device, device.tenant_id).await?;
     let pending = device.tenant_id.is_none();
     let mut answer = json!({
         "logger_id": device.logger_id,
@@ -202,7 +205,7 @@ async fn heartbeat(
         firmware_version: parse_text(body.firmware_version, "firmware_version", 64)?,
     };
     state.store.heartbeat(device.row, hb).await?;
-    touch(&state, &device, device.tenant_id);
+    touch(&state, &device, device.tenant_id).await?;
     Ok(Json(json!({
         "success": true,
         "status": if device.tenant_id.is_some() { "claimed" } else { "pending" },
@@ -373,7 +376,7 @@ async fn store_and_publish(
         .metrics
         .events_duplicate
         .inc_by(outcome.duplicates as u64);
-    touch(state, device, outcome.tenant_id);
+    touch(state, device, outcome.tenant_id).await?;
     if let Some(tenant_id) = outcome.tenant_id {
         for change in &outcome.changes {
             state.live.publish(

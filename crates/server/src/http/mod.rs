@@ -5,6 +5,7 @@
 //! or a device by key.
 
 mod accounts;
+mod analytics;
 pub use accounts::{check_password, parse_email};
 mod assets;
 mod device;
@@ -12,12 +13,13 @@ pub use device::publish_status;
 mod live;
 mod loggers;
 mod ops;
+mod settings;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -36,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(live::router())
         .merge(ops::router())
+        .merge(settings::router())
+        .merge(analytics::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -191,6 +195,53 @@ pub async fn session_for(state: &AppState, token: &str) -> Result<Session> {
         .session(hash_secret(token))
         .await?
         .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))
+}
+
+/// RFC 3339 or epoch milliseconds, from a query parameter.
+pub fn parse_time_param(raw: &str, name: &str) -> Result<i64> {
+    if let Ok(ms) = raw.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be RFC 3339 or epoch milliseconds"),
+            )
+        })
+}
+
+/// One CSV field, quoted when it must be (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+pub fn csv_response(header: &[&str], rows: Vec<Vec<String>>) -> Response {
+    let mut body = header.join(",");
+    body.push_str("\r\n");
+    for row in rows {
+        body.push_str(
+            &row.iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        body.push_str("\r\n");
+    }
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+/// Whether the client asked for CSV (`Accept: text/csv`).
+pub fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"))
 }
 
 /// An id in a path; anything that is not one names nothing (404).

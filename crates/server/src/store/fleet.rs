@@ -375,4 +375,30 @@ impl Store {
         })
         .await
     }
+
+    /// Starts an offline span for a logger at its last contact, unless one is open already.
+    pub async fn open_offline(&self, logger_row: i64, since: i64) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO logger_offline (logger_row, start_ms)
+                 SELECT ?1, ?2 WHERE NOT EXISTS
+                   (SELECT 1 FROM logger_offline WHERE logger_row = ?1 AND end_ms IS NULL)",
+                params![logger_row, since],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends a logger's open offline span (if any) at its first contact back.
+    pub async fn close_offline(&self, logger_row: i64, at: i64) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE logger_offline SET end_ms = MAX(start_ms, ?2) WHERE logger_row = ?1 AND end_ms IS NULL",
+                params![logger_row, at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
 }

@@ -12,6 +12,7 @@ mod checkpoint;
 mod devices;
 mod fleet;
 mod model;
+mod settings;
 mod writer;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ pub use devices::{
 };
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
+pub use settings::{PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;
 use writer::Writer;

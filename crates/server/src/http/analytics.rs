@@ -1,0 +1,819 @@
+//! Analytics and stops: the stored history turned into availability, MTBF, MTTR and stops, per
+//! asset and bucket, with downtime by reason; and the stops themselves, which operators annotate.
+//!
+//! The arithmetic is `assetlog_core::kpi`; the wall-clock rules (shifts, time zone buckets) are
+//! `crate::calendar`; this module gathers the inputs, calls them, and shapes the answers (JSON,
+//! or CSV with `Accept: text/csv` or `format=csv`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use assetlog_core::kpi::{self, Event, Figures, Interval, Span, Stop};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiPath, CurrentUser, csv_response, parse_time_param};
+use crate::AppState;
+use crate::calendar::{self, Bucket, ParsedShift, Shift};
+use crate::error::{ApiError, Result, not_found_as};
+use crate::live::rfc3339;
+use crate::store::{Asset, Reason, Role, StopPart, now_ms};
+
+/// Longest window one request may ask for.
+pub const MAX_WINDOW_MS: i64 = 400 * 24 * 3_600_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/analytics", get(analytics))
+        .route("/api/analytics", get(analytics))
+        .route("/api/v1/stops", get(list_stops))
+        .route("/api/v1/stops/{id}", put(annotate))
+        .route("/api/v1/stops/{id}/split", post(split))
+}
+
+/// Query pairs, keeping repeats (`asset_id=1&asset_id=2`).
+fn query_pairs(headers_uri_query: Option<&str>) -> Result<Vec<(String, String)>> {
+    serde_urlencoded::from_str(headers_uri_query.unwrap_or_default())
+        .map_err(|_| ApiError::bad_request("invalid_query", "the query string does not parse"))
+}
+
+/// The parameters analytics and stops share.
+struct Params {
+    from: Option<i64>,
+    to: Option<i64>,
+    asset_ids: Vec<i64>,
+    bucket: Option<Bucket>,
+    csv: bool,
+    min_duration_ms: Option<i64>,
+    unassigned: bool,
+}
+
+fn parse_params(pairs: &[(String, String)], headers: &HeaderMap) -> Result<Params> {
+    let bad = |m: String| ApiError::bad_request("invalid_query", m);
+    let mut p = Params {
+        from: None,
+        to: None,
+        asset_ids: Vec::new(),
+        bucket: None,
+        csv: false,
+        min_duration_ms: None,
+        unassigned: false,
+    };
+    for (key, value) in pairs {
+        match key.as_str() {
+            "from" => p.from = Some(parse_time_param(value, "from")?),
+            "to" => p.to = Some(parse_time_param(value, "to")?),
+            "asset_id" => p.asset_ids.push(
+                value
+                    .parse()
+                    .map_err(|_| bad(format!("asset_id {value:?} is not an id")))?,
+            ),
+            "bucket" => {
+                p.bucket = Some(match value.as_str() {
+                    "hour" => Bucket::Hour,
+                    "day" => Bucket::Day,
+                    "week" => Bucket::Week,
+                    "month" => Bucket::Month,
+                    "shift" => Bucket::Shift,
+                    other => {
+                        return Err(bad(format!(
+                            "unknown bucket {other:?}: use hour, day, week, month or shift"
+                        )));
+                    }
+                })
+            }
+            "format" => match value.as_str() {
+                "csv" => p.csv = true,
+                "json" => {}
+                other => return Err(bad(format!("unknown format {other:?}: use json or csv"))),
+            },
+            "min_duration_ms" => {
+                p.min_duration_ms = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|v: &i64| *v >= 0)
+                        .ok_or_else(|| bad("min_duration_ms must be a number ≥ 0".into()))?,
+                )
+            }
+            "unassigned" => {
+                p.unassigned = value
+                    .parse()
+                    .map_err(|_| bad("unassigned must be true or false".into()))?
+            }
+            other => return Err(bad(format!("unknown parameter {other:?}"))),
+        }
+    }
+    p.csv |= super::wants_csv(headers);
+    Ok(p)
+}
+
+/// What every figure of a tenant depends on.
+struct TenantRules {
+    tz: Tz,
+    threshold_ms: i64,
+    calendar: Vec<ParsedShift>,
+}
+
+async fn tenant_rules(state: &AppState, tenant_id: i64) -> Result<TenantRules> {
+    let settings = state.store.settings(tenant_id).await?;
+    let tz: Tz = settings.timezone.parse().map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!(
+            "stored time zone {} is invalid",
+            settings.timezone
+        ))
+    })?;
+    let shifts: Vec<Shift> = serde_json::from_str(&state.store.shifts(tenant_id).await?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let calendar = calendar::parse_calendar(&shifts)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored calendar is invalid: {e}")))?;
+    Ok(TenantRules {
+        tz,
+        threshold_ms: settings.short_stop_threshold_s * 1000,
+        calendar,
+    })
+}
+
+/// The window of a request: given, or today in the tenant's zone. Checked.
+fn window(p: &Params, rules: &TenantRules, now: i64) -> Result<(i64, i64)> {
+    let (today_from, today_to) = calendar::today(rules.tz, now);
+    let (from, to) = match (p.from, p.to) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, now.max(f + 1)),
+        (None, Some(t)) => (t - (today_to - today_from), t),
+        (None, None) => (today_from, today_to),
+    };
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from must be before to",
+        ));
+    }
+    if to - from > MAX_WINDOW_MS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "windows are limited to 400 days",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The assets asked for (each must be the tenant's: another tenant's id is a 404), or all.
+async fn chosen_assets(state: &AppState, tenant_id: i64, ids: &[i64]) -> Result<Vec<Asset>> {
+    if ids.is_empty() {
+        return Ok(state.store.assets(tenant_id).await?);
+    }
+    let mut assets = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !assets.iter().any(|a: &Asset| a.id == *id) {
+            assets.push(
+                state
+                    .store
+                    .asset(tenant_id, *id)
+                    .await
+                    .map_err(not_found_as("asset"))?,
+            );
+        }
+    }
+    Ok(assets)
+}
+
+/// One asset's history around a window, digested.
+struct History {
+    timeline: Vec<Interval>,
+    stops: Vec<Stop>,
+    planned: Option<Vec<Span>>,
+    threshold_ms: i64,
+}
+
+impl History {
+    fn planned(&self) -> Option<&[Span]> {
+        self.planned.as_deref()
+    }
+
+    fn figures(&self, from: i64, to: i64, now: i64) -> Figures {
+        kpi::figures(
+            &self.timeline,
+            &self.stops,
+            Span::new(from, to),
+            self.planned(),
+            now,
+            self.threshold_ms,
+        )
+    }
+}
+
+async fn history(
+    state: &AppState,
+    rules: &TenantRules,
+    asset: &Asset,
+    downtime: &[(Option<i64>, i64, i64)],
+    (from, to): (i64, i64),
+    now: i64,
+) -> Result<History> {
+    let rows = state.store.analytics_events(asset.id, from, to).await?;
+    let events: Vec<Event> = rows
+        .iter()
+        .map(|&(ts, seq, running)| Event { ts, seq, running })
+        .collect();
+    let since = events.first().map_or(from, |e| e.ts.min(from));
+    let offline: Vec<Span> = state
+        .store
+        .offline_spans(asset.logger_row, since, now.max(to), now)
+        .await?
+        .into_iter()
+        .map(|(s, e)| Span::new(s, e))
+        .collect();
+    let timeline = kpi::timeline(&events, &offline, now);
+    let stops = kpi::stops(&timeline, now);
+    let own_downtime: Vec<(i64, i64)> = downtime
+        .iter()
+        .filter(|(a, _, _)| a.is_none_or(|a| a == asset.id))
+        .map(|&(_, s, e)| (s, e))
+        .collect();
+    let planned = (!rules.calendar.is_empty() || !own_downtime.is_empty()).then(|| {
+        // Planned spans reach past `to` so stops that run on are judged by the same rules.
+        calendar::planned_spans(&rules.calendar, rules.tz, from, to, &own_downtime)
+            .into_iter()
+            .map(|(s, e)| Span::new(s, e))
+            .collect()
+    });
+    let threshold_ms = asset
+        .short_stop_threshold_s
+        .map_or(rules.threshold_ms, |s| s * 1000);
+    Ok(History {
+        timeline,
+        stops,
+        planned,
+        threshold_ms,
+    })
+}
+
+/// One part of a stop as operators see it: the part's own span, reason and comment.
+#[derive(Debug, Clone, Serialize)]
+struct StopView {
+    id: String,
+    asset_id: i64,
+    stop_start: i64,
+    start: i64,
+    end: i64,
+    duration_ms: i64,
+    stop_duration_ms: i64,
+    ongoing: bool,
+    short: bool,
+    reason_id: Option<i64>,
+    comment: String,
+}
+
+/// Cuts each stop into its annotated parts (a stop never split is one part).
+fn stop_views(
+    asset_id: i64,
+    history: &History,
+    parts: &[StopPart],
+    stops: &[Stop],
+) -> Vec<StopView> {
+    let mut by_stop: HashMap<i64, Vec<&StopPart>> = HashMap::new();
+    for part in parts.iter().filter(|p| p.asset_id == asset_id) {
+        by_stop.entry(part.stop_start).or_default().push(part);
+    }
+    let mut out = Vec::new();
+    for stop in stops {
+        let mut notes: Vec<&StopPart> = by_stop.remove(&stop.start).unwrap_or_default();
+        notes.retain(|p| p.part_start >= stop.start && p.part_start < stop.end.max(stop.start + 1));
+        notes.sort_by_key(|p| p.part_start);
+        let mut starts: Vec<i64> = notes.iter().map(|p| p.part_start).collect();
+        if starts.first() != Some(&stop.start) {
+            starts.insert(0, stop.start);
+        }
+        for (i, &start) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(stop.end);
+            let note = notes.iter().find(|p| p.part_start == start);
+            out.push(StopView {
+                id: format!("{asset_id}-{}-{start}", stop.start),
+                asset_id,
+                stop_start: stop.start,
+                start,
+                end,
+                duration_ms: end - start,
+                stop_duration_ms: stop.duration_ms,
+                ongoing: stop.ongoing && i + 1 == starts.len(),
+                short: stop.is_short(history.threshold_ms),
+                reason_id: note.and_then(|p| p.reason_id),
+                comment: note.map(|p| p.comment.clone()).unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ReasonShare {
+    reason_id: Option<i64>,
+    name: String,
+    category: Option<String>,
+    stops: u64,
+    down_ms: i64,
+}
+
+/// Down time of the window by reason, largest first; what no reason covers (unannotated stops,
+/// and down time after an unknown state, which is no stop) is "unassigned".
+fn downtime_by_reason(
+    views: &[StopView],
+    history: &History,
+    figures: &Figures,
+    (from, to): (i64, i64),
+    now: i64,
+    reasons: &HashMap<i64, &Reason>,
+) -> Vec<ReasonShare> {
+    let mut shares: BTreeMap<Option<i64>, (u64, i64)> = BTreeMap::new();
+    let window = Span::new(from, to);
+    let mut assigned_ms = 0;
+    for v in views {
+        let down = kpi::down_ms_in(Span::new(v.start, v.end), window, history.planned(), now);
+        let counted = (from..to).contains(&v.stop_start) && v.start == v.stop_start;
+        if down == 0 && !counted {
+            continue;
+        }
+        let reason = v.reason_id.filter(|r| reasons.contains_key(r));
+        let entry = shares.entry(reason).or_default();
+        entry.0 += u64::from(counted || (from..to).contains(&v.start));
+        entry.1 += down;
+        if reason.is_some() {
+            assigned_ms += down;
+        }
+    }
+    let unassigned = shares.entry(None).or_default();
+    unassigned.1 = figures.down_ms - assigned_ms;
+    let mut out: Vec<ReasonShare> = shares
+        .into_iter()
+        .filter(|(id, (stops, down))| id.is_some() || *stops > 0 || *down > 0)
+        .map(|(id, (stops, down_ms))| {
+            let reason = id.and_then(|r| reasons.get(&r));
+            ReasonShare {
+                reason_id: id,
+                name: reason.map_or_else(|| "Unassigned".to_owned(), |r| r.name.clone()),
+                category: reason.map(|r| r.category.clone()),
+                stops,
+                down_ms,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.down_ms.cmp(&a.down_ms).then(b.stops.cmp(&a.stops)));
+    out
+}
+
+fn merge_shares(all: impl IntoIterator<Item = ReasonShare>) -> Vec<ReasonShare> {
+    let mut merged: BTreeMap<Option<i64>, ReasonShare> = BTreeMap::new();
+    for share in all {
+        merged
+            .entry(share.reason_id)
+            .and_modify(|m| {
+                m.stops += share.stops;
+                m.down_ms += share.down_ms;
+            })
+            .or_insert(share);
+    }
+    let mut out: Vec<ReasonShare> = merged.into_values().collect();
+    out.sort_by(|a, b| b.down_ms.cmp(&a.down_ms).then(b.stops.cmp(&a.stops)));
+    out
+}
+
+/// Bucket spans of the window (with a name for shift buckets).
+fn bucket_spans(
+    kind: Bucket,
+    rules: &TenantRules,
+    (from, to): (i64, i64),
+) -> Vec<(i64, i64, Option<String>)> {
+    match kind {
+        Bucket::Shift => calendar::occurrences(&rules.calendar, rules.tz, from, to)
+            .into_iter()
+            .map(|o| (o.span.0.max(from), o.span.1.min(to), Some(o.name)))
+            .filter(|(s, e, _)| s < e)
+            .collect(),
+        other => calendar::buckets(other, rules.tz, from, to)
+            .into_iter()
+            .map(|(s, e)| (s, e, None))
+            .collect(),
+    }
+}
+
+fn figures_json(f: &Figures) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(f) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn bucket_json(start: i64, end: i64, name: &Option<String>, f: &Figures) -> Value {
+    let mut map = figures_json(f);
+    map.insert("start".into(), rfc3339(start).into());
+    map.insert("end".into(), rfc3339(end).into());
+    if let Some(name) = name {
+        map.insert("shift".into(), name.clone().into());
+    }
+    Value::Object(map)
+}
+
+async fn analytics(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response> {
+    let params = parse_params(&query_pairs(uri.query())?, &headers)?;
+    let tenant_id = user.tenant_id();
+    let rules = tenant_rules(&state, tenant_id).await?;
+    let now = now_ms();
+    let (from, to) = window(&params, &rules, now)?;
+    let assets = chosen_assets(&state, tenant_id, &params.asset_ids).await?;
+    let downtime: Vec<(Option<i64>, i64, i64)> = state
+        .store
+        .planned_downtime(tenant_id, Some(from), Some(to))
+        .await?
+        .into_iter()
+        .map(|d| (d.asset_id, d.from, d.to))
+        .collect();
+    let reasons = state.store.reasons(tenant_id).await?;
+    let reasons: HashMap<i64, &Reason> = reasons.iter().map(|r| (r.id, r)).collect();
+    let spans = params
+        .bucket
+        .map(|b| bucket_spans(b, &rules, (from, to)))
+        .unwrap_or_default();
+
+    let mut rows: Vec<AssetFigures> = Vec::with_capacity(assets.len());
+    for asset in &assets {
+        let history = history(&state, &rules, asset, &downtime, (from, to), now).await?;
+        let figures = history.figures(from, to, now);
+        let overlapping: Vec<Stop> = history
+            .stops
+            .iter()
+            .copied()
+            .filter(|s| s.start < to && s.end > from)
+            .collect();
+        let first_start = overlapping.first().map_or(from, |s| s.start.min(from));
+        let parts = state
+            .store
+            .stop_parts(tenant_id, vec![asset.id], first_start, to)
+            .await?;
+        let views = stop_views(asset.id, &history, &parts, &overlapping);
+        let shares = downtime_by_reason(&views, &history, &figures, (from, to), now, &reasons);
+        let buckets = spans
+            .iter()
+            .map(|(s, e, _)| history.figures(*s, *e, now))
+            .collect();
+        rows.push(AssetFigures {
+            asset,
+            figures,
+            buckets,
+            shares,
+        });
+    }
+    if params.csv {
+        return Ok(analytics_csv(&rows, &spans, from, to));
+    }
+    let total: Figures = rows.iter().map(|r| r.figures).sum();
+    let bucket_total = |i: usize| rows.iter().map(|r| r.buckets[i]).sum::<Figures>();
+    let buckets_json = |figures: &dyn Fn(usize) -> Figures| -> Value {
+        Value::Array(
+            spans
+                .iter()
+                .enumerate()
+                .map(|(i, (s, e, n))| bucket_json(*s, *e, n, &figures(i)))
+                .collect(),
+        )
+    };
+    let assets_json: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut row = figures_json(&r.figures);
+            row.insert("asset_id".into(), r.asset.id.into());
+            row.insert("asset_name".into(), r.asset.name.clone().into());
+            row.insert("downtime_by_reason".into(), json!(r.shares));
+            row.insert("buckets".into(), buckets_json(&|i| r.buckets[i]));
+            Value::Object(row)
+        })
+        .collect();
+    let mut total_json = figures_json(&total);
+    total_json.insert(
+        "downtime_by_reason".into(),
+        json!(merge_shares(
+            rows.iter().flat_map(|r| r.shares.iter().cloned())
+        )),
+    );
+    total_json.insert("buckets".into(), buckets_json(&bucket_total));
+    Ok(Json(json!({
+        "from": rfc3339(from),
+        "to": rfc3339(to),
+        "timezone": rules.tz.name(),
+        "assets": assets_json,
+        "total": total_json,
+    }))
+    .into_response())
+}
+
+/// One asset's answer before it is shaped as JSON or CSV.
+struct AssetFigures<'a> {
+    asset: &'a Asset,
+    figures: Figures,
+    buckets: Vec<Figures>,
+    shares: Vec<ReasonShare>,
+}
+
+const FIGURE_COLUMNS: [&str; 10] = [
+    "run_ms",
+    "down_ms",
+    "unknown_ms",
+    "unplanned_ms",
+    "availability",
+    "stops",
+    "short_stops",
+    "long_stops",
+    "mtbf_ms",
+    "mttr_ms",
+];
+
+fn figure_cells(f: &Figures) -> Vec<String> {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    vec![
+        f.run_ms.to_string(),
+        f.down_ms.to_string(),
+        f.unknown_ms.to_string(),
+        f.unplanned_ms.to_string(),
+        f.availability
+            .map(|a| format!("{a:.6}"))
+            .unwrap_or_default(),
+        f.stops.to_string(),
+        f.short_stops.to_string(),
+        f.long_stops.to_string(),
+        opt(f.mtbf_ms),
+        opt(f.mttr_ms),
+    ]
+}
+
+fn analytics_csv(
+    rows: &[AssetFigures<'_>],
+    spans: &[(i64, i64, Option<String>)],
+    from: i64,
+    to: i64,
+) -> Response {
+    let mut header = vec!["asset_id", "asset_name", "start", "end"];
+    header.extend(FIGURE_COLUMNS);
+    let mut lines = Vec::new();
+    for row in rows {
+        let line = |start: i64, end: i64, f: &Figures| {
+            let mut cells = vec![
+                row.asset.id.to_string(),
+                row.asset.name.clone(),
+                rfc3339(start),
+                rfc3339(end),
+            ];
+            cells.extend(figure_cells(f));
+            cells
+        };
+        lines.push(line(from, to, &row.figures));
+        for ((s, e, _), f) in spans.iter().zip(&row.buckets) {
+            lines.push(line(*s, *e, f));
+        }
+    }
+    csv_response(&header, lines)
+}
+
+async fn list_stops(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response> {
+    let params = parse_params(&query_pairs(uri.query())?, &headers)?;
+    if params.bucket.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "stops take no bucket",
+        ));
+    }
+    let tenant_id = user.tenant_id();
+    let rules = tenant_rules(&state, tenant_id).await?;
+    let now = now_ms();
+    let (from, to) = window(&params, &rules, now)?;
+    let assets = chosen_assets(&state, tenant_id, &params.asset_ids).await?;
+    let downtime: Vec<(Option<i64>, i64, i64)> = state
+        .store
+        .planned_downtime(tenant_id, Some(from), Some(to))
+        .await?
+        .into_iter()
+        .map(|d| (d.asset_id, d.from, d.to))
+        .collect();
+    let mut views = Vec::new();
+    for asset in &assets {
+        let history = history(&state, &rules, asset, &downtime, (from, to), now).await?;
+        let in_window: Vec<Stop> = history
+            .stops
+            .iter()
+            .copied()
+            .filter(|s| (from..to).contains(&s.start))
+            .collect();
+        let parts = state
+            .store
+            .stop_parts(tenant_id, vec![asset.id], from, to)
+            .await?;
+        views.extend(stop_views(asset.id, &history, &parts, &in_window));
+    }
+    views.retain(|v| {
+        params
+            .min_duration_ms
+            .is_none_or(|m| v.stop_duration_ms >= m)
+    });
+    if params.unassigned {
+        views.retain(|v| v.reason_id.is_none());
+    }
+    views.sort_by(|a, b| b.start.cmp(&a.start).then(a.asset_id.cmp(&b.asset_id)));
+    if params.csv {
+        let header = [
+            "id",
+            "asset_id",
+            "start",
+            "end",
+            "duration_ms",
+            "ongoing",
+            "short",
+            "reason_id",
+            "comment",
+        ];
+        let rows = views
+            .iter()
+            .map(|v| {
+                vec![
+                    v.id.clone(),
+                    v.asset_id.to_string(),
+                    rfc3339(v.start),
+                    rfc3339(v.end),
+                    v.duration_ms.to_string(),
+                    v.ongoing.to_string(),
+                    v.short.to_string(),
+                    v.reason_id.map(|r| r.to_string()).unwrap_or_default(),
+                    v.comment.clone(),
+                ]
+            })
+            .collect();
+        return Ok(csv_response(&header, rows));
+    }
+    Ok(Json(views).into_response())
+}
+
+/// A stop part's id: `{asset_id}-{stop_start}-{part_start}`.
+fn parse_stop_id(raw: &str) -> Result<(i64, i64, i64)> {
+    let mut it = raw.splitn(3, '-').map(|p| p.parse::<i64>());
+    match (it.next(), it.next(), it.next()) {
+        (Some(Ok(a)), Some(Ok(s)), Some(Ok(p))) => Ok((a, s, p)),
+        _ => Err(ApiError::not_found("stop")),
+    }
+}
+
+/// The stop (as it stands now) that starts at `stop_start` on the asset; 404 if there is none.
+async fn find_stop(
+    state: &AppState,
+    tenant_id: i64,
+    asset_id: i64,
+    stop_start: i64,
+) -> Result<(Asset, Stop)> {
+    let asset = state
+        .store
+        .asset(tenant_id, asset_id)
+        .await
+        .map_err(not_found_as("stop"))?;
+    let rules = tenant_rules(state, tenant_id).await?;
+    let now = now_ms();
+    let history = history(
+        state,
+        &rules,
+        &asset,
+        &[],
+        (stop_start, stop_start + 1),
+        now,
+    )
+    .await?;
+    let stop = history
+        .stops
+        .iter()
+        .find(|s| s.start == stop_start)
+        .copied()
+        .ok_or_else(|| ApiError::not_found("stop"))?;
+    Ok((asset, stop))
+}
+
+/// The current part starts of a stop (its start, then each split point).
+async fn part_starts(
+    state: &AppState,
+    tenant_id: i64,
+    stop: &Stop,
+    asset_id: i64,
+) -> Result<Vec<i64>> {
+    let parts = state
+        .store
+        .stop_parts(tenant_id, vec![asset_id], stop.start, stop.start + 1)
+        .await?;
+    let mut starts: Vec<i64> = parts
+        .iter()
+        .map(|p| p.part_start)
+        .filter(|s| *s >= stop.start && *s < stop.end.max(stop.start + 1))
+        .collect();
+    starts.push(stop.start);
+    starts.sort_unstable();
+    starts.dedup();
+    Ok(starts)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnnotateBody {
+    reason_id: Option<i64>,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn annotate(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(body): ApiJson<AnnotateBody>,
+) -> Result<StatusCode> {
+    user.require(Role::Operator)?;
+    let (asset_id, stop_start, part_start) = parse_stop_id(&raw)?;
+    let comment = body.comment.trim().to_owned();
+    if comment.chars().count() > 1000 || comment.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "comment must be at most 1000 printable characters",
+        ));
+    }
+    let tenant_id = user.tenant_id();
+    let (_, stop) = find_stop(&state, tenant_id, asset_id, stop_start).await?;
+    if !part_starts(&state, tenant_id, &stop, asset_id)
+        .await?
+        .contains(&part_start)
+    {
+        return Err(ApiError::not_found("stop"));
+    }
+    let part = StopPart {
+        asset_id,
+        stop_start,
+        part_start,
+        reason_id: body.reason_id,
+        comment,
+    };
+    state
+        .store
+        .annotate_stop(tenant_id, part)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(m) => ApiError::bad_request("invalid_reason", m),
+            other => not_found_as("stop")(other),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SplitBody {
+    at: Value,
+}
+
+async fn split(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(body): ApiJson<SplitBody>,
+) -> Result<Json<Value>> {
+    user.require(Role::Operator)?;
+    let (asset_id, stop_start, _) = parse_stop_id(&raw)?;
+    let at = match &body.at {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => parse_time_param(s, "at").ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "at must be RFC 3339 or epoch milliseconds")
+    })?;
+    let tenant_id = user.tenant_id();
+    let (_, stop) = find_stop(&state, tenant_id, asset_id, stop_start).await?;
+    if at <= stop.start || at >= stop.end {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "at must lie inside the stop",
+        ));
+    }
+    state
+        .store
+        .split_stop(tenant_id, asset_id, stop_start, at)
+        .await
+        .map_err(not_found_as("stop"))?;
+    Ok(Json(json!({
+        "parts": [format!("{asset_id}-{stop_start}-{}", part_starts(&state, tenant_id, &stop, asset_id).await?.iter().copied().filter(|s| *s < at).max().unwrap_or(stop_start)),
+                  format!("{asset_id}-{stop_start}-{at}")]
+    })))
+}

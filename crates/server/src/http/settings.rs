@@ -1,0 +1,282 @@
+//! What shapes the numbers: settings (time zone, short-stop threshold), the shift calendar,
+//! planned downtime and downtime reasons. Everyone reads; admins change.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id};
+use crate::AppState;
+use crate::calendar::{Shift, parse_calendar};
+use crate::error::{ApiError, Result, not_found_as};
+use crate::store::{PlannedDowntime, Reason, Settings};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/settings", get(show_settings).put(update_settings))
+        .route("/api/v1/shifts", get(show_shifts).put(update_shifts))
+        .route(
+            "/api/v1/planned-downtime",
+            get(list_downtime).post(add_downtime),
+        )
+        .route(
+            "/api/v1/planned-downtime/{id}",
+            axum::routing::delete(delete_downtime),
+        )
+        .route("/api/v1/reasons", get(list_reasons).post(add_reason))
+        .route(
+            "/api/v1/reasons/{id}",
+            put(update_reason).delete(delete_reason),
+        )
+}
+
+/// A checked IANA time zone name.
+pub fn parse_timezone(raw: &str) -> Result<chrono_tz::Tz> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_timezone",
+            format!("{raw:?} is not an IANA time zone such as Europe/Berlin"),
+        )
+    })
+}
+
+async fn show_settings(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Settings>> {
+    Ok(Json(state.store.settings(user.tenant_id()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    timezone: Option<String>,
+    short_stop_threshold_s: Option<i64>,
+}
+
+async fn update_settings(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> Result<Json<Settings>> {
+    if let Some(tz) = &body.timezone {
+        parse_timezone(tz)?;
+    }
+    if body
+        .short_stop_threshold_s
+        .is_some_and(|t| !(1..=86_400).contains(&t))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "short_stop_threshold_s must be 1 to 86400",
+        ));
+    }
+    state
+        .store
+        .update_settings(user.tenant_id(), body.timezone, body.short_stop_threshold_s)
+        .await?;
+    show_settings(State(state), user).await
+}
+
+async fn show_shifts(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Value>> {
+    let stored = state.store.shifts(user.tenant_id()).await?;
+    let shifts: Value = serde_json::from_str(&stored).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(shifts))
+}
+
+async fn update_shifts(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiJson(shifts): ApiJson<Vec<Shift>>,
+) -> Result<Json<Value>> {
+    parse_calendar(&shifts).map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
+    let json = serde_json::to_string(&shifts).map_err(|e| ApiError::Internal(e.into()))?;
+    state.store.set_shifts(user.tenant_id(), json).await?;
+    show_shifts(State(state), user).await
+}
+
+#[derive(Deserialize)]
+struct WindowParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn list_downtime(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(p): ApiQuery<WindowParams>,
+) -> Result<Json<Vec<PlannedDowntime>>> {
+    let from = p
+        .from
+        .as_deref()
+        .map(|s| super::parse_time_param(s, "from"))
+        .transpose()?;
+    let to =
+        p.to.as_deref()
+            .map(|s| super::parse_time_param(s, "to"))
+            .transpose()?;
+    Ok(Json(
+        state
+            .store
+            .planned_downtime(user.tenant_id(), from, to)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DowntimeBody {
+    asset_id: Option<i64>,
+    from: Value,
+    to: Value,
+    #[serde(default)]
+    note: String,
+}
+
+/// A time in a JSON body: RFC 3339 text or epoch milliseconds.
+fn body_time(v: &Value, name: &str) -> Result<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request("invalid_field", format!("{name} is not a time"))),
+        Value::String(s) => super::parse_time_param(s, name).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!("{name} must be RFC 3339 or epoch milliseconds"),
+            )
+        }),
+        _ => Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{name} must be RFC 3339 or epoch milliseconds"),
+        )),
+    }
+}
+
+async fn add_downtime(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiJson(body): ApiJson<DowntimeBody>,
+) -> Result<(StatusCode, Json<PlannedDowntime>)> {
+    let (from, to) = (body_time(&body.from, "from")?, body_time(&body.to, "to")?);
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "from must be before to",
+        ));
+    }
+    if to - from > super::analytics::MAX_WINDOW_MS {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "planned downtime is limited to 400 days",
+        ));
+    }
+    let note = body.note.trim().to_owned();
+    if note.chars().count() > 500 || note.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "note must be at most 500 printable characters",
+        ));
+    }
+    let created = state
+        .store
+        .add_planned_downtime(user.tenant_id(), body.asset_id, from, to, note)
+        .await
+        .map_err(not_found_as("asset"))?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn delete_downtime(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<StatusCode> {
+    let id = parse_id(&raw, "planned downtime")?;
+    state
+        .store
+        .delete_planned_downtime(user.tenant_id(), id)
+        .await
+        .map_err(not_found_as("planned downtime"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_reasons(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<Reason>>> {
+    Ok(Json(state.store.reasons(user.tenant_id()).await?))
+}
+
+fn reason_text(raw: &str, field: &str) -> Result<String> {
+    let text = raw.trim();
+    if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{field} must be 1 to 100 printable characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    category: Option<String>,
+    name: Option<String>,
+}
+
+async fn add_reason(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<(StatusCode, Json<Reason>)> {
+    let category = reason_text(body.category.as_deref().unwrap_or_default(), "category")?;
+    let name = reason_text(body.name.as_deref().unwrap_or_default(), "name")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .store
+                .add_reason(user.tenant_id(), category, name)
+                .await?,
+        ),
+    ))
+}
+
+async fn update_reason(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Json<Reason>> {
+    let id = parse_id(&raw, "reason")?;
+    let category = body
+        .category
+        .as_deref()
+        .map(|c| reason_text(c, "category"))
+        .transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| reason_text(n, "name"))
+        .transpose()?;
+    let reason = state
+        .store
+        .update_reason(user.tenant_id(), id, category, name)
+        .await
+        .map_err(not_found_as("reason"))?;
+    Ok(Json(reason))
+}
+
+async fn delete_reason(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<StatusCode> {
+    let id = parse_id(&raw, "reason")?;
+    state
+        .store
+        .delete_reason(user.tenant_id(), id)
+        .await
+        .map_err(not_found_as("reason"))?;
+    Ok(StatusCode::NO_CONTENT)
+}

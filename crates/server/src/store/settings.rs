@@ -1,0 +1,387 @@
+//! What shapes a tenant's numbers: time zone, short-stop threshold, shift calendar, planned
+//! downtime, downtime reasons, and operators' notes on stops.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Result, Store, StoreError, now_ms, on_unique};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub timezone: String,
+    pub short_stop_threshold_s: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedDowntime {
+    pub id: i64,
+    pub asset_id: Option<i64>,
+    pub from: i64,
+    pub to: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    pub id: i64,
+    pub category: String,
+    pub name: String,
+}
+
+/// An operator's note on (a part of) a stop.
+#[derive(Debug, Clone)]
+pub struct StopPart {
+    pub asset_id: i64,
+    pub stop_start: i64,
+    pub part_start: i64,
+    pub reason_id: Option<i64>,
+    pub comment: String,
+}
+
+fn asset_in_tenant(conn: &Connection, tenant_id: i64, asset_id: i64) -> Result<()> {
+    conn.query_row(
+        "SELECT 1 FROM assets WHERE id = ?1 AND tenant_id = ?2",
+        params![asset_id, tenant_id],
+        |_| Ok(()),
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+fn reason_in_tenant(conn: &Connection, tenant_id: i64, reason_id: i64) -> Result<()> {
+    conn.query_row(
+        "SELECT 1 FROM reasons WHERE id = ?1 AND tenant_id = ?2",
+        params![reason_id, tenant_id],
+        |_| Ok(()),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::Conflict("no such downtime reason in this tenant".into()))
+}
+
+impl Store {
+    pub async fn settings(&self, tenant_id: i64) -> Result<Settings> {
+        self.read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT timezone, short_stop_threshold_s FROM tenants WHERE id = ?1",
+                [tenant_id],
+                |r| {
+                    Ok(Settings {
+                        timezone: r.get(0)?,
+                        short_stop_threshold_s: r.get(1)?,
+                    })
+                },
+            )?)
+        })
+        .await
+    }
+
+    pub async fn update_settings(
+        &self,
+        tenant_id: i64,
+        timezone: Option<String>,
+        threshold_s: Option<i64>,
+    ) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE tenants SET timezone = COALESCE(?1, timezone),
+                 short_stop_threshold_s = COALESCE(?2, short_stop_threshold_s) WHERE id = ?3",
+                params![timezone, threshold_s, tenant_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The tenant's shift calendar as stored (JSON, validated when it was set).
+    pub async fn shifts(&self, tenant_id: i64) -> Result<String> {
+        self.read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT shifts FROM tenants WHERE id = ?1",
+                [tenant_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    pub async fn set_shifts(&self, tenant_id: i64, json: String) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE tenants SET shifts = ?1 WHERE id = ?2",
+                params![json, tenant_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn add_planned_downtime(
+        &self,
+        tenant_id: i64,
+        asset_id: Option<i64>,
+        from: i64,
+        to: i64,
+        note: String,
+    ) -> Result<PlannedDowntime> {
+        self.write(move |conn| {
+            if let Some(a) = asset_id {
+                asset_in_tenant(conn, tenant_id, a)?;
+            }
+            conn.execute(
+                "INSERT INTO planned_downtime (tenant_id, asset_id, start_ms, end_ms, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![tenant_id, asset_id, from, to, note, now_ms()],
+            )?;
+            Ok(PlannedDowntime { id: conn.last_insert_rowid(), asset_id, from, to, note })
+        })
+        .await
+    }
+
+    /// Planned downtime of the tenant overlapping `[from, to)` (all of it when both are None).
+    pub async fn planned_downtime(
+        &self,
+        tenant_id: i64,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Vec<PlannedDowntime>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, asset_id, start_ms, end_ms, note FROM planned_downtime
+                 WHERE tenant_id = ?1 AND (?2 IS NULL OR end_ms > ?2) AND (?3 IS NULL OR start_ms < ?3)
+                 ORDER BY start_ms, id",
+            )?;
+            let rows = stmt
+                .query_map(params![tenant_id, from, to], |r| {
+                    Ok(PlannedDowntime { id: r.get(0)?, asset_id: r.get(1)?, from: r.get(2)?, to: r.get(3)?, note: r.get(4)? })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn delete_planned_downtime(&self, tenant_id: i64, id: i64) -> Result<()> {
+        self.write(move |conn| {
+            match conn.execute(
+                "DELETE FROM planned_downtime WHERE id = ?1 AND tenant_id = ?2",
+                params![id, tenant_id],
+            )? {
+                0 => Err(StoreError::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    pub async fn reasons(&self, tenant_id: i64) -> Result<Vec<Reason>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT id, category, name FROM reasons WHERE tenant_id = ?1 ORDER BY category, name")?;
+            let rows = stmt
+                .query_map([tenant_id], |r| Ok(Reason { id: r.get(0)?, category: r.get(1)?, name: r.get(2)? }))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn add_reason(
+        &self,
+        tenant_id: i64,
+        category: String,
+        name: String,
+    ) -> Result<Reason> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO reasons (tenant_id, category, name) VALUES (?1, ?2, ?3)",
+                params![tenant_id, category, name],
+            )
+            .map_err(|e| on_unique(e, "that reason exists already in that category"))?;
+            Ok(Reason {
+                id: conn.last_insert_rowid(),
+                category,
+                name,
+            })
+        })
+        .await
+    }
+
+    pub async fn update_reason(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        category: Option<String>,
+        name: Option<String>,
+    ) -> Result<Reason> {
+        self.write(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE reasons SET category = COALESCE(?1, category), name = COALESCE(?2, name) WHERE id = ?3 AND tenant_id = ?4",
+                    params![category, name, id, tenant_id],
+                )
+                .map_err(|e| on_unique(e, "that reason exists already in that category"))?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(conn.query_row("SELECT id, category, name FROM reasons WHERE id = ?1", [id], |r| {
+                Ok(Reason { id: r.get(0)?, category: r.get(1)?, name: r.get(2)? })
+            })?)
+        })
+        .await
+    }
+
+    /// Deletes a reason; stops that had it become unassigned.
+    pub async fn delete_reason(&self, tenant_id: i64, id: i64) -> Result<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE stop_parts SET reason_id = NULL WHERE reason_id = ?1 AND tenant_id = ?2",
+                params![id, tenant_id],
+            )?;
+            match conn.execute(
+                "DELETE FROM reasons WHERE id = ?1 AND tenant_id = ?2",
+                params![id, tenant_id],
+            )? {
+                0 => Err(StoreError::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    /// Notes on the stops of these assets that start in `[from, to)`.
+    pub async fn stop_parts(
+        &self,
+        tenant_id: i64,
+        asset_ids: Vec<i64>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StopPart>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT asset_id, stop_start, part_start, reason_id, comment FROM stop_parts
+                 WHERE tenant_id = ?1 AND asset_id = ?2 AND stop_start >= ?3 AND stop_start < ?4
+                 ORDER BY stop_start, part_start",
+            )?;
+            let mut out = Vec::new();
+            for asset_id in asset_ids {
+                let rows = stmt.query_map(params![tenant_id, asset_id, from, to], |r| {
+                    Ok(StopPart {
+                        asset_id: r.get(0)?,
+                        stop_start: r.get(1)?,
+                        part_start: r.get(2)?,
+                        reason_id: r.get(3)?,
+                        comment: r.get(4)?,
+                    })
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Sets the reason and comment of one part of a stop (the part starting at `part_start`).
+    pub async fn annotate_stop(&self, tenant_id: i64, part: StopPart) -> Result<()> {
+        self.write(move |conn| {
+            asset_in_tenant(conn, tenant_id, part.asset_id)?;
+            if let Some(r) = part.reason_id {
+                reason_in_tenant(conn, tenant_id, r)?;
+            }
+            conn.execute(
+                "INSERT INTO stop_parts (tenant_id, asset_id, stop_start, part_start, reason_id, comment, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (asset_id, stop_start, part_start) DO UPDATE
+                 SET reason_id = excluded.reason_id, comment = excluded.comment, updated_at = excluded.updated_at",
+                params![tenant_id, part.asset_id, part.stop_start, part.part_start, part.reason_id, part.comment, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Splits a stop at `at`: a new part starts there, with no reason yet. The part it cuts
+    /// keeps its reason; a split at an existing part start changes nothing.
+    pub async fn split_stop(
+        &self,
+        tenant_id: i64,
+        asset_id: i64,
+        stop_start: i64,
+        at: i64,
+    ) -> Result<()> {
+        self.write(move |conn| {
+            asset_in_tenant(conn, tenant_id, asset_id)?;
+            let now = now_ms();
+            // The first part exists implicitly; make it explicit so the new part has a sibling.
+            conn.execute(
+                "INSERT OR IGNORE INTO stop_parts (tenant_id, asset_id, stop_start, part_start, updated_at) VALUES (?1, ?2, ?3, ?3, ?4)",
+                params![tenant_id, asset_id, stop_start, now],
+            )?;
+            conn.execute(
+                "INSERT OR IGNORE INTO stop_parts (tenant_id, asset_id, stop_start, part_start, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![tenant_id, asset_id, stop_start, at, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Offline spans of a logger overlapping `[from, to)`; an open span ends at `now`.
+    pub async fn offline_spans(
+        &self,
+        logger_row: i64,
+        from: i64,
+        to: i64,
+        now: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT start_ms, COALESCE(end_ms, ?4) FROM logger_offline
+                 WHERE logger_row = ?1 AND start_ms < ?3 AND COALESCE(end_ms, ?4) > ?2 ORDER BY start_ms",
+            )?;
+            let rows = stmt
+                .query_map(params![logger_row, from, to, now], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The events an asset's figures for `[from, to)` need: the last one before the window
+    /// (the state it starts in), those inside, and those after it up to the first RUNNING
+    /// (so a stop that runs past `to` has its whole length). As (ts, seq or id, running).
+    pub async fn analytics_events(
+        &self,
+        asset_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, i64, bool)>> {
+        self.read(move |conn| {
+            let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?));
+            let mut out: Vec<(i64, i64, bool)> = Vec::new();
+            let before = conn
+                .prepare_cached(
+                    "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts < ?2
+                     ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
+                )?
+                .query_row(params![asset_id, from], map)
+                .optional()?;
+            out.extend(before);
+            let mut inside = conn.prepare_cached(
+                "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
+            )?;
+            for row in inside.query_map(params![asset_id, from, to], map)? {
+                out.push(row?);
+            }
+            let mut after = conn.prepare_cached(
+                "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts >= ?2
+                 AND ts <= COALESCE((SELECT MIN(ts) FROM events WHERE asset_id = ?1 AND ts >= ?2 AND running = 1), ?2)
+                 ORDER BY ts",
+            )?;
+            for row in after.query_map(params![asset_id, to], map)? {
+                out.push(row?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
