@@ -1,0 +1,701 @@
+//! Analytics as a plant manager reads them: hand-worked histories, settings that shape the
+//! numbers, stops with reasons, CSV, and the tenant wall.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+
+/// A claimed logger with one asset whose history is: RUNNING at t0, a 2-minute stop at t0+1h,
+/// a 30-minute stop at t0+3h, RUNNING again at t0+3h30 (t0 ten hours ago, on the hour).
+async fn worked_day(app: &TestApp) -> (Account, Device, i64, i64) {
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let t0 = (now_ms() - 10 * HOUR) / HOUR * HOUR;
+    let events = json!([
+        {"seq": 1, "pin": 0, "running": true, "ts": t0},
+        {"seq": 2, "pin": 0, "running": false, "ts": t0 + HOUR},
+        {"seq": 3, "pin": 0, "running": true, "ts": t0 + HOUR + 2 * MIN},
+        {"seq": 4, "pin": 0, "running": true, "ts": t0 + 2 * HOUR},
+        {"seq": 5, "pin": 0, "running": false, "ts": t0 + 3 * HOUR},
+        {"seq": 6, "pin": 0, "running": true, "ts": t0 + 3 * HOUR + 30 * MIN},
+    ]);
+    assert_eq!(app.ingest(&device, events).await.status(), StatusCode::OK);
+    let asset = app.get_json("/api/v1/assets", &admin.token).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    (admin, device, asset, t0)
+}
+
+#[tokio::test]
+async fn a_worked_day_gives_the_hand_computed_figures() {
+    let app = spawn_app().await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    let body = app
+        .get_json(
+            &format!(
+                "/api/v1/analytics?from={t0}&to={}&bucket=hour",
+                t0 + 5 * HOUR
+            ),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(body["timezone"], "UTC");
+    let a = &body["assets"][0];
+    assert_eq!(a["asset_id"], asset);
+    assert_eq!(a["run_ms"], 5 * HOUR - 32 * MIN);
+    assert_eq!(a["down_ms"], 32 * MIN);
+    assert_eq!(a["unknown_ms"], 0);
+    assert_eq!(a["unplanned_ms"], 0);
+    assert_eq!(a["stops"], 2);
+    assert_eq!(a["short_stops"], 1, "2 min is below the default 300 s");
+    assert_eq!(a["long_stops"], 1);
+    assert_eq!(a["mtbf_ms"], (5 * HOUR - 32 * MIN) / 2);
+    assert_eq!(a["mttr_ms"], 16 * MIN);
+    let availability = a["availability"].as_f64().unwrap();
+    assert!(
+        (availability - 268.0 / 300.0).abs() < 1e-9,
+        "{availability}"
+    );
+
+    let buckets = a["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 5);
+    let downs: Vec<i64> = buckets
+        .iter()
+        .map(|b| b["down_ms"].as_i64().unwrap())
+        .collect();
+    assert_eq!(downs, [0, 2 * MIN, 0, 30 * MIN, 0]);
+    let sum: i64 = buckets
+        .iter()
+        .map(|b| b["run_ms"].as_i64().unwrap() + b["down_ms"].as_i64().unwrap())
+        .sum();
+    assert_eq!(sum, 5 * HOUR);
+    assert_eq!(body["total"]["run_ms"], a["run_ms"]);
+    // The original path answers the same.
+    let legacy = app
+        .get_json(
+            &format!("/api/analytics?from={t0}&to={}", t0 + 5 * HOUR),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(legacy["total"]["down_ms"], 32 * MIN);
+}
+
+#[tokio::test]
+async fn before_the_first_event_time_is_unknown_and_a_stop_after_unknown_is_not_counted() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let t0 = (now_ms() - 10 * HOUR) / HOUR * HOUR;
+    let events = json!([
+        {"seq": 1, "pin": 0, "running": false, "ts": t0 + HOUR},
+        {"seq": 2, "pin": 0, "running": true, "ts": t0 + 2 * HOUR},
+    ]);
+    app.ingest(&device, events).await;
+    let a = &app
+        .get_json(
+            &format!("/api/v1/analytics?from={t0}&to={}", t0 + 3 * HOUR),
+            &admin.token,
+        )
+        .await["assets"][0];
+    assert_eq!(a["unknown_ms"], HOUR);
+    assert_eq!(a["down_ms"], HOUR);
+    assert_eq!(a["run_ms"], HOUR);
+    assert_eq!(a["stops"], 0, "nobody knows when that stop began");
+    assert_eq!(a["mtbf_ms"], Value::Null);
+    assert!((a["availability"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn planned_downtime_and_thresholds_shape_the_numbers() {
+    let app = spawn_app().await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    // The long stop was planned maintenance: unplanned time, no stop.
+    let resp = app
+        .post(
+            "/api/v1/planned-downtime",
+            &json!({"asset_id": asset, "from": t0 + 3 * HOUR, "to": t0 + 3 * HOUR + 30 * MIN, "note": "oil change"}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let listed = app.get_json("/api/v1/planned-downtime", &admin.token).await;
+    assert_eq!(listed[0]["note"], "oil change");
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let a = &app
+        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+        .await["assets"][0];
+    assert_eq!(a["unplanned_ms"], 30 * MIN);
+    assert_eq!(a["down_ms"], 2 * MIN);
+    assert_eq!(a["stops"], 1);
+
+    // A threshold of 60 s makes the 2-minute stop long; the asset's own threshold wins.
+    let resp = app
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            Some(&json!({"short_stop_threshold_s": 60})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let a = &app
+        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+        .await["assets"][0];
+    assert_eq!(
+        (a["short_stops"].as_i64(), a["long_stops"].as_i64()),
+        (Some(0), Some(1))
+    );
+    app.send(
+        Method::PUT,
+        &format!("/api/v1/assets/{asset}"),
+        Some(&json!({"short_stop_threshold_s": 600})),
+        Some(&admin.token),
+    )
+    .await;
+    let a = &app
+        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+        .await["assets"][0];
+    assert_eq!(
+        (a["short_stops"].as_i64(), a["long_stops"].as_i64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn a_shift_calendar_makes_the_rest_unplanned() {
+    let app = spawn_app().await;
+    let (admin, _, _, t0) = worked_day(&app).await;
+    // Only the UTC hours of t0+1h..t0+2h are planned, every day.
+    let start = chrono::DateTime::from_timestamp_millis(t0 + HOUR)
+        .unwrap()
+        .format("%H:%M")
+        .to_string();
+    let end = chrono::DateTime::from_timestamp_millis(t0 + 2 * HOUR)
+        .unwrap()
+        .format("%H:%M")
+        .to_string();
+    let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let calendar = json!([{"name": "Slot", "days": all, "start": start, "end": end, "breaks": []}]);
+    let resp = app
+        .send(
+            Method::PUT,
+            "/api/v1/shifts",
+            Some(&calendar),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    assert_eq!(app.get_json("/api/v1/shifts", &admin.token).await, calendar);
+    let a = &app
+        .get_json(
+            &format!(
+                "/api/v1/analytics?from={t0}&to={}&bucket=shift",
+                t0 + 5 * HOUR
+            ),
+            &admin.token,
+        )
+        .await["assets"][0];
+    assert_eq!(a["unplanned_ms"], 4 * HOUR);
+    assert_eq!(a["down_ms"], 2 * MIN);
+    assert_eq!(a["run_ms"], HOUR - 2 * MIN);
+    assert_eq!(a["stops"], 1);
+    assert_eq!(a["buckets"].as_array().unwrap().len(), 1);
+    assert_eq!(a["buckets"][0]["shift"], "Slot");
+
+    let overlapping = json!([
+        {"name": "A", "days": ["mon"], "start": "06:00", "end": "14:00"},
+        {"name": "B", "days": ["mon"], "start": "13:00", "end": "22:00"}
+    ]);
+    let resp = app
+        .send(
+            Method::PUT,
+            "/api/v1/shifts",
+            Some(&overlapping),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "invalid_shifts").await;
+    assert_eq!(
+        app.get_json("/api/v1/shifts", &admin.token).await,
+        calendar,
+        "a refused calendar changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn operators_give_stops_reasons_and_the_pareto_follows() {
+    let app = spawn_app().await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    let operator = app.add_user(&admin, "otto@a.example", "operator").await;
+    let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
+    let jam: Value = app
+        .post(
+            "/api/v1/reasons",
+            &json!({"category": "Material", "name": "Jam"}),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tool: Value = app
+        .post(
+            "/api/v1/reasons",
+            &json!({"category": "Tooling", "name": "Tool change"}),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dup = app
+        .post(
+            "/api/v1/reasons",
+            &json!({"category": "Material", "name": "Jam"}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(dup, StatusCode::CONFLICT, "conflict").await;
+
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let stops = app
+        .get_json(&format!("/api/v1/stops?{window}"), &operator.token)
+        .await;
+    let stops = stops.as_array().unwrap();
+    assert_eq!(stops.len(), 2);
+    let long = stops.iter().find(|s| s["short"] == false).unwrap();
+    assert_eq!(long["duration_ms"], 30 * MIN);
+    assert_eq!(long["asset_id"], asset);
+    let long_id = long["id"].as_str().unwrap().to_owned();
+
+    let body = json!({"reason_id": jam["id"], "comment": "film wrapped the roller"});
+    let denied = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{long_id}"),
+            Some(&body),
+            Some(&viewer.token),
+        )
+        .await;
+    assert_error(denied, StatusCode::FORBIDDEN, "forbidden").await;
+    let ok = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{long_id}"),
+            Some(&body),
+            Some(&operator.token),
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+
+    // Split the long stop: the last 10 minutes were a tool change.
+    let split: Value = app
+        .post(
+            &format!("/api/v1/stops/{long_id}/split"),
+            &json!({"at": t0 + 3 * HOUR + 20 * MIN}),
+            Some(&operator.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = split["parts"][1].as_str().unwrap().to_owned();
+    let ok = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{second}"),
+            Some(&json!({"reason_id": tool["id"]})),
+            Some(&operator.token),
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+
+    let a = &app
+        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+        .await["assets"][0];
+    let pareto = a["downtime_by_reason"].as_array().unwrap();
+    let shares: Vec<(Value, i64)> = pareto
+        .iter()
+        .map(|r| (r["name"].clone(), r["down_ms"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        shares,
+        [
+            (json!("Jam"), 20 * MIN),
+            (json!("Tool change"), 10 * MIN),
+            (json!("Unassigned"), 2 * MIN)
+        ]
+    );
+    assert_eq!(pareto[0]["category"], "Material");
+    let sum: i64 = shares.iter().map(|(_, ms)| ms).sum();
+    assert_eq!(
+        sum,
+        a["down_ms"].as_i64().unwrap(),
+        "the Pareto adds up to the down time"
+    );
+    // Raw events are never changed by annotation.
+    assert_eq!(app.events(&admin).await.len(), 6);
+
+    let unassigned = app
+        .get_json(
+            &format!("/api/v1/stops?{window}&unassigned=true"),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(unassigned.as_array().unwrap().len(), 1);
+    let long_only = app
+        .get_json(
+            &format!("/api/v1/stops?{window}&min_duration_ms={}", 5 * MIN),
+            &admin.token,
+        )
+        .await;
+    assert_eq!(
+        long_only.as_array().unwrap().len(),
+        2,
+        "both parts of the long stop"
+    );
+
+    let outside = app
+        .post(
+            &format!("/api/v1/stops/{long_id}/split"),
+            &json!({"at": t0}),
+            Some(&operator.token),
+        )
+        .await;
+    assert_error(outside, StatusCode::BAD_REQUEST, "invalid_field").await;
+    let foreign_reason = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{long_id}"),
+            Some(&json!({"reason_id": 9999})),
+            Some(&operator.token),
+        )
+        .await;
+    assert_error(foreign_reason, StatusCode::BAD_REQUEST, "invalid_reason").await;
+    let no_stop = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{asset}-{t0}-{t0}"),
+            Some(&json!({"reason_id": null})),
+            Some(&operator.token),
+        )
+        .await;
+    assert_error(no_stop, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn analytics_stops_and_events_come_as_csv() {
+    let app = spawn_app().await;
+    let (admin, _, _, t0) = worked_day(&app).await;
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/analytics?{window}&bucket=hour", app.url))
+        .bearer_auth(&admin.token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = resp.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("asset_id,asset_name,start,end,run_ms,down_ms"));
+    assert_eq!(lines.len(), 1 + 1 + 5, "header, the window, five hours");
+    assert!(
+        lines[1].contains(&format!(",{},{},", 5 * HOUR - 32 * MIN, 32 * MIN)),
+        "{}",
+        lines[1]
+    );
+
+    let stops = app
+        .get(
+            &format!("/api/v1/stops?{window}&format=csv"),
+            Some(&admin.token),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(stops.lines().count(), 3);
+    let events = app
+        .get("/api/v1/events?format=csv&limit=10", Some(&admin.token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(events.lines().count(), 7);
+    assert!(events.lines().nth(1).unwrap().contains("RUNNING"));
+}
+
+#[tokio::test]
+async fn settings_are_validated_and_only_admins_change_them() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
+    assert_eq!(
+        app.get_json("/api/v1/settings", &viewer.token).await,
+        json!({"timezone": "UTC", "short_stop_threshold_s": 300})
+    );
+    let bad_zone = app
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            Some(&json!({"timezone": "Mars/Olympus"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(bad_zone, StatusCode::BAD_REQUEST, "invalid_timezone").await;
+    let bad_threshold = app
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            Some(&json!({"short_stop_threshold_s": 0})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(bad_threshold, StatusCode::BAD_REQUEST, "invalid_field").await;
+    let as_viewer = app
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            Some(&json!({"timezone": "Europe/Berlin"})),
+            Some(&viewer.token),
+        )
+        .await;
+    assert_error(as_viewer, StatusCode::FORBIDDEN, "forbidden").await;
+    let ok = app
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            Some(&json!({"timezone": "Europe/Berlin"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(
+        ok.json::<Value>().await.unwrap()["timezone"],
+        "Europe/Berlin"
+    );
+    // The default window is today in the tenant's zone.
+    let body = app.get_json("/api/v1/analytics", &viewer.token).await;
+    assert_eq!(body["timezone"], "Europe/Berlin");
+    let from = chrono::DateTime::parse_from_rfc3339(body["from"].as_str().unwrap()).unwrap();
+    let to = chrono::DateTime::parse_from_rfc3339(body["to"].as_str().unwrap()).unwrap();
+    let hours = (to - from).num_hours();
+    assert!((23..=25).contains(&hours), "{hours}");
+}
+
+#[tokio::test]
+async fn bad_analytics_parameters_are_refused() {
+    let app = spawn_app().await;
+    let (admin, _, _, t0) = worked_day(&app).await;
+    let day = 24 * HOUR;
+    for (query, code) in [
+        (format!("from={t0}&to={t0}"), "invalid_query"),
+        (format!("from={}&to={t0}", t0 + 1), "invalid_query"),
+        (format!("from={}&to={t0}", t0 - 401 * day), "invalid_query"),
+        ("bucket=fortnight".to_owned(), "invalid_query"),
+        ("from=yesterday".to_owned(), "invalid_query"),
+        ("asset_id=abc".to_owned(), "invalid_query"),
+        ("colour=red".to_owned(), "invalid_query"),
+        ("format=xml".to_owned(), "invalid_query"),
+    ] {
+        let resp = app
+            .get(&format!("/api/v1/analytics?{query}"), Some(&admin.token))
+            .await;
+        assert_error(resp, StatusCode::BAD_REQUEST, code).await;
+    }
+    let missing = app
+        .get("/api/v1/analytics?asset_id=424242", Some(&admin.token))
+        .await;
+    assert_error(missing, StatusCode::NOT_FOUND, "not_found").await;
+    for body in [
+        json!({"from": t0, "to": t0}),
+        json!({"from": "soon", "to": t0}),
+        json!({"from": t0, "to": t0 + HOUR, "asset_id": 424242}),
+    ] {
+        let resp = app
+            .post("/api/v1/planned-downtime", &body, Some(&admin.token))
+            .await;
+        assert!(resp.status().is_client_error(), "{body}");
+    }
+    assert_eq!(
+        app.get_json("/api/v1/planned-downtime", &admin.token).await,
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_read_or_annotate_what_is_not_its_own() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    let other = app.signup("bob@b.example", "B").await;
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let resp = app
+        .get(
+            &format!("/api/v1/analytics?{window}&asset_id={asset}"),
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let resp = app
+        .get(
+            &format!("/api/v1/stops?{window}&asset_id={asset}"),
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        app.get_json(&format!("/api/v1/analytics?{window}"), &other.token)
+            .await["assets"],
+        json!([])
+    );
+    assert_eq!(
+        app.get_json(&format!("/api/v1/stops?{window}"), &other.token)
+            .await,
+        json!([])
+    );
+
+    let stop_id = app
+        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
+        .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{stop_id}"),
+            Some(&json!({"comment": "mine"})),
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let resp = app
+        .post(
+            &format!("/api/v1/stops/{stop_id}/split"),
+            &json!({"at": t0 + HOUR + MIN}),
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    // B's reason cannot be put on A's stop, nor A's on B's.
+    let b_reason: Value = app
+        .post(
+            "/api/v1/reasons",
+            &json!({"category": "X", "name": "Y"}),
+            Some(&other.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/stops/{stop_id}"),
+            Some(&json!({"reason_id": b_reason["id"]})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "invalid_reason").await;
+    let resp = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/reasons/{}", b_reason["id"]),
+            Some(&json!({"name": "Z"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let resp = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/reasons/{}", b_reason["id"]),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let a_downtime: Value = app
+        .post(
+            "/api/v1/planned-downtime",
+            &json!({"from": t0, "to": t0 + HOUR}),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/planned-downtime/{}", a_downtime["id"]),
+            None,
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let resp = app
+        .post(
+            "/api/v1/planned-downtime",
+            &json!({"asset_id": asset, "from": t0, "to": t0 + HOUR}),
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        app.get_json("/api/v1/planned-downtime", &other.token).await,
+        json!([])
+    );
+    assert_eq!(
+        app.get_json("/api/v1/reasons", &admin.token).await,
+        json!([])
+    );
+    assert_eq!(
+        app.get_json("/api/v1/settings", &other.token).await["timezone"],
+        "UTC"
+    );
+}
+
+#[tokio::test]
+async fn an_offline_gap_is_unknown_time() {
+    let app = spawn_app_with(|c| c.heartbeat_interval = 1).await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let start = now_ms();
+    app.asset_state(
+        &device,
+        json!({"pin_number": 0, "is_running": true, "timestamp": start}),
+    )
+    .await;
+    let mut live = app.live(&admin.token).await;
+    assert_eq!(live.next_of("logger_status").await["online"], false);
+    let hb = app
+        .post(
+            "/api/device/heartbeat",
+            &json!({"logger_id": "esp-1"}),
+            Some(&device.key),
+        )
+        .await;
+    assert_eq!(hb.status(), StatusCode::OK);
+    assert_eq!(live.next_of("logger_status").await["online"], true);
+    let end = now_ms();
+    let a = &app
+        .get_json(
+            &format!("/api/v1/analytics?from={start}&to={end}"),
+            &admin.token,
+        )
+        .await["assets"][0];
+    let unknown = a["unknown_ms"].as_i64().unwrap();
+    assert!(unknown > 0, "{a}");
+    // The gap runs from the last contact to the heartbeat; time after it is RUNNING again? No:
+    // a heartbeat is not an event, so the state stays unknown until the logger reports one.
+    assert_eq!(
+        a["run_ms"].as_i64().unwrap() + unknown + a["down_ms"].as_i64().unwrap(),
+        end - start
+    );
+}
