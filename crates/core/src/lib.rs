@@ -13,12 +13,14 @@
 //! - [`seq`]: acknowledgement arithmetic over event sequence numbers.
 //! - [`debounce`]: the input debouncer and edge detector.
 //! - [`queue`]: the logger-side queue bookkeeping (seq allocation, bounded queue, release on ack).
+//! - [`kpi`]: the analytics arithmetic (timeline, stops, availability, MTBF, MTTR, buckets).
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
 pub mod debounce;
 pub mod ids;
+pub mod kpi;
 pub mod queue;
 pub mod seq;
 pub mod state;
