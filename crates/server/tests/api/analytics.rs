@@ -700,3 +700,179 @@ async fn an_offline_gap_is_unknown_time() {
     assert_eq!(a["down_ms"], 0);
     assert_eq!(run + unknown + a["down_ms"].as_i64().unwrap(), end - start);
 }
+
+fn at(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// The worked example of docs/ANALYTICS.md, figure for figure: Europe/Berlin over the weekend
+/// the clocks go back (Sunday 2026-10-25 has 25 hours), a night shift across midnight with a
+/// break, a stop across local midnight, an offline gap, and a backfilled batch arriving last.
+#[tokio::test]
+async fn the_documented_worked_example_gives_the_documented_figures() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let put = |path: &'static str, body: Value| {
+        let app = &app;
+        let token = admin.token.clone();
+        async move {
+            let resp = app.send(Method::PUT, path, Some(&body), Some(&token)).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        }
+    };
+    put(
+        "/api/v1/settings",
+        json!({"timezone": "Europe/Berlin", "short_stop_threshold_s": 300}),
+    )
+    .await;
+    put(
+        "/api/v1/shifts",
+        json!([
+            {"name": "Night", "days": ["sat"], "start": "22:00", "end": "06:00", "breaks": [{"start": "02:00", "end": "02:30"}]},
+            {"name": "Day", "days": ["sun"], "start": "08:00", "end": "16:00", "breaks": []}
+        ]),
+    )
+    .await;
+    let ev = |seq: i64, running: bool, t: &str| json!({"seq": seq, "pin": 0, "running": running, "ts": at(t)});
+    let live_batch = json!([
+        ev(1, true, "2026-10-24T19:00:00Z"),
+        ev(2, false, "2026-10-24T21:50:00Z"),
+        ev(3, true, "2026-10-24T22:20:00Z"),
+        ev(7, false, "2026-10-25T10:00:00Z"),
+        ev(8, true, "2026-10-25T10:02:00Z"),
+        ev(9, false, "2026-10-25T14:00:00Z"),
+        ev(10, true, "2026-10-25T14:45:00Z"),
+    ]);
+    assert_eq!(
+        app.ingest(&device, live_batch).await.status(),
+        StatusCode::OK
+    );
+    // The logger was out of contact twice; the second time it kept logging (it rebooted at
+    // 03:10) and its backlog arrives last.
+    let store = app.store.as_ref().unwrap();
+    let row = app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    for (from, to) in [
+        ("2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"),
+        ("2026-10-25T03:00:00Z", "2026-10-25T04:00:00Z"),
+    ] {
+        store.open_offline(row, at(from)).await.unwrap();
+        store.close_offline(row, at(to)).await.unwrap();
+    }
+    let backfill = json!([
+        ev(4, true, "2026-10-25T03:10:00Z"),
+        ev(5, false, "2026-10-25T03:20:00Z"),
+        ev(6, true, "2026-10-25T03:24:00Z")
+    ]);
+    assert_eq!(app.ingest(&device, backfill).await.status(), StatusCode::OK);
+
+    let body = app
+        .get_json("/api/v1/analytics?from=2026-10-24T00:00:00%2B02:00&to=2026-10-26T00:00:00%2B01:00&bucket=day", &admin.token)
+        .await;
+    let a = &body["assets"][0];
+    let figures = |f: &Value| {
+        [
+            &f["run_ms"],
+            &f["down_ms"],
+            &f["unknown_ms"],
+            &f["unplanned_ms"],
+            &f["stops"],
+            &f["short_stops"],
+            &f["long_stops"],
+        ]
+        .map(|v| v.as_i64().unwrap())
+    };
+    let saturday = &a["buckets"][0];
+    let sunday = &a["buckets"][1];
+    assert_eq!(saturday["start"], "2026-10-23T22:00:00.000Z");
+    assert_eq!(sunday["start"], "2026-10-24T22:00:00.000Z");
+    assert_eq!(
+        sunday["end"], "2026-10-25T23:00:00.000Z",
+        "a 25-hour Sunday"
+    );
+    assert_eq!(
+        figures(saturday),
+        [110 * MIN, 10 * MIN, 0, 22 * HOUR, 1, 0, 1]
+    );
+    assert_eq!(
+        figures(sunday),
+        [729 * MIN, 71 * MIN, 70 * MIN, 630 * MIN, 3, 2, 1]
+    );
+    assert_eq!(
+        figures(a),
+        [839 * MIN, 81 * MIN, 70 * MIN, 1950 * MIN, 4, 2, 2]
+    );
+    assert_eq!(a["mtbf_ms"], 12_585_000);
+    assert_eq!(a["mttr_ms"], 1_215_000);
+    assert!((a["availability"].as_f64().unwrap() - 839.0 / 920.0).abs() < 1e-9);
+
+    let shifts = app
+        .get_json("/api/v1/analytics?from=2026-10-24T00:00:00%2B02:00&to=2026-10-26T00:00:00%2B01:00&bucket=shift", &admin.token)
+        .await;
+    let shift_buckets = shifts["assets"][0]["buckets"].as_array().unwrap();
+    let names: Vec<&str> = shift_buckets
+        .iter()
+        .map(|b| b["shift"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Night", "Day"]);
+    assert_eq!(shift_buckets[0]["start"], "2026-10-24T20:00:00.000Z");
+    assert_eq!(
+        shift_buckets[0]["end"], "2026-10-25T05:00:00.000Z",
+        "9 hours: the night the clocks go back"
+    );
+    let night = figures(&shift_buckets[0]);
+    assert_eq!(
+        night[..3],
+        [
+            (110 + 100 + 30 + 60 + 10 + 96) * MIN,
+            (10 + 20 + 4) * MIN,
+            70 * MIN
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_ongoing_stop_is_short_until_it_reaches_the_threshold() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let now = now_ms();
+    let events = json!([
+        {"seq": 1, "pin": 0, "running": true, "ts": now - 10 * MIN},
+        {"seq": 2, "pin": 0, "running": false, "ts": now - 2 * MIN},
+    ]);
+    app.ingest(&device, events).await;
+    let window = format!("from={}&to={}", now - HOUR, now + HOUR);
+    let stop = &app
+        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
+        .await[0];
+    assert_eq!(stop["ongoing"], true);
+    assert_eq!(stop["short"], true);
+    assert!(stop["duration_ms"].as_i64().unwrap() >= 2 * MIN);
+    app.send(
+        Method::PUT,
+        "/api/v1/settings",
+        Some(&json!({"short_stop_threshold_s": 60})),
+        Some(&admin.token),
+    )
+    .await;
+    let stop = &app
+        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
+        .await[0];
+    assert_eq!(
+        stop["short"], false,
+        "two minutes in, past a 60 s threshold"
+    );
+    let a = &app
+        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+        .await["assets"][0];
+    assert_eq!(a["long_stops"], 1);
+    let total = a["run_ms"].as_i64().unwrap()
+        + a["down_ms"].as_i64().unwrap()
+        + a["unknown_ms"].as_i64().unwrap();
+    assert!(total < 2 * HOUR, "time after now counts nowhere");
+}
