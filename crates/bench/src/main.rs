@@ -32,10 +32,12 @@
 //! - [`target`]: the server under test: start or reach it, sign in, register loggers, metrics.
 //! - [`client`]: one persistent HTTP/1.1 connection, as cheap as hyper allows.
 //! - [`single`], [`batch`], [`live`]: the scenarios.
+//! - [`history`]: analytics over a long history (not part of `all`).
 //! - [`report`]: measurement windows, CPU time, histograms and the markdown tables.
 
 mod batch;
 mod client;
+mod history;
 mod live;
 mod report;
 mod single;
@@ -56,6 +58,8 @@ enum Scenario {
     Batch,
     Live,
     All,
+    /// Not part of `all`: loads a long history, then times analytics queries.
+    History,
 }
 
 /// Load generator for the assetlog server (loopback only).
@@ -104,6 +108,18 @@ pub struct Cli {
     /// With `--email`: that user's password.
     #[arg(long, requires = "email")]
     password: Option<String>,
+    /// `history`: assets (8 per logger). Default 50.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    history_assets: u32,
+    /// `history`: days of history, ending now. Default 30.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=400))]
+    history_days: u32,
+    /// `history`: state changes per asset and day. Default 150.
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    changes_per_day: u32,
+    /// `history`: times each query is repeated (the one-asset query four times as often). Default 5.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeats: u32,
     /// Worker threads of the client's runtime. Default: one per CPU.
     #[arg(long)]
     threads: Option<usize>,
@@ -154,6 +170,18 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
         cli.seconds,
     );
     let before = target.metrics().await?;
+    if cli.scenario == Scenario::History {
+        let params = history::Params {
+            assets: cli.history_assets,
+            days: cli.history_days,
+            changes_per_day: cli.changes_per_day,
+            repeats: cli.repeats,
+        };
+        let report = history::run(&mut target, params).await;
+        target.stop().await;
+        println!("{}", report?);
+        return Ok(true);
+    }
     let scenarios = match cli.scenario {
         Scenario::All => vec![Scenario::Single, Scenario::Batch, Scenario::Live],
         one => vec![one],
@@ -171,7 +199,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 )
                 .await?
             }
-            Scenario::Live | Scenario::All => {
+            Scenario::Live | Scenario::All | Scenario::History => {
                 live::run(
                     &mut target,
                     live::Params {

@@ -181,6 +181,39 @@ impl Target {
         Ok(event.to_string())
     }
 
+    /// GETs `path` as the bench's user; an error unless the answer is 200.
+    pub async fn user_get_ok(&mut self, path: &str) -> anyhow::Result<()> {
+        let reply = self.conn.get(path, Some(&self.user_bearer)).await?;
+        ensure!(
+            reply.status == StatusCode::OK,
+            "GET {path}: {}",
+            reply.snippet()
+        );
+        Ok(())
+    }
+
+    /// The id of the first asset the server lists.
+    pub async fn first_asset_id(&mut self) -> anyhow::Result<i64> {
+        let reply = self
+            .conn
+            .get("/api/v1/assets", Some(&self.user_bearer))
+            .await?;
+        ensure!(
+            reply.status == StatusCode::OK,
+            "/api/v1/assets: {}",
+            reply.snippet()
+        );
+        let assets: serde_json::Value = serde_json::from_slice(&reply.body)?;
+        assets[0]["id"].as_i64().context("no asset")
+    }
+
+    /// The database file of a server the bench started (None for `--url`).
+    pub fn database_path(&self) -> Option<PathBuf> {
+        self.child
+            .as_ref()
+            .map(|c| c._data.path().join("assetlog.db"))
+    }
+
     /// CPU seconds the server child has used so far; None for a server the bench did not start.
     pub fn server_cpu(&self) -> Option<f64> {
         self.child.as_ref().and_then(|c| process_cpu(c.pid))
