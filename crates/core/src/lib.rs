@@ -13,6 +13,8 @@
 //! - [`seq`]: acknowledgement arithmetic over event sequence numbers.
 //! - [`debounce`]: the input debouncer and edge detector.
 //! - [`queue`]: the logger-side queue bookkeeping (seq allocation, bounded queue, release on ack).
+//! - [`sim`]: a seeded random machine (runs, short and long stops, shifts) for simulators, demos
+//!   and backfilled history.
 //! - [`kpi`]: the analytics arithmetic (timeline, stops, availability, MTBF, MTTR, buckets).
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -23,6 +25,7 @@ pub mod ids;
 pub mod kpi;
 pub mod queue;
 pub mod seq;
+pub mod sim;
 pub mod state;
 pub mod wire;
 

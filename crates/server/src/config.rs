@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeConfig),
+    /// Run a demo: the server with a demo tenant and user, a dozen simulated machines on three
+    /// lines, and a week of history, so every page has data at once.
+    Demo(DemoArgs),
     /// Manage users from the command line (works while the server is stopped or running).
     User {
         #[command(subcommand)]
@@ -77,6 +80,17 @@ impl ServeConfig {
             token_ttl_hours: 720,
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Address to listen on. Default 127.0.0.1:8080.
+    #[arg(long, env = "ASSETLOG_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Directory for the demo's database (kept, so a second run goes on where the first ended).
+    /// Default ./demo-data.
+    #[arg(long, env = "ASSETLOG_DEMO_DATA_DIR", default_value = "./demo-data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

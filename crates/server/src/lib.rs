@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`config`]: command line and environment.
+//! - [`demo`]: `assetlog demo`, the server with simulated machines and a week of history.
 //! - [`calendar`]: shift calendars and time-zone buckets, as UTC spans for analytics.
 //! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
 //! - [`http`]: the API, one module per domain (accounts, device protocol, loggers, assets and
@@ -16,6 +17,7 @@
 
 pub mod calendar;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod live;

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(config) => serve(config).await,
+            Command::Demo(args) => assetlog_server::demo::run(args, shutdown_signal()).await,
             Command::User {
                 command: UserCommand::Add(args),
             } => add_user(args).await,

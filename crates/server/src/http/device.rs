@@ -76,7 +76,8 @@ async fn authenticate(
 }
 
 /// Records the contact, and tells the tenant when the logger comes (back) online.
-async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) -> Result<()> {
+/// Records a contact from a logger (a heartbeat needs nothing more).
+pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) -> Result<()> {
     let now = now_ms();
     if let Some(change) = state.presence.touch(device, tenant_id, now) {
         state.store.close_offline(device.row, now).await?;
@@ -355,7 +356,7 @@ async fn ingest(
 }
 
 /// Stores events (answering only once they are durable), then tells the tenant's dashboards.
-async fn store_and_publish(
+pub async fn store_and_publish(
     state: &AppState,
     device: &Arc<DeviceAuth>,
     events: Vec<NewEvent>,

@@ -9,7 +9,7 @@ mod analytics;
 pub use accounts::{check_password, parse_email};
 mod assets;
 mod device;
-pub use device::publish_status;
+pub use device::{publish_status, store_and_publish, touch};
 mod live;
 mod loggers;
 mod ops;

@@ -4,6 +4,7 @@
 mod accounts;
 mod analytics;
 mod bad_input;
+mod demo;
 mod device;
 mod helpers;
 mod lifecycle;
