@@ -1,0 +1,256 @@
+//! The logger protocol as the agent speaks it: register, heartbeat, and batched ingest, with
+//! every answer sorted into what the caller does next (carry on, back off, shrink the batch, or
+//! stop because the server no longer accepts this logger's key).
+
+use std::time::Duration;
+
+use assetlog_core::{IngestAck, IngestRequest, StateChange};
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+
+/// Why a call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// 401: the key is wrong, revoked or rotated, or the logger is unknown or deleted.
+    Unauthorized(String),
+    /// 413: the batch is too large for one request.
+    TooLarge,
+    /// Another 4xx: the server refuses the request as it is.
+    Refused(u16, String),
+    /// 5xx, a timeout, a refused connection: try again later.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unauthorized(m) => write!(f, "401 unauthorized: {m}"),
+            Self::TooLarge => write!(f, "413: the batch is too large"),
+            Self::Refused(code, m) => write!(f, "{code}: {m}"),
+            Self::Unavailable(m) => write!(f, "server unavailable: {m}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetName {
+    pub pin_number: u8,
+    pub asset_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterRequest {
+    pub logger_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logger_name: Option<String>,
+    pub firmware_version: String,
+    pub assets: Vec<AssetName>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisterAnswer {
+    /// `"pending"` or `"claimed"`.
+    pub status: String,
+    pub heartbeat_interval_s: Option<u64>,
+    /// Only in the answer that created the logger.
+    pub device_key: Option<String>,
+    /// While pending.
+    pub claim_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeartbeatRequest {
+    pub logger_id: String,
+    pub uptime_s: u64,
+    pub queued_events: u64,
+    /// Not read by today's server (it ignores unknown fields); sent so it can be.
+    pub dropped_events: u64,
+    pub firmware_version: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HeartbeatAnswer {
+    pub status: String,
+    pub heartbeat_interval_s: Option<u64>,
+}
+
+/// What the agent reports as its firmware version.
+pub fn agent_version() -> String {
+    format!("assetlog-agent {}", env!("CARGO_PKG_VERSION"))
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    /// A client for the server at `base` (no trailing slash). One client is shared by every
+    /// logger of a simulator: it pools connections.
+    pub fn new(base: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .tcp_nodelay(true)
+            .build()
+            .expect("an HTTP client without TLS always builds");
+        Self {
+            http,
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn register(
+        &self,
+        body: &RegisterRequest,
+        key: Option<&str>,
+    ) -> Result<RegisterAnswer, CallError> {
+        self.post("/api/v1/device/register", body, key).await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        body: &HeartbeatRequest,
+        key: Option<&str>,
+    ) -> Result<HeartbeatAnswer, CallError> {
+        self.post("/api/v1/device/heartbeat", body, key).await
+    }
+
+    /// Uploads a batch; `Ok` means every event of it is durably stored.
+    pub async fn ingest(
+        &self,
+        logger_id: &str,
+        events: &[StateChange],
+        key: Option<&str>,
+    ) -> Result<IngestAck, CallError> {
+        let body = IngestRequest {
+            logger_id: logger_id.to_owned(),
+            events: events.to_vec(),
+        };
+        self.post("/api/v1/ingest", &body, key).await
+    }
+
+    async fn post<B: Serialize, A: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &B,
+        key: Option<&str>,
+    ) -> Result<A, CallError> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CallError::Unavailable(describe(&e)))?;
+        let status = resp.status();
+        if status.is_success() {
+            return resp.json().await.map_err(|e| {
+                CallError::Unavailable(format!("unreadable answer: {}", describe(&e)))
+            });
+        }
+        let message = resp
+            .json::<ErrorBody>()
+            .await
+            .map(|b| b.error.message)
+            .unwrap_or_else(|_| status.to_string());
+        Err(match status {
+            StatusCode::UNAUTHORIZED => CallError::Unauthorized(message),
+            StatusCode::PAYLOAD_TOO_LARGE => CallError::TooLarge,
+            s if s.is_client_error()
+                && s != StatusCode::REQUEST_TIMEOUT
+                && s != StatusCode::TOO_MANY_REQUESTS =>
+            {
+                CallError::Refused(s.as_u16(), message)
+            }
+            s => CallError::Unavailable(format!("{}: {message}", s.as_u16())),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: String,
+}
+
+/// reqwest's errors say "error sending request"; the cause (connection refused, timed out) is
+/// what an operator needs.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// Exponential backoff with jitter: each wait is drawn from the upper half of a window that
+/// doubles from `min` to `max`, so a fleet that lost the server together does not come back in
+/// step.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    window: Duration,
+    rng: assetlog_core::sim::Rng,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration, seed: u64) -> Self {
+        Self {
+            min,
+            max: max.max(min),
+            window: min,
+            rng: assetlog_core::sim::Rng::new(seed),
+        }
+    }
+
+    /// The next wait.
+    pub fn next_delay(&mut self) -> Duration {
+        let wait = self.window / 2 + self.window.mul_f64(self.rng.unit() / 2.0);
+        self.window = (self.window * 2).min(self.max);
+        wait
+    }
+
+    /// After a success: the next failure waits `min` again.
+    pub fn reset(&mut self) {
+        self.window = self.min;
+    }
+}
+
+/// A seed for jitter that differs between processes and loggers.
+pub fn seed_from(extra: &str) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut h = nanos ^ u64::from(std::process::id()).rotate_left(32);
+    for b in extra.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000), 9);
+        let windows = [100, 200, 400, 800, 1000, 1000];
+        for w in windows {
+            let d = b.next_delay().as_millis() as u64;
+            assert!(d >= w / 2 && d <= w, "{d} not in [{}, {w}]", w / 2);
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}

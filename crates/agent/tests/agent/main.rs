@@ -1,0 +1,12 @@
+//! The agent as a user runs it: real `assetlog` server processes and real `assetlog-agent`
+//! processes, killed and restarted, checked through the server's events endpoint.
+//!
+//! The server binary comes from the same target directory. `cargo test --workspace` builds it;
+//! with `cargo test -p assetlog-agent` alone, run `cargo build -p assetlog-server` first.
+
+mod bad_config;
+mod delivery;
+mod faults;
+mod helpers;
+mod modbus;
+mod simulate;
