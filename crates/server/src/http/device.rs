@@ -176,6 +176,7 @@ struct HeartbeatBody {
     rssi: Option<i64>,
     free_heap: Option<i64>,
     queued_events: Option<i64>,
+    dropped_events: Option<i64>,
     firmware_version: Option<String>,
 }
 
@@ -189,6 +190,7 @@ async fn heartbeat(
         ("uptime_s", body.uptime_s),
         ("free_heap", body.free_heap),
         ("queued_events", body.queued_events),
+        ("dropped_events", body.dropped_events),
     ] {
         if value.is_some_and(|v| v < 0) {
             return Err(ApiError::bad_request(
@@ -203,6 +205,7 @@ async fn heartbeat(
         rssi: body.rssi,
         free_heap: body.free_heap,
         queued_events: body.queued_events,
+        dropped_events: body.dropped_events,
         firmware_version: parse_text(body.firmware_version, "firmware_version", 64)?,
     };
     state.store.heartbeat(device.row, hb).await?;

@@ -109,6 +109,8 @@ pub struct Heartbeat {
     pub rssi: Option<i64>,
     pub free_heap: Option<i64>,
     pub queued_events: Option<i64>,
+    /// Events the logger's full queue dropped, since it was first set up.
+    pub dropped_events: Option<i64>,
     pub firmware_version: Option<String>,
 }
 
@@ -369,7 +371,8 @@ impl Store {
             conn.prepare_cached(
                 "UPDATE loggers SET uptime_s = COALESCE(?1, uptime_s), rssi = COALESCE(?2, rssi),
                  free_heap = COALESCE(?3, free_heap), queued_events = COALESCE(?4, queued_events),
-                 firmware_version = COALESCE(?5, firmware_version) WHERE id = ?6",
+                 firmware_version = COALESCE(?5, firmware_version),
+                 dropped_events = COALESCE(?6, dropped_events) WHERE id = ?7",
             )?
             .execute(params![
                 hb.uptime_s,
@@ -377,6 +380,7 @@ impl Store {
                 hb.free_heap,
                 hb.queued_events,
                 hb.firmware_version,
+                hb.dropped_events,
                 logger_row
             ])?;
             Ok(())

@@ -7,7 +7,7 @@ use crate::secrets::hash_secret;
 
 const LOGGER_COLUMNS: &str =
     "id, logger_id, tenant_id, name, allow_keyless, firmware_version, ip_address, rssi,
-     free_heap, uptime_s, queued_events, last_seen, online, acked_seq";
+     free_heap, uptime_s, queued_events, dropped_events, last_seen, online, acked_seq";
 
 fn logger_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Logger> {
     let tenant_id: Option<i64> = r.get("tenant_id")?;
@@ -28,6 +28,7 @@ fn logger_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Logger> {
         free_heap: r.get("free_heap")?,
         uptime_s: r.get("uptime_s")?,
         queued_events: r.get("queued_events")?,
+        dropped_events: r.get("dropped_events")?,
         allow_keyless: r.get("allow_keyless")?,
         acked_seq: r.get("acked_seq")?,
         assets: Vec::new(),

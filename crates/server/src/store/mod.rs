@@ -61,6 +61,7 @@ pub(crate) fn on_unique(err: rusqlite::Error, message: &str) -> StoreError {
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_analytics.sql"),
+    include_str!("../../migrations/0003_dropped_events.sql"),
 ];
 
 /// Handle to the database; cheap to clone.

@@ -71,6 +71,8 @@ pub struct Logger {
     pub free_heap: Option<i64>,
     pub uptime_s: Option<i64>,
     pub queued_events: Option<i64>,
+    /// Events the logger had to drop because its queue was full (as its heartbeats report).
+    pub dropped_events: Option<i64>,
     pub allow_keyless: bool,
     pub acked_seq: i64,
     pub assets: Vec<Asset>,

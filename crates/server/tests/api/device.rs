@@ -394,7 +394,7 @@ async fn heartbeats_show_on_the_logger() {
     let app = spawn_app().await;
     let admin = app.signup("ada@a.example", "A").await;
     let device = app.claimed_device(&admin, "esp-1").await;
-    let hb = json!({"logger_id": "esp-1", "uptime_s": 3600, "rssi": -70, "free_heap": 120000, "queued_events": 4, "firmware_version": "2.1.0"});
+    let hb = json!({"logger_id": "esp-1", "uptime_s": 3600, "rssi": -70, "free_heap": 120000, "queued_events": 4, "dropped_events": 2, "firmware_version": "2.1.0"});
     let resp = app
         .post("/api/device/heartbeat", &hb, Some(&device.key))
         .await;
@@ -403,6 +403,7 @@ async fn heartbeats_show_on_the_logger() {
     assert_eq!(logger["rssi"], -70);
     assert_eq!(logger["free_heap"], 120000);
     assert_eq!(logger["queued_events"], 4);
+    assert_eq!(logger["dropped_events"], 2);
     assert_eq!(logger["uptime_s"], 3600);
     assert_eq!(logger["firmware_version"], "2.1.0");
     assert_eq!(logger["online"], true);
