@@ -130,6 +130,14 @@ pub fn parse_calendar(shifts: &[Shift]) -> Result<Vec<ParsedShift>, String> {
             breaks,
         });
     }
+    for (i, a) in parsed.iter().enumerate() {
+        if parsed[..i]
+            .iter()
+            .any(|b| b.name.eq_ignore_ascii_case(&a.name))
+        {
+            return Err(format!("two shifts are named {}", a.name));
+        }
+    }
     // Every occurrence on the weekly minute circle; any two that overlap are refused.
     let mut occurrences: Vec<(u32, u32, usize)> = Vec::new();
     for (i, s) in parsed.iter().enumerate() {
@@ -577,6 +585,13 @@ mod tests {
             ),
             (vec![shift("", &["mon"], "06:00", "14:00", &[])], "name"),
             (vec![shift("A", &[], "06:00", "14:00", &[])], "days"),
+            (
+                vec![
+                    shift("A", &["mon"], "06:00", "14:00", &[]),
+                    shift("a", &["tue"], "06:00", "14:00", &[]),
+                ],
+                "named",
+            ),
         ];
         for (calendar, expected) in cases {
             let err = parse_calendar(&calendar).unwrap_err();

@@ -40,6 +40,8 @@ pub struct AppState {
     pub presence: Arc<presence::Presence>,
     pub metrics: Arc<metrics::Metrics>,
     pub config: Arc<config::ServeConfig>,
+    /// Serialises a logger's offline/online transitions with the writes that record them.
+    pub transitions: Arc<tokio::sync::Mutex<()>>,
     /// Turns true when the server begins to shut down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -27,6 +27,9 @@ pub async fn run(state: AppState) {
 }
 
 async fn sweep(state: &AppState) {
+    // Going offline (in memory) and recording the span's start happen under one lock, which a
+    // logger coming back takes before recording the end: so the end never precedes the start.
+    let ordered = state.transitions.lock().await;
     let (went_offline, contacts) = state.presence.sweep(now_ms());
     for change in &went_offline {
         tracing::info!(logger = %change.logger_id, "logger went offline");
@@ -35,6 +38,7 @@ async fn sweep(state: &AppState) {
             tracing::warn!(error = %e, "cannot record an offline span");
         }
     }
+    drop(ordered);
     if let Err(e) = state.store.save_contacts(contacts).await {
         tracing::warn!(error = %e, "cannot save logger contacts");
     }

@@ -63,6 +63,7 @@ impl Application {
             presence: Arc::new(presence),
             metrics: Arc::new(Metrics::default()),
             config: Arc::new(config),
+            transitions: Arc::default(),
             shutdown,
         };
         Ok(Self {

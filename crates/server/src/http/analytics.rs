@@ -17,12 +17,12 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, CurrentUser, csv_response, parse_time_param};
+use super::{ApiJson, ApiPath, CurrentUser, Operator, csv_response, parse_time_param};
 use crate::AppState;
 use crate::calendar::{self, Bucket, ParsedShift, Shift};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::live::rfc3339;
-use crate::store::{Asset, Reason, Role, StopPart, now_ms};
+use crate::store::{Asset, Reason, StopPart, now_ms};
 
 /// Longest window one request may ask for.
 pub const MAX_WINDOW_MS: i64 = 400 * 24 * 3_600_000;
@@ -196,6 +196,14 @@ impl History {
         self.planned.as_deref()
     }
 
+    /// Whether `t` is planned time (as analytics counts a stop that begins at `t`).
+    fn is_planned(&self, t: i64) -> bool {
+        self.planned().is_none_or(|spans| {
+            let i = spans.partition_point(|s| s.end <= t);
+            spans.get(i).is_some_and(|s| s.contains(t))
+        })
+    }
+
     fn figures(&self, from: i64, to: i64, now: i64) -> Figures {
         kpi::figures(
             &self.timeline,
@@ -237,7 +245,6 @@ async fn history(
         .map(|&(_, s, e)| (s, e))
         .collect();
     let planned = (!rules.calendar.is_empty() || !own_downtime.is_empty()).then(|| {
-        // Planned spans reach past `to` so stops that run on are judged by the same rules.
         calendar::planned_spans(&rules.calendar, rules.tz, from, to, &own_downtime)
             .into_iter()
             .map(|(s, e)| Span::new(s, e))
@@ -615,7 +622,7 @@ async fn list_stops(
             .stops
             .iter()
             .copied()
-            .filter(|s| (from..to).contains(&s.start))
+            .filter(|s| (from..to).contains(&s.start) && history.is_planned(s.start))
             .collect();
         let parts = state
             .store
@@ -738,11 +745,10 @@ struct AnnotateBody {
 
 async fn annotate(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<AnnotateBody>,
 ) -> Result<StatusCode> {
-    user.require(Role::Operator)?;
     let (asset_id, stop_start, part_start) = parse_stop_id(&raw)?;
     let comment = body.comment.trim().to_owned();
     if comment.chars().count() > 1000 || comment.chars().any(|c| c.is_control() && c != '\n') {
@@ -785,11 +791,10 @@ struct SplitBody {
 
 async fn split(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<SplitBody>,
 ) -> Result<Json<Value>> {
-    user.require(Role::Operator)?;
     let (asset_id, stop_start, _) = parse_stop_id(&raw)?;
     let at = match &body.at {
         Value::Number(n) => n.as_i64(),

@@ -77,10 +77,17 @@ async fn authenticate(
 
 /// Records the contact, and tells the tenant when the logger comes (back) online.
 /// Records a contact from a logger (a heartbeat needs nothing more).
+///
+/// A failure to record the end of an offline span is logged, not returned: the request's own
+/// writes are committed by then and must be answered as such.
 pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) -> Result<()> {
     let now = now_ms();
     if let Some(change) = state.presence.touch(device, tenant_id, now) {
-        state.store.close_offline(device.row, now).await?;
+        // After the monitor's write of the span's start, never before it (see `monitor`).
+        let _ordered = state.transitions.lock().await;
+        if let Err(e) = state.store.close_offline(device.row, now).await {
+            tracing::warn!(error = %e, logger = %device.logger_id, "cannot record the end of an offline span");
+        }
         publish_status(state, &change);
     }
     Ok(())

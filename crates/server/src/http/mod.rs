@@ -189,6 +189,19 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// A signed-in operator or admin (who annotate stops); checked before the body is read.
+pub struct Operator(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        user.require(Role::Operator)?;
+        Ok(Self(user))
+    }
+}
+
 pub async fn session_for(state: &AppState, token: &str) -> Result<Session> {
     state
         .store
@@ -199,25 +212,44 @@ pub async fn session_for(state: &AppState, token: &str) -> Result<Session> {
 
 /// RFC 3339 or epoch milliseconds, from a query parameter.
 pub fn parse_time_param(raw: &str, name: &str) -> Result<i64> {
-    if let Ok(ms) = raw.parse::<i64>() {
-        return Ok(ms);
+    let ms = match raw.parse::<i64>() {
+        Ok(ms) => ms,
+        Err(_) => chrono::DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("{name} must be RFC 3339 or epoch milliseconds"),
+                )
+            })?,
+    };
+    // Far outside any history, and keeps window arithmetic clear of overflow.
+    if !(0..=LATEST_TIME_MS).contains(&ms) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} must lie between 1970 and 2100"),
+        ));
     }
-    chrono::DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("{name} must be RFC 3339 or epoch milliseconds"),
-            )
-        })
+    Ok(ms)
 }
 
-/// One CSV field, quoted when it must be (RFC 4180).
+/// 2100-01-01T00:00:00Z: the latest time a query or a planned stop may name.
+pub const LATEST_TIME_MS: i64 = 4_102_444_800_000;
+
+/// One CSV field, quoted when it must be (RFC 4180). Text that a spreadsheet would run as a
+/// formula (names and comments come from devices and people) gets a leading `'`.
 fn csv_field(s: &str) -> String {
+    let formula = s.starts_with(['=', '+', '@', '\t', '\r'])
+        || (s.starts_with('-') && s[1..].parse::<f64>().is_err());
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 

@@ -90,6 +90,19 @@ async fn update_shifts(
     ApiJson(shifts): ApiJson<Vec<Shift>>,
 ) -> Result<Json<Value>> {
     parse_calendar(&shifts).map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
+    // Stored as the buckets will name them: trimmed names, lower-case days.
+    let shifts: Vec<Shift> = shifts
+        .into_iter()
+        .map(|s| Shift {
+            name: s.name.trim().to_owned(),
+            days: s
+                .days
+                .iter()
+                .map(|d| d.trim().to_ascii_lowercase())
+                .collect(),
+            ..s
+        })
+        .collect();
     let json = serde_json::to_string(&shifts).map_err(|e| ApiError::Internal(e.into()))?;
     state.store.set_shifts(user.tenant_id(), json).await?;
     show_shifts(State(state), user).await
@@ -135,21 +148,15 @@ struct DowntimeBody {
 
 /// A time in a JSON body: RFC 3339 text or epoch milliseconds.
 fn body_time(v: &Value, name: &str) -> Result<i64> {
-    match v {
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| ApiError::bad_request("invalid_field", format!("{name} is not a time"))),
-        Value::String(s) => super::parse_time_param(s, name).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_field",
-                format!("{name} must be RFC 3339 or epoch milliseconds"),
-            )
-        }),
-        _ => Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{name} must be RFC 3339 or epoch milliseconds"),
-        )),
-    }
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => String::new(),
+    };
+    super::parse_time_param(&text, name).map_err(|e| match e {
+        ApiError::Client { message, .. } => ApiError::bad_request("invalid_field", message),
+        other => other,
+    })
 }
 
 async fn add_downtime(

@@ -171,6 +171,14 @@ impl Store {
             move |conn| {
                 let logger_id = owned_logger(conn, tenant_id, id)?;
                 if purge {
+                    // Everything that names the logger or its assets goes with it.
+                    let of_assets = "asset_id IN (SELECT id FROM assets WHERE logger_row = ?1)";
+                    conn.execute(&format!("DELETE FROM stop_parts WHERE {of_assets}"), [id])?;
+                    conn.execute(
+                        &format!("DELETE FROM planned_downtime WHERE {of_assets}"),
+                        [id],
+                    )?;
+                    conn.execute("DELETE FROM logger_offline WHERE logger_row = ?1", [id])?;
                     conn.execute("DELETE FROM events WHERE logger_row = ?1", [id])?;
                     conn.execute("DELETE FROM assets WHERE logger_row = ?1", [id])?;
                     conn.execute("DELETE FROM loggers WHERE id = ?1", [id])?;

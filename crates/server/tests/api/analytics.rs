@@ -876,3 +876,138 @@ async fn an_ongoing_stop_is_short_until_it_reaches_the_threshold() {
         + a["unknown_ms"].as_i64().unwrap();
     assert!(total < 2 * HOUR, "time after now counts nowhere");
 }
+
+#[tokio::test]
+async fn purging_a_logger_takes_its_notes_downtime_and_offline_history_along() {
+    let app = spawn_app().await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let stop_id = app
+        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
+        .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send(
+        Method::PUT,
+        &format!("/api/v1/stops/{stop_id}"),
+        Some(&json!({"comment": "noted"})),
+        Some(&admin.token),
+    )
+    .await;
+    app.post(
+        "/api/v1/planned-downtime",
+        &json!({"asset_id": asset, "from": t0, "to": t0 + HOUR}),
+        Some(&admin.token),
+    )
+    .await;
+    let logger = app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let store = app.store.as_ref().unwrap();
+    store.open_offline(logger, t0 + 4 * HOUR).await.unwrap();
+    store
+        .close_offline(logger, t0 + 4 * HOUR + MIN)
+        .await
+        .unwrap();
+
+    let resp = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/loggers/{logger}?purge=true"),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(app.events(&admin).await.is_empty());
+    assert_eq!(
+        app.get_json("/api/v1/planned-downtime", &admin.token).await,
+        json!([])
+    );
+    assert_eq!(
+        app.get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+            .await["assets"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn times_far_outside_any_history_are_refused() {
+    let app = spawn_app().await;
+    let (admin, _, _, t0) = worked_day(&app).await;
+    for query in [
+        "from=9000000000000000",
+        "to=-5",
+        "from=0&to=9223372036854775807",
+    ] {
+        let resp = app
+            .get(
+                &format!("/api/v1/analytics?{query}&bucket=hour"),
+                Some(&admin.token),
+            )
+            .await;
+        assert_error(resp, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+    let resp = app
+        .get("/api/v1/events?from=9000000000000000", Some(&admin.token))
+        .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "invalid_query").await;
+    let resp = app
+        .post(
+            "/api/v1/planned-downtime",
+            &json!({"from": t0, "to": 9_000_000_000_000_000_i64}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "invalid_field").await;
+}
+
+#[tokio::test]
+async fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
+    let app = spawn_app().await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    let name = "=HYPERLINK(\"http://x\",\"y\")";
+    app.send(
+        Method::PUT,
+        &format!("/api/v1/assets/{asset}"),
+        Some(&json!({"name": name})),
+        Some(&admin.token),
+    )
+    .await;
+    let text = app
+        .get(
+            &format!("/api/v1/analytics?from={t0}&to={}&format=csv", t0 + HOUR),
+            Some(&admin.token),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = text.lines().nth(1).unwrap();
+    assert!(
+        row.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn stops_in_unplanned_time_are_neither_listed_nor_counted() {
+    let app = spawn_app().await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    app.post(
+        "/api/v1/planned-downtime",
+        &json!({"asset_id": asset, "from": t0 + 3 * HOUR, "to": t0 + 4 * HOUR}),
+        Some(&admin.token),
+    )
+    .await;
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let stops = app
+        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
+        .await;
+    assert_eq!(stops.as_array().unwrap().len(), 1);
+    let a = &app
+        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
+        .await["assets"][0];
+    assert_eq!(a["stops"], 1);
+}
