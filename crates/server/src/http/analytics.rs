@@ -163,6 +163,50 @@ fn window(p: &Params, rules: &TenantRules, now: i64) -> Result<(i64, i64)> {
     Ok((from, to))
 }
 
+/// What an analytics or stops request asks about, checked, with what the answer depends on.
+struct Asked {
+    params: Params,
+    tenant_id: i64,
+    rules: TenantRules,
+    now: i64,
+    from: i64,
+    to: i64,
+    assets: Vec<Asset>,
+    /// Planned downtime in the window: (asset, or all), start, end.
+    downtime: Vec<(Option<i64>, i64, i64)>,
+}
+
+async fn asked(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<Asked> {
+    let params = parse_params(&query_pairs(uri.query())?, headers)?;
+    let tenant_id = user.tenant_id();
+    let rules = tenant_rules(state, tenant_id).await?;
+    let now = now_ms();
+    let (from, to) = window(&params, &rules, now)?;
+    let assets = chosen_assets(state, tenant_id, &params.asset_ids).await?;
+    let downtime = state
+        .store
+        .planned_downtime(tenant_id, Some(from), Some(to))
+        .await?
+        .into_iter()
+        .map(|d| (d.asset_id, d.from, d.to))
+        .collect();
+    Ok(Asked {
+        params,
+        tenant_id,
+        rules,
+        now,
+        from,
+        to,
+        assets,
+        downtime,
+    })
+}
+
 /// The assets asked for (each must be the tenant's: another tenant's id is a 404), or all.
 async fn chosen_assets(state: &AppState, tenant_id: i64, ids: &[i64]) -> Result<Vec<Asset>> {
     if ids.is_empty() {
@@ -432,19 +476,16 @@ async fn analytics(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response> {
-    let params = parse_params(&query_pairs(uri.query())?, &headers)?;
-    let tenant_id = user.tenant_id();
-    let rules = tenant_rules(&state, tenant_id).await?;
-    let now = now_ms();
-    let (from, to) = window(&params, &rules, now)?;
-    let assets = chosen_assets(&state, tenant_id, &params.asset_ids).await?;
-    let downtime: Vec<(Option<i64>, i64, i64)> = state
-        .store
-        .planned_downtime(tenant_id, Some(from), Some(to))
-        .await?
-        .into_iter()
-        .map(|d| (d.asset_id, d.from, d.to))
-        .collect();
+    let Asked {
+        params,
+        tenant_id,
+        rules,
+        now,
+        from,
+        to,
+        assets,
+        downtime,
+    } = asked(&state, &user, &headers, &uri).await?;
     let reasons = state.store.reasons(tenant_id).await?;
     let reasons: HashMap<i64, &Reason> = reasons.iter().map(|r| (r.id, r)).collect();
     let spans = params
@@ -596,25 +637,22 @@ async fn list_stops(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response> {
-    let params = parse_params(&query_pairs(uri.query())?, &headers)?;
+    let Asked {
+        params,
+        tenant_id,
+        rules,
+        now,
+        from,
+        to,
+        assets,
+        downtime,
+    } = asked(&state, &user, &headers, &uri).await?;
     if params.bucket.is_some() {
         return Err(ApiError::bad_request(
             "invalid_query",
             "stops take no bucket",
         ));
     }
-    let tenant_id = user.tenant_id();
-    let rules = tenant_rules(&state, tenant_id).await?;
-    let now = now_ms();
-    let (from, to) = window(&params, &rules, now)?;
-    let assets = chosen_assets(&state, tenant_id, &params.asset_ids).await?;
-    let downtime: Vec<(Option<i64>, i64, i64)> = state
-        .store
-        .planned_downtime(tenant_id, Some(from), Some(to))
-        .await?
-        .into_iter()
-        .map(|d| (d.asset_id, d.from, d.to))
-        .collect();
     let mut views = Vec::new();
     for asset in &assets {
         let history = history(&state, &rules, asset, &downtime, (from, to), now).await?;

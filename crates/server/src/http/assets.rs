@@ -79,15 +79,11 @@ async fn update(
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Asset>> {
     let id = parse_id(&raw, "asset")?;
-    let name = match body.name.map(|n| n.trim().to_owned()) {
-        Some(n) if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) => {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "name must be 1 to 100 printable characters",
-            ));
-        }
-        other => other,
-    };
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| super::name_text(n, "name"))
+        .transpose()?;
     if let Some(Some(t)) = body.short_stop_threshold_s
         && !(1..=86_400).contains(&t)
     {

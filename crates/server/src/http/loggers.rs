@@ -97,15 +97,11 @@ async fn update(
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Logger>> {
     let id = resolve(&state, &user, &raw).await?;
-    let name = match body.name.map(|n| n.trim().to_owned()) {
-        Some(n) if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) => {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "name must be 1 to 100 printable characters",
-            ));
-        }
-        other => other,
-    };
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| super::name_text(n, "name"))
+        .transpose()?;
     let update = LoggerUpdate {
         name,
         allow_keyless: body.allow_keyless,

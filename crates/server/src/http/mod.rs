@@ -276,6 +276,18 @@ pub fn wants_csv(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/csv"))
 }
 
+/// A name (of an asset, a logger, a reason, …): trimmed, 1 to 100 printable characters.
+pub fn name_text(raw: &str, field: &str) -> Result<String> {
+    let text = raw.trim();
+    if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{field} must be 1 to 100 printable characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// An id in a path; anything that is not one names nothing (404).
 pub fn parse_id(raw: &str, what: &str) -> Result<i64> {
     raw.parse().map_err(|_| ApiError::not_found(what))

@@ -213,17 +213,6 @@ async fn list_reasons(
     Ok(Json(state.store.reasons(user.tenant_id()).await?))
 }
 
-fn reason_text(raw: &str, field: &str) -> Result<String> {
-    let text = raw.trim();
-    if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{field} must be 1 to 100 printable characters"),
-        ));
-    }
-    Ok(text.to_owned())
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
@@ -236,8 +225,8 @@ async fn add_reason(
     Admin(user): Admin,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<(StatusCode, Json<Reason>)> {
-    let category = reason_text(body.category.as_deref().unwrap_or_default(), "category")?;
-    let name = reason_text(body.name.as_deref().unwrap_or_default(), "name")?;
+    let category = super::name_text(body.category.as_deref().unwrap_or_default(), "category")?;
+    let name = super::name_text(body.name.as_deref().unwrap_or_default(), "name")?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -259,12 +248,12 @@ async fn update_reason(
     let category = body
         .category
         .as_deref()
-        .map(|c| reason_text(c, "category"))
+        .map(|c| super::name_text(c, "category"))
         .transpose()?;
     let name = body
         .name
         .as_deref()
-        .map(|n| reason_text(n, "name"))
+        .map(|n| super::name_text(n, "name"))
         .transpose()?;
     let reason = state
         .store
