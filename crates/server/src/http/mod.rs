@@ -14,6 +14,7 @@ mod live;
 mod loggers;
 mod ops;
 mod settings;
+mod web;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
@@ -40,9 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(settings::router())
         .merge(analytics::router())
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
+        .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -60,6 +59,14 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// Unknown paths: the dashboard for GET/HEAD outside `/api`, else the API's JSON 404.
+async fn fallback(request: Request) -> Response {
+    if web::serves(request.method(), request.uri().path()) {
+        return web::serve(&request);
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
 }
 
 /// The log span of a request: method and path only. Never the query, which may carry a token.

@@ -1,0 +1,155 @@
+// An admin's work on a server where new loggers wait to be claimed: claim one with the code on
+// its display, rename it, let it report without a key, rotate its key, delete it; add a viewer,
+// who then finds nothing to change.
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer } from './harness';
+
+let browser: Browser;
+let server: Server;
+let page: Page;
+let errors: string[];
+let device: Device;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  server = await startServer(); // default enrollment: claim
+  await signUpByApi(server, 'boss@plant.example', 'a long password', 'Plant B');
+  ({ page, errors } = await openPage(browser, server));
+  await signIn(page, 'boss@plant.example', 'a long password');
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const card = () => page.locator('article.logger-card', { hasText: 'esp32-C0FFEE' });
+
+describe('loggers and people', () => {
+  it('claims a pending logger with the code on its display', async () => {
+    device = new Device(server, 'esp32-C0FFEE');
+    const reg = await device.register([{ pin_number: 3, asset_name: 'Saw 3' }], 'Saw line');
+    expect(reg.status).toBe('pending');
+    await device.state(3, true);
+    await device.heartbeat({ rssi: -61, queued_events: 2, uptime_s: 3600, dropped_events: 3 });
+
+    await page.getByRole('link', { name: 'Loggers' }).click();
+    await page.getByRole('heading', { name: 'No loggers yet' }).waitFor();
+    // A wrong code is refused with words a person understands.
+    await page.getByLabel('Logger id').fill('esp32-C0FFEE');
+    await page.getByLabel('Claim code').fill('WRONGCOD');
+    await page.getByRole('button', { name: 'Claim' }).click();
+    await page.getByRole('alert').filter({ hasText: 'No pending logger has this id and code' }).waitFor();
+
+    await page.getByLabel('Claim code').fill(device.claimCode!.toLowerCase());
+    await page.getByRole('button', { name: 'Claim' }).click();
+    await card().waitFor();
+    const text = await card().innerText();
+    expect(text).toContain('Online');
+    expect(text).toContain('-61 dBm (good)');
+    expect(text).toContain('1.2.0');
+    expect(text).toMatch(/Queued events\s+2/);
+    expect(text).toMatch(/Dropped events\s+3 lost/);
+    expect(text).toContain('Saw 3');
+    await screenshot(page, 'loggers-claimed');
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // Its machine is on the board at once, running.
+    await page.getByRole('link', { name: 'Board' }).click();
+    await page.locator('li.tile[data-state="RUNNING"]', { hasText: 'Saw 3' }).waitFor();
+  });
+
+  it('renames it, lets it report without a key, and rotates its key', async () => {
+    await page.getByRole('link', { name: 'Loggers' }).click();
+    await card().getByRole('button', { name: 'Rename' }).click();
+    await card().getByLabel('New name').fill('Saw line West');
+    await card().getByRole('button', { name: 'Save name' }).click();
+    await page.getByRole('heading', { name: 'Saw line West' }).waitFor();
+
+    await card().getByLabel('Allow keyless reports').check();
+    await card().locator('dd', { hasText: /^Allowed$/ }).waitFor();
+    // Now a report without any key is taken.
+    const keyless = await fetch(`${server.url}/api/asset-state`, {
+      method: 'POST',
+      body: JSON.stringify({ logger_id: 'esp32-C0FFEE', pin_number: 3, is_running: true }),
+    });
+    expect(keyless.status).toBe(200);
+
+    const oldKey = device.key;
+    await card().getByRole('button', { name: 'Rotate key' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Rotate key' }).click();
+    const shown = card().locator('.notice.ok code');
+    await shown.waitFor();
+    const newKey = await shown.innerText();
+    expect(newKey).toMatch(/^ald_[0-9a-f]{64}$/);
+    // The old key is refused now; the new one works.
+    device.key = oldKey;
+    await expect(device.state(3, false)).rejects.toThrow(/401/);
+    device.key = newKey;
+    await device.state(3, false);
+    await screenshot(page, 'loggers-rotated');
+    expect(await accessibilityProblems(page)).toEqual([]);
+  });
+
+  it('deletes it after asking', async () => {
+    await card().getByRole('button', { name: 'Delete', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Its key stops working at once').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(card().count()).resolves.toBe(1);
+    await card().getByRole('button', { name: 'Delete', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Delete logger' }).click();
+    await page.getByRole('heading', { name: 'No loggers yet' }).waitFor();
+    await expect(device.state(3, true)).rejects.toThrow(/401/);
+  });
+
+  it('adds a viewer who can read but not change anything', async () => {
+    // A logger for the viewer to look at.
+    const line = new Device(server, 'esp32-BEEF01');
+    await line.register([{ pin_number: 1, asset_name: 'Mill 1' }], 'Mill line');
+    await page.getByRole('link', { name: 'Loggers' }).click();
+    await page.getByLabel('Logger id').fill('esp32-BEEF01');
+    await page.getByLabel('Claim code').fill(line.claimCode!);
+    await page.getByRole('button', { name: 'Claim' }).click();
+    await page.getByRole('heading', { name: 'Mill line' }).waitFor();
+    await line.state(1, true, Date.now() - 60_000);
+    await line.state(1, false, Date.now() - 30_000);
+
+    await page.getByRole('link', { name: 'People' }).click();
+    await page.getByLabel('Email').fill('val@plant.example');
+    await page.getByLabel(/First password/).fill('viewer password');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    await page.getByText('val@plant.example can now sign in as viewer').waitFor();
+    await screenshot(page, 'people');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+
+    await signIn(page, 'val@plant.example', 'viewer password');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await expect(nav.getByRole('link').allInnerTexts()).resolves.toEqual(['Board', 'Timeline', 'Analytics', 'Stops', 'Loggers']);
+
+    await nav.getByRole('link', { name: 'Loggers' }).click();
+    await page.getByRole('heading', { name: 'Mill line' }).waitFor();
+    for (const name of ['Claim', 'Rename', 'Rotate key', 'Delete']) {
+      await expect(page.getByRole('button', { name }).count()).resolves.toBe(0);
+    }
+    await expect(page.getByLabel('Allow keyless reports').count()).resolves.toBe(0);
+    await expect(page.getByRole('button', { name: /^Edit/ }).count()).resolves.toBe(0);
+
+    await nav.getByRole('link', { name: 'Stops' }).click();
+    await page.locator('#stops tbody tr', { hasText: 'Mill 1' }).waitFor();
+    await expect(page.locator('#stops select, #stops input, #stops button').count()).resolves.toBe(0);
+    await page.getByText('You can read stops; operators and admins give them reasons.').waitFor();
+    await screenshot(page, 'viewer-stops');
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // Typing the address of an admin page does not help either.
+    await page.goto('/settings');
+    await page.getByText('This page is for admins.').waitFor();
+    expect(errors).toEqual([]);
+  });
+});

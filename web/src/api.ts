@@ -1,0 +1,298 @@
+// The server's JSON API (docs/API.md), typed. Every call carries the session token; a 401 on any
+// call but sign-in ends the session, so an expired token sends the user back to the sign-in page.
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export type AssetState = 'RUNNING' | 'STOPPED' | 'UNKNOWN';
+
+export interface User {
+  id: number;
+  email: string;
+  role: Role;
+}
+
+export interface Tenant {
+  id: number;
+  name: string;
+}
+
+export interface Session {
+  token: string;
+  expires_at: number;
+  user: User;
+  tenant: Tenant;
+}
+
+export interface Asset {
+  id: number;
+  name: string;
+  logger_id: string;
+  pin_number: number;
+  short_stop_threshold_s: number | null;
+  state: AssetState;
+  since: number | null;
+}
+
+export interface Logger {
+  id: number;
+  logger_id: string;
+  name: string;
+  status: string;
+  online: boolean;
+  last_seen: number | null;
+  firmware_version: string | null;
+  ip_address: string | null;
+  rssi: number | null;
+  free_heap: number | null;
+  uptime_s: number | null;
+  queued_events: number | null;
+  /** Events the logger had to drop because its queue was full (from its heartbeats). */
+  dropped_events?: number | null;
+  allow_keyless: boolean;
+  acked_seq: number;
+  assets: Asset[];
+}
+
+export interface StoredEvent {
+  id: number;
+  asset_id: number;
+  logger_id: string;
+  pin: number;
+  state: 'RUNNING' | 'STOPPED';
+  ts: number;
+  received_at: number;
+  seq: number | null;
+}
+
+export interface Figures {
+  run_ms: number;
+  down_ms: number;
+  unknown_ms: number;
+  unplanned_ms: number;
+  stops: number;
+  short_stops: number;
+  long_stops: number;
+  availability: number | null;
+  mtbf_ms: number | null;
+  mttr_ms: number | null;
+}
+
+export interface ReasonShare {
+  reason_id: number | null;
+  name: string;
+  category: string | null;
+  stops: number;
+  down_ms: number;
+}
+
+export interface BucketFigures extends Figures {
+  start: string;
+  end: string;
+  shift?: string;
+}
+
+export interface AssetFigures extends Figures {
+  asset_id: number;
+  asset_name: string;
+  downtime_by_reason: ReasonShare[];
+  buckets: BucketFigures[];
+}
+
+export interface Analytics {
+  from: string;
+  to: string;
+  timezone: string;
+  assets: AssetFigures[];
+  total: Figures & { downtime_by_reason: ReasonShare[]; buckets: BucketFigures[] };
+}
+
+export type Bucket = 'hour' | 'day' | 'week' | 'month' | 'shift';
+
+export interface Stop {
+  id: string;
+  asset_id: number;
+  stop_start: number;
+  start: number;
+  end: number;
+  duration_ms: number;
+  stop_duration_ms: number;
+  ongoing: boolean;
+  short: boolean;
+  reason_id: number | null;
+  comment: string;
+}
+
+export interface Settings {
+  timezone: string;
+  short_stop_threshold_s: number;
+}
+
+export interface Shift {
+  name: string;
+  days: string[];
+  start: string;
+  end: string;
+  breaks: { start: string; end: string }[];
+}
+
+export interface PlannedDowntime {
+  id: number;
+  asset_id: number | null;
+  from: number;
+  to: number;
+  note: string;
+}
+
+export interface Reason {
+  id: number;
+  category: string;
+  name: string;
+}
+
+/** An error answer of the API: `{"error": {"code", "message"}}` with its status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+let token: string | null = null;
+let onUnauthorized: () => void = () => {};
+
+/** Which token calls carry, and what to do when the server no longer accepts it. */
+export function configure(t: string | null, unauthorized?: () => void): void {
+  token = t;
+  if (unauthorized) onUnauthorized = unauthorized;
+}
+
+export function currentToken(): string | null {
+  return token;
+}
+
+interface Options {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined | (string | number)[]>;
+  accept?: string;
+  /** Sign-in and sign-up: a 401 there is a wrong password, not an expired session. */
+  anonymous?: boolean;
+}
+
+export function queryString(query: Options['query']): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) value.forEach((v) => params.append(key, String(v)));
+    else params.append(key, String(value));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+async function send(method: string, path: string, options: Options = {}): Promise<Response> {
+  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token && !options.anonymous) headers['Authorization'] = `Bearer ${token}`;
+  let response: Response;
+  try {
+    response = await fetch(path + queryString(options.query), {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The server cannot be reached. Check the connection and try again.');
+  }
+  if (response.ok) return response;
+  let code = 'http_' + response.status;
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.code) code = body.error.code;
+    if (body.error?.message) message = body.error.message;
+  } catch {
+    // Not our JSON error (a proxy in between?): keep the status line.
+  }
+  if (response.status === 401 && !options.anonymous) onUnauthorized();
+  throw new ApiError(response.status, code, message);
+}
+
+async function json<T>(method: string, path: string, options?: Options): Promise<T> {
+  const response = await send(method, path, options);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+const v1 = '/api/v1';
+
+export const api = {
+  signup: (email: string, password: string, tenant_name: string) =>
+    json<Session>('POST', `${v1}/auth/signup`, { body: { email, password, tenant_name }, anonymous: true }),
+  login: (email: string, password: string) =>
+    json<Session>('POST', `${v1}/auth/login`, { body: { email, password }, anonymous: true }),
+  logout: () => json<void>('POST', `${v1}/auth/logout`),
+  me: () => json<{ user: User; tenant: Tenant }>('GET', `${v1}/auth/me`),
+
+  users: () => json<User[]>('GET', `${v1}/users`),
+  addUser: (email: string, password: string, role: Role) =>
+    json<User>('POST', `${v1}/users`, { body: { email, password, role } }),
+  deleteUser: (id: number) => json<void>('DELETE', `${v1}/users/${id}`),
+
+  loggers: () => json<Logger[]>('GET', `${v1}/loggers`),
+  claim: (logger_id: string, claim_code: string) =>
+    json<Logger>('POST', `${v1}/loggers/claim`, { body: { logger_id, claim_code } }),
+  updateLogger: (id: number, change: { name?: string; allow_keyless?: boolean }) =>
+    json<Logger>('PUT', `${v1}/loggers/${id}`, { body: change }),
+  deleteLogger: (id: number, purge: boolean) =>
+    json<void>('DELETE', `${v1}/loggers/${id}`, { query: { purge } }),
+  rotateKey: (id: number) => json<{ id: number; device_key: string }>('POST', `${v1}/loggers/${id}/rotate-key`),
+
+  assets: () => json<Asset[]>('GET', `${v1}/assets`),
+  updateAsset: (id: number, change: { name?: string; short_stop_threshold_s?: number | null }) =>
+    json<Asset>('PUT', `${v1}/assets/${id}`, { body: change }),
+
+  events: (query: { asset_id?: number; from?: number; to?: number; limit?: number; cursor?: string }) =>
+    json<{ events: StoredEvent[]; next_cursor: string | null }>('GET', `${v1}/events`, { query }),
+
+  analytics: (query: { from?: number; to?: number; bucket?: Bucket; asset_id?: number[] }) =>
+    json<Analytics>('GET', `${v1}/analytics`, { query }),
+  analyticsCsv: async (query: { from: number; to: number; bucket?: Bucket }) =>
+    (await send('GET', `${v1}/analytics`, { query: { ...query, format: 'csv' }, accept: 'text/csv' })).blob(),
+  stops: (query: { from: number; to: number; asset_id?: number[]; unassigned?: boolean }) =>
+    json<Stop[]>('GET', `${v1}/stops`, { query }),
+  annotateStop: (id: string, reason_id: number | null, comment: string) =>
+    json<void>('PUT', `${v1}/stops/${encodeURIComponent(id)}`, { body: { reason_id, comment } }),
+  splitStop: (id: string, at: number) =>
+    json<{ parts: string[] }>('POST', `${v1}/stops/${encodeURIComponent(id)}/split`, { body: { at } }),
+
+  settings: () => json<Settings>('GET', `${v1}/settings`),
+  updateSettings: (change: Partial<Settings>) => json<Settings>('PUT', `${v1}/settings`, { body: change }),
+  shifts: () => json<Shift[]>('GET', `${v1}/shifts`),
+  setShifts: (shifts: Shift[]) => json<Shift[]>('PUT', `${v1}/shifts`, { body: shifts }),
+  plannedDowntime: () => json<PlannedDowntime[]>('GET', `${v1}/planned-downtime`),
+  addPlannedDowntime: (d: { asset_id: number | null; from: number; to: number; note: string }) =>
+    json<PlannedDowntime>('POST', `${v1}/planned-downtime`, { body: d }),
+  deletePlannedDowntime: (id: number) => json<void>('DELETE', `${v1}/planned-downtime/${id}`),
+  reasons: () => json<Reason[]>('GET', `${v1}/reasons`),
+  addReason: (category: string, name: string) => json<Reason>('POST', `${v1}/reasons`, { body: { category, name } }),
+  updateReason: (id: number, change: { category?: string; name?: string }) =>
+    json<Reason>('PUT', `${v1}/reasons/${id}`, { body: change }),
+  deleteReason: (id: number) => json<void>('DELETE', `${v1}/reasons/${id}`),
+};
+
+/** The live socket's URL for this page's origin. */
+export function liveUrl(loc: { protocol: string; host: string }, t: string): string {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${loc.host}${v1}/live?token=${encodeURIComponent(t)}`;
+}
+
+/** A message an error should show a person. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { Asset, Logger } from './api';
+import { BoardModel, shownState } from './board';
+
+function asset(id: number, state: Asset['state'], since: number | null, pin = id): Asset {
+  return { id, name: `Press ${id}`, logger_id: 'lg-1', pin_number: pin, short_stop_threshold_s: null, state, since };
+}
+
+function logger(online: boolean, assets: Asset[], id = 1, logger_id = 'lg-1'): Logger {
+  return {
+    id,
+    logger_id,
+    name: `Line ${id}`,
+    status: 'claimed',
+    online,
+    last_seen: 1000,
+    firmware_version: null,
+    ip_address: null,
+    rssi: null,
+    free_heap: null,
+    uptime_s: null,
+    queued_events: null,
+    allow_keyless: false,
+    acked_seq: 0,
+    assets,
+  };
+}
+
+const change = (asset_id: number, state: 'RUNNING' | 'STOPPED', ts: number) => ({
+  type: 'asset_state_change' as const,
+  asset_id,
+  asset_name: 'x',
+  logger_id: 'lg-1',
+  pin_number: asset_id,
+  state,
+  timestamp: new Date(ts).toISOString(),
+  duration_ms: null,
+});
+
+describe('BoardModel', () => {
+  it('moves a tile on a live change without touching the group list', () => {
+    const board = new BoardModel();
+    board.load([logger(true, [asset(7, 'RUNNING', 1000), asset(8, 'RUNNING', 1000)])]);
+    const groups = board.groups.value;
+    expect(board.apply(change(7, 'STOPPED', 5000))).toBe(false);
+    expect(board.tile(7)!.state.value).toBe('STOPPED');
+    expect(board.tile(7)!.since.value).toBe(5000);
+    expect(board.tile(8)!.state.value).toBe('RUNNING');
+    expect(board.groups.value).toBe(groups);
+  });
+
+  it('ignores a message older than the snapshot it already knows', () => {
+    const board = new BoardModel();
+    board.load([logger(true, [asset(7, 'STOPPED', 9000)])]);
+    board.apply(change(7, 'RUNNING', 8000));
+    expect(board.tile(7)!.state.value).toBe('STOPPED');
+  });
+
+  it('asks for a re-read when an unknown asset or logger speaks', () => {
+    const board = new BoardModel();
+    board.load([logger(true, [asset(7, 'RUNNING', 1000)])]);
+    expect(board.apply(change(99, 'RUNNING', 2000))).toBe(true);
+    expect(
+      board.apply({ type: 'logger_status', logger_id: 'someone-else', online: true, last_seen: '2025-01-01T00:00:00Z' }),
+    ).toBe(true);
+  });
+
+  it('shows an offline logger as unknown and remembers the state for its return', () => {
+    const board = new BoardModel();
+    board.load([logger(true, [asset(7, 'RUNNING', 1000)])]);
+    const group = board.groups.value[0]!;
+    const tile = board.tile(7)!;
+    expect(
+      board.apply({ type: 'logger_status', logger_id: 'lg-1', online: false, last_seen: '2025-01-01T00:00:00Z' }),
+    ).toBe(false);
+    expect(shownState(tile, group)).toBe('UNKNOWN');
+    expect(group.lastSeen.value).toBe(Date.parse('2025-01-01T00:00:00Z'));
+    // A re-read while offline says UNKNOWN; the tile keeps RUNNING underneath.
+    board.load([logger(false, [asset(7, 'UNKNOWN', 1500)])]);
+    expect(tile.state.value).toBe('RUNNING');
+    // Back online: re-read.
+    expect(
+      board.apply({ type: 'logger_status', logger_id: 'lg-1', online: true, last_seen: '2025-01-01T00:01:00Z' }),
+    ).toBe(true);
+    expect(shownState(tile, group)).toBe('RUNNING');
+  });
+
+  it('keeps tile objects across re-reads and rebuilds groups when assets change', () => {
+    const board = new BoardModel();
+    board.load([logger(true, [asset(7, 'RUNNING', 1000)])]);
+    const tile = board.tile(7)!;
+    const groups = board.groups.value;
+    board.load([logger(true, [asset(7, 'STOPPED', 2000)])]);
+    expect(board.tile(7)).toBe(tile);
+    expect(tile.state.value).toBe('STOPPED');
+    expect(board.groups.value).toBe(groups);
+    board.load([logger(true, [asset(7, 'STOPPED', 2000), asset(8, 'RUNNING', 2500)])]);
+    expect(board.groups.value).not.toBe(groups);
+    expect(board.groups.value[0]!.tiles.map((t) => t.id)).toEqual([7, 8]);
+    expect(board.tile(7)).toBe(tile);
+    expect(board.assetCount).toBe(2);
+  });
+});

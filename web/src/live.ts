@@ -1,0 +1,154 @@
+// The live socket: one WebSocket per signed-in tab, reconnected with capped exponential backoff
+// and jitter. The server sends no snapshot, and messages sent while we were away are gone, so
+// every (re)connection calls `onOpen`, where the caller re-reads the state over REST.
+
+import { signal } from '@preact/signals';
+
+export type LiveStatus = 'connecting' | 'open' | 'waiting' | 'stopped';
+
+export interface AssetStateChange {
+  type: 'asset_state_change';
+  asset_id: number;
+  asset_name: string;
+  logger_id: string;
+  pin_number: number;
+  state: 'RUNNING' | 'STOPPED';
+  timestamp: string;
+  duration_ms: number | null;
+}
+
+export interface LoggerStatus {
+  type: 'logger_status';
+  logger_id: string;
+  online: boolean;
+  last_seen: string;
+}
+
+export type LiveMessage = AssetStateChange | LoggerStatus;
+
+/** Parses one text frame; anything we do not know is ignored (null), never thrown. */
+export function parseMessage(text: string): LiveMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const m = value as Record<string, unknown>;
+  if (
+    m.type === 'asset_state_change' &&
+    typeof m.asset_id === 'number' &&
+    (m.state === 'RUNNING' || m.state === 'STOPPED') &&
+    typeof m.timestamp === 'string'
+  ) {
+    return m as unknown as AssetStateChange;
+  }
+  if (m.type === 'logger_status' && typeof m.logger_id === 'string' && typeof m.online === 'boolean') {
+    return m as unknown as LoggerStatus;
+  }
+  return null;
+}
+
+/**
+ * Delay before reconnect attempt `attempt` (0-based): 0.5 s doubling to at most 30 s, with
+ * "equal jitter" (half fixed, half random) so a restarted server is not hit by every tab at once.
+ */
+export function backoffDelay(attempt: number, random: number = Math.random()): number {
+  const ceiling = Math.min(30_000, 500 * 2 ** Math.min(attempt, 16));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random);
+}
+
+/** A connection counts as healthy (and resets the backoff) once it has stayed open this long. */
+const HEALTHY_AFTER_MS = 5_000;
+
+export interface LiveOptions {
+  url: () => string | null;
+  onMessage: (message: LiveMessage) => void;
+  onOpen: () => void;
+  /** Called after a connection attempt fails without ever opening (maybe the token expired). */
+  onFailedAttempt?: () => void;
+  createSocket?: (url: string) => WebSocket;
+}
+
+export class LiveConnection {
+  readonly status = signal<LiveStatus>('stopped');
+  /** When the next attempt is due (epoch ms), while waiting. */
+  readonly retryAt = signal<number | null>(null);
+  private socket: WebSocket | null = null;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private healthy: ReturnType<typeof setTimeout> | null = null;
+  private running = false;
+
+  constructor(private readonly options: LiveOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.clearTimers();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close(1000, 'signed out');
+    }
+    this.status.value = 'stopped';
+    this.retryAt.value = null;
+  }
+
+  /** Try now instead of waiting out the backoff (the "reconnect now" button). */
+  reconnectNow(): void {
+    if (!this.running || this.status.value !== 'waiting') return;
+    this.clearTimers();
+    this.connect();
+  }
+
+  private clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.healthy) clearTimeout(this.healthy);
+    this.timer = this.healthy = null;
+  }
+
+  private connect(): void {
+    const url = this.options.url();
+    if (!url) {
+      this.stop();
+      return;
+    }
+    this.status.value = 'connecting';
+    this.retryAt.value = null;
+    const socket = (this.options.createSocket ?? ((u) => new WebSocket(u)))(url);
+    this.socket = socket;
+    let opened = false;
+    socket.onopen = () => {
+      opened = true;
+      this.status.value = 'open';
+      this.healthy = setTimeout(() => (this.attempt = 0), HEALTHY_AFTER_MS);
+      this.options.onOpen();
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      if (typeof event.data !== 'string') return;
+      const message = parseMessage(event.data);
+      if (message) this.options.onMessage(message);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.healthy) clearTimeout(this.healthy);
+      if (!this.running) return;
+      if (!opened) this.options.onFailedAttempt?.();
+      if (!this.running) return;
+      const delay = backoffDelay(this.attempt++);
+      this.status.value = 'waiting';
+      this.retryAt.value = Date.now() + delay;
+      this.timer = setTimeout(() => this.connect(), delay);
+    };
+  }
+}

@@ -1,0 +1,95 @@
+// The signed-in tab's live state: the board model, the live socket feeding it, and the re-reads
+// that keep it true after anything the socket cannot tell (reconnects, new loggers, a logger back).
+
+import { signal } from '@preact/signals';
+import { api, currentToken, liveUrl } from './api';
+import { BoardModel } from './board';
+import { LiveConnection, type LiveMessage } from './live';
+
+export const board = new BoardModel();
+export const boardError = signal<string | null>(null);
+/** Ticks every second: what "time in state" and "last seen" are counted against. */
+export const now = signal(Date.now());
+
+type Listener = (m: LiveMessage) => void;
+const listeners = new Set<Listener>();
+
+/** Other pages (loggers, stops) hear live messages too. */
+export function onLive(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+let refreshing: Promise<void> | null = null;
+let again = false;
+
+/** Re-reads loggers and assets; calls that arrive during a read cause one more read after it. */
+export function refreshBoard(): Promise<void> {
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    try {
+      do {
+        again = false;
+        board.load(await api.loggers());
+        boardError.value = null;
+      } while (again);
+    } catch (e) {
+      boardError.value = e instanceof Error ? e.message : String(e);
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+function refreshSoon(): void {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    void refreshBoard();
+  }, 250);
+}
+
+export const live = new LiveConnection({
+  url: () => {
+    const token = currentToken();
+    return token ? liveUrl(window.location, token) : null;
+  },
+  onOpen: () => void refreshBoard(),
+  onMessage: (message) => {
+    if (board.apply(message)) refreshSoon();
+    for (const l of listeners) l(message);
+  },
+  // The socket cannot tell why it was refused; a REST call can (a 401 ends the session).
+  onFailedAttempt: () => void api.me().catch(() => {}),
+});
+
+let ticker: ReturnType<typeof setInterval> | null = null;
+
+export function startLive(): void {
+  live.start();
+  ticker ??= setInterval(() => (now.value = Date.now()), 1000);
+  document.addEventListener('visibilitychange', onVisible);
+}
+
+export function stopLive(): void {
+  live.stop();
+  if (ticker) clearInterval(ticker);
+  ticker = null;
+  document.removeEventListener('visibilitychange', onVisible);
+  board.load([]);
+  board.loaded.value = false;
+}
+
+function onVisible(): void {
+  // A tab in the background may have missed frames and timers: re-read when it comes back.
+  if (document.visibilityState === 'visible') {
+    now.value = Date.now();
+    if (live.status.value === 'waiting') live.reconnectNow();
+    else void refreshBoard();
+  }
+}

@@ -1,0 +1,177 @@
+// Small shared pieces: notices, empty states, confirmation dialogs, period pickers, async data.
+
+import type { ComponentChildren } from 'preact';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { errorText } from './api';
+import { navigate } from './router';
+import { PERIODS, localDate, periodSpan, type PeriodKind, type Span } from './time';
+
+export function ErrorNote({ error }: { error: unknown }) {
+  if (!error) return null;
+  return (
+    <p class="notice error" role="alert">
+      {errorText(error)}
+    </p>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
+  return (
+    <section class="empty">
+      <h2>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="loading" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+/** Data loaded when `deps` change; `reload` re-runs it. The last request wins. */
+export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [version, setVersion] = useState(0);
+  const current = useRef(0);
+  useEffect(() => {
+    const mine = ++current.current;
+    setError(null);
+    load().then(
+      (d) => {
+        if (mine === current.current) setData(d);
+      },
+      (e: unknown) => {
+        if (mine === current.current) setError(e);
+      },
+    );
+  }, [...deps, version]);
+  return { data, error, reload: () => setVersion((v) => v + 1), setData };
+}
+
+/** A modal confirmation in a native <dialog>: focus is trapped and Escape cancels. */
+export function Confirm(props: {
+  open: boolean;
+  title: string;
+  children?: ComponentChildren;
+  confirmLabel: string;
+  danger?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (props.open && !d.open) d.showModal();
+    if (!props.open && d.open) d.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} aria-labelledby={titleId} onClose={props.onCancel} class="dialog">
+      <form
+        method="dialog"
+        onSubmit={(e) => {
+          e.preventDefault();
+          props.onConfirm();
+        }}
+      >
+        <h2 id={titleId}>{props.title}</h2>
+        {props.children}
+        <div class="actions">
+          <button type="button" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="submit" class={props.danger ? 'danger' : 'primary'}>
+            {props.confirmLabel}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+export interface Period {
+  kind: PeriodKind;
+  from: string;
+  to: string;
+}
+
+export function periodFromQuery(query: URLSearchParams, now: number, zone: string): Period {
+  const kind = (PERIODS.find((p) => p.kind === query.get('period'))?.kind ?? 'today') as PeriodKind;
+  const today = localDate(now, zone);
+  return { kind, from: query.get('from') ?? today, to: query.get('to') ?? today };
+}
+
+export function periodWindow(p: Period, now: number, zone: string): Span | null {
+  try {
+    return periodSpan(p.kind, now, zone, { from: p.from, to: p.to });
+  } catch {
+    return null;
+  }
+}
+
+export function PeriodPicker({ value, onChange }: { value: Period; onChange: (p: Period) => void }) {
+  return (
+    <>
+      <label>
+        Period
+        <select value={value.kind} onChange={(e) => onChange({ ...value, kind: e.currentTarget.value as PeriodKind })}>
+          {PERIODS.map((p) => (
+            <option key={p.kind} value={p.kind}>
+              {p.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {value.kind === 'custom' && (
+        <>
+          <label>
+            From
+            <input type="date" value={value.from} required onChange={(e) => onChange({ ...value, from: e.currentTarget.value })} />
+          </label>
+          <label>
+            To
+            <input type="date" value={value.to} required onChange={(e) => onChange({ ...value, to: e.currentTarget.value })} />
+          </label>
+        </>
+      )}
+    </>
+  );
+}
+
+/** A code to copy (a device key, a command). */
+export function CopyText({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <span class="copy">
+      <code>{text}</code>
+      <button
+        type="button"
+        aria-label={`Copy ${label}`}
+        onClick={() => {
+          void navigator.clipboard?.writeText(text).then(() => setCopied(true));
+        }}
+      >
+        {copied ? 'Copied' : 'Copy'}
+      </button>
+    </span>
+  );
+}
+
+/** Goes to `to` (replacing the history entry) once rendered. */
+export function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, true), [to]);
+  return null;
+}
+
+/** Sets the document title; the app name comes last. */
+export function useTitle(title: string) {
+  useEffect(() => {
+    document.title = `${title} · assetlog`;
+  }, [title]);
+}
