@@ -126,7 +126,7 @@ impl Client {
     ) -> Result<IngestAck, CallError> {
         let body = IngestRequest {
             logger_id: logger_id.to_owned(),
-            events: events.to_vec(),
+            events: events.iter().copied().map(Into::into).collect(),
         };
         self.post("/api/v1/ingest", &body, key).await
     }
@@ -192,39 +192,7 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-/// Exponential backoff with jitter: each wait is drawn from the upper half of a window that
-/// doubles from `min` to `max`, so a fleet that lost the server together does not come back in
-/// step.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    window: Duration,
-    rng: assetlog_core::sim::Rng,
-}
-
-impl Backoff {
-    pub fn new(min: Duration, max: Duration, seed: u64) -> Self {
-        Self {
-            min,
-            max: max.max(min),
-            window: min,
-            rng: assetlog_core::sim::Rng::new(seed),
-        }
-    }
-
-    /// The next wait.
-    pub fn next_delay(&mut self) -> Duration {
-        let wait = self.window / 2 + self.window.mul_f64(self.rng.unit() / 2.0);
-        self.window = (self.window * 2).min(self.max);
-        wait
-    }
-
-    /// After a success: the next failure waits `min` again.
-    pub fn reset(&mut self) {
-        self.window = self.min;
-    }
-}
+pub use assetlog_core::backoff::Backoff;
 
 /// A seed for jitter that differs between processes and loggers.
 pub fn seed_from(extra: &str) -> u64 {
@@ -236,21 +204,4 @@ pub fn seed_from(extra: &str) -> u64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
     }
     h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_the_cap() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000), 9);
-        let windows = [100, 200, 400, 800, 1000, 1000];
-        for w in windows {
-            let d = b.next_delay().as_millis() as u64;
-            assert!(d >= w / 2 && d <= w, "{d} not in [{}, {w}]", w / 2);
-        }
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(100));
-    }
 }

@@ -27,11 +27,52 @@ pub struct StateChange {
     pub ts: i64,
 }
 
+/// One event of an ingest batch as it travels: a [`StateChange`] whose time is either `ts` (epoch
+/// ms UTC) or, from a logger whose clock is not set yet, `age_ms` (how long before the upload the
+/// change happened; the server places it at its receive time minus the age). Exactly one of the
+/// two is present: see [`timebase`](crate::timebase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEvent {
+    pub seq: u64,
+    pub pin: u8,
+    pub running: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
+}
+
+impl From<StateChange> for WireEvent {
+    fn from(e: StateChange) -> Self {
+        Self {
+            seq: e.seq,
+            pin: e.pin,
+            running: e.running,
+            ts: Some(e.ts),
+            age_ms: None,
+        }
+    }
+}
+
+impl WireEvent {
+    /// The event's time on the receiver's clock (`received_ms`), checked against the accepted
+    /// range.
+    pub fn placed(&self, received_ms: i64) -> Result<i64, TimestampError> {
+        let ts = match (self.ts, self.age_ms) {
+            (Some(ts), None) => ts,
+            (None, Some(age)) => received_ms.saturating_sub(i64::try_from(age).unwrap_or(i64::MAX)),
+            (None, None) => return Err(TimestampError::Missing),
+            (Some(_), Some(_)) => return Err(TimestampError::Both),
+        };
+        check_timestamp(ts, received_ms)
+    }
+}
+
 /// `POST /api/v1/ingest` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestRequest {
     pub logger_id: String,
-    pub events: Vec<StateChange>,
+    pub events: Vec<WireEvent>,
 }
 
 /// `POST /api/v1/ingest` answer: every seq of this logger up to `acked_seq` is durably stored.
@@ -45,6 +86,10 @@ pub struct IngestAck {
 pub enum TimestampError {
     BeforeYear2000,
     InTheFuture,
+    /// An ingest event with neither `ts` nor `age_ms`.
+    Missing,
+    /// An ingest event with both `ts` and `age_ms`.
+    Both,
 }
 
 impl core::fmt::Display for TimestampError {
@@ -55,6 +100,8 @@ impl core::fmt::Display for TimestampError {
                 f,
                 "timestamp is more than 5 minutes ahead of the server clock"
             ),
+            Self::Missing => write!(f, "an event needs ts (epoch ms) or age_ms"),
+            Self::Both => write!(f, "an event has either ts or age_ms, not both"),
         }
     }
 }
@@ -99,12 +146,31 @@ mod tests {
         let batch: IngestRequest = serde_json::from_str(body).unwrap();
         assert_eq!(
             batch.events[0],
-            StateChange {
+            WireEvent::from(StateChange {
                 seq: 7,
                 pin: 2,
                 running: true,
                 ts: 1_764_000_000_000
-            }
+            })
         );
+        assert_eq!(serde_json::to_string(&batch).unwrap(), body);
+    }
+
+    #[test]
+    fn an_event_with_an_age_is_placed_before_its_arrival() {
+        let now = 1_800_000_000_000;
+        let body = r#"{"seq":1,"pin":0,"running":false,"age_ms":90000}"#;
+        let e: WireEvent = serde_json::from_str(body).unwrap();
+        assert_eq!(e.placed(now), Ok(now - 90_000));
+        assert_eq!(serde_json::to_string(&e).unwrap(), body);
+        let both = WireEvent { ts: Some(now), ..e };
+        assert_eq!(both.placed(now), Err(TimestampError::Both));
+        let neither = WireEvent { age_ms: None, ..e };
+        assert_eq!(neither.placed(now), Err(TimestampError::Missing));
+        let ancient = WireEvent {
+            age_ms: Some(u64::MAX),
+            ..e
+        };
+        assert_eq!(ancient.placed(now), Err(TimestampError::BeforeYear2000));
     }
 }

@@ -340,7 +340,9 @@ async fn ingest(
             other => other,
         };
         let pin = parse_pin(e.pin.into()).map_err(at)?;
-        let ts = parse_ts(e.ts, now).map_err(at)?;
+        let ts = e
+            .placed(now)
+            .map_err(|e| at(ApiError::bad_request("invalid_timestamp", e.to_string())))?;
         let seq = i64::try_from(e.seq)
             .ok()
             .filter(|s| *s > 0)

@@ -201,6 +201,66 @@ async fn a_batch_is_acknowledged_up_to_the_first_gap_and_retransmits_are_stored_
 }
 
 #[tokio::test]
+async fn a_logger_without_a_clock_sends_ages_and_the_server_places_them() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-no-sntp").await;
+    let before = now_ms();
+    let ack: Value = app
+        .ingest(
+            &device,
+            json!([
+                {"seq": 1, "pin": 0, "running": true, "age_ms": 90_000},
+                {"seq": 2, "pin": 0, "running": false, "age_ms": 30_000},
+            ]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let after = now_ms();
+    assert_eq!(ack["acked_seq"], 2);
+    let events = app.events(&admin).await;
+    let ts = |seq: i64| {
+        events
+            .iter()
+            .find(|e| e["seq"] == seq)
+            .and_then(|e| e["ts"].as_i64())
+            .unwrap()
+    };
+    assert!((before - 90_000..=after - 90_000).contains(&ts(1)));
+    assert_eq!(
+        ts(2) - ts(1),
+        60_000,
+        "spacing between the changes is exact"
+    );
+
+    for (event, message) in [
+        (
+            json!({"seq": 3, "pin": 0, "running": true}),
+            "ts (epoch ms) or age_ms",
+        ),
+        (
+            json!({"seq": 3, "pin": 0, "running": true, "ts": before, "age_ms": 5}),
+            "not both",
+        ),
+        (
+            json!({"seq": 3, "pin": 0, "running": true, "age_ms": -5}),
+            "",
+        ),
+    ] {
+        let resp = app.ingest(&device, json!([event])).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(message),
+            "{body}"
+        );
+    }
+    assert_eq!(app.events(&admin).await.len(), 2);
+}
+
+#[tokio::test]
 async fn a_batch_with_one_bad_event_stores_nothing() {
     let app = spawn_app().await;
     let admin = app.signup("ada@a.example", "A").await;
