@@ -33,10 +33,12 @@
 //! - [`client`]: one persistent HTTP/1.1 connection, as cheap as hyper allows.
 //! - [`single`], [`batch`], [`live`]: the scenarios.
 //! - [`history`]: analytics over a long history (not part of `all`).
+//! - [`drain`]: a Linux agent delivering a queued backlog (not part of `all`).
 //! - [`report`]: measurement windows, CPU time, histograms and the markdown tables.
 
 mod batch;
 mod client;
+mod drain;
 mod history;
 mod live;
 mod report;
@@ -60,6 +62,9 @@ enum Scenario {
     All,
     /// Not part of `all`: loads a long history, then times analytics queries.
     History,
+    /// Not part of `all`: times a Linux agent (`assetlog-agent` beside this binary) draining a
+    /// queued backlog of `--backlog` events.
+    Drain,
 }
 
 /// Load generator for the assetlog server (loopback only).
@@ -120,6 +125,9 @@ pub struct Cli {
     /// `history`: times each query is repeated (the one-asset query four times as often). Default 5.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeats: u32,
+    /// `drain`: events queued in the agent before it starts. Default 1,000,000.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    backlog: u64,
     /// Worker threads of the client's runtime. Default: one per CPU.
     #[arg(long)]
     threads: Option<usize>,
@@ -182,6 +190,12 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
         println!("{}", report?);
         return Ok(true);
     }
+    if cli.scenario == Scenario::Drain {
+        let report = drain::run(&mut target, cli.backlog as usize).await;
+        target.stop().await;
+        println!("{}", report?);
+        return Ok(true);
+    }
     let scenarios = match cli.scenario {
         Scenario::All => vec![Scenario::Single, Scenario::Batch, Scenario::Live],
         one => vec![one],
@@ -199,7 +213,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 )
                 .await?
             }
-            Scenario::Live | Scenario::All | Scenario::History => {
+            Scenario::Live | Scenario::All | Scenario::History | Scenario::Drain => {
                 live::run(
                     &mut target,
                     live::Params {

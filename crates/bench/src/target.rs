@@ -363,7 +363,7 @@ async fn sign_in(conn: &mut Conn, email: &str, password: &str) -> anyhow::Result
 }
 
 /// User + system CPU seconds of a process, from `/proc/<pid>/stat` (all its threads).
-fn process_cpu(pid: u32) -> Option<f64> {
+pub fn process_cpu(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces; the fields we want follow its closing parenthesis.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

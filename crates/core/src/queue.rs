@@ -129,8 +129,13 @@ impl EventQueue {
 
     /// Appends an event. When the queue is full the oldest event is dropped, counted in
     /// [`dropped`](Self::dropped), and returned so the caller can drop it from storage too.
-    /// (A queue of capacity 0 drops and returns the new event itself.)
+    /// (A queue of capacity 0 drops and returns the new event itself.) Events come in increasing
+    /// seq order, as [`SeqAllocator`] hands them out.
     pub fn push(&mut self, event: StateChange) -> Option<StateChange> {
+        debug_assert!(
+            self.events.back().is_none_or(|last| last.seq < event.seq),
+            "events are queued in increasing seq order"
+        );
         if self.capacity == 0 {
             self.dropped += 1;
             return Some(event);
@@ -174,9 +179,14 @@ impl EventQueue {
     /// queue may have dropped its oldest events while the upload was in flight, and a count would
     /// then release events that were never sent.
     pub fn ack(&mut self, acked_seq: u64) -> usize {
-        let before = self.events.len();
-        self.events.retain(|e| e.seq > acked_seq);
-        before - self.events.len()
+        // Queued in seq order, so the released ones are at the front: a long backlog drains in
+        // time proportional to what is released, not to what is queued.
+        let mut released = 0;
+        while self.events.front().is_some_and(|e| e.seq <= acked_seq) {
+            self.events.pop_front();
+            released += 1;
+        }
+        released
     }
 }
 
