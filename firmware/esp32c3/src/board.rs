@@ -5,14 +5,15 @@
 //! |---|---|
 //! | inputs (config.rs, default 3, 4, 5, 6) | machine run signals, pulled up (active low) or down |
 //! | 8 | OLED SDA (I2C0, 400 kHz) |
-//! | 9 | OLED SCL; also the BOOT button, read once at power-on |
+//! | 9 | OLED SCL; also the BOOT button, watched for the first seconds after start |
 
 use alloc::vec::Vec;
 
+use embassy_time::{Duration, Instant, Timer};
 use esp_hal::Blocking;
 use esp_hal::gpio::{AnyPin, Input, InputConfig, Pull};
 use esp_hal::i2c::master::{Config as I2cConfig, I2c};
-use esp_hal::peripherals::{FLASH, Peripherals, TIMG0, TIMG1, WIFI};
+use esp_hal::peripherals::{FLASH, GPIO8, GPIO9, I2C0, Peripherals, TIMG0, TIMG1, WIFI};
 use esp_hal::time::Rate;
 use esp_hal::timer::timg::{TimerGroup, Wdt};
 
@@ -20,10 +21,10 @@ use crate::config::{INPUTS, InputSpec};
 
 pub struct Board {
     pub inputs: Vec<(InputSpec, Input<'static>)>,
-    /// The OLED's bus; `None` if the I2C driver refused its configuration.
-    pub i2c: Option<I2c<'static, Blocking>>,
-    /// The BOOT button was held at power-on: open the setup portal.
-    pub portal_button_held: bool,
+    /// The OLED's bus and pins, taken by [`oled_bus`] once the BOOT button has been watched.
+    pub i2c: I2C0<'static>,
+    pub oled_sda: GPIO8<'static>,
+    pub boot_button: GPIO9<'static>,
     pub flash: FLASH<'static>,
     pub wifi: WIFI<'static>,
     pub timers: TimerGroup<'static, TIMG0<'static>>,
@@ -33,15 +34,6 @@ pub struct Board {
 
 impl Board {
     pub fn new(peripherals: Peripherals) -> Self {
-        let mut boot_button = peripherals.GPIO9;
-        let portal_button_held = {
-            let button = Input::new(
-                boot_button.reborrow(),
-                InputConfig::default().with_pull(Pull::Up),
-            );
-            button.is_low()
-        };
-
         let inputs = INPUTS
             .iter()
             .map(|spec| {
@@ -61,17 +53,11 @@ impl Board {
             })
             .collect();
 
-        let i2c = I2c::new(
-            peripherals.I2C0,
-            I2cConfig::default().with_frequency(Rate::from_khz(400)),
-        )
-        .ok()
-        .map(|bus| bus.with_sda(peripherals.GPIO8).with_scl(boot_button));
-
         Self {
             inputs,
-            i2c,
-            portal_button_held,
+            i2c: peripherals.I2C0,
+            oled_sda: peripherals.GPIO8,
+            boot_button: peripherals.GPIO9,
             flash: peripherals.FLASH,
             wifi: peripherals.WIFI,
             timers: TimerGroup::new(peripherals.TIMG0),
@@ -79,4 +65,47 @@ impl Board {
             rtos_interrupt: peripherals.FROM_CPU_INTR0,
         }
     }
+}
+
+/// How long after start a press of the BOOT button opens the setup portal. The button cannot be
+/// held *at* power-on: GPIO 9 low at reset starts the chip's ROM download mode instead.
+pub const PORTAL_BUTTON_WINDOW: Duration = Duration::from_secs(3);
+/// How long the button must stay pressed to count.
+const PORTAL_BUTTON_HOLD: Duration = Duration::from_millis(500);
+
+/// Watches the BOOT button for [`PORTAL_BUTTON_WINDOW`]: true when it was held down for
+/// [`PORTAL_BUTTON_HOLD`] (a person asking for the setup portal).
+pub async fn portal_button_pressed(button: &mut GPIO9<'static>) -> bool {
+    let button = Input::new(
+        button.reborrow(),
+        InputConfig::default().with_pull(Pull::Up),
+    );
+    let start = Instant::now();
+    let mut pressed_since = None;
+    while start.elapsed() < PORTAL_BUTTON_WINDOW {
+        if button.is_low() {
+            let since = *pressed_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= PORTAL_BUTTON_HOLD {
+                return true;
+            }
+        } else {
+            pressed_since = None;
+        }
+        Timer::after(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// The OLED's I2C bus (400 kHz); `None` if the driver refuses the configuration.
+pub fn oled_bus(
+    i2c: I2C0<'static>,
+    sda: GPIO8<'static>,
+    scl: GPIO9<'static>,
+) -> Option<I2c<'static, Blocking>> {
+    I2c::new(
+        i2c,
+        I2cConfig::default().with_frequency(Rate::from_khz(400)),
+    )
+    .ok()
+    .map(|bus| bus.with_sda(sda).with_scl(scl))
 }

@@ -3,9 +3,12 @@
 //! ```text
 //! WiFi -61dBm 10.0.0.23
 //! Srv ok  queue 0
-//! Claim K7QH2MZP            (until claimed; else the clock state)
-//! 3 RUN   1h02 4 STOP   12m
-//! 5 RUN     4m 6 --
+//! Claim K7QH2MZP            (until claimed; else the portal or the clock state)
+//!  3 RUN  1h02  4 STOP  12m  (two inputs a line, up to 8)
+//!  5 RUN    4m  6 --
+//!
+//!
+//! esp32c3-a1b2c3d4e5f6       (the logger id, until claimed)
 //! ```
 
 use alloc::format;
@@ -97,6 +100,10 @@ fn screen(s: &Status, now_ms: u64) -> [String; LINES] {
             None => String::new(),
         };
         let _ = write!(line, "{:>2} {label}{since:>5}", spec.gpio);
+    }
+    if s.claim_code.is_some() {
+        // An admin claims the logger with its id and code (the dashboard's Loggers page).
+        lines[LINES - 1] = s.logger_id.clone();
     }
     lines
 }

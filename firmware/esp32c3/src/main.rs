@@ -117,7 +117,9 @@ async fn main(spawner: Spawner) -> ! {
     });
     log::info!("logger {logger_id}");
 
-    if let Some(i2c) = board.i2c {
+    let mut boot_button = board.boot_button;
+    let portal_button_pressed = board::portal_button_pressed(&mut boot_button).await;
+    if let Some(i2c) = board::oled_bus(board.i2c, board.oled_sda, boot_button) {
         spawner.spawn(display::show(i2c).unwrap());
     }
 
@@ -142,7 +144,7 @@ async fn main(spawner: Spawner) -> ! {
 
     let portal_at_start = if !settings.has_network() {
         Some(PortalReason::NoNetwork)
-    } else if board.portal_button_held {
+    } else if portal_button_pressed {
         Some(PortalReason::Button)
     } else {
         None

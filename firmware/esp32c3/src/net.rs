@@ -1,8 +1,8 @@
 //! Wi-Fi: the station that joins the configured network (DHCP), and the setup portal's access
 //! point `assetlog-XXXX` (static 192.168.4.1, with a small DHCP server for the phone or laptop
 //! that joins it). The portal opens when no network is configured, when the BOOT button is held
-//! at power-on, or when the configured network has stayed unreachable for a few minutes; the
-//! station keeps trying meanwhile.
+//! in the first seconds after start, or when the configured network has stayed unreachable for a
+//! few minutes; the station keeps trying meanwhile.
 
 use alloc::format;
 use alloc::string::String;
@@ -30,7 +30,7 @@ pub fn portal_ssid(mac: [u8; 6]) -> String {
 pub enum PortalReason {
     /// No network configured.
     NoNetwork,
-    /// The BOOT button was held at power-on.
+    /// The BOOT button was pressed in the first seconds after start.
     Button,
 }
 

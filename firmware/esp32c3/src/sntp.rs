@@ -16,6 +16,7 @@ use sntpc_net_embassy::UdpSocketWrapper;
 use crate::config::{SNTP_PERIOD_MS, SNTP_RETRY_MS, SNTP_SERVER};
 use crate::inputs::uptime_ms;
 use crate::status;
+use crate::{CLOCK_SET, UPLOAD_WAKE};
 
 /// Hands sntpc the uptime as if it were the wall clock, so the offset it computes is the wall
 /// time of uptime 0: the start of this boot.
@@ -97,6 +98,8 @@ async fn ask(
     let now = uptime_ms();
     let wall_ms = now as i64 + answer.offset / 1000;
     status::with(|s| s.time.synced(now, wall_ms));
+    CLOCK_SET.signal(());
+    UPLOAD_WAKE.signal(());
     log::info!("clock set by {SNTP_SERVER}: {wall_ms} ms since the epoch");
     Ok(())
 }

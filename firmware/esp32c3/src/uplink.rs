@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{FIRMWARE_VERSION, INPUTS, MAX_UPLOAD_EVENTS, REQUEST_TIMEOUT_MS};
 use crate::inputs::uptime_ms;
-use crate::status::{self, WifiState};
+use crate::status;
 use crate::{CLOCK_SET, SharedStore, UPLOAD_WAKE};
 
 /// `POST /api/v1/device/register`.
@@ -433,9 +433,6 @@ fn failed(what: &str, e: CallError) -> Outcome {
         _ => format!("{what}: {e}"),
     };
     status::error(message);
-    if status::with(|s| matches!(s.wifi, WifiState::Connected { .. })) {
-        log::warn!("server unreachable or refusing; backing off");
-    }
     outcome
 }
 
