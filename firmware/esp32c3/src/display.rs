@@ -48,7 +48,7 @@ pub async fn show(i2c: I2c<'static, Blocking>) {
     let style = MonoTextStyle::new(&FONT_5X8, BinaryColor::On);
     let mut ticker = Ticker::every(Duration::from_secs(1));
     loop {
-        let lines = status::with(|s| screen(s, uptime_ms()));
+        let lines = screen(&status::snapshot(), uptime_ms());
         oled.clear_buffer();
         for (row, line) in lines.iter().enumerate() {
             let at = Point::new(0, row as i32 * 8);

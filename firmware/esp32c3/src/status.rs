@@ -46,7 +46,7 @@ pub struct RecentChange {
 /// How many recorded changes the page lists.
 pub const RECENT: usize = 16;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Status {
     pub logger_id: String,
     pub inputs: [InputState; MAX_INPUTS],
@@ -112,6 +112,11 @@ pub fn with<R>(f: impl FnOnce(&mut Status) -> R) -> R {
         let mut status = cell.borrow_mut();
         f(status.get_or_insert_with(Status::new))
     })
+}
+
+/// A copy to read at leisure (formatting a page inside [`with`] would hold off interrupts).
+pub fn snapshot() -> Status {
+    with(|s| s.clone())
 }
 
 /// Remembers a problem for the display and the page, and logs it.

@@ -189,12 +189,18 @@ impl Store {
             time,
         };
         let bytes = change.encode();
+        let dropped_before = self.dropped;
         loop {
             match self.log.push(&bytes, false).await {
                 Ok(()) => break,
+                // A sector is erased only once all its changes are gone: drop them one by one,
+                // oldest first, until the new one fits.
                 Err(sequential_storage::Error::FullStorage) => self.drop_oldest().await?,
                 Err(e) => return Err(e.into()),
             }
+        }
+        if self.dropped != dropped_before {
+            self.store_u64(Entry::Dropped, self.dropped).await?;
         }
         // The seq counts as handed out only once its change is in flash: a failed write leaves
         // it free for the retry.
@@ -213,7 +219,7 @@ impl Store {
         self.persist_seq().await?;
         self.depth = self.depth.saturating_sub(1);
         self.dropped += 1;
-        self.store_u64(Entry::Dropped, self.dropped).await
+        Ok(())
     }
 
     /// The oldest `max` changes, for an upload or the page. Unreadable entries are skipped

@@ -210,7 +210,8 @@ async fn status_page(store: &SharedStore, side: Side) -> String {
         )
     };
     let mut html = String::new();
-    status::with(|s| {
+    let s = status::snapshot();
+    {
         let _ = write!(
             html,
             "<p>Logger <b>{}</b>, firmware {}, up {}</p>",
@@ -307,7 +308,7 @@ async fn status_page(store: &SharedStore, side: Side) -> String {
             );
         }
         html.push_str("</table>");
-    });
+    }
     html.push_str("<h2>Flash log (oldest not yet acknowledged)</h2><table><tr><th>Seq</th><th>GPIO</th><th>State</th><th>Time</th></tr>");
     for change in &pending {
         let time = match change.time {
