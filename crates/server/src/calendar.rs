@@ -344,6 +344,21 @@ pub fn buckets(kind: Bucket, tz: Tz, from: i64, to: i64) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// The local days that `[from, to)` touches, clipped to it: `(start, end, whole)`, where `whole`
+/// says the day lies entirely inside the window (local midnight to local midnight).
+pub fn days(tz: Tz, from: i64, to: i64) -> Vec<(i64, i64, bool)> {
+    let midnight = |d: NaiveDate| local_to_utc(tz, d.and_time(NaiveTime::MIN));
+    let first = local_date(tz, from);
+    let mut edges = date_edges(first, |d| d + Duration::days(1), to, midnight);
+    let last = edges.last().map_or(first, |t| local_date(tz, *t));
+    edges.push(midnight(last + Duration::days(1)));
+    edges
+        .windows(2)
+        .map(|w| (w[0].max(from), w[1].min(to), w[0] >= from && w[1] <= to))
+        .filter(|(s, e, _)| s < e)
+        .collect()
+}
+
 fn date_edges(
     first: NaiveDate,
     step: impl Fn(NaiveDate) -> NaiveDate,
@@ -389,6 +404,45 @@ mod tests {
     use super::*;
 
     const BERLIN: Tz = chrono_tz::Europe::Berlin;
+
+    #[test]
+    fn days_are_clipped_to_the_window_and_say_whether_they_are_whole() {
+        // 2026-10-25 is the fall-back day in Berlin: 25 hours.
+        let days = days(
+            BERLIN,
+            utc("2026-10-24T12:00:00+02:00"),
+            utc("2026-10-26T00:00:00+01:00"),
+        );
+        assert_eq!(
+            days,
+            [
+                (
+                    utc("2026-10-24T12:00:00+02:00"),
+                    utc("2026-10-25T00:00:00+02:00"),
+                    false
+                ),
+                (
+                    utc("2026-10-25T00:00:00+02:00"),
+                    utc("2026-10-26T00:00:00+01:00"),
+                    true
+                ),
+            ]
+        );
+        assert_eq!(days[1].1 - days[1].0, 25 * 3_600_000);
+        let inside = super::days(
+            BERLIN,
+            utc("2026-10-27T01:00:00+01:00"),
+            utc("2026-10-27T02:00:00+01:00"),
+        );
+        assert_eq!(
+            inside,
+            [(
+                utc("2026-10-27T01:00:00+01:00"),
+                utc("2026-10-27T02:00:00+01:00"),
+                false
+            )]
+        );
+    }
 
     fn utc(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub events_duplicate: Counter,
     pub live_clients: Gauge,
     pub live_dropped: Counter,
+    /// Asset-days of analytics answered from day rollups, and computed from the events.
+    pub rollup_days_read: Counter,
+    pub rollup_days_computed: Counter,
     pub request_seconds: Family<RouteLabels, Histogram>,
 }
 
@@ -34,6 +37,8 @@ impl Default for Metrics {
         let events_duplicate = Counter::default();
         let live_clients = Gauge::default();
         let live_dropped = Counter::default();
+        let rollup_days_read = Counter::default();
+        let rollup_days_computed = Counter::default();
         let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 16))
         });
@@ -58,6 +63,16 @@ impl Default for Metrics {
             live_dropped.clone(),
         );
         registry.register(
+            "analytics_rollup_days_read",
+            "Asset-days of analytics answered from stored day rollups",
+            rollup_days_read.clone(),
+        );
+        registry.register(
+            "analytics_rollup_days_computed",
+            "Asset-days of analytics computed from the events",
+            rollup_days_computed.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             request_seconds.clone(),
@@ -68,6 +83,8 @@ impl Default for Metrics {
             events_duplicate,
             live_clients,
             live_dropped,
+            rollup_days_read,
+            rollup_days_computed,
             request_seconds,
         }
     }

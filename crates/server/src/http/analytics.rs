@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::calendar::{self, Bucket, ParsedShift, Shift};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::live::rfc3339;
-use crate::store::{Asset, Reason, StopPart, now_ms};
+use crate::store::{Asset, DayRollup, Reason, StopPart, now_ms};
 
 /// Longest window one request may ask for.
 pub const MAX_WINDOW_MS: i64 = 400 * 24 * 3_600_000;
@@ -470,12 +470,176 @@ fn bucket_json(start: i64, end: i64, name: &Option<String>, f: &Figures) -> Valu
     Value::Object(map)
 }
 
+/// One asset's figures and down time by reason over one span.
+type SpanFigures = (Figures, Vec<ReasonShare>);
+
+/// Days of one asset computed from the events that are whole and settled: worth storing.
+struct Settled {
+    asset_id: i64,
+    generation: i64,
+    days: Vec<DayRollup>,
+}
+
+/// One asset's figures over each local day of the window (the first and last clipped to it):
+/// whole settled days from the day rollups, the rest from the events, stored as rollups when
+/// they are whole and settled (see `store::rollups` for why that is safe).
+async fn asset_days(
+    state: &AppState,
+    asked: &Asked,
+    asset: &Asset,
+    days: &[(i64, i64, bool)],
+    reasons: &HashMap<i64, &Reason>,
+) -> Result<(Vec<SpanFigures>, Option<Settled>)> {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok((Vec::new(), None));
+    };
+    let now = asked.now;
+    let stored = state.store.day_rollups(asset.id, first.0, last.1).await?;
+    let by_start: HashMap<i64, &DayRollup> = stored.days.iter().map(|d| (d.day_start, d)).collect();
+    let mut out: Vec<Option<SpanFigures>> = days
+        .iter()
+        .map(|&(start, end, whole)| {
+            by_start
+                .get(&start)
+                .filter(|d| whole && d.day_end == end)
+                .map(|d| from_rollup(d, reasons))
+        })
+        .collect();
+    let read = out.iter().filter(|d| d.is_some()).count();
+    state.metrics.rollup_days_read.inc_by(read as u64);
+    state
+        .metrics
+        .rollup_days_computed
+        .inc_by((days.len() - read) as u64);
+    let settled_until = stored.settled_until.map(|t| t.min(now));
+    let mut computed = Vec::new();
+    let mut i = 0;
+    while i < days.len() {
+        if out[i].is_some() {
+            i += 1;
+            continue;
+        }
+        // A run of consecutive days to compute: one read of the events for all of them.
+        let j = (i..days.len())
+            .find(|&k| out[k].is_some())
+            .unwrap_or(days.len());
+        let range = (days[i].0, days[j - 1].1);
+        let history = history(state, &asked.rules, asset, &asked.downtime, range, now).await?;
+        let views = annotated_stops(state, asked.tenant_id, asset, &history, range).await?;
+        for k in i..j {
+            let (start, end, whole) = days[k];
+            let figures = history.figures(start, end, now);
+            let shares = downtime_by_reason(&views, &history, &figures, (start, end), now, reasons);
+            if whole && settled_until.is_some_and(|t| end <= t) {
+                computed.push(to_rollup(start, end, &figures, &shares));
+            }
+            out[k] = Some((figures, shares));
+        }
+        i = j;
+    }
+    let settle = (!computed.is_empty()).then_some(Settled {
+        asset_id: asset.id,
+        generation: stored.generation,
+        days: computed,
+    });
+    Ok((out.into_iter().flatten().collect(), settle))
+}
+
+/// The stops of `history` that overlap `range`, cut into their annotated parts.
+async fn annotated_stops(
+    state: &AppState,
+    tenant_id: i64,
+    asset: &Asset,
+    history: &History,
+    (from, to): (i64, i64),
+) -> Result<Vec<StopView>> {
+    let overlapping: Vec<Stop> = history
+        .stops
+        .iter()
+        .copied()
+        .filter(|s| s.start < to && s.end > from)
+        .collect();
+    let first_start = overlapping.first().map_or(from, |s| s.start.min(from));
+    let parts = state
+        .store
+        .stop_parts(tenant_id, vec![asset.id], first_start, to)
+        .await?;
+    Ok(stop_views(asset.id, history, &parts, &overlapping))
+}
+
+fn to_rollup(start: i64, end: i64, f: &Figures, shares: &[ReasonShare]) -> DayRollup {
+    DayRollup {
+        day_start: start,
+        day_end: end,
+        run_ms: f.run_ms,
+        down_ms: f.down_ms,
+        unknown_ms: f.unknown_ms,
+        unplanned_ms: f.unplanned_ms,
+        short_stops: f.short_stops,
+        long_stops: f.long_stops,
+        reasons: Some(
+            shares
+                .iter()
+                .map(|s| (s.reason_id, s.stops, s.down_ms))
+                .collect(),
+        ),
+    }
+}
+
+fn from_rollup(d: &DayRollup, reasons: &HashMap<i64, &Reason>) -> SpanFigures {
+    let figures = Figures::from_parts(
+        d.run_ms,
+        d.down_ms,
+        d.unknown_ms,
+        d.unplanned_ms,
+        d.short_stops,
+        d.long_stops,
+    );
+    let shares = d
+        .reasons
+        .iter()
+        .flatten()
+        .map(|&(id, stops, down_ms)| {
+            // A reason deleted since is unassigned (deleting one also forgets the rollups).
+            let reason = id.and_then(|r| reasons.get(&r));
+            ReasonShare {
+                reason_id: reason.map(|r| r.id),
+                name: reason.map_or_else(|| "Unassigned".to_owned(), |r| r.name.clone()),
+                category: reason.map(|r| r.category.clone()),
+                stops,
+                down_ms,
+            }
+        })
+        .collect();
+    (figures, shares)
+}
+
+/// Adds the day figures that lie inside each bucket (every day, week and month edge is a local
+/// midnight, so each day falls into exactly one bucket).
+fn sum_days(
+    days: &[(i64, i64, bool)],
+    per_day: &[SpanFigures],
+    buckets: &[(i64, i64, Option<String>)],
+) -> Vec<Figures> {
+    buckets
+        .iter()
+        .map(|(s, e, _)| {
+            days.iter()
+                .zip(per_day)
+                .filter(|((ds, de, _), _)| ds >= s && de <= e)
+                .map(|(_, (f, _))| *f)
+                .sum()
+        })
+        .collect()
+}
+
 async fn analytics(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response> {
+    let asked = asked(&state, &user, &headers, &uri).await?;
     let Asked {
         params,
         tenant_id,
@@ -483,43 +647,64 @@ async fn analytics(
         now,
         from,
         to,
-        assets,
-        downtime,
-    } = asked(&state, &user, &headers, &uri).await?;
+        ..
+    } = &asked;
+    let (tenant_id, now, from, to) = (*tenant_id, *now, *from, *to);
     let reasons = state.store.reasons(tenant_id).await?;
     let reasons: HashMap<i64, &Reason> = reasons.iter().map(|r| (r.id, r)).collect();
     let spans = params
         .bucket
-        .map(|b| bucket_spans(b, &rules, (from, to)))
+        .map(|b| bucket_spans(b, rules, (from, to)))
         .unwrap_or_default();
 
-    let mut rows: Vec<AssetFigures> = Vec::with_capacity(assets.len());
-    for asset in &assets {
-        let history = history(&state, &rules, asset, &downtime, (from, to), now).await?;
-        let figures = history.figures(from, to, now);
-        let overlapping: Vec<Stop> = history
-            .stops
-            .iter()
-            .copied()
-            .filter(|s| s.start < to && s.end > from)
+    let mut rows: Vec<AssetFigures> = Vec::with_capacity(asked.assets.len());
+    let by_day = matches!(
+        params.bucket,
+        None | Some(Bucket::Day | Bucket::Week | Bucket::Month)
+    );
+    if by_day {
+        let days = calendar::days(rules.tz, from, to);
+        let mut settled = Vec::new();
+        for asset in &asked.assets {
+            let (per_day, new) = asset_days(&state, &asked, asset, &days, &reasons).await?;
+            settled.extend(new);
+            let figures = per_day.iter().map(|(f, _)| *f).sum();
+            let buckets = sum_days(&days, &per_day, &spans);
+            let shares = merge_shares(per_day.into_iter().flat_map(|(_, s)| s));
+            rows.push(AssetFigures {
+                asset,
+                figures,
+                buckets,
+                shares,
+            });
+        }
+        // One write for all of them; a failure only means computing them again next time.
+        let settled: Vec<_> = settled
+            .into_iter()
+            .map(|s| (s.asset_id, s.generation, s.days))
             .collect();
-        let first_start = overlapping.first().map_or(from, |s| s.start.min(from));
-        let parts = state
-            .store
-            .stop_parts(tenant_id, vec![asset.id], first_start, to)
-            .await?;
-        let views = stop_views(asset.id, &history, &parts, &overlapping);
-        let shares = downtime_by_reason(&views, &history, &figures, (from, to), now, &reasons);
-        let buckets = spans
-            .iter()
-            .map(|(s, e, _)| history.figures(*s, *e, now))
-            .collect();
-        rows.push(AssetFigures {
-            asset,
-            figures,
-            buckets,
-            shares,
-        });
+        if !settled.is_empty()
+            && let Err(e) = state.store.save_day_rollups(tenant_id, settled).await
+        {
+            tracing::warn!("cannot store day rollups: {e}");
+        }
+    } else {
+        for asset in &asked.assets {
+            let history = history(&state, rules, asset, &asked.downtime, (from, to), now).await?;
+            let figures = history.figures(from, to, now);
+            let views = annotated_stops(&state, tenant_id, asset, &history, (from, to)).await?;
+            let shares = downtime_by_reason(&views, &history, &figures, (from, to), now, &reasons);
+            let buckets = spans
+                .iter()
+                .map(|(s, e, _)| history.figures(*s, *e, now))
+                .collect();
+            rows.push(AssetFigures {
+                asset,
+                figures,
+                buckets,
+                shares,
+            });
+        }
     }
     if params.csv {
         return Ok(analytics_csv(&rows, &spans, from, to));

@@ -212,6 +212,8 @@ fn store_events(
     };
     // Each asset of the request is read once and written once, whatever the number of events.
     let mut assets: HashMap<u8, (AssetNow, bool)> = HashMap::new();
+    // The earliest late event of each asset: its settled days from there on must be recomputed.
+    let mut late: HashMap<i64, i64> = HashMap::new();
     for e in events {
         let (asset, moved) = match assets.entry(e.pin) {
             Entry::Occupied(entry) => entry.into_mut(),
@@ -246,6 +248,9 @@ fn store_events(
         // Only an event at or after the latest one moves the current state; a late backfill
         // is history, not news.
         if asset.last_ts.is_some_and(|last| e.ts < last) {
+            late.entry(asset.id)
+                .and_modify(|t| *t = (*t).min(e.ts))
+                .or_insert(e.ts);
             continue;
         }
         if asset.running != Some(e.running) {
@@ -268,6 +273,9 @@ fn store_events(
             "UPDATE assets SET running = ?1, since = ?2, last_ts = ?3 WHERE id = ?4",
         )?
         .execute(params![asset.running, asset.since, asset.last_ts, asset.id])?;
+    }
+    for (asset_id, ts) in late {
+        super::rollups::forget_days_for_late_event(conn, asset_id, ts)?;
     }
     if acknowledge {
         // Every seq of this request is stored now; the rest of the watermark comes from the table.

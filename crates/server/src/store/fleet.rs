@@ -174,6 +174,7 @@ impl Store {
                     // Everything that names the logger or its assets goes with it.
                     let of_assets = "asset_id IN (SELECT id FROM assets WHERE logger_row = ?1)";
                     conn.execute(&format!("DELETE FROM stop_parts WHERE {of_assets}"), [id])?;
+                    conn.execute(&format!("DELETE FROM day_rollups WHERE {of_assets}"), [id])?;
                     conn.execute(
                         &format!("DELETE FROM planned_downtime WHERE {of_assets}"),
                         [id],
@@ -304,6 +305,9 @@ impl Store {
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }
+            if threshold_s.is_some() {
+                super::rollups::forget_asset_days(conn, id, None)?;
+            }
             Ok(())
         })
         .await
@@ -394,7 +398,7 @@ impl Store {
                    (SELECT 1 FROM logger_offline WHERE logger_row = ?1 AND end_ms IS NULL)",
                 params![logger_row, since],
             )?;
-            Ok(())
+            super::rollups::forget_logger_days(conn, logger_row, since)
         })
         .await
     }
@@ -402,11 +406,20 @@ impl Store {
     /// Ends a logger's open offline span (if any) at its first contact back.
     pub async fn close_offline(&self, logger_row: i64, at: i64) -> Result<()> {
         self.write(move |conn| {
+            let start: Option<i64> = conn
+                .query_row(
+                    "SELECT MIN(start_ms) FROM logger_offline WHERE logger_row = ?1 AND end_ms IS NULL",
+                    [logger_row],
+                    |r| r.get(0),
+                )?;
+            let Some(start) = start else {
+                return Ok(());
+            };
             conn.execute(
                 "UPDATE logger_offline SET end_ms = MAX(start_ms, ?2) WHERE logger_row = ?1 AND end_ms IS NULL",
                 params![logger_row, at],
             )?;
-            Ok(())
+            super::rollups::forget_logger_days(conn, logger_row, start)
         })
         .await
     }

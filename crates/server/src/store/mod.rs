@@ -12,6 +12,7 @@ mod checkpoint;
 mod devices;
 mod fleet;
 mod model;
+mod rollups;
 mod settings;
 mod writer;
 
@@ -26,6 +27,7 @@ pub use devices::{
 };
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
+pub use rollups::{DayRollup, StoredDays};
 pub use settings::{PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;
@@ -62,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_analytics.sql"),
     include_str!("../../migrations/0003_dropped_events.sql"),
+    include_str!("../../migrations/0004_day_rollups.sql"),
 ];
 
 /// Handle to the database; cheap to clone.

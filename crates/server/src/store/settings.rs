@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{Result, Store, StoreError, now_ms, on_unique};
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,7 +88,7 @@ impl Store {
                  short_stop_threshold_s = COALESCE(?2, short_stop_threshold_s) WHERE id = ?3",
                 params![timezone, threshold_s, tenant_id],
             )?;
-            Ok(())
+            forget_tenant_days(conn, tenant_id)
         })
         .await
     }
@@ -110,7 +111,7 @@ impl Store {
                 "UPDATE tenants SET shifts = ?1 WHERE id = ?2",
                 params![json, tenant_id],
             )?;
-            Ok(())
+            forget_tenant_days(conn, tenant_id)
         })
         .await
     }
@@ -131,6 +132,7 @@ impl Store {
                 "INSERT INTO planned_downtime (tenant_id, asset_id, start_ms, end_ms, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![tenant_id, asset_id, from, to, note, now_ms()],
             )?;
+            forget_tenant_days(conn, tenant_id)?;
             Ok(PlannedDowntime { id: conn.last_insert_rowid(), asset_id, from, to, note })
         })
         .await
@@ -166,7 +168,7 @@ impl Store {
                 params![id, tenant_id],
             )? {
                 0 => Err(StoreError::NotFound),
-                _ => Ok(()),
+                _ => forget_tenant_days(conn, tenant_id),
             }
         })
         .await
@@ -240,7 +242,7 @@ impl Store {
                 params![id, tenant_id],
             )? {
                 0 => Err(StoreError::NotFound),
-                _ => Ok(()),
+                _ => forget_tenant_days(conn, tenant_id),
             }
         })
         .await
@@ -294,7 +296,7 @@ impl Store {
                  SET reason_id = excluded.reason_id, comment = excluded.comment, updated_at = excluded.updated_at",
                 params![tenant_id, part.asset_id, part.stop_start, part.part_start, part.reason_id, part.comment, now_ms()],
             )?;
-            Ok(())
+            forget_asset_days(conn, part.asset_id, Some(part.stop_start))
         })
         .await
     }
@@ -320,7 +322,7 @@ impl Store {
                 "INSERT OR IGNORE INTO stop_parts (tenant_id, asset_id, stop_start, part_start, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![tenant_id, asset_id, stop_start, at, now],
             )?;
-            Ok(())
+            forget_asset_days(conn, asset_id, Some(stop_start))
         })
         .await
     }
@@ -346,9 +348,11 @@ impl Store {
         .await
     }
 
-    /// The events an asset's figures for `[from, to)` need: the last one before the window
-    /// (the state it starts in), those inside, and those after it up to the first RUNNING
-    /// (so a stop that runs past `to` has its whole length). As (ts, seq or id, running).
+    /// The events an asset's figures for `[from, to)` need: those before the window back to the
+    /// last RUNNING one (the state it starts in, and, when it starts in a stop, where that stop
+    /// began, so notes on the stop's parts inside the window count), or the last one when none
+    /// ran; those inside; and those after it up to the first RUNNING (so a stop that runs past
+    /// `to` has its whole length). As (ts, seq or id, running).
     pub async fn analytics_events(
         &self,
         asset_id: i64,
@@ -358,14 +362,16 @@ impl Store {
         self.read(move |conn| {
             let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?));
             let mut out: Vec<(i64, i64, bool)> = Vec::new();
-            let before = conn
-                .prepare_cached(
-                    "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts < ?2
-                     ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
-                )?
-                .query_row(params![asset_id, from], map)
-                .optional()?;
-            out.extend(before);
+            let mut before = conn.prepare_cached(
+                "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts < ?2
+                 AND ts >= COALESCE(
+                   (SELECT ts FROM events WHERE asset_id = ?1 AND ts < ?2 AND running = 1 ORDER BY ts DESC LIMIT 1),
+                   (SELECT MAX(ts) FROM events WHERE asset_id = ?1 AND ts < ?2))
+                 ORDER BY ts",
+            )?;
+            for row in before.query_map(params![asset_id, from], map)? {
+                out.push(row?);
+            }
             let mut inside = conn.prepare_cached(
                 "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
             )?;

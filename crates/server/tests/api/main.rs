@@ -9,4 +9,5 @@ mod device;
 mod helpers;
 mod lifecycle;
 mod live;
+mod rollups;
 mod tenancy;
