@@ -113,6 +113,11 @@ pub async fn run(target: &mut Target, p: Params) -> anyhow::Result<String> {
     let load = load_started.elapsed();
 
     let path_all = format!("/api/v1/analytics?from={start}&to={now}&bucket=day");
+    // The first answer computes every settled day from the events and stores it as a rollup;
+    // the repeats read the rollups.
+    let cold_started = Instant::now();
+    target.user_get_ok(&path_all).await?;
+    let cold = cold_started.elapsed();
     let (all_min, all_med, all_max) = time_get(target, &path_all, p.repeats).await?;
     let day_from = now - DAY_MS;
     let one_asset = target.first_asset_id().await?;
@@ -132,7 +137,11 @@ pub async fn run(target: &mut Target, p: Params) -> anyhow::Result<String> {
     ));
     out.push_str("| query | min | median | max |\n|---|---:|---:|---:|\n");
     out.push_str(&format!(
-        "| all assets, whole history, `bucket=day` (API) | {} | {} | {} |\n",
+        "| all assets, whole history, `bucket=day` (API), first time: from the events, storing the day rollups | {} | | |\n",
+        ms(cold),
+    ));
+    out.push_str(&format!(
+        "| all assets, whole history, `bucket=day` (API), again: from the day rollups | {} | {} | {} |\n",
         ms(all_min),
         ms(all_med),
         ms(all_max)
@@ -157,7 +166,110 @@ pub async fn run(target: &mut Target, p: Params) -> anyhow::Result<String> {
             all_med.as_secs_f64() / sql_med.as_secs_f64()
         ));
     }
+    // Last: its events would slow the plain SQL above.
+    let ingest = ingest_while_reading(target, &path_all, now).await?;
+    out.push_str(&format!(
+        "\nIngest while analytics are read: one connection posting batches of {BATCH} in-order events \
+         (new loggers, after the history) for {INGEST_SECONDS} s each time.\n\n\
+         | reader | ingest events/s | change | whole-history answers read |\n|---|---:|---:|---:|\n\
+         | none | {} | | |\n| one query a second | {} | {:+.1} % | {} |\n| back to back | {} | {:+.1} % | {} |\n",
+        thousands(ingest.alone as u64),
+        thousands(ingest.paced.0 as u64),
+        (ingest.paced.0 / ingest.alone - 1.0) * 100.0,
+        ingest.paced.1,
+        thousands(ingest.busy.0 as u64),
+        (ingest.busy.0 / ingest.alone - 1.0) * 100.0,
+        ingest.busy.1,
+    ));
     Ok(out)
+}
+
+const INGEST_SECONDS: u64 = 10;
+
+/// Ingest rates alone and with a reader; with a reader also how many answers it read.
+struct IngestUnderReads {
+    alone: f64,
+    paced: (f64, u64),
+    busy: (f64, u64),
+}
+
+/// Events/s of one connection posting batches for [`INGEST_SECONDS`]: alone, while a second
+/// connection reads `path` once a second, and while it reads it back to back. The events are
+/// stamped after `history_end`, outside the window `path` asks about.
+async fn ingest_while_reading(
+    target: &mut Target,
+    path: &str,
+    history_end: i64,
+) -> anyhow::Result<IngestUnderReads> {
+    let loggers = target.register_loggers("w", 3).await?;
+    let alone = ingest_for(target, &loggers[0], history_end).await?;
+    let paced = ingest_with_reader(
+        target,
+        &loggers[1],
+        history_end,
+        path,
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let busy = ingest_with_reader(target, &loggers[2], history_end, path, None).await?;
+    Ok(IngestUnderReads { alone, paced, busy })
+}
+
+async fn ingest_with_reader(
+    target: &Target,
+    logger: &crate::target::Logger,
+    history_end: i64,
+    path: &str,
+    every: Option<Duration>,
+) -> anyhow::Result<(f64, u64)> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (addr, token) = (target.addr, target.user_token.clone());
+    let reader = {
+        let stop = stop.clone();
+        let path = path.to_owned();
+        tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let bearer = hyper::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
+            let mut reads = 0u64;
+            let mut tick = every.map(tokio::time::interval);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(tick) = &mut tick {
+                    tick.tick().await;
+                }
+                let reply = conn.get(&path, Some(&bearer)).await?;
+                ensure!(reply.status == StatusCode::OK, "{}", reply.snippet());
+                reads += 1;
+            }
+            anyhow::Ok(reads)
+        })
+    };
+    let rate = ingest_for(target, logger, history_end).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await??;
+    Ok((rate?, reads))
+}
+
+/// Posts batches of in-order events for one logger for [`INGEST_SECONDS`], stamped from
+/// `first_ts` on, a thousand to the millisecond; returns events/s.
+async fn ingest_for(
+    target: &Target,
+    logger: &crate::target::Logger,
+    first_ts: i64,
+) -> anyhow::Result<f64> {
+    let mut conn = Conn::open(target.addr).await?;
+    let started = Instant::now();
+    let (mut seq, mut sent) = (0u64, 0u64);
+    while started.elapsed() < Duration::from_secs(INGEST_SECONDS) {
+        let events: Vec<serde_json::Value> = (0..BATCH)
+            .map(|i| {
+                seq += 1;
+                let ts = first_ts + (seq / 1000) as i64;
+                json!({"seq": seq, "pin": i as u32 % PINS, "running": (i / PINS as usize).is_multiple_of(2), "ts": ts})
+            })
+            .collect();
+        sent += post(&mut conn, &logger.id, &logger.key, events, seq).await?;
+    }
+    Ok(sent as f64 / started.elapsed().as_secs_f64())
 }
 
 async fn post(

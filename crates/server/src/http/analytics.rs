@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::calendar::{self, Bucket, ParsedShift, Shift};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::live::rfc3339;
-use crate::store::{Asset, DayRollup, Reason, StopPart, now_ms};
+use crate::store::{Asset, DayRollup, Reason, StopPart, StoredDays, now_ms};
 
 /// Longest window one request may ask for.
 pub const MAX_WINDOW_MS: i64 = 400 * 24 * 3_600_000;
@@ -453,23 +453,6 @@ fn bucket_spans(
     }
 }
 
-fn figures_json(f: &Figures) -> serde_json::Map<String, Value> {
-    match serde_json::to_value(f) {
-        Ok(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    }
-}
-
-fn bucket_json(start: i64, end: i64, name: &Option<String>, f: &Figures) -> Value {
-    let mut map = figures_json(f);
-    map.insert("start".into(), rfc3339(start).into());
-    map.insert("end".into(), rfc3339(end).into());
-    if let Some(name) = name {
-        map.insert("shift".into(), name.clone().into());
-    }
-    Value::Object(map)
-}
-
 /// One asset's figures and down time by reason over one span.
 type SpanFigures = (Figures, Vec<ReasonShare>);
 
@@ -488,13 +471,10 @@ async fn asset_days(
     asked: &Asked,
     asset: &Asset,
     days: &[(i64, i64, bool)],
+    stored: StoredDays,
     reasons: &HashMap<i64, &Reason>,
 ) -> Result<(Vec<SpanFigures>, Option<Settled>)> {
-    let (Some(first), Some(last)) = (days.first(), days.last()) else {
-        return Ok((Vec::new(), None));
-    };
     let now = asked.now;
-    let stored = state.store.day_rollups(asset.id, first.0, last.1).await?;
     let by_start: HashMap<i64, &DayRollup> = stored.days.iter().map(|d| (d.day_start, d)).collect();
     let mut out: Vec<Option<SpanFigures>> = days
         .iter()
@@ -615,20 +595,21 @@ fn from_rollup(d: &DayRollup, reasons: &HashMap<i64, &Reason>) -> SpanFigures {
 }
 
 /// Adds the day figures that lie inside each bucket (every day, week and month edge is a local
-/// midnight, so each day falls into exactly one bucket).
+/// midnight, so each day falls into exactly one bucket; both lists are in time order).
 fn sum_days(
     days: &[(i64, i64, bool)],
     per_day: &[SpanFigures],
     buckets: &[(i64, i64, Option<String>)],
 ) -> Vec<Figures> {
+    let mut day = days.iter().zip(per_day).peekable();
     buckets
         .iter()
-        .map(|(s, e, _)| {
-            days.iter()
-                .zip(per_day)
-                .filter(|((ds, de, _), _)| ds >= s && de <= e)
-                .map(|(_, (f, _))| *f)
-                .sum()
+        .map(|(_, end, _)| {
+            let mut sum = Figures::default();
+            while let Some((_, (figures, _))) = day.next_if(|((_, e, _), _)| e <= end) {
+                sum = sum + *figures;
+            }
+            sum
         })
         .collect()
 }
@@ -664,9 +645,13 @@ async fn analytics(
     );
     if by_day {
         let days = calendar::days(rules.tz, from, to);
+        let stored = state
+            .store
+            .day_rollups(asked.assets.iter().map(|a| a.id).collect(), from, to)
+            .await?;
         let mut settled = Vec::new();
-        for asset in &asked.assets {
-            let (per_day, new) = asset_days(&state, &asked, asset, &days, &reasons).await?;
+        for (asset, stored) in asked.assets.iter().zip(stored) {
+            let (per_day, new) = asset_days(&state, &asked, asset, &days, stored, &reasons).await?;
             settled.extend(new);
             let figures = per_day.iter().map(|(f, _)| *f).sum();
             let buckets = sum_days(&days, &per_day, &spans);
@@ -709,44 +694,87 @@ async fn analytics(
     if params.csv {
         return Ok(analytics_csv(&rows, &spans, from, to));
     }
-    let total: Figures = rows.iter().map(|r| r.figures).sum();
-    let bucket_total = |i: usize| rows.iter().map(|r| r.buckets[i]).sum::<Figures>();
-    let buckets_json = |figures: &dyn Fn(usize) -> Figures| -> Value {
-        Value::Array(
-            spans
-                .iter()
-                .enumerate()
-                .map(|(i, (s, e, n))| bucket_json(*s, *e, n, &figures(i)))
-                .collect(),
-        )
-    };
-    let assets_json: Vec<Value> = rows
+    // Typed answer structs serialize straight into the body: a year of 500 assets by day is
+    // 180,000 buckets, and building a `serde_json::Value` tree of them first cost most of the time.
+    let labels: Vec<(String, String)> = spans
         .iter()
-        .map(|r| {
-            let mut row = figures_json(&r.figures);
-            row.insert("asset_id".into(), r.asset.id.into());
-            row.insert("asset_name".into(), r.asset.name.clone().into());
-            row.insert("downtime_by_reason".into(), json!(r.shares));
-            row.insert("buckets".into(), buckets_json(&|i| r.buckets[i]));
-            Value::Object(row)
-        })
+        .map(|(s, e, _)| (rfc3339(*s), rfc3339(*e)))
         .collect();
-    let mut total_json = figures_json(&total);
-    total_json.insert(
-        "downtime_by_reason".into(),
-        json!(merge_shares(
-            rows.iter().flat_map(|r| r.shares.iter().cloned())
-        )),
-    );
-    total_json.insert("buckets".into(), buckets_json(&bucket_total));
-    Ok(Json(json!({
-        "from": rfc3339(from),
-        "to": rfc3339(to),
-        "timezone": rules.tz.name(),
-        "assets": assets_json,
-        "total": total_json,
-    }))
-    .into_response())
+    let buckets_out = |figures: Vec<Figures>| -> Vec<BucketOut<'_>> {
+        spans
+            .iter()
+            .zip(&labels)
+            .zip(figures)
+            .map(|(((_, _, shift), (start, end)), figures)| BucketOut {
+                start,
+                end,
+                shift: shift.as_deref(),
+                figures,
+            })
+            .collect()
+    };
+    let total: Figures = rows.iter().map(|r| r.figures).sum();
+    let total_buckets = (0..spans.len())
+        .map(|i| rows.iter().map(|r| r.buckets[i]).sum())
+        .collect();
+    let answer = AnalyticsOut {
+        from: rfc3339(from),
+        to: rfc3339(to),
+        timezone: rules.tz.name(),
+        assets: rows
+            .iter()
+            .map(|r| AssetOut {
+                asset_id: r.asset.id,
+                asset_name: &r.asset.name,
+                figures: r.figures,
+                downtime_by_reason: r.shares.clone(),
+                buckets: buckets_out(r.buckets.clone()),
+            })
+            .collect(),
+        total: TotalOut {
+            figures: total,
+            downtime_by_reason: merge_shares(rows.iter().flat_map(|r| r.shares.iter().cloned())),
+            buckets: buckets_out(total_buckets),
+        },
+    };
+    Ok(Json(answer).into_response())
+}
+
+#[derive(Serialize)]
+struct AnalyticsOut<'a> {
+    from: String,
+    to: String,
+    timezone: &'a str,
+    assets: Vec<AssetOut<'a>>,
+    total: TotalOut<'a>,
+}
+
+#[derive(Serialize)]
+struct AssetOut<'a> {
+    asset_id: i64,
+    asset_name: &'a str,
+    #[serde(flatten)]
+    figures: Figures,
+    downtime_by_reason: Vec<ReasonShare>,
+    buckets: Vec<BucketOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct TotalOut<'a> {
+    #[serde(flatten)]
+    figures: Figures,
+    downtime_by_reason: Vec<ReasonShare>,
+    buckets: Vec<BucketOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct BucketOut<'a> {
+    start: &'a str,
+    end: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shift: Option<&'a str>,
+    #[serde(flatten)]
+    figures: Figures,
 }
 
 /// One asset's answer before it is shaped as JSON or CSV.

@@ -45,74 +45,90 @@ pub struct StoredDays {
 }
 
 impl Store {
-    /// What the day rollups of an asset inside `[from, to)` need, read in one transaction: the
-    /// asset's rollup generation, until when its days are settled (the time of the latest event
-    /// whose state differs from the newest event's; `None` when it never changed state), and the
-    /// stored days.
-    pub async fn day_rollups(&self, asset_id: i64, from: i64, to: i64) -> Result<StoredDays> {
+    /// What the day rollups of these assets inside `[from, to)` need, read in one transaction:
+    /// per asset, in the order given, its rollup generation, until when its days are settled (the
+    /// time of the latest event whose state differs from the newest event's; `None` when it never
+    /// changed state), and the stored days.
+    pub async fn day_rollups(
+        &self,
+        asset_ids: Vec<i64>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StoredDays>> {
         self.read(move |conn| {
             let tx = conn.unchecked_transaction()?;
-            let generation: i64 = tx
-                .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1")?
-                .query_row([asset_id], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0);
-            let newest: Option<(i64, bool)> = tx
-                .prepare_cached(
-                    "SELECT ts, running FROM events WHERE asset_id = ?1
+            let stored = asset_ids
+                .into_iter()
+                .map(|asset_id| stored_days(&tx, asset_id, from, to))
+                .collect::<Result<Vec<_>>>()?;
+            tx.finish()?;
+            Ok(stored)
+        })
+        .await
+    }
+}
+
+/// One asset's part of [`Store::day_rollups`].
+fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<StoredDays> {
+    let generation: i64 = tx
+        .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1")?
+        .query_row([asset_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let newest: Option<(i64, bool)> = tx
+        .prepare_cached(
+            "SELECT ts, running FROM events WHERE asset_id = ?1
                      ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
-                )?
-                .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            // Walks the (asset_id, ts) index backwards to the first event of the other state
-            // (a MAX() with this filter would read the asset's whole history).
-            let settled_until: Option<i64> = match newest {
-                None => None,
-                Some((ts, running)) => tx
-                    .prepare_cached(
-                        "SELECT ts FROM events WHERE asset_id = ?1 AND ts <= ?2 AND running != ?3
+        )?
+        .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    // Walks the (asset_id, ts) index backwards to the first event of the other state
+    // (a MAX() with this filter would read the asset's whole history).
+    let settled_until: Option<i64> = match newest {
+        None => None,
+        Some((ts, running)) => tx
+            .prepare_cached(
+                "SELECT ts FROM events WHERE asset_id = ?1 AND ts <= ?2 AND running != ?3
                          ORDER BY ts DESC LIMIT 1",
-                    )?
-                    .query_row(params![asset_id, ts, running], |r| r.get(0))
-                    .optional()?,
-            };
-            let mut stmt = tx.prepare_cached(
+            )?
+            .query_row(params![asset_id, ts, running], |r| r.get(0))
+            .optional()?,
+    };
+    let mut stmt = tx.prepare_cached(
                 "SELECT day_start, day_end, run_ms, down_ms, unknown_ms, unplanned_ms, short_stops, long_stops, reasons
                  FROM day_rollups WHERE asset_id = ?1 AND day_start >= ?2 AND day_start < ?3 AND day_end <= ?3
                  ORDER BY day_start",
             )?;
-            let days = stmt
-                .query_map(params![asset_id, from, to], |r| {
-                    let reasons: String = r.get(8)?;
-                    Ok(DayRollup {
-                        day_start: r.get(0)?,
-                        day_end: r.get(1)?,
-                        run_ms: r.get(2)?,
-                        down_ms: r.get(3)?,
-                        unknown_ms: r.get(4)?,
-                        unplanned_ms: r.get(5)?,
-                        short_stops: r.get::<_, i64>(6)?.max(0) as u64,
-                        long_stops: r.get::<_, i64>(7)?.max(0) as u64,
-                        // Written by this module; a row that does not parse is recomputed.
-                        reasons: serde_json::from_str(&reasons).ok(),
-                    })
-                })?
-                .filter_map(|row| match row {
-                    Ok(DayRollup { reasons: None, .. }) => None,
-                    other => Some(other),
-                })
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            drop(stmt);
-            tx.finish()?;
-            Ok(StoredDays {
-                generation,
-                settled_until,
-                days,
+    let days = stmt
+        .query_map(params![asset_id, from, to], |r| {
+            let reasons: String = r.get(8)?;
+            Ok(DayRollup {
+                day_start: r.get(0)?,
+                day_end: r.get(1)?,
+                run_ms: r.get(2)?,
+                down_ms: r.get(3)?,
+                unknown_ms: r.get(4)?,
+                unplanned_ms: r.get(5)?,
+                short_stops: r.get::<_, i64>(6)?.max(0) as u64,
+                long_stops: r.get::<_, i64>(7)?.max(0) as u64,
+                // Written by this module; a row that does not parse is recomputed.
+                reasons: serde_json::from_str(&reasons).ok(),
             })
+        })?
+        .filter_map(|row| match row {
+            Ok(DayRollup { reasons: None, .. }) => None,
+            other => Some(other),
         })
-        .await
-    }
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(stmt);
+    Ok(StoredDays {
+        generation,
+        settled_until,
+        days,
+    })
+}
 
+impl Store {
     /// Stores computed days, `(asset_id, generation, days)` per asset, in one transaction; an
     /// asset's days are dropped instead when its rollups were invalidated since `generation` was
     /// read (they may be stale). Returns how many assets' days were stored.
