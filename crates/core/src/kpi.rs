@@ -220,8 +220,19 @@ impl Add for Figures {
 }
 
 impl Sum for Figures {
+    /// Adds the times and counts, then derives availability, MTBF and MTTR once.
     fn sum<I: Iterator<Item = Figures>>(iter: I) -> Figures {
-        iter.fold(Figures::default(), Add::add)
+        let (mut run, mut down, mut unknown, mut unplanned, mut short, mut long) =
+            (0, 0, 0, 0, 0, 0);
+        for f in iter {
+            run += f.run_ms;
+            down += f.down_ms;
+            unknown += f.unknown_ms;
+            unplanned += f.unplanned_ms;
+            short += f.short_stops;
+            long += f.long_stops;
+        }
+        Figures::from_parts(run, down, unknown, unplanned, short, long)
     }
 }
 

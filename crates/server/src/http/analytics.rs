@@ -605,11 +605,9 @@ fn sum_days(
     buckets
         .iter()
         .map(|(_, end, _)| {
-            let mut sum = Figures::default();
-            while let Some((_, (figures, _))) = day.next_if(|((_, e, _), _)| e <= end) {
-                sum = sum + *figures;
-            }
-            sum
+            std::iter::from_fn(|| day.next_if(|((_, e, _), _)| e <= end))
+                .map(|(_, (figures, _))| *figures)
+                .sum()
         })
         .collect()
 }
