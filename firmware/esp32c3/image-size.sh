@@ -11,8 +11,14 @@
 # such segment. The check uses that upper bound; `espflash save-image` gives the exact figure.
 set -euo pipefail
 cd "$(dirname "$0")"
-elf=${1:-target/riscv32imc-unknown-none-elf/release/assetlog-esp32c3}
+elf=${1:-${CARGO_TARGET_DIR:-target}/riscv32imc-unknown-none-elf/release/assetlog-esp32c3}
 partition=$((0x180000))
+if [ ! -f "$elf" ]; then
+  echo "no firmware image at $elf: build it first (cargo build --release)" >&2
+  exit 1
+fi
+# Read into a variable first: a failure inside `< <(...)` would go unnoticed.
+headers=$(readelf -lW "$elf")
 
 loadable=0 segments=0 mapped=0
 while read -r type _offset vaddr _paddr filesize _rest; do
@@ -24,7 +30,12 @@ while read -r type _offset vaddr _paddr filesize _rest; do
      { [ "$addr" -ge $((0x42000000)) ] && [ "$addr" -lt $((0x42800000)) ]; }; then
     mapped=$((mapped + 1))
   fi
-done < <(readelf -lW "$elf")
+done <<<"$headers"
+
+if [ "$loadable" -eq 0 ]; then
+  echo "$elf has no loadable segments: not a firmware image" >&2
+  exit 1
+fi
 
 bound=$((loadable + mapped * 65536 + 24 + segments * 8 + 16 + 32))
 echo "app image: $loadable bytes in $segments loadable segments ($mapped mapped from flash);" \

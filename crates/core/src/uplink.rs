@@ -150,23 +150,9 @@ impl Uplink {
             } => {
                 self.heartbeat_ms = (u64::from(heartbeat_interval_s) * 1000)
                     .clamp(*HEARTBEAT_MS.start(), *HEARTBEAT_MS.end());
-                self.link = if claimed {
-                    Link::Claimed
-                } else {
-                    Link::Pending
-                };
-                self.next_heartbeat_ms = now_ms.saturating_add(self.heartbeat_ms);
-                self.succeeded();
+                self.heard_from(claimed, now_ms);
             }
-            Outcome::Alive { claimed } => {
-                self.link = if claimed {
-                    Link::Claimed
-                } else {
-                    Link::Pending
-                };
-                self.next_heartbeat_ms = now_ms.saturating_add(self.heartbeat_ms);
-                self.succeeded();
-            }
+            Outcome::Alive { claimed } => self.heard_from(claimed, now_ms),
             Outcome::Acked => self.succeeded(),
             Outcome::Unauthorized => {
                 // A refused registration means the key was rotated; a refused heartbeat or upload
@@ -186,6 +172,17 @@ impl Uplink {
             }
             Outcome::Failed => self.failed(now_ms),
         }
+    }
+
+    /// The server answered a registration or heartbeat: the next heartbeat is a period away.
+    fn heard_from(&mut self, claimed: bool, now_ms: u64) {
+        self.link = if claimed {
+            Link::Claimed
+        } else {
+            Link::Pending
+        };
+        self.next_heartbeat_ms = now_ms.saturating_add(self.heartbeat_ms);
+        self.succeeded();
     }
 
     fn succeeded(&mut self) {

@@ -232,26 +232,8 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
     let (admin, _, asset, t0) = worked_day(&app).await;
     let operator = app.add_user(&admin, "otto@a.example", "operator").await;
     let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
-    let jam: Value = app
-        .post(
-            "/api/v1/reasons",
-            &json!({"category": "Material", "name": "Jam"}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let tool: Value = app
-        .post(
-            "/api/v1/reasons",
-            &json!({"category": "Tooling", "name": "Tool change"}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jam = app.add_reason(&admin, "Material", "Jam").await;
+    let tool = app.add_reason(&admin, "Tooling", "Tool change").await;
     let dup = app
         .post(
             "/api/v1/reasons",

@@ -166,6 +166,19 @@ impl TestApp {
         account(resp.json().await.expect("json"))
     }
 
+    /// Adds a downtime reason as `admin`; returns its JSON.
+    pub async fn add_reason(&self, admin: &Account, category: &str, name: &str) -> Value {
+        let resp = self
+            .post(
+                "/api/v1/reasons",
+                &json!({"category": category, "name": name}),
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "POST /api/v1/reasons");
+        resp.json().await.expect("json body")
+    }
+
     pub async fn register(&self, logger_id: &str) -> Device {
         let resp = self
             .post(

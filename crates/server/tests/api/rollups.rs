@@ -141,16 +141,7 @@ async fn rollups_answer_like_the_events_whatever_arrives_late() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
-    let reason: Value = app
-        .post(
-            "/api/v1/reasons",
-            &json!({"category": "Material", "name": "Jam"}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reason = app.add_reason(&admin, "Material", "Jam").await;
 
     // Ten days that end a day ago: nothing in the window depends on the clock.
     let end = now_ms() - DAY;
