@@ -253,6 +253,7 @@ async fn register(
         logger_id: config.logger_id.to_string(),
         logger_name: config.logger_name.clone(),
         firmware_version: agent_version(),
+        ip_address: None,
         assets: config
             .inputs
             .iter()
@@ -408,6 +409,8 @@ async fn heartbeats(client: &Client, config: &Config, id: &Identity, shared: &Sh
         let beat = HeartbeatRequest {
             logger_id: id.logger_id.clone(),
             uptime_s: started.elapsed().as_secs(),
+            rssi: None,
+            free_heap: None,
             queued_events: queue.depth as u64,
             dropped_events: queue.dropped,
             firmware_version: agent_version(),

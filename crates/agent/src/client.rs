@@ -32,47 +32,9 @@ impl std::fmt::Display for CallError {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AssetName {
-    pub pin_number: u8,
-    pub asset_name: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RegisterRequest {
-    pub logger_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logger_name: Option<String>,
-    pub firmware_version: String,
-    pub assets: Vec<AssetName>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RegisterAnswer {
-    /// `"pending"` or `"claimed"`.
-    pub status: String,
-    pub heartbeat_interval_s: Option<u64>,
-    /// Only in the answer that created the logger.
-    pub device_key: Option<String>,
-    /// While pending.
-    pub claim_code: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HeartbeatRequest {
-    pub logger_id: String,
-    pub uptime_s: u64,
-    pub queued_events: u64,
-    /// Not read by today's server (it ignores unknown fields); sent so it can be.
-    pub dropped_events: u64,
-    pub firmware_version: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct HeartbeatAnswer {
-    pub status: String,
-    pub heartbeat_interval_s: Option<u64>,
-}
+pub use assetlog_core::wire::{
+    AssetName, HeartbeatAnswer, HeartbeatRequest, RegisterAnswer, RegisterRequest,
+};
 
 /// What the agent reports as its firmware version.
 pub fn agent_version() -> String {

@@ -289,6 +289,8 @@ async fn virtual_logger(shared: Arc<Shared>, i: u32) {
             let beat = HeartbeatRequest {
                 logger_id: logger_id.clone(),
                 uptime_s: start.elapsed().as_secs(),
+                rssi: None,
+                free_heap: None,
                 queued_events: queue.depth() as u64,
                 dropped_events: queue.dropped(),
                 firmware_version: agent_version(),
@@ -334,6 +336,7 @@ async fn register(
         logger_id: logger_id.to_owned(),
         logger_name: Some(format!("Simulated line {logger_id}")),
         firmware_version: agent_version(),
+        ip_address: None,
         assets,
     };
     loop {

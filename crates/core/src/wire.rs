@@ -81,6 +81,78 @@ pub struct IngestAck {
     pub acked_seq: u64,
 }
 
+/// `POST /api/v1/device/register` body, as loggers send it (the server reads the original
+/// firmware's payload too, where more is optional).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub logger_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger_name: Option<String>,
+    pub firmware_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default)]
+    pub assets: Vec<AssetName>,
+}
+
+/// The name a logger gives the machine on one of its inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetName {
+    pub pin_number: u8,
+    pub asset_name: String,
+}
+
+/// The register answer's fields a logger uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterAnswer {
+    /// `"pending"` or `"claimed"`.
+    pub status: String,
+    #[serde(default)]
+    pub heartbeat_interval_s: Option<u64>,
+    /// Only in the answer that created the logger: keep it, it is never shown again.
+    #[serde(default)]
+    pub device_key: Option<String>,
+    /// While pending: show it, an admin claims the logger with it.
+    #[serde(default)]
+    pub claim_code: Option<String>,
+}
+
+impl RegisterAnswer {
+    pub fn is_claimed(&self) -> bool {
+        self.status == "claimed"
+    }
+}
+
+/// `POST /api/v1/device/heartbeat` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub logger_id: String,
+    pub uptime_s: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rssi: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_heap: Option<u64>,
+    pub queued_events: u64,
+    /// Events the logger's full queue dropped unsent, since it was set up.
+    pub dropped_events: u64,
+    pub firmware_version: String,
+}
+
+/// The heartbeat answer's fields a logger uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAnswer {
+    /// `"pending"` or `"claimed"`.
+    pub status: String,
+    #[serde(default)]
+    pub heartbeat_interval_s: Option<u64>,
+}
+
+impl HeartbeatAnswer {
+    pub fn is_claimed(&self) -> bool {
+        self.status == "claimed"
+    }
+}
+
 /// Why an event time is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampError {
@@ -154,6 +226,48 @@ mod tests {
             })
         );
         assert_eq!(serde_json::to_string(&batch).unwrap(), body);
+    }
+
+    #[test]
+    fn register_and_heartbeat_read_and_write_the_documented_json() {
+        let request = RegisterRequest {
+            logger_id: "esp-1".into(),
+            logger_name: None,
+            firmware_version: "1.0".into(),
+            ip_address: Some("10.0.0.7".into()),
+            assets: alloc::vec![AssetName {
+                pin_number: 2,
+                asset_name: "Press".into()
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            r#"{"logger_id":"esp-1","firmware_version":"1.0","ip_address":"10.0.0.7","assets":[{"pin_number":2,"asset_name":"Press"}]}"#
+        );
+        let answer: RegisterAnswer = serde_json::from_str(
+            r#"{"logger_id":"esp-1","status":"pending","device_key":"k","claim_code":"ABCD2345","heartbeat_interval_s":30,"server_time":1764000000000}"#,
+        )
+        .unwrap();
+        assert!(!answer.is_claimed());
+        assert_eq!(answer.claim_code.as_deref(), Some("ABCD2345"));
+        let beat = HeartbeatRequest {
+            logger_id: "esp-1".into(),
+            uptime_s: 60,
+            rssi: Some(-61),
+            free_heap: None,
+            queued_events: 3,
+            dropped_events: 0,
+            firmware_version: "1.0".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&beat).unwrap(),
+            r#"{"logger_id":"esp-1","uptime_s":60,"rssi":-61,"queued_events":3,"dropped_events":0,"firmware_version":"1.0"}"#
+        );
+        let alive: HeartbeatAnswer = serde_json::from_str(
+            r#"{"success":true,"status":"claimed","heartbeat_interval_s":30,"server_time":1}"#,
+        )
+        .unwrap();
+        assert!(alive.is_claimed());
     }
 
     #[test]

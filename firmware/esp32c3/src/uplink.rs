@@ -10,7 +10,10 @@ use alloc::vec::Vec;
 use assetlog_core::record::LoggedChange;
 use assetlog_core::timebase::{EarlierBoots, TimeBase, WireTime};
 use assetlog_core::uplink::{Action, Link, Outcome, Request, Uplink};
-use assetlog_core::wire::{IngestAck, IngestRequest, WireEvent};
+use assetlog_core::wire::{
+    AssetName, HeartbeatAnswer, HeartbeatRequest, IngestAck, IngestRequest, RegisterAnswer,
+    RegisterRequest, WireEvent,
+};
 use embassy_futures::select::select;
 use embassy_net::Stack;
 use embassy_net::dns::DnsSocket;
@@ -25,51 +28,6 @@ use crate::config::{FIRMWARE_VERSION, INPUTS, MAX_UPLOAD_EVENTS, REQUEST_TIMEOUT
 use crate::inputs::uptime_ms;
 use crate::status;
 use crate::{CLOCK_SET, SharedStore, UPLOAD_WAKE};
-
-/// `POST /api/v1/device/register`.
-#[derive(Serialize)]
-struct RegisterRequest<'a> {
-    logger_id: &'a str,
-    firmware_version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip_address: Option<String>,
-    assets: Vec<AssetName<'a>>,
-}
-
-#[derive(Serialize)]
-struct AssetName<'a> {
-    pin_number: u8,
-    asset_name: &'a str,
-}
-
-#[derive(Deserialize)]
-struct RegisterAnswer {
-    status: String,
-    #[serde(default)]
-    heartbeat_interval_s: Option<u32>,
-    #[serde(default)]
-    device_key: Option<String>,
-    #[serde(default)]
-    claim_code: Option<String>,
-}
-
-/// `POST /api/v1/device/heartbeat`.
-#[derive(Serialize)]
-struct HeartbeatRequest<'a> {
-    logger_id: &'a str,
-    uptime_s: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rssi: Option<i32>,
-    free_heap: usize,
-    queued_events: usize,
-    dropped_events: u64,
-    firmware_version: &'a str,
-}
-
-#[derive(Deserialize)]
-struct HeartbeatAnswer {
-    status: String,
-}
 
 /// A request that got no usable answer.
 #[derive(Debug)]
@@ -248,14 +206,15 @@ async fn register(
         format!("{a}.{b}.{c}.{d}")
     });
     let request = RegisterRequest {
-        logger_id: session.logger_id,
-        firmware_version: FIRMWARE_VERSION,
+        logger_id: String::from(session.logger_id),
+        logger_name: None,
+        firmware_version: String::from(FIRMWARE_VERSION),
         ip_address,
         assets: INPUTS
             .iter()
             .map(|i| AssetName {
                 pin_number: i.gpio,
-                asset_name: i.name,
+                asset_name: String::from(i.name),
             })
             .collect(),
     };
@@ -263,7 +222,7 @@ async fn register(
         Ok(answer) => answer,
         Err(e) => return failed("registration", e),
     };
-    let claimed = answer.status == "claimed";
+    let claimed = answer.is_claimed();
     let claim_code = if claimed { None } else { answer.claim_code };
     {
         let mut store = store.lock().await;
@@ -284,7 +243,9 @@ async fn register(
     learn_watermark(session, store).await;
     Outcome::Registered {
         claimed,
-        heartbeat_interval_s: answer.heartbeat_interval_s.unwrap_or(30),
+        heartbeat_interval_s: answer
+            .heartbeat_interval_s
+            .map_or(30, |s| u32::try_from(s).unwrap_or(u32::MAX)),
     }
 }
 
@@ -310,20 +271,20 @@ async fn heartbeat(session: &mut Session<'_>, store: &SharedStore) -> Outcome {
         (store.depth(), store.dropped())
     };
     let request = HeartbeatRequest {
-        logger_id: session.logger_id,
+        logger_id: String::from(session.logger_id),
         uptime_s: uptime_ms() / 1000,
         rssi: status::with(|s| s.rssi),
-        free_heap: esp_alloc::HEAP.free(),
-        queued_events: queued,
+        free_heap: Some(esp_alloc::HEAP.free() as u64),
+        queued_events: queued as u64,
         dropped_events: dropped,
-        firmware_version: FIRMWARE_VERSION,
+        firmware_version: String::from(FIRMWARE_VERSION),
     };
     match session
         .post::<_, HeartbeatAnswer>("/api/v1/device/heartbeat", &request)
         .await
     {
         Ok(answer) => {
-            let claimed = answer.status == "claimed";
+            let claimed = answer.is_claimed();
             if claimed && status::with(|s| s.claim_code.take()).is_some() {
                 if let Err(e) = store.lock().await.save_claim_code(None).await {
                     status::error(format!("cannot clear the claim code: {e}"));
