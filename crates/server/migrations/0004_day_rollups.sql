@@ -14,8 +14,9 @@ CREATE TABLE day_rollups (
     unplanned_ms INTEGER NOT NULL,
     short_stops  INTEGER NOT NULL,
     long_stops   INTEGER NOT NULL,
-    -- Down time by reason: JSON [[reason_id or null, stops, down_ms], ...].
-    reasons      TEXT NOT NULL,
+    -- Down time by reason: 24 bytes per reason, little-endian i64s: reason id (0 for
+    -- unassigned), stops, down_ms.
+    reasons      BLOB NOT NULL,
     PRIMARY KEY (asset_id, day_start)
 ) WITHOUT ROWID;
 CREATE INDEX day_rollups_tenant ON day_rollups(tenant_id);

@@ -371,8 +371,11 @@ struct ReasonShare {
     down_ms: i64,
 }
 
-/// Down time of the window by reason, largest first; what no reason covers (unannotated stops,
-/// and down time after an unknown state, which is no stop) is "unassigned".
+/// Down time and stops of one reason: `(reason_id, or None for unassigned, stops, down_ms)`.
+type Tally = (Option<i64>, u64, i64);
+
+/// Down time of the window by reason; what no reason covers (unannotated stops, and down time
+/// after an unknown state, which is no stop) is "unassigned". In reason id order; see [`named`].
 fn downtime_by_reason(
     views: &[StopView],
     history: &History,
@@ -380,7 +383,7 @@ fn downtime_by_reason(
     (from, to): (i64, i64),
     now: i64,
     reasons: &HashMap<i64, &Reason>,
-) -> Vec<ReasonShare> {
+) -> Vec<Tally> {
     let mut shares: BTreeMap<Option<i64>, (u64, i64)> = BTreeMap::new();
     let window = Span::new(from, to);
     let mut assigned_ms = 0;
@@ -400,10 +403,39 @@ fn downtime_by_reason(
     }
     let unassigned = shares.entry(None).or_default();
     unassigned.1 = figures.down_ms - assigned_ms;
-    let mut out: Vec<ReasonShare> = shares
+    shares
         .into_iter()
         .filter(|(id, (stops, down))| id.is_some() || *stops > 0 || *down > 0)
-        .map(|(id, (stops, down_ms))| {
+        .map(|(id, (stops, down_ms))| (id, stops, down_ms))
+        .collect()
+}
+
+/// Adds tallies of several windows or assets, reason by reason (in reason id order).
+fn merge_tallies(all: impl IntoIterator<Item = Tally>) -> Vec<Tally> {
+    let mut merged: BTreeMap<Option<i64>, (u64, i64)> = BTreeMap::new();
+    for (id, stops, down_ms) in all {
+        let entry = merged.entry(id).or_default();
+        entry.0 += stops;
+        entry.1 += down_ms;
+    }
+    merged
+        .into_iter()
+        .map(|(id, (stops, down_ms))| (id, stops, down_ms))
+        .collect()
+}
+
+/// The tallies as the API shows them: named, a reason deleted since counted as unassigned (its
+/// deletion also forgets the rollups that named it), largest first (a Pareto).
+fn named(tallies: &[Tally], reasons: &HashMap<i64, &Reason>) -> Vec<ReasonShare> {
+    let known = merge_tallies(
+        tallies
+            .iter()
+            .map(|&(id, stops, down)| (id.filter(|r| reasons.contains_key(r)), stops, down)),
+    );
+    let mut out: Vec<ReasonShare> = known
+        .into_iter()
+        .filter(|(id, stops, down)| id.is_some() || *stops > 0 || *down > 0)
+        .map(|(id, stops, down_ms)| {
             let reason = id.and_then(|r| reasons.get(&r));
             ReasonShare {
                 reason_id: id,
@@ -414,22 +446,6 @@ fn downtime_by_reason(
             }
         })
         .collect();
-    out.sort_by(|a, b| b.down_ms.cmp(&a.down_ms).then(b.stops.cmp(&a.stops)));
-    out
-}
-
-fn merge_shares(all: impl IntoIterator<Item = ReasonShare>) -> Vec<ReasonShare> {
-    let mut merged: BTreeMap<Option<i64>, ReasonShare> = BTreeMap::new();
-    for share in all {
-        merged
-            .entry(share.reason_id)
-            .and_modify(|m| {
-                m.stops += share.stops;
-                m.down_ms += share.down_ms;
-            })
-            .or_insert(share);
-    }
-    let mut out: Vec<ReasonShare> = merged.into_values().collect();
     out.sort_by(|a, b| b.down_ms.cmp(&a.down_ms).then(b.stops.cmp(&a.stops)));
     out
 }
@@ -454,7 +470,7 @@ fn bucket_spans(
 }
 
 /// One asset's figures and down time by reason over one span.
-type SpanFigures = (Figures, Vec<ReasonShare>);
+type SpanFigures = (Figures, Vec<Tally>);
 
 /// Days of one asset computed from the events that are whole and settled: worth storing.
 struct Settled {
@@ -475,14 +491,16 @@ async fn asset_days(
     reasons: &HashMap<i64, &Reason>,
 ) -> Result<(Vec<SpanFigures>, Option<Settled>)> {
     let now = asked.now;
-    let by_start: HashMap<i64, &DayRollup> = stored.days.iter().map(|d| (d.day_start, d)).collect();
+    // Both in day order: walk them together.
+    let mut stored_days = stored.days.iter().peekable();
     let mut out: Vec<Option<SpanFigures>> = days
         .iter()
         .map(|&(start, end, whole)| {
-            by_start
-                .get(&start)
+            while stored_days.next_if(|d| d.day_start < start).is_some() {}
+            stored_days
+                .next_if(|d| d.day_start == start)
                 .filter(|d| whole && d.day_end == end)
-                .map(|d| from_rollup(d, reasons))
+                .map(from_rollup)
         })
         .collect();
     let read = out.iter().filter(|d| d.is_some()).count();
@@ -547,7 +565,7 @@ async fn annotated_stops(
     Ok(stop_views(asset.id, history, &parts, &overlapping))
 }
 
-fn to_rollup(start: i64, end: i64, f: &Figures, shares: &[ReasonShare]) -> DayRollup {
+fn to_rollup(start: i64, end: i64, f: &Figures, tallies: &[Tally]) -> DayRollup {
     DayRollup {
         day_start: start,
         day_end: end,
@@ -557,16 +575,11 @@ fn to_rollup(start: i64, end: i64, f: &Figures, shares: &[ReasonShare]) -> DayRo
         unplanned_ms: f.unplanned_ms,
         short_stops: f.short_stops,
         long_stops: f.long_stops,
-        reasons: Some(
-            shares
-                .iter()
-                .map(|s| (s.reason_id, s.stops, s.down_ms))
-                .collect(),
-        ),
+        reasons: tallies.to_vec(),
     }
 }
 
-fn from_rollup(d: &DayRollup, reasons: &HashMap<i64, &Reason>) -> SpanFigures {
+fn from_rollup(d: &DayRollup) -> SpanFigures {
     let figures = Figures::from_parts(
         d.run_ms,
         d.down_ms,
@@ -575,23 +588,7 @@ fn from_rollup(d: &DayRollup, reasons: &HashMap<i64, &Reason>) -> SpanFigures {
         d.short_stops,
         d.long_stops,
     );
-    let shares = d
-        .reasons
-        .iter()
-        .flatten()
-        .map(|&(id, stops, down_ms)| {
-            // A reason deleted since is unassigned (deleting one also forgets the rollups).
-            let reason = id.and_then(|r| reasons.get(&r));
-            ReasonShare {
-                reason_id: reason.map(|r| r.id),
-                name: reason.map_or_else(|| "Unassigned".to_owned(), |r| r.name.clone()),
-                category: reason.map(|r| r.category.clone()),
-                stops,
-                down_ms,
-            }
-        })
-        .collect();
-    (figures, shares)
+    (figures, d.reasons.clone())
 }
 
 /// Adds the day figures that lie inside each bucket (every day, week and month edge is a local
@@ -653,12 +650,12 @@ async fn analytics(
             settled.extend(new);
             let figures = per_day.iter().map(|(f, _)| *f).sum();
             let buckets = sum_days(&days, &per_day, &spans);
-            let shares = merge_shares(per_day.into_iter().flat_map(|(_, s)| s));
+            let tallies = merge_tallies(per_day.into_iter().flat_map(|(_, t)| t));
             rows.push(AssetFigures {
                 asset,
                 figures,
                 buckets,
-                shares,
+                tallies,
             });
         }
         // One write for all of them; a failure only means computing them again next time.
@@ -676,7 +673,7 @@ async fn analytics(
             let history = history(&state, rules, asset, &asked.downtime, (from, to), now).await?;
             let figures = history.figures(from, to, now);
             let views = annotated_stops(&state, tenant_id, asset, &history, (from, to)).await?;
-            let shares = downtime_by_reason(&views, &history, &figures, (from, to), now, &reasons);
+            let tallies = downtime_by_reason(&views, &history, &figures, (from, to), now, &reasons);
             let buckets = spans
                 .iter()
                 .map(|(s, e, _)| history.figures(*s, *e, now))
@@ -685,7 +682,7 @@ async fn analytics(
                 asset,
                 figures,
                 buckets,
-                shares,
+                tallies,
             });
         }
     }
@@ -725,13 +722,16 @@ async fn analytics(
                 asset_id: r.asset.id,
                 asset_name: &r.asset.name,
                 figures: r.figures,
-                downtime_by_reason: r.shares.clone(),
+                downtime_by_reason: named(&r.tallies, &reasons),
                 buckets: buckets_out(r.buckets.clone()),
             })
             .collect(),
         total: TotalOut {
             figures: total,
-            downtime_by_reason: merge_shares(rows.iter().flat_map(|r| r.shares.iter().cloned())),
+            downtime_by_reason: named(
+                &merge_tallies(rows.iter().flat_map(|r| r.tallies.iter().copied())),
+                &reasons,
+            ),
             buckets: buckets_out(total_buckets),
         },
     };
@@ -780,7 +780,7 @@ struct AssetFigures<'a> {
     asset: &'a Asset,
     figures: Figures,
     buckets: Vec<Figures>,
-    shares: Vec<ReasonShare>,
+    tallies: Vec<Tally>,
 }
 
 const FIGURE_COLUMNS: [&str; 10] = [
