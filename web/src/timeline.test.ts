@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pan, segmentAt, segments, zoom } from './timeline';
+import { pan, segmentAt, segments, wheelFactor, zoom, zoomAt } from './timeline';
 
 const ev = (ts: number, running: boolean) => ({ ts, state: running ? ('RUNNING' as const) : ('STOPPED' as const) });
 
@@ -51,5 +51,24 @@ describe('pan and zoom', () => {
     expect(zoom({ min: 0, max: 400_000 }, 0.5, 0, 1_000_000)).toEqual({ min: 100_000, max: 300_000 });
     expect(zoom({ min: 0, max: 400_000 }, 10, 0, 1_000_000)).toEqual({ min: 0, max: 1_000_000 });
     expect(zoom({ min: 0, max: 100_000 }, 0.1, 0, 1_000_000)).toEqual({ min: 20_000, max: 80_000 });
+  });
+
+  it('zooms about the pointer, which keeps its place on screen', () => {
+    // The pointer at a quarter of the view: after zooming it is still at a quarter.
+    expect(zoomAt({ min: 0, max: 400_000 }, 0.5, 100_000, 0, 1_000_000)).toEqual({ min: 50_000, max: 250_000 });
+    expect(zoomAt({ min: 200_000, max: 400_000 }, 2, 250_000, 0, 1_000_000)).toEqual({ min: 150_000, max: 550_000 });
+    // Near an edge the day's bounds win: the view slides back inside, keeping its width.
+    expect(zoomAt({ min: 0, max: 400_000 }, 2, 0, 100_000, 1_000_000)).toEqual({ min: 100_000, max: 900_000 });
+    // Never under a minute.
+    expect(zoomAt({ min: 0, max: 400_000 }, 0.001, 399_000, 0, 1_000_000)).toEqual({ min: 339_150, max: 399_150 });
+  });
+
+  it('turns wheel steps into zoom factors, in for up and out for down', () => {
+    expect(wheelFactor(-100, 0)).toBeLessThan(1);
+    expect(wheelFactor(100, 0)).toBeGreaterThan(1);
+    expect(wheelFactor(100, 0) * wheelFactor(-100, 0)).toBeCloseTo(1);
+    expect(wheelFactor(-3, 1)).toBeCloseTo(wheelFactor(-48, 0));
+    expect(wheelFactor(-10, 2)).toBe(0.25);
+    expect(wheelFactor(0, 0)).toBe(1);
   });
 });

@@ -57,7 +57,25 @@ export function pan(view: { min: number; max: number }, fraction: number, lo: nu
 
 /** A view scaled by `factor` (< 1 zooms in) about its middle, kept inside `[lo, hi]`, at least a minute wide. */
 export function zoom(view: { min: number; max: number }, factor: number, lo: number, hi: number) {
-  const middle = (view.min + view.max) / 2;
-  const width = Math.min(hi - lo, Math.max(60_000, (view.max - view.min) * factor));
-  return pan({ min: middle - width / 2, max: middle + width / 2 }, 0, lo, hi);
+  return zoomAt(view, factor, (view.min + view.max) / 2, lo, hi);
+}
+
+/**
+ * A view scaled by `factor` about the time `at` (under the pointer), which stays where it was on
+ * screen unless the edges of `[lo, hi]` push the view; at least a minute wide.
+ */
+export function zoomAt(view: { min: number; max: number }, factor: number, at: number, lo: number, hi: number) {
+  const old = view.max - view.min;
+  const width = Math.min(hi - lo, Math.max(60_000, old * factor));
+  const min = at - ((at - view.min) * width) / old;
+  return pan({ min, max: min + width }, 0, lo, hi);
+}
+
+/**
+ * How much one wheel event zooms: 2^(pixels / 300), so a mouse notch (100 px) zooms in or out by
+ * about a fifth and a trackpad's small steps zoom smoothly. Line and page modes count as pixels.
+ */
+export function wheelFactor(deltaY: number, deltaMode: number): number {
+  const pixels = deltaY * (deltaMode === 1 ? 16 : deltaMode === 2 ? 400 : 1);
+  return Math.min(4, Math.max(0.25, 2 ** (pixels / 300)));
 }

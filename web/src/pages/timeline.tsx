@@ -1,6 +1,7 @@
-// Timeline: a Gantt of each machine's states over one local day. Drag across the chart to zoom,
-// the buttons pan and zoom (and work from the keyboard), double-click resets; hovering a span
-// shows its start, end, duration and, for a stop, its reason.
+// Timeline: a Gantt of each machine's states over one local day. The mouse wheel zooms about the
+// pointer (Shift + wheel or a sideways swipe pans), dragging across the chart zooms to that span,
+// double-click resets; the buttons do the same from the keyboard. Hovering a span shows its start,
+// end, duration and, for a stop, its reason.
 
 import { useRef, useState } from 'preact/hooks';
 import { api, type Asset, type AssetState, type Reason, type Stop, type StoredEvent } from '../api';
@@ -9,7 +10,7 @@ import { formatDuration } from '../format';
 import { location, setQuery } from '../router';
 import { zone } from '../session';
 import { formatDateTime, formatTime, localDate, localDaySpan, shiftSpan, weekdayOf } from '../time';
-import { type Segment, pan, segmentAt, segments, zoom } from '../timeline';
+import { type Segment, pan, segmentAt, segments, wheelFactor, zoom, zoomAt } from '../timeline';
 import { Empty, ErrorNote, Loading, useData, useTitle } from '../ui';
 
 const FILL: Record<AssetState, string> = { RUNNING: '#1a7f37', STOPPED: '#c62828', UNKNOWN: '#8c959f' };
@@ -71,11 +72,26 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
   const chart = useRef<uPlot | null>(null);
   const tip = useRef<HTMLDivElement>(null);
   const n = rows.length;
+  // What the x axis shows now, said in words beside the buttons (null: the whole span).
+  const [view, setView] = useState<{ min: number; max: number } | null>(null);
+  const shown = view ?? { min: from, max: to };
   const move = (f: (v: { min: number; max: number }) => { min: number; max: number }) => {
     const u = chart.current;
     if (!u) return;
     const x = u.scales.x;
     u.setScale('x', f({ min: x?.min ?? from, max: x?.max ?? to }));
+  };
+  const onWheel = (u: uPlot, e: WheelEvent) => {
+    const x = u.scales.x;
+    const current = { min: x?.min ?? from, max: x?.max ?? to };
+    const sideways = e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY);
+    const next = sideways
+      ? pan(current, (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) / Math.max(1, u.over.clientWidth), from, to)
+      : zoomAt(current, wheelFactor(e.deltaY, e.deltaMode), u.posToVal(e.clientX - u.over.getBoundingClientRect().left, 'x'), from, to);
+    // At the end of the road (all of the day, or a minute) the wheel scrolls the page again.
+    if (next.min === current.min && next.max === current.max) return;
+    e.preventDefault();
+    u.setScale('x', next);
   };
   return (
     <section class="chart" aria-labelledby="gantt-title" style="position:relative">
@@ -98,13 +114,19 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
         <button type="button" onClick={() => move(() => ({ min: from, max: to }))}>
           Show all
         </button>
-        <span class="hint">Drag across the chart to zoom; double-click to reset.</span>
+        <span class="hint">Wheel over the chart to zoom, Shift + wheel to pan, drag across it to zoom to a span; double-click to reset.</span>
       </div>
+      <p class="hint gantt-range" id="gantt-range" aria-live="polite" data-from={shown.min} data-to={shown.max}>
+        Showing {formatDateTime(shown.min, tz)} – {formatDateTime(shown.max, tz)} ({formatDuration(shown.max - shown.min)})
+      </p>
       <UChart
         label="Gantt chart of machine states; the list below has the same spans"
         height={Math.max(120, n * 34 + 48)}
         deps={[rows, reasons, from, to, tz]}
-        onReady={(u) => (chart.current = u)}
+        onReady={(u) => {
+          chart.current = u;
+          setView(null);
+        }}
         build={() => ({
           options: {
             ...zonedTime(tz),
@@ -122,6 +144,13 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
               },
             ],
             hooks: {
+              ready: [(u: uPlot) => u.over.addEventListener('wheel', (e) => onWheel(u, e), { passive: false })],
+              setScale: [
+                (u: uPlot, key: string) => {
+                  const x = u.scales.x;
+                  if (key === 'x' && x?.min != null && x.max != null) setView(x.min <= from && x.max >= to ? null : { min: x.min, max: x.max });
+                },
+              ],
               draw: [
                 (u: uPlot) => {
                   const ctx = u.ctx;
