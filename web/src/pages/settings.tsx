@@ -2,7 +2,7 @@
 // short-stop threshold, the weekly shift calendar with its breaks, planned downtime, and the
 // downtime reasons operators pick from.
 
-import { useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, type Asset, type PlannedDowntime, type Reason, type Settings, type Shift } from '../api';
 import { loadSettings, zone } from '../session';
 import { formatDateTime, parseLocalDateTime, timeZones } from '../time';
@@ -340,6 +340,34 @@ function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (
   const [category, setCategory] = useState(reason.category);
   const [name, setName] = useState(reason.name);
   const [error, setError] = useState<unknown>(null);
+  const first = useRef<HTMLInputElement>(null);
+  const edit = useRef<HTMLButtonElement>(null);
+  // Focus follows the row: into the first field when editing starts, back to Edit when it ends.
+  const started = useRef(false);
+  useLayoutEffect(() => {
+    if (editing) first.current?.focus();
+    else if (started.current) edit.current?.focus();
+    started.current = true;
+  }, [editing]);
+  const cancel = () => {
+    setCategory(reason.category);
+    setName(reason.name);
+    setError(null);
+    setEditing(false);
+  };
+  const save = async () => {
+    setError(null);
+    if (!category.trim() || !name.trim()) {
+      setError(new Error('A reason needs a category and a name.'));
+      return;
+    }
+    try {
+      onChange(await api.updateReason(reason.id, { category: category.trim(), name: name.trim() }));
+      setEditing(false);
+    } catch (err) {
+      setError(err);
+    }
+  };
   if (!editing) {
     return (
       <tr>
@@ -347,7 +375,7 @@ function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (
         <td>{reason.name}</td>
         <td>
           <div class="row">
-            <button type="button" onClick={() => setEditing(true)} aria-label={`Edit reason ${reason.name}`}>
+            <button type="button" ref={edit} onClick={() => setEditing(true)} aria-label={`Edit reason ${reason.name}`}>
               Edit
             </button>
             <button type="button" onClick={onDelete} aria-label={`Delete reason ${reason.name}`}>
@@ -358,32 +386,38 @@ function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (
       </tr>
     );
   }
+  // A row cannot hold a form, so Enter and Escape are wired by hand.
+  const keys = (e: KeyboardEvent) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      void save();
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      cancel();
+    }
+  };
   return (
     <tr>
       <td>
-        <input aria-label="Category" required maxLength={100} value={category} onInput={(e) => setCategory(e.currentTarget.value)} />
+        <input
+          ref={first}
+          aria-label={`Category of reason ${reason.name}`}
+          required
+          maxLength={100}
+          value={category}
+          onInput={(e) => setCategory(e.currentTarget.value)}
+          onKeyDown={keys}
+        />
       </td>
       <td>
-        <input aria-label="Name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input aria-label={`Name of reason ${reason.name}`} required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} onKeyDown={keys} />
       </td>
       <td>
         <div class="row">
-          <button
-            type="button"
-            class="primary"
-            onClick={async () => {
-              setError(null);
-              try {
-                onChange(await api.updateReason(reason.id, { category, name }));
-                setEditing(false);
-              } catch (err) {
-                setError(err);
-              }
-            }}
-          >
+          <button type="button" class="primary" onClick={() => void save()} aria-label={`Save reason ${reason.name}`}>
             Save
           </button>
-          <button type="button" onClick={() => setEditing(false)}>
+          <button type="button" onClick={cancel} aria-label={`Cancel editing reason ${reason.name}`}>
             Cancel
           </button>
         </div>
