@@ -21,13 +21,14 @@ export function People() {
   const [formError, setFormError] = useState<unknown>(null);
   const [added, setAdded] = useState<User | null>(null);
   const [removing, setRemoving] = useState<User | null>(null);
+  const [removeError, setRemoveError] = useState<unknown>(null);
   const me = session.value?.user.id;
   return (
     <main id="main">
       <div class="page-head">
         <h1>People</h1>
       </div>
-      <ErrorNote error={error} />
+      <ErrorNote error={error ?? removeError} />
       {!data && !error && <Loading what="people" />}
       {data && (
         <div class="table-wrap">
@@ -50,9 +51,12 @@ export function People() {
                   </td>
                   <td>{u.role}</td>
                   <td>
-                    <button type="button" onClick={() => setRemoving(u)} aria-label={`Remove ${u.email}`}>
-                      Remove
-                    </button>
+                    {/* Removing yourself would sign you out mid-sentence: another admin does it. */}
+                    {u.id !== me && (
+                      <button type="button" onClick={() => setRemoving(u)} aria-label={`Remove ${u.email}`}>
+                        Remove
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -129,11 +133,13 @@ export function People() {
         onConfirm={async () => {
           const u = removing!;
           setRemoving(null);
+          setRemoveError(null);
           try {
             await api.deleteUser(u.id);
             setData((list) => list?.filter((x) => x.id !== u.id) ?? null);
+            if (added?.id === u.id) setAdded(null);
           } catch (err) {
-            setFormError(err);
+            setRemoveError(err);
           }
         }}
       >
