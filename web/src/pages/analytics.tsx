@@ -275,7 +275,7 @@ export function Analytics() {
   const short = span ? span.to - span.from <= 2 * 86_400_000 : true;
   const bucket = (BUCKETS.find((b) => b.value === query.get('bucket'))?.value ?? (short ? 'hour' : 'day')) as Bucket;
   const { data, error } = useData(
-    () => (span ? api.analytics({ from: span.from, to: span.to, bucket }) : Promise.reject(new Error('Choose a start and an end date.'))),
+    () => (span ? api.analytics({ from: span.from, to: span.to, bucket }) : Promise.reject(new Error('Choose a start date and an end date on or after it.'))),
     [span?.from, span?.to, bucket],
   );
   const [csvError, setCsvError] = useState<unknown>(null);
@@ -324,14 +324,15 @@ export function Analytics() {
       </form>
       <ErrorNote error={error ?? csvError} />
       {!data && !error && <Loading what="figures" />}
-      {data && data.assets.length === 0 && (
+      {/* After an error (dates that make no period) the last figures would name the wrong period. */}
+      {data && !error && data.assets.length === 0 && (
         <Empty title="No machines yet">
           <p>
             Figures appear once a logger reports. See <a href="/loggers">Loggers</a> to connect or claim one.
           </p>
         </Empty>
       )}
-      {data && data.assets.length > 0 && (
+      {data && !error && data.assets.length > 0 && (
         <>
           <p class="hint period-shown">
             {formatDateTime(Date.parse(data.from), tz)} to {formatDateTime(Date.parse(data.to), tz)} ({tz}). Availability is run time over run plus down

@@ -165,12 +165,13 @@ export function Stops() {
     () =>
       span
         ? api.stops({ from: span.from, to: span.to, asset_id: assetId ? [Number(assetId)] : undefined, unassigned: unassigned || undefined })
-        : Promise.reject(new Error('Choose a start and an end date.')),
+        : Promise.reject(new Error('Choose a start date and an end date on or after it.')),
     [span?.from, span?.to, assetId, unassigned],
   );
   const [splitting, setSplitting] = useState<Stop | null>(null);
   const names = useMemo(() => new Map((assets.data ?? []).map((a) => [a.id, a.name])), [assets.data]);
-  const shown = (stops.data ?? []).filter((s) => !longOnly || !s.short);
+  // After an error (dates that make no period) the last list would belong to another period.
+  const shown = stops.error ? [] : (stops.data ?? []).filter((s) => !longOnly || !s.short);
   const editable = canAnnotate.value;
   return (
     <main id="main">
@@ -217,7 +218,7 @@ export function Stops() {
       {!editable && <p class="hint">You can read stops; operators and admins give them reasons.</p>}
       <ErrorNote error={stops.error ?? assets.error ?? reasons.error} />
       {!stops.data && !stops.error && <Loading what="stops" />}
-      {stops.data && shown.length === 0 && (
+      {stops.data && !stops.error && shown.length === 0 && (
         <Empty title="No stops in this period">
           <p>
             {assets.data && assets.data.length === 0 ? (
