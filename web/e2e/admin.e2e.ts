@@ -1,21 +1,22 @@
 // An admin's work on a server where new loggers wait to be claimed: claim one with the code on
-// its display, rename it, let it report without a key, rotate its key, delete it; add a viewer,
-// who then finds nothing to change.
+// its display, rename it and its machine, let it report without a key, rotate its key, delete it;
+// add a viewer, who then finds nothing to change, and remove them again.
 
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer } from './harness';
+import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
 
 let browser: Browser;
 let server: Server;
 let page: Page;
 let errors: string[];
 let device: Device;
+let api: ReturnType<typeof userApi>;
 
 beforeAll(async () => {
   browser = await launchBrowser();
   server = await startServer(); // default enrollment: claim
-  await signUpByApi(server, 'boss@plant.example', 'a long password', 'Plant B');
+  api = userApi(server, (await signUpByApi(server, 'boss@plant.example', 'a long password', 'Plant B')).token);
   ({ page, errors } = await openPage(browser, server));
   await signIn(page, 'boss@plant.example', 'a long password');
 });
@@ -93,6 +94,26 @@ describe('loggers and people', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
   });
 
+  it('renames a machine, and the board shows the new name', async () => {
+    await card().getByRole('button', { name: 'Edit Saw 3' }).click();
+    await card().getByLabel('Machine name').fill('Band saw 3');
+    await card().getByRole('button', { name: 'Save', exact: true }).click();
+    await card().getByRole('button', { name: 'Edit Band saw 3' }).waitFor();
+    await expect(api.get<{ name: string }[]>('/api/v1/assets').then((list) => list.map((a) => a.name))).resolves.toEqual(['Band saw 3']);
+
+    await page.getByRole('link', { name: 'Board' }).click();
+    const names = page.locator('li.tile .tile-name');
+    await expect.poll(() => names.allInnerTexts()).toEqual(['Band saw 3']);
+    // The renamed tile keeps its state and still follows its input.
+    const tile = page.locator('li.tile', { hasText: 'Band saw 3' });
+    await expect(tile.getAttribute('data-state')).resolves.toBe('STOPPED');
+    await device.state(3, true);
+    await tile.and(page.locator('[data-state="RUNNING"]')).waitFor();
+    await screenshot(page, 'board-renamed-machine');
+    await page.getByRole('link', { name: 'Loggers' }).click();
+    await card().waitFor();
+  });
+
   it('deletes it after asking', async () => {
     await card().getByRole('button', { name: 'Delete', exact: true }).click();
     const dialog = page.getByRole('dialog');
@@ -151,5 +172,52 @@ describe('loggers and people', () => {
     await page.goto('/settings');
     await page.getByText('This page is for admins.').waitFor();
     expect(errors).toEqual([]);
+  });
+
+  it('removes a person after asking: signed out at once, and they cannot sign in again', async () => {
+    // The viewer is still signed in on `page`; an admin works in another browser.
+    const { context, page: admin, errors: adminErrors } = await openPage(browser, server);
+    await signIn(admin, 'boss@plant.example', 'a long password');
+    await admin.getByRole('link', { name: 'People' }).click();
+    const rows = admin.locator('#people tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    // Nobody removes themselves here: that is another admin's job.
+    await expect(admin.getByRole('button', { name: 'Remove boss@plant.example' }).count()).resolves.toBe(0);
+
+    await admin.getByRole('button', { name: 'Remove val@plant.example' }).click();
+    const dialog = admin.getByRole('dialog', { name: 'Remove val@plant.example?' });
+    await dialog.getByText('They are signed out everywhere at once').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect(rows.count()).resolves.toBe(2);
+
+    await admin.getByRole('button', { name: 'Remove val@plant.example' }).click();
+    await screenshot(admin, 'people-remove-confirm');
+    await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    await expect(rows.innerText()).resolves.toContain('boss@plant.example');
+    await expect(api.get<{ email: string }[]>('/api/v1/users').then((l) => l.map((u) => u.email))).resolves.toEqual(['boss@plant.example']);
+    await screenshot(admin, 'people-removed');
+    expect(await accessibilityProblems(admin)).toEqual([]);
+
+    // The viewer's open tab: the next thing they do ends on the sign-in page.
+    await page.getByRole('link', { name: 'Board' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByText('Your session has ended. Sign in again.').waitFor();
+    // And their password no longer opens the door.
+    await page.getByLabel('Email').fill('val@plant.example');
+    await page.getByLabel('Password').fill('viewer password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'wrong email or password' }).waitFor();
+    await expect(page.getByRole('heading', { name: 'Live board' }).count()).resolves.toBe(0);
+    await screenshot(page, 'people-removed-sign-in');
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'val@plant.example', password: 'viewer password' }),
+    });
+    expect(login.status).toBe(401);
+    expect(adminErrors).toEqual([]);
+    await context.close();
   });
 });

@@ -1,11 +1,13 @@
 // Yesterday's history of two presses in a Berlin plant: the analytics page must show the
-// availability the API computes, an operator's reason must land on a stop (and in the Pareto),
-// a stop splits in two, and the timeline draws and explains the day.
+// availability the API computes (for a named or a custom period), an operator's reason must land
+// on a stop (and in the Pareto), a stop splits in two, the timeline draws and explains the day and
+// zooms, and the settings that shape the numbers (reasons, shifts, planned downtime) can be
+// changed and taken back.
 
 import type { Browser, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatPercent } from '../src/format';
+import { formatHours, formatPercent } from '../src/format';
 import { formatDateTime, localDate, parseLocalDateTime, periodSpan } from '../src/time';
 import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
 
@@ -20,10 +22,20 @@ const day = localDate(yesterday.from, ZONE);
 const at = (hhmm: string) => parseLocalDateTime(`${day}T${hhmm}`, ZONE);
 const ids: Record<string, number> = {};
 
-interface Analytics {
-  assets: { asset_id: number; asset_name: string; availability: number | null; stops: number }[];
-  total: { availability: number | null };
+interface Figures {
+  availability: number | null;
+  stops: number;
+  run_ms: number;
+  down_ms: number;
+  unknown_ms: number;
 }
+
+interface Analytics {
+  assets: (Figures & { asset_id: number; asset_name: string })[];
+  total: Figures;
+}
+
+const HOUR = 3_600_000;
 
 beforeAll(async () => {
   browser = await launchBrowser();
@@ -86,6 +98,55 @@ describe('analytics, stops and timeline', () => {
     await page.locator('.chart canvas').first().waitFor();
     await screenshot(page, 'analytics');
     expect(await accessibilityProblems(page)).toEqual([]);
+  });
+
+  it('shows the figures of a custom period, the same as the API gives for that window', async () => {
+    // The day before yesterday (no events: unknown) and yesterday, as dates a person picks.
+    const before = localDate(at('12:00') - 24 * HOUR, ZONE);
+    const custom = periodSpan('custom', Date.now(), ZONE, { from: before, to: day });
+    await page.getByLabel('Period').selectOption('custom');
+    await page.getByLabel('From', { exact: true }).fill(before);
+    await page.getByLabel('To', { exact: true }).fill(day);
+    const shown = page.locator('.period-shown');
+    await expect
+      .poll(() => shown.innerText())
+      .toContain(`${formatDateTime(custom.from, ZONE, 'en-GB')} to ${formatDateTime(custom.to, ZONE, 'en-GB')}`);
+    const expected = await api.get<Analytics>(`/api/v1/analytics?from=${custom.from}&to=${custom.to}`);
+    // Two days: the first one all unknown, so a page that showed yesterday alone would differ.
+    expect(expected.assets.find((a) => a.asset_name === 'Press 1')!.unknown_ms).toBeGreaterThan(24 * HOUR);
+    const figures = async () => {
+      for (const a of expected.assets) {
+        const row = page.locator(`#asset-figures tbody tr[data-asset-id="${a.asset_id}"]`);
+        const cell = (col: string) => row.locator(`td[data-col="${col}"]`).innerText();
+        await expect(cell('availability')).resolves.toBe(formatPercent(a.availability));
+        await expect(cell('run_ms')).resolves.toBe(formatHours(a.run_ms));
+        await expect(cell('down_ms')).resolves.toBe(formatHours(a.down_ms));
+        await expect(cell('unknown_ms')).resolves.toBe(formatHours(a.unknown_ms));
+        await expect(cell('stops')).resolves.toBe(String(a.stops));
+      }
+      const total = (col: string) => page.locator(`#asset-figures tfoot td[data-col="${col}"]`).innerText();
+      await expect(total('availability')).resolves.toBe(formatPercent(expected.total.availability));
+      await expect(total('unknown_ms')).resolves.toBe(formatHours(expected.total.unknown_ms));
+    };
+    await figures();
+    await screenshot(page, 'analytics-custom');
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // The period lives in the address: a reload (or a shared link) shows the same figures.
+    await page.reload();
+    await expect(page.getByLabel('From', { exact: true }).inputValue()).resolves.toBe(before);
+    await expect.poll(() => shown.innerText()).toContain(formatDateTime(custom.from, ZONE, 'en-GB'));
+    await figures();
+
+    // An end before the start is no period: the page says so and shows no stale figures.
+    await page.getByLabel('From', { exact: true }).fill(day);
+    await page.getByLabel('To', { exact: true }).fill(before);
+    await page.getByRole('alert').filter({ hasText: 'Choose a start date and an end date on or after it.' }).waitFor();
+    await expect(page.locator('#asset-figures').count()).resolves.toBe(0);
+
+    // Back to yesterday for what follows.
+    await page.getByLabel('Period').selectOption('yesterday');
+    await expect.poll(() => shown.innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
   });
 
   it('sorts the table by a column, both ways, from the keyboard', async () => {
@@ -189,10 +250,114 @@ describe('analytics, stops and timeline', () => {
     await expect(tip.innerText()).resolves.toMatch(/Press 1: Stopped[\s\S]*Waiting for material/);
     await screenshot(page, 'timeline');
     expect(await accessibilityProblems(page)).toEqual([]);
-    // Zoom in from the keyboard: the axis narrows to half a day.
+    expect(errors).toEqual([]);
+  });
+
+  it('zooms the timeline with the wheel about the pointer, pans, and does both from the keyboard', async () => {
+    const range = page.locator('#gantt-range');
+    const shown = async () => ({ from: Number(await range.getAttribute('data-from')), to: Number(await range.getAttribute('data-to')) });
+    const width = async () => {
+      const s = await shown();
+      return Math.round(s.to - s.from);
+    };
+    const dayWidth = yesterday.to - yesterday.from;
+    await expect(shown()).resolves.toEqual(yesterday);
+    await expect(range.innerText()).resolves.toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
+
+    // The wheel over Press 1 at 09:10: 300 px up zooms in by half, and 09:10 stays under the pointer.
+    const box = (await page.locator('.chart .u-over').boundingBox())!;
+    const x = box.x + (box.width * (at('09:10') - yesterday.from)) / dayWidth;
+    await page.mouse.move(x, box.y + box.height / 4);
+    await page.mouse.wheel(0, -300);
+    await expect.poll(width).toBe(dayWidth / 2);
+    const zoomed = await shown();
+    const place = (t: number, s: { from: number; to: number }) => (t - s.from) / (s.to - s.from);
+    expect(Math.abs(place(at('09:10'), zoomed) - place(at('09:10'), yesterday))).toBeLessThan(0.01);
+    // The axis and the words beside the buttons say what is shown now.
+    await expect(range.innerText()).resolves.toContain(formatDateTime(zoomed.from, ZONE, 'en-GB'));
+    await expect(range.innerText()).resolves.toContain('12 h 00 min');
+    await screenshot(page, 'timeline-zoomed');
+
+    // Shift + wheel pans later, keeping the width.
+    await page.keyboard.down('Shift');
+    await page.mouse.wheel(0, 200);
+    await page.keyboard.up('Shift');
+    await expect.poll(async () => (await shown()).from).toBeGreaterThan(zoomed.from);
+    await expect(width()).resolves.toBe(dayWidth / 2);
+
+    // From the keyboard: Zoom in halves the view about its middle, Earlier moves it back a quarter.
+    const panned = await shown();
     await page.getByRole('button', { name: 'Zoom in' }).focus();
     await page.keyboard.press('Enter');
-    await page.getByRole('button', { name: 'Show all' }).click();
+    await expect.poll(width).toBe(dayWidth / 4);
+    const inner = await shown();
+    expect(Math.abs((inner.from + inner.to) / 2 - (panned.from + panned.to) / 2)).toBeLessThan(1);
+    await page.getByRole('button', { name: '← Earlier' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => Math.round((await shown()).from)).toBe(Math.round(inner.from - dayWidth / 16));
+    // Show all goes back to the whole day.
+    await page.getByRole('button', { name: 'Show all' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(shown).toEqual(yesterday);
+    expect(errors).toEqual([]);
+  });
+
+  it('lets an admin rename a reason and delete it; its stops count as unassigned again', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Edit reason Waiting for material' }).click();
+    // Editing starts in the first field; Escape leaves the reason as it was.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Category of reason Waiting for material');
+    await page.getByLabel('Name of reason Waiting for material').fill('Something else');
+    await page.keyboard.press('Escape');
+    await page.locator('#reasons td', { hasText: /^Waiting for material$/ }).waitFor();
+
+    await page.getByRole('button', { name: 'Edit reason Waiting for material' }).click();
+    await page.getByLabel('Name of reason Waiting for material').fill('Waiting for coil');
+    await screenshot(page, 'settings-reason-edit');
+    await page.getByRole('button', { name: 'Save reason Waiting for material' }).click();
+    await page.locator('#reasons td', { hasText: /^Waiting for coil$/ }).waitFor();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Edit reason Waiting for coil');
+    await expect(api.get('/api/v1/reasons')).resolves.toMatchObject([{ category: 'Material', name: 'Waiting for coil' }]);
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // The stop that carries it shows the new name, and so does the Pareto.
+    const label = `Press 1, ${formatDateTime(at('09:00'), ZONE, 'en-GB')}`;
+    const reason = page.getByLabel(`Reason for the stop of ${label}`);
+    await page.getByRole('link', { name: 'Stops' }).click();
+    await page.getByLabel('Period').selectOption('yesterday');
+    await expect.poll(() => reason.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.text)).toBe('Material: Waiting for coil');
+    await page.getByRole('link', { name: 'Analytics' }).click();
+    await page.getByLabel('Period').selectOption('yesterday');
+    const pareto = page.locator('#pareto-table');
+    await pareto.locator('td', { hasText: /^Waiting for coil$/ }).waitFor();
+    await expect(pareto.innerText()).resolves.not.toContain('Waiting for material');
+
+    // Deleting asks first; then the stop has no reason and the Pareto forgets it.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Delete reason Waiting for coil' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete the reason “Waiting for coil”?' });
+    await dialog.getByText('Stops that carry it count as unassigned again.').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect(page.locator('#reasons tbody tr').count()).resolves.toBe(1);
+    await page.getByRole('button', { name: 'Delete reason Waiting for coil' }).click();
+    await dialog.getByRole('button', { name: 'Delete reason' }).click();
+    await page.getByText('No reasons yet.').waitFor();
+    await screenshot(page, 'settings-reason-deleted');
+    await expect(api.get('/api/v1/reasons')).resolves.toEqual([]);
+    const stops = await api.get<{ reason_id: number | null }[]>(`/api/v1/stops?from=${yesterday.from}&to=${yesterday.to}`);
+    expect(stops.length).toBeGreaterThan(0);
+    expect(stops.every((s) => s.reason_id === null)).toBe(true);
+
+    await page.getByRole('link', { name: 'Stops' }).click();
+    await page.getByLabel('Period').selectOption('yesterday');
+    await page.getByLabel('Without a reason only').check();
+    await expect.poll(() => reason.inputValue()).toBe('');
+    await page.getByLabel('Without a reason only').uncheck();
+    await page.getByRole('link', { name: 'Analytics' }).click();
+    await page.getByLabel('Period').selectOption('yesterday');
+    await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
+    await expect(pareto.innerText()).resolves.not.toContain('Waiting for coil');
     expect(errors).toEqual([]);
   });
 
@@ -253,6 +418,48 @@ describe('analytics, stops and timeline', () => {
     await page.getByText('Show as a list').click();
     await expect.poll(() => page.locator('#timeline-list tbody tr').first().innerText()).toContain('06:00:00');
     await expect(page.locator('#timeline-list tbody tr').last().innerText()).resolves.toContain('14:00:00');
+    expect(errors).toEqual([]);
+  });
+
+  it('removes planned downtime after asking, and the run time comes back', async () => {
+    const press2 = async () =>
+      (await api.get<Analytics>(`/api/v1/analytics?from=${yesterday.from}&to=${yesterday.to}&bucket=shift`)).assets.find(
+        (a) => a.asset_id === ids['Press 2'],
+      )!;
+    const run = page.locator(`#asset-figures tbody tr[data-asset-id="${ids['Press 2']}"] td[data-col="run_ms"]`);
+    const showYesterday = async () => {
+      await page.getByRole('link', { name: 'Analytics' }).click();
+      await page.getByLabel('Period').selectOption('yesterday');
+      await page.getByLabel('Bucket').selectOption('shift');
+      await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
+    };
+    const withDowntime = await press2();
+    await showYesterday();
+    await expect.poll(() => run.innerText()).toBe(formatHours(withDowntime.run_ms));
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const remove = page.getByRole('button', { name: `Remove planned downtime from ${formatDateTime(at('12:00'), ZONE, 'en-GB')}` });
+    await remove.click();
+    const dialog = page.getByRole('dialog', { name: 'Remove this planned downtime?' });
+    await dialog.getByText('The time becomes planned production again').waitFor();
+    await screenshot(page, 'settings-downtime-remove');
+    await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+    await expect.poll(() => page.locator('td', { hasText: 'Die change' }).count()).toBe(0);
+    await expect(remove.count()).resolves.toBe(0);
+    await expect(api.get('/api/v1/planned-downtime')).resolves.toEqual([]);
+    // It is gone after a reload too.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Planned downtime' }).waitFor();
+    await page.getByRole('form', { name: 'Add planned downtime' }).waitFor();
+    await expect(page.locator('td', { hasText: 'Die change' }).count()).resolves.toBe(0);
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // The die change hour (12:00–13:00, inside the early shift) is planned production again:
+    // Press 2 ran through it, so an hour more of run time.
+    const without = await press2();
+    expect(without.run_ms - withDowntime.run_ms).toBe(HOUR);
+    await showYesterday();
+    await expect.poll(() => run.innerText()).toBe(formatHours(without.run_ms));
     expect(errors).toEqual([]);
   });
 });
