@@ -94,7 +94,16 @@ describe('loggers and people', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
   });
 
-  it('renames a machine, and the board shows the new name', async () => {
+  it('renames a machine, and the board shows the new name, on a TV in another tab too', async () => {
+    // A board on a TV, open before the rename. Its clock is the test's, so a minute passes at once.
+    const token = await page.evaluate(() => localStorage.getItem('assetlog.session'));
+    const { context: tvContext, page: tv, errors: tvErrors } = await openPage(browser, server);
+    await tvContext.clock.install();
+    await tv.addInitScript((s) => localStorage.setItem('assetlog.session', s), token!);
+    await tv.goto('/tv');
+    const tvNames = tv.locator('li.tile .tile-name');
+    await expect.poll(() => tvNames.allInnerTexts()).toEqual(['Saw 3']);
+
     await card().getByRole('button', { name: 'Edit Saw 3' }).click();
     await card().getByLabel('Machine name').fill('Band saw 3');
     await card().getByRole('button', { name: 'Save', exact: true }).click();
@@ -110,6 +119,14 @@ describe('loggers and people', () => {
     await device.state(3, true);
     await tile.and(page.locator('[data-state="RUNNING"]')).waitFor();
     await screenshot(page, 'board-renamed-machine');
+
+    // The TV hears nothing of the rename on its socket; within a minute it reads the name anew.
+    await tv.clock.fastForward('01:01');
+    await expect.poll(() => tvNames.allInnerTexts()).toEqual(['Band saw 3']);
+    await screenshot(tv, 'board-tv-renamed-machine');
+    expect(tvErrors).toEqual([]);
+    await tvContext.close();
+
     await page.getByRole('link', { name: 'Loggers' }).click();
     await card().waitFor();
   });

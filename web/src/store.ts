@@ -1,5 +1,6 @@
 // The signed-in tab's live state: the board model, the live socket feeding it, and the re-reads
-// that keep it true after anything the socket cannot tell (reconnects, new loggers, a logger back).
+// that keep it true after anything the socket cannot tell (reconnects, new loggers, a logger back,
+// and, once a minute, names changed or loggers deleted in another tab).
 
 import { signal } from '@preact/signals';
 import { api, currentToken, liveUrl } from './api';
@@ -69,10 +70,20 @@ export const live = new LiveConnection({
 });
 
 let ticker: ReturnType<typeof setInterval> | null = null;
+let rereader: ReturnType<typeof setInterval> | null = null;
+
+/**
+ * How often a visible board re-reads loggers and assets. The socket tells states, not renames
+ * or deletions made elsewhere: without this a TV on the wall would show an old name for good.
+ */
+export const REREAD_MS = 60_000;
 
 export function startLive(): void {
   live.start();
   ticker ??= setInterval(() => (now.value = Date.now()), 1000);
+  rereader ??= setInterval(() => {
+    if (document.visibilityState === 'visible') void refreshBoard();
+  }, REREAD_MS);
   document.addEventListener('visibilitychange', onVisible);
 }
 
@@ -80,6 +91,8 @@ export function stopLive(): void {
   live.stop();
   if (ticker) clearInterval(ticker);
   ticker = null;
+  if (rereader) clearInterval(rereader);
+  rereader = null;
   document.removeEventListener('visibilitychange', onVisible);
   board.load([]);
   board.loaded.value = false;
