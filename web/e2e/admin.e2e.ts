@@ -191,6 +191,31 @@ describe('loggers and people', () => {
     expect(errors).toEqual([]);
   });
 
+  it("changes a person's role, which holds at once, but not the admin's own", async () => {
+    const { context, page: admin, errors: adminErrors } = await openPage(browser, server);
+    await signIn(admin, 'boss@plant.example', 'a long password');
+    await admin.getByRole('link', { name: 'People' }).click();
+    const role = admin.getByRole('combobox', { name: 'Role of val@plant.example' });
+    await expect(role.inputValue()).resolves.toBe('viewer');
+    // The admin's own role is not offered for change here.
+    await expect(admin.getByRole('combobox', { name: 'Role of boss@plant.example' }).count()).resolves.toBe(0);
+
+    await role.selectOption('operator');
+    const roleOf = async (email: string) =>
+      (await api.get<{ email: string; role: string }[]>('/api/v1/users')).find((u) => u.email === email)?.role;
+    await expect.poll(() => roleOf('val@plant.example')).toBe('operator');
+    await screenshot(admin, 'people-role-changed');
+    await admin.reload();
+    await expect(admin.getByRole('combobox', { name: 'Role of val@plant.example' }).inputValue()).resolves.toBe('operator');
+    expect(await accessibilityProblems(admin)).toEqual([]);
+
+    // Back to viewer, as the next test expects.
+    await admin.getByRole('combobox', { name: 'Role of val@plant.example' }).selectOption('viewer');
+    await expect.poll(() => roleOf('val@plant.example')).toBe('viewer');
+    expect(adminErrors).toEqual([]);
+    await context.close();
+  });
+
   it('removes a person after asking: signed out at once, and they cannot sign in again', async () => {
     // The viewer is still signed in on `page`; an admin works in another browser.
     const { context, page: admin, errors: adminErrors } = await openPage(browser, server);

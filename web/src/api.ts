@@ -241,6 +241,7 @@ export const api = {
   addUser: (email: string, password: string, role: Role) =>
     json<User>('POST', `${v1}/users`, { body: { email, password, role } }),
   deleteUser: (id: number) => json<void>('DELETE', `${v1}/users/${id}`),
+  setUserRole: (id: number, role: Role) => json<User>('PATCH', `${v1}/users/${id}`, { body: { role } }),
 
   loggers: () => json<Logger[]>('GET', `${v1}/loggers`),
   claim: (logger_id: string, claim_code: string) =>

@@ -49,7 +49,33 @@ export function People() {
                     {u.email}
                     {u.id === me && <span class="hint"> (you)</span>}
                   </td>
-                  <td>{u.role}</td>
+                  <td>
+                    {/* Your own role stays as it is here: stepping down is another admin's call. */}
+                    {u.id === me ? (
+                      u.role
+                    ) : (
+                      <select
+                        aria-label={`Role of ${u.email}`}
+                        value={u.role}
+                        onChange={async (e) => {
+                          const role = e.currentTarget.value as Role;
+                          setRemoveError(null);
+                          try {
+                            const changed = await api.setUserRole(u.id, role);
+                            setData((list) => list?.map((x) => (x.id === changed.id ? changed : x)) ?? null);
+                          } catch (err) {
+                            setRemoveError(err);
+                          }
+                        }}
+                      >
+                        {ROLES.map((r) => (
+                          <option key={r.value} value={r.value}>
+                            {r.label}
+                          </option>
+                        ))}
+                      </select>
+                    )}
+                  </td>
                   <td>
                     {/* Removing yourself would sign you out mid-sentence: another admin does it. */}
                     {u.id !== me && (

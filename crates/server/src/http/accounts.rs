@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/me", get(me))
         .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{id}", delete(delete_user))
+        .route("/api/v1/users/{id}", delete(delete_user).patch(update_user))
 }
 
 /// An email address, trimmed and lower-cased, with the shape of one.
@@ -200,6 +200,27 @@ async fn create_user(
         .create_user(user.tenant_id(), email, password_hash, body.role)
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserUpdateBody {
+    role: Role,
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    Admin(user): Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UserUpdateBody>,
+) -> Result<Json<User>> {
+    let id = parse_id(&id, "user")?;
+    let updated = state
+        .store
+        .set_user_role(user.tenant_id(), id, body.role)
+        .await
+        .map_err(not_found_as("user"))?;
+    Ok(Json(updated))
 }
 
 async fn delete_user(

@@ -199,6 +199,36 @@ impl Store {
     }
 
     /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
+    /// Gives a person of the tenant another role; a tenant keeps at least one admin. Takes
+    /// effect at their next request (roles are read with the session).
+    pub async fn set_user_role(&self, tenant_id: i64, user_id: i64, role: Role) -> Result<User> {
+        self.write(move |conn| {
+            let current: String = conn
+                .query_row(
+                    "SELECT role FROM users WHERE id = ?1 AND tenant_id = ?2",
+                    params![user_id, tenant_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            if current == "admin" && role != Role::Admin && admin_count(conn, tenant_id)? <= 1 {
+                return Err(StoreError::Conflict(
+                    "the last admin of a tenant cannot become operator or viewer".into(),
+                ));
+            }
+            conn.execute(
+                "UPDATE users SET role = ?1 WHERE id = ?2 AND tenant_id = ?3",
+                params![role.as_str(), user_id, tenant_id],
+            )?;
+            Ok(conn.query_row(
+                "SELECT id, email, role, tenant_id FROM users WHERE id = ?1",
+                [user_id],
+                user_from_row,
+            )?)
+        })
+        .await
+    }
+
     pub async fn delete_user(&self, tenant_id: i64, user_id: i64) -> Result<()> {
         self.write(move |conn| {
             let role: String = conn
@@ -210,12 +240,7 @@ impl Store {
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
             if role == "admin" {
-                let admins: i64 = conn.query_row(
-                    "SELECT COUNT(*) FROM users WHERE tenant_id = ?1 AND role = 'admin'",
-                    [tenant_id],
-                    |r| r.get(0),
-                )?;
-                if admins <= 1 {
+                if admin_count(conn, tenant_id)? <= 1 {
                     return Err(StoreError::Conflict(
                         "the last admin of a tenant cannot be deleted".into(),
                     ));
@@ -230,4 +255,12 @@ impl Store {
         })
         .await
     }
+}
+
+fn admin_count(conn: &rusqlite::Connection, tenant_id: i64) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE tenant_id = ?1 AND role = 'admin'",
+        [tenant_id],
+        |r| r.get(0),
+    )?)
 }

@@ -194,6 +194,105 @@ async fn admins_manage_the_people_of_their_tenant_and_others_cannot() {
 }
 
 #[tokio::test]
+async fn admins_change_roles_at_once_but_never_leave_a_tenant_without_an_admin() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let val = app.add_user(&admin, "val@a.example", "viewer").await;
+    let path = format!("/api/v1/users/{}", val.user_id);
+
+    // A viewer may not change anyone's role, not even their own.
+    let denied = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"role": "admin"})),
+            Some(&val.token),
+        )
+        .await;
+    assert_error(denied, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let resp = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"role": "operator"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["role"], "operator");
+    assert_eq!(body["email"], "val@a.example");
+    // Their open session has the new role at once.
+    let me = app.get_json("/api/v1/auth/me", &val.token).await;
+    assert_eq!(me["user"]["role"], "operator");
+
+    // The only admin cannot step down; with a second admin, they can.
+    let own = format!("/api/v1/users/{}", admin.user_id);
+    let refused = app
+        .send(
+            Method::PATCH,
+            &own,
+            Some(&json!({"role": "viewer"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_error(refused, StatusCode::CONFLICT, "conflict").await;
+    let resp = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"role": "admin"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .send(
+            Method::PATCH,
+            &own,
+            Some(&json!({"role": "viewer"})),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let me = app.get_json("/api/v1/auth/me", &admin.token).await;
+    assert_eq!(me["user"]["role"], "viewer");
+
+    // Bad input changes nothing.
+    for (body, code) in [
+        (json!({"role": "owner"}), "invalid_field"),
+        (json!({}), "invalid_field"),
+        (
+            json!({"role": "viewer", "email": "x@a.example"}),
+            "invalid_field",
+        ),
+    ] {
+        let resp = app
+            .send(Method::PATCH, &path, Some(&body), Some(&val.token))
+            .await;
+        assert_error(resp, StatusCode::BAD_REQUEST, code).await;
+    }
+    let missing = app
+        .send(
+            Method::PATCH,
+            "/api/v1/users/999999",
+            Some(&json!({"role": "viewer"})),
+            Some(&val.token),
+        )
+        .await;
+    assert_error(missing, StatusCode::NOT_FOUND, "not_found").await;
+    let users = app.get_json("/api/v1/users", &val.token).await;
+    let roles: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["viewer", "admin"]);
+}
+
+#[tokio::test]
 async fn bad_sign_up_and_user_input_is_refused() {
     let app = spawn_app().await;
     for (body, code) in [

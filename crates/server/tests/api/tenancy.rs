@@ -111,6 +111,11 @@ async fn another_tenant_sees_none_of_it_and_gets_404_for_its_ids() {
             format!("/api/v1/events?asset_id={a_asset}"),
             None,
         ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{}", a.user_id),
+            Some(json!({"role": "viewer"})),
+        ),
         (Method::DELETE, format!("/api/v1/users/{}", a.user_id), None),
     ];
     for (method, path, body) in attempts {
