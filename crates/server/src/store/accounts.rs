@@ -239,12 +239,10 @@ impl Store {
                 )
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
-            if role == "admin" {
-                if admin_count(conn, tenant_id)? <= 1 {
-                    return Err(StoreError::Conflict(
-                        "the last admin of a tenant cannot be deleted".into(),
-                    ));
-                }
+            if role == "admin" && admin_count(conn, tenant_id)? <= 1 {
+                return Err(StoreError::Conflict(
+                    "the last admin of a tenant cannot be deleted".into(),
+                ));
             }
             conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
             conn.execute(
