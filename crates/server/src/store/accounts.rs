@@ -203,14 +203,7 @@ impl Store {
     /// effect at their next request (roles are read with the session).
     pub async fn set_user_role(&self, tenant_id: i64, user_id: i64, role: Role) -> Result<User> {
         self.write(move |conn| {
-            let current: String = conn
-                .query_row(
-                    "SELECT role FROM users WHERE id = ?1 AND tenant_id = ?2",
-                    params![user_id, tenant_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
+            let current = role_of(conn, tenant_id, user_id)?;
             if current == "admin" && role != Role::Admin && admin_count(conn, tenant_id)? <= 1 {
                 return Err(StoreError::Conflict(
                     "the last admin of a tenant cannot become operator or viewer".into(),
@@ -231,14 +224,7 @@ impl Store {
 
     pub async fn delete_user(&self, tenant_id: i64, user_id: i64) -> Result<()> {
         self.write(move |conn| {
-            let role: String = conn
-                .query_row(
-                    "SELECT role FROM users WHERE id = ?1 AND tenant_id = ?2",
-                    params![user_id, tenant_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
+            let role = role_of(conn, tenant_id, user_id)?;
             if role == "admin" && admin_count(conn, tenant_id)? <= 1 {
                 return Err(StoreError::Conflict(
                     "the last admin of a tenant cannot be deleted".into(),
@@ -253,6 +239,17 @@ impl Store {
         })
         .await
     }
+}
+
+/// A person's role, if they are in the tenant.
+fn role_of(conn: &rusqlite::Connection, tenant_id: i64, user_id: i64) -> Result<String> {
+    conn.query_row(
+        "SELECT role FROM users WHERE id = ?1 AND tenant_id = ?2",
+        params![user_id, tenant_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
 }
 
 fn admin_count(conn: &rusqlite::Connection, tenant_id: i64) -> Result<i64> {

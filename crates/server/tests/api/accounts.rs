@@ -198,27 +198,25 @@ async fn admins_change_roles_at_once_but_never_leave_a_tenant_without_an_admin()
     let app = spawn_app().await;
     let admin = app.signup("ada@a.example", "A").await;
     let val = app.add_user(&admin, "val@a.example", "viewer").await;
-    let path = format!("/api/v1/users/{}", val.user_id);
+    let set_role = |user: i64, body: Value, token: String| {
+        let app = &app;
+        async move {
+            app.send(
+                Method::PATCH,
+                &format!("/api/v1/users/{user}"),
+                Some(&body),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    let role = |r: &str| json!({ "role": r });
 
     // A viewer may not change anyone's role, not even their own.
-    let denied = app
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&json!({"role": "admin"})),
-            Some(&val.token),
-        )
-        .await;
+    let denied = set_role(val.user_id, role("admin"), val.token.clone()).await;
     assert_error(denied, StatusCode::FORBIDDEN, "forbidden").await;
 
-    let resp = app
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&json!({"role": "operator"})),
-            Some(&admin.token),
-        )
-        .await;
+    let resp = set_role(val.user_id, role("operator"), admin.token.clone()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["role"], "operator");
@@ -228,59 +226,25 @@ async fn admins_change_roles_at_once_but_never_leave_a_tenant_without_an_admin()
     assert_eq!(me["user"]["role"], "operator");
 
     // The only admin cannot step down; with a second admin, they can.
-    let own = format!("/api/v1/users/{}", admin.user_id);
-    let refused = app
-        .send(
-            Method::PATCH,
-            &own,
-            Some(&json!({"role": "viewer"})),
-            Some(&admin.token),
-        )
-        .await;
+    let refused = set_role(admin.user_id, role("viewer"), admin.token.clone()).await;
     assert_error(refused, StatusCode::CONFLICT, "conflict").await;
-    let resp = app
-        .send(
-            Method::PATCH,
-            &path,
-            Some(&json!({"role": "admin"})),
-            Some(&admin.token),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = app
-        .send(
-            Method::PATCH,
-            &own,
-            Some(&json!({"role": "viewer"})),
-            Some(&admin.token),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    let promoted = set_role(val.user_id, role("admin"), admin.token.clone()).await;
+    assert_eq!(promoted.status(), StatusCode::OK);
+    let stepped_down = set_role(admin.user_id, role("viewer"), admin.token.clone()).await;
+    assert_eq!(stepped_down.status(), StatusCode::OK);
     let me = app.get_json("/api/v1/auth/me", &admin.token).await;
     assert_eq!(me["user"]["role"], "viewer");
 
     // Bad input changes nothing.
-    for (body, code) in [
-        (json!({"role": "owner"}), "invalid_field"),
-        (json!({}), "invalid_field"),
-        (
-            json!({"role": "viewer", "email": "x@a.example"}),
-            "invalid_field",
-        ),
+    for body in [
+        role("owner"),
+        json!({}),
+        json!({"role": "viewer", "email": "x@a.example"}),
     ] {
-        let resp = app
-            .send(Method::PATCH, &path, Some(&body), Some(&val.token))
-            .await;
-        assert_error(resp, StatusCode::BAD_REQUEST, code).await;
+        let resp = set_role(val.user_id, body, val.token.clone()).await;
+        assert_error(resp, StatusCode::BAD_REQUEST, "invalid_field").await;
     }
-    let missing = app
-        .send(
-            Method::PATCH,
-            "/api/v1/users/999999",
-            Some(&json!({"role": "viewer"})),
-            Some(&val.token),
-        )
-        .await;
+    let missing = set_role(999_999, role("viewer"), val.token.clone()).await;
     assert_error(missing, StatusCode::NOT_FOUND, "not_found").await;
     let users = app.get_json("/api/v1/users", &val.token).await;
     let roles: Vec<&str> = users
