@@ -32,10 +32,9 @@ pub async fn run(target: &mut Target, backlog: usize) -> anyhow::Result<String> 
     // Spread over the hours before now, 10 ms apart, oldest first.
     let first_ms = now_ms() - backlog as i64 * 10;
     let mut running = [false; PINS as usize];
-    for chunk in (0..backlog).collect::<Vec<_>>().chunks(CHUNK) {
-        let changes: Vec<Observed> = chunk
-            .iter()
-            .map(|&i| {
+    for chunk_start in (0..backlog).step_by(CHUNK) {
+        let changes: Vec<Observed> = (chunk_start..(chunk_start + CHUNK).min(backlog))
+            .map(|i| {
                 let pin = (i % PINS as usize) as u8;
                 running[pin as usize] = !running[pin as usize];
                 Observed {

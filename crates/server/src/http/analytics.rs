@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::calendar::{self, Bucket, ParsedShift, Shift};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::live::rfc3339;
-use crate::store::{Asset, DayRollup, Reason, StopPart, StoredDays, now_ms};
+use crate::store::{Asset, DayRollup, NewDays, Reason, StopPart, StoredDays, now_ms};
 
 /// Longest window one request may ask for.
 pub const MAX_WINDOW_MS: i64 = 400 * 24 * 3_600_000;
@@ -472,13 +472,6 @@ fn bucket_spans(
 /// One asset's figures and down time by reason over one span.
 type SpanFigures = (Figures, Vec<Tally>);
 
-/// Days of one asset computed from the events that are whole and settled: worth storing.
-struct Settled {
-    asset_id: i64,
-    generation: i64,
-    days: Vec<DayRollup>,
-}
-
 /// One asset's figures over each local day of the window (the first and last clipped to it):
 /// whole settled days from the day rollups, the rest from the events, stored as rollups when
 /// they are whole and settled (see `store::rollups` for why that is safe).
@@ -489,7 +482,7 @@ async fn asset_days(
     days: &[(i64, i64, bool)],
     stored: StoredDays,
     reasons: &HashMap<i64, &Reason>,
-) -> Result<(Vec<SpanFigures>, Option<Settled>)> {
+) -> Result<(Vec<SpanFigures>, Option<NewDays>)> {
     let now = asked.now;
     // Both in day order: walk them together.
     let mut stored_days = stored.days.iter().peekable();
@@ -500,7 +493,7 @@ async fn asset_days(
             stored_days
                 .next_if(|d| d.day_start == start)
                 .filter(|d| whole && d.day_end == end)
-                .map(from_rollup)
+                .map(|d| (d.figures, d.reasons.clone()))
         })
         .collect();
     let read = out.iter().filter(|d| d.is_some()).count();
@@ -529,13 +522,19 @@ async fn asset_days(
             let figures = history.figures(start, end, now);
             let shares = downtime_by_reason(&views, &history, &figures, (start, end), now, reasons);
             if whole && settled_until.is_some_and(|t| end <= t) {
-                computed.push(to_rollup(start, end, &figures, &shares));
+                computed.push(DayRollup {
+                    day_start: start,
+                    day_end: end,
+                    figures,
+                    reasons: shares.clone(),
+                });
             }
             out[k] = Some((figures, shares));
         }
         i = j;
     }
-    let settle = (!computed.is_empty()).then_some(Settled {
+    // Whole, settled days computed from the events: worth storing.
+    let settle = (!computed.is_empty()).then_some(NewDays {
         asset_id: asset.id,
         generation: stored.generation,
         days: computed,
@@ -563,32 +562,6 @@ async fn annotated_stops(
         .stop_parts(tenant_id, vec![asset.id], first_start, to)
         .await?;
     Ok(stop_views(asset.id, history, &parts, &overlapping))
-}
-
-fn to_rollup(start: i64, end: i64, f: &Figures, tallies: &[Tally]) -> DayRollup {
-    DayRollup {
-        day_start: start,
-        day_end: end,
-        run_ms: f.run_ms,
-        down_ms: f.down_ms,
-        unknown_ms: f.unknown_ms,
-        unplanned_ms: f.unplanned_ms,
-        short_stops: f.short_stops,
-        long_stops: f.long_stops,
-        reasons: tallies.to_vec(),
-    }
-}
-
-fn from_rollup(d: &DayRollup) -> SpanFigures {
-    let figures = Figures::from_parts(
-        d.run_ms,
-        d.down_ms,
-        d.unknown_ms,
-        d.unplanned_ms,
-        d.short_stops,
-        d.long_stops,
-    );
-    (figures, d.reasons.clone())
 }
 
 /// Adds the day figures that lie inside each bucket (every day, week and month edge is a local
@@ -659,10 +632,6 @@ async fn analytics(
             });
         }
         // One write for all of them; a failure only means computing them again next time.
-        let settled: Vec<_> = settled
-            .into_iter()
-            .map(|s| (s.asset_id, s.generation, s.days))
-            .collect();
         if !settled.is_empty()
             && let Err(e) = state.store.save_day_rollups(tenant_id, settled).await
         {
@@ -695,11 +664,11 @@ async fn analytics(
         .iter()
         .map(|(s, e, _)| (rfc3339(*s), rfc3339(*e)))
         .collect();
-    let buckets_out = |figures: Vec<Figures>| -> Vec<BucketOut<'_>> {
+    let buckets_out = |figures: &[Figures]| -> Vec<BucketOut<'_>> {
         spans
             .iter()
             .zip(&labels)
-            .zip(figures)
+            .zip(figures.iter().copied())
             .map(|(((_, _, shift), (start, end)), figures)| BucketOut {
                 start,
                 end,
@@ -709,7 +678,7 @@ async fn analytics(
             .collect()
     };
     let total: Figures = rows.iter().map(|r| r.figures).sum();
-    let total_buckets = (0..spans.len())
+    let total_buckets: Vec<Figures> = (0..spans.len())
         .map(|i| rows.iter().map(|r| r.buckets[i]).sum())
         .collect();
     let answer = AnalyticsOut {
@@ -723,7 +692,7 @@ async fn analytics(
                 asset_name: &r.asset.name,
                 figures: r.figures,
                 downtime_by_reason: named(&r.tallies, &reasons),
-                buckets: buckets_out(r.buckets.clone()),
+                buckets: buckets_out(&r.buckets),
             })
             .collect(),
         total: TotalOut {
@@ -732,7 +701,7 @@ async fn analytics(
                 &merge_tallies(rows.iter().flat_map(|r| r.tallies.iter().copied())),
                 &reasons,
             ),
-            buckets: buckets_out(total_buckets),
+            buckets: buckets_out(&total_buckets),
         },
     };
     Ok(Json(answer).into_response())

@@ -27,7 +27,7 @@ pub use devices::{
 };
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
-pub use rollups::{DayRollup, StoredDays};
+pub use rollups::{DayRollup, NewDays, StoredDays};
 pub use settings::{PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;

@@ -17,23 +17,27 @@
 //!   asset's `rollup_gen` in the same transaction; a reader takes the generation before reading
 //!   the events, and the store keeps its rollups only while the generation is unchanged.
 
+use assetlog_core::kpi::Figures;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store};
 
 /// One asset's figures over one settled local day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DayRollup {
     pub day_start: i64,
     pub day_end: i64,
-    pub run_ms: i64,
-    pub down_ms: i64,
-    pub unknown_ms: i64,
-    pub unplanned_ms: i64,
-    pub short_stops: u64,
-    pub long_stops: u64,
+    pub figures: Figures,
     /// Down time by reason: `(reason_id or None for unassigned, stops, down_ms)`.
     pub reasons: Vec<(Option<i64>, u64, i64)>,
+}
+
+/// Days of one asset computed from the events, to store if the asset's rollups were not
+/// invalidated since `generation` was read.
+pub struct NewDays {
+    pub asset_id: i64,
+    pub generation: i64,
+    pub days: Vec<DayRollup>,
 }
 
 /// An asset's stored days and what deciding about new ones needs (see [`Store::day_rollups`]).
@@ -65,79 +69,19 @@ impl Store {
         })
         .await
     }
-}
 
-/// One asset's part of [`Store::day_rollups`].
-fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<StoredDays> {
-    let generation: i64 = tx
-        .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1")?
-        .query_row([asset_id], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let newest: Option<(i64, bool)> = tx
-        .prepare_cached(
-            "SELECT ts, running FROM events WHERE asset_id = ?1
-                     ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
-        )?
-        .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    // Walks the (asset_id, ts) index backwards to the first event of the other state
-    // (a MAX() with this filter would read the asset's whole history).
-    let settled_until: Option<i64> = match newest {
-        None => None,
-        Some((ts, running)) => tx
-            .prepare_cached(
-                "SELECT ts FROM events WHERE asset_id = ?1 AND ts <= ?2 AND running != ?3
-                         ORDER BY ts DESC LIMIT 1",
-            )?
-            .query_row(params![asset_id, ts, running], |r| r.get(0))
-            .optional()?,
-    };
-    let mut stmt = tx.prepare_cached(
-                "SELECT day_start, day_end, run_ms, down_ms, unknown_ms, unplanned_ms, short_stops, long_stops, reasons
-                 FROM day_rollups WHERE asset_id = ?1 AND day_start >= ?2 AND day_start < ?3 AND day_end <= ?3
-                 ORDER BY day_start",
-            )?;
-    let mut days = Vec::new();
-    let mut rows = stmt.query(params![asset_id, from, to])?;
-    while let Some(r) = rows.next()? {
-        // Written by this module; a row whose reasons do not decode is left out and recomputed.
-        let Some(reasons) = r.get_ref(8)?.as_blob().ok().and_then(decode_reasons) else {
-            continue;
-        };
-        days.push(DayRollup {
-            day_start: r.get(0)?,
-            day_end: r.get(1)?,
-            run_ms: r.get(2)?,
-            down_ms: r.get(3)?,
-            unknown_ms: r.get(4)?,
-            unplanned_ms: r.get(5)?,
-            short_stops: r.get::<_, i64>(6)?.max(0) as u64,
-            long_stops: r.get::<_, i64>(7)?.max(0) as u64,
-            reasons,
-        });
-    }
-    drop(rows);
-    drop(stmt);
-    Ok(StoredDays {
-        generation,
-        settled_until,
-        days,
-    })
-}
-
-impl Store {
-    /// Stores computed days, `(asset_id, generation, days)` per asset, in one transaction; an
-    /// asset's days are dropped instead when its rollups were invalidated since `generation` was
-    /// read (they may be stale). Returns how many assets' days were stored.
-    pub async fn save_day_rollups(
-        &self,
-        tenant_id: i64,
-        assets: Vec<(i64, i64, Vec<DayRollup>)>,
-    ) -> Result<usize> {
+    /// Stores computed days of several assets in one transaction; an asset's days are dropped
+    /// instead when its rollups were invalidated since their `generation` was read (they may be
+    /// stale). Returns how many assets' days were stored.
+    pub async fn save_day_rollups(&self, tenant_id: i64, assets: Vec<NewDays>) -> Result<usize> {
         self.write(move |conn| {
             let mut saved = 0;
-            for (asset_id, generation, days) in &assets {
+            for NewDays {
+                asset_id,
+                generation,
+                days,
+            } in &assets
+            {
                 let current: Option<i64> = conn
                     .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1 AND tenant_id = ?2")?
                     .query_row(params![asset_id, tenant_id], |r| r.get(0))
@@ -157,12 +101,12 @@ impl Store {
                         d.day_start,
                         tenant_id,
                         d.day_end,
-                        d.run_ms,
-                        d.down_ms,
-                        d.unknown_ms,
-                        d.unplanned_ms,
-                        d.short_stops as i64,
-                        d.long_stops as i64,
+                        d.figures.run_ms,
+                        d.figures.down_ms,
+                        d.figures.unknown_ms,
+                        d.figures.unplanned_ms,
+                        d.figures.short_stops as i64,
+                        d.figures.long_stops as i64,
                         reasons
                     ])?;
                 }
@@ -172,6 +116,67 @@ impl Store {
         })
         .await
     }
+}
+
+/// One asset's part of [`Store::day_rollups`].
+fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<StoredDays> {
+    let generation: i64 = tx
+        .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1")?
+        .query_row([asset_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let newest: Option<(i64, bool)> = tx
+        .prepare_cached(
+            "SELECT ts, running FROM events WHERE asset_id = ?1
+             ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
+        )?
+        .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    // Walks the (asset_id, ts) index backwards to the first event of the other state
+    // (a MAX() with this filter would read the asset's whole history).
+    let settled_until: Option<i64> = match newest {
+        None => None,
+        Some((ts, running)) => tx
+            .prepare_cached(
+                "SELECT ts FROM events WHERE asset_id = ?1 AND ts <= ?2 AND running != ?3
+                 ORDER BY ts DESC LIMIT 1",
+            )?
+            .query_row(params![asset_id, ts, running], |r| r.get(0))
+            .optional()?,
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT day_start, day_end, run_ms, down_ms, unknown_ms, unplanned_ms, short_stops, long_stops, reasons
+         FROM day_rollups WHERE asset_id = ?1 AND day_start >= ?2 AND day_start < ?3 AND day_end <= ?3
+         ORDER BY day_start",
+    )?;
+    let mut days = Vec::new();
+    let mut rows = stmt.query(params![asset_id, from, to])?;
+    while let Some(r) = rows.next()? {
+        // Written by this module; a row whose reasons do not decode is left out and recomputed.
+        let Some(reasons) = r.get_ref(8)?.as_blob().ok().and_then(decode_reasons) else {
+            continue;
+        };
+        days.push(DayRollup {
+            day_start: r.get(0)?,
+            day_end: r.get(1)?,
+            figures: Figures::from_parts(
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get::<_, i64>(6)?.max(0) as u64,
+                r.get::<_, i64>(7)?.max(0) as u64,
+            ),
+            reasons,
+        });
+    }
+    drop(rows);
+    drop(stmt);
+    Ok(StoredDays {
+        generation,
+        settled_until,
+        days,
+    })
 }
 
 /// The reasons column: 24 bytes per reason, little-endian: reason id (0 for unassigned), stops,
