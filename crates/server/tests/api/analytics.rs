@@ -180,15 +180,7 @@ async fn a_shift_calendar_makes_the_rest_unplanned() {
         .to_string();
     let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     let calendar = json!([{"name": "Slot", "days": all, "start": start, "end": end, "breaks": []}]);
-    let resp = app
-        .send(
-            Method::PUT,
-            "/api/v1/shifts",
-            Some(&calendar),
-            Some(&admin.token),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    app.set_shifts(&admin, &calendar).await;
     assert_eq!(app.get_json("/api/v1/shifts", &admin.token).await, calendar);
     let a = &app
         .get_json(

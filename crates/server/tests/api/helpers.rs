@@ -166,6 +166,19 @@ impl TestApp {
         account(resp.json().await.expect("json"))
     }
 
+    /// Sets the tenant's shift calendar as `admin`; it must be accepted.
+    pub async fn set_shifts(&self, admin: &Account, calendar: &Value) {
+        let resp = self
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/shifts",
+                Some(calendar),
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    }
+
     /// Adds a downtime reason as `admin`; returns its JSON.
     pub async fn add_reason(&self, admin: &Account, category: &str, name: &str) -> Value {
         let resp = self

@@ -132,15 +132,7 @@ async fn rollups_answer_like_the_events_whatever_arrives_late() {
          "breaks": [{"start": "10:00", "end": "10:30"}]},
         {"name": "Night", "days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end": "05:15", "breaks": []},
     ]);
-    let resp = app
-        .send(
-            Method::PUT,
-            "/api/v1/shifts",
-            Some(&calendar),
-            Some(&admin.token),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    app.set_shifts(&admin, &calendar).await;
     let reason = app.add_reason(&admin, "Material", "Jam").await;
 
     // Ten days that end a day ago: nothing in the window depends on the clock.
