@@ -28,7 +28,7 @@ pub use devices::{
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
 pub use rollups::{DayRollup, NewDays, StoredDays};
-pub use settings::{PlannedDowntime, Reason, Settings, StopPart};
+pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;
 use writer::Writer;
@@ -155,6 +155,37 @@ impl Store {
         .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
     }
 
+    /// Runs `f` over `items` in a few parallel reads (one share of consecutive items per CPU,
+    /// each share in one transaction) and gives the answers in the order of `items`. Fewer than
+    /// `min_share` items are read in one go: a second thread is not worth it for them.
+    async fn read_in_parts<I, T, F>(&self, items: Vec<I>, min_share: usize, f: F) -> Result<Vec<T>>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        F: Fn(&Connection, I) -> Result<T> + Send + Sync + 'static,
+    {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let share = items.len().div_ceil(threads).max(min_share).max(1);
+        let f = Arc::new(f);
+        let mut items = items.into_iter().peekable();
+        let mut reads = Vec::new();
+        while items.peek().is_some() {
+            let mine: Vec<I> = items.by_ref().take(share).collect();
+            let f = f.clone();
+            reads.push(self.read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let out = mine
+                    .into_iter()
+                    .map(|item| f(&tx, item))
+                    .collect::<Result<Vec<_>>>()?;
+                tx.finish()?;
+                Ok(out)
+            }));
+        }
+        let parts = futures_util::future::try_join_all(reads).await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
     /// Runs `f` in the writer's next group commit; answers after the commit.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
@@ -212,4 +243,30 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_in_parts_answer_in_the_order_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        for n in [0_i64, 1, 63, 64, 65, 500] {
+            let items: Vec<i64> = (0..n).collect();
+            let doubled = store
+                .read_in_parts(items, 64, |conn, i| {
+                    Ok(conn.query_row("SELECT ?1 * 2", [i], |r| r.get::<_, i64>(0))?)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                doubled,
+                (0..n).map(|i| i * 2).collect::<Vec<_>>(),
+                "{n} items"
+            );
+        }
+        store.close().await;
+    }
 }
