@@ -214,6 +214,10 @@ fn store_events(
     let mut assets: HashMap<u8, (AssetNow, bool)> = HashMap::new();
     // The earliest late event of each asset: its settled days from there on must be recomputed.
     let mut late: HashMap<i64, i64> = HashMap::new();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+    )?;
     for e in events {
         let (asset, moved) = match assets.entry(e.pin) {
             Entry::Occupied(entry) => entry.into_mut(),
@@ -229,12 +233,16 @@ fn store_events(
                 entry.insert((asset, false))
             }
         };
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![tenant_id, device.row, asset.id, e.pin, e.running, e.ts, received_at, e.seq])?;
+        let inserted = insert.execute(params![
+            tenant_id,
+            device.row,
+            asset.id,
+            e.pin,
+            e.running,
+            e.ts,
+            received_at,
+            e.seq
+        ])?;
         if inserted == 0 {
             out.duplicates += 1;
             if out.first.is_none() {

@@ -89,7 +89,12 @@ struct DeviceCache {
     map: std::collections::HashMap<String, Arc<DeviceAuth>>,
 }
 
+/// Prepared statements a connection keeps: more than the store has distinct cached ones, so a
+/// busy writer never re-parses its hot statements (rusqlite keeps 16 by default).
+const STATEMENT_CACHE: usize = 64;
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // FULL: a committed transaction survives power loss, not only a crash of this process.
     conn.execute_batch(
@@ -100,9 +105,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        // Only the writer thread uses this connection, so it needs no per-call mutex either.
         let mut conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)
             .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
@@ -124,6 +132,7 @@ impl Store {
             // (taken on every column read) is not needed.
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
                 // Reads through a memory map share the OS page cache instead of copying pages
                 // into each connection's own cache: long analytics windows read many pages.

@@ -114,18 +114,20 @@ fn apply(conn: &Connection, jobs: impl Iterator<Item = Job>) -> Vec<Completion> 
         tracing::error!(error = %e, "cannot begin a transaction");
         return Vec::new();
     }
+    // Prepared once: under load these run for every request.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
     jobs.filter_map(|job| {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = run("SAVEPOINT job") {
             tracing::error!(error = %e, "cannot open a savepoint");
             return None;
         }
         let (ok, done) = job(conn);
         let end = if ok {
-            "RELEASE job"
+            run("RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            run("ROLLBACK TO job").and_then(|_| run("RELEASE job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             tracing::error!(error = %e, "cannot close a savepoint");
         }
         Some(done)
