@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_analytics.sql"),
     include_str!("../../migrations/0003_dropped_events.sql"),
     include_str!("../../migrations/0004_day_rollups.sql"),
+    include_str!("../../migrations/0005_packed_day_rollups.sql"),
 ];
 
 /// Handle to the database; cheap to clone.

@@ -85,25 +85,11 @@ impl Store {
                     continue;
                 }
                 let mut insert = conn.prepare_cached(
-                    "INSERT OR REPLACE INTO day_rollups
-                     (asset_id, day_start, tenant_id, day_end, run_ms, down_ms, unknown_ms, unplanned_ms, short_stops, long_stops, reasons)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT OR REPLACE INTO day_rollups (asset_id, day_start, tenant_id, day_end, figures)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 for d in days {
-                    let reasons = encode_reasons(&d.reasons);
-                    insert.execute(params![
-                        asset_id,
-                        d.day_start,
-                        tenant_id,
-                        d.day_end,
-                        d.figures.run_ms,
-                        d.figures.down_ms,
-                        d.figures.unknown_ms,
-                        d.figures.unplanned_ms,
-                        d.figures.short_stops as i64,
-                        d.figures.long_stops as i64,
-                        reasons
-                    ])?;
+                    insert.execute(params![asset_id, d.day_start, tenant_id, d.day_end, encode(d)])?;
                 }
                 saved += 1;
             }
@@ -140,30 +126,23 @@ fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<Sto
             .optional()?,
     };
     let mut stmt = tx.prepare_cached(
-        "SELECT day_start, day_end, run_ms, down_ms, unknown_ms, unplanned_ms, short_stops, long_stops, reasons
-         FROM day_rollups WHERE asset_id = ?1 AND day_start >= ?2 AND day_start < ?3 AND day_end <= ?3
+        "SELECT day_start, day_end, figures FROM day_rollups
+         WHERE asset_id = ?1 AND day_start >= ?2 AND day_start < ?3 AND day_end <= ?3
          ORDER BY day_start",
     )?;
     let mut days = Vec::new();
     let mut rows = stmt.query(params![asset_id, from, to])?;
     while let Some(r) = rows.next()? {
-        // Written by this module; a row whose reasons do not decode is left out and recomputed.
-        let Some(reasons) = r.get_ref(8)?.as_blob().ok().and_then(decode_reasons) else {
-            continue;
-        };
-        days.push(DayRollup {
-            day_start: r.get(0)?,
-            day_end: r.get(1)?,
-            figures: Figures::from_parts(
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get::<_, i64>(6)?.max(0) as u64,
-                r.get::<_, i64>(7)?.max(0) as u64,
-            ),
-            reasons,
-        });
+        // Written by this module; a row that does not decode is left out and computed again.
+        let packed = r.get_ref(2)?.as_blob().ok().and_then(decode);
+        if let Some((figures, reasons)) = packed {
+            days.push(DayRollup {
+                day_start: r.get(0)?,
+                day_end: r.get(1)?,
+                figures,
+                reasons,
+            });
+        }
     }
     drop(rows);
     drop(stmt);
@@ -174,32 +153,53 @@ fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<Sto
     })
 }
 
-/// The reasons column: 24 bytes per reason, little-endian: reason id (0 for unassigned), stops,
-/// down_ms. A year of 500 assets is 182,500 rows, so it is read without a parser.
-fn encode_reasons(reasons: &[(Option<i64>, u64, i64)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(reasons.len() * 24);
-    for &(id, stops, down_ms) in reasons {
+/// The `figures` column: 48 bytes of figures, then 24 bytes per reason; all little-endian
+/// i64s (see migration 0005). A year of 500 assets is 182,500 rows, so it is read without a
+/// parser.
+fn encode(day: &DayRollup) -> Vec<u8> {
+    let f = &day.figures;
+    let mut out = Vec::with_capacity(48 + day.reasons.len() * 24);
+    for word in [
+        f.run_ms,
+        f.down_ms,
+        f.unknown_ms,
+        f.unplanned_ms,
+        f.short_stops as i64,
+        f.long_stops as i64,
+    ] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    for &(id, stops, down_ms) in &day.reasons {
         out.extend_from_slice(&id.unwrap_or(0).to_le_bytes());
-        out.extend_from_slice(&stops.to_le_bytes());
+        out.extend_from_slice(&(stops as i64).to_le_bytes());
         out.extend_from_slice(&down_ms.to_le_bytes());
     }
     out
 }
 
-fn decode_reasons(bytes: &[u8]) -> Option<Vec<(Option<i64>, u64, i64)>> {
-    if !bytes.len().is_multiple_of(24) {
+/// Reasons of a day: `(reason id or None for unassigned, stops, down_ms)`.
+type Reasons = Vec<(Option<i64>, u64, i64)>;
+
+fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
+    if bytes.len() < 48 || !(bytes.len() - 48).is_multiple_of(24) {
         return None;
     }
-    let word = |b: &[u8]| <[u8; 8]>::try_from(b).ok();
-    bytes
-        .chunks_exact(24)
-        .map(|c| {
-            let id = i64::from_le_bytes(word(&c[..8])?);
-            let stops = u64::from_le_bytes(word(&c[8..16])?);
-            let down_ms = i64::from_le_bytes(word(&c[16..])?);
-            Some(((id != 0).then_some(id), stops, down_ms))
+    let word = |i: usize| {
+        let at = i * 8;
+        <[u8; 8]>::try_from(&bytes[at..at + 8])
+            .map(i64::from_le_bytes)
+            .ok()
+    };
+    let count = |i: usize| word(i).and_then(|n| u64::try_from(n).ok());
+    let figures = Figures::from_parts(word(0)?, word(1)?, word(2)?, word(3)?, count(4)?, count(5)?);
+    let reasons = (0..(bytes.len() - 48) / 24)
+        .map(|k| {
+            let at = 6 + 3 * k;
+            let id = word(at)?;
+            Some(((id != 0).then_some(id), count(at + 1)?, word(at + 2)?))
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    Some((figures, reasons))
 }
 
 /// Forgets the asset's days that end after `after` (all of them for `None`).
@@ -246,4 +246,33 @@ pub(crate) fn forget_tenant_days(conn: &Connection, tenant_id: i64) -> Result<()
     conn.prepare_cached("UPDATE assets SET rollup_gen = rollup_gen + 1 WHERE tenant_id = ?1")?
         .execute([tenant_id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_figures_read_back_and_damaged_ones_are_refused() {
+        let day = DayRollup {
+            day_start: 0,
+            day_end: 86_400_000,
+            figures: Figures::from_parts(50_000_000, 30_000_000, 6_400_000, 0, 3, 2),
+            reasons: vec![(None, 2, 10_000_000), (Some(7), 3, 20_000_000)],
+        };
+        let bytes = encode(&day);
+        assert_eq!(bytes.len(), 48 + 2 * 24);
+        assert_eq!(decode(&bytes), Some((day.figures, day.reasons.clone())));
+        let no_reasons = DayRollup {
+            reasons: vec![],
+            ..day.clone()
+        };
+        assert_eq!(decode(&encode(&no_reasons)), Some((day.figures, vec![])));
+        // Cut short, or a reason entry cut, or a negative count: not a day.
+        assert_eq!(decode(&bytes[..40]), None);
+        assert_eq!(decode(&bytes[..bytes.len() - 8]), None);
+        let mut negative = bytes.clone();
+        negative[32..40].copy_from_slice(&(-1_i64).to_le_bytes());
+        assert_eq!(decode(&negative), None);
+    }
 }
