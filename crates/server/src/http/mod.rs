@@ -280,7 +280,7 @@ pub fn csv_response(header: &[&str], rows: Vec<Vec<String>>) -> Response {
 /// CPU, and sent in order: a big answer (a year of 500 assets by day is 46 MB) neither holds an
 /// async worker nor waits to be whole before its first byte leaves. If writing fails, the
 /// connection is cut rather than the answer left looking complete.
-pub fn streamed_json_array<T: serde::Serialize + Send + 'static>(
+pub fn streamed_json_array<T: WriteJson + Send + 'static>(
     head: Vec<u8>,
     items: Vec<T>,
     tail: Vec<u8>,
@@ -327,8 +327,13 @@ pub fn streamed_json_array<T: serde::Serialize + Send + 'static>(
         .into_response()
 }
 
+/// A value that writes itself as JSON text, for answers too big for serde's generic path.
+pub trait WriteJson {
+    fn write_json<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()>;
+}
+
 /// Writes `items` as the inside of a JSON array (with a comma first when they follow others).
-fn write_items<T: serde::Serialize>(
+fn write_items<T: WriteJson>(
     out: &mut Chunks,
     items: &[T],
     lead_comma: bool,
@@ -338,7 +343,7 @@ fn write_items<T: serde::Serialize>(
         if lead_comma || i > 0 {
             out.write_all(b",")?;
         }
-        serde_json::to_writer(&mut *out, item)?;
+        item.write_json(out)?;
     }
     out.flush()
 }
@@ -418,7 +423,16 @@ pub fn parse_id(raw: &str, what: &str) -> Result<i64> {
 mod tests {
     use super::*;
 
+    struct Item(String);
+
+    impl WriteJson for Item {
+        fn write_json<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()> {
+            Ok(serde_json::to_writer(out, &self.0)?)
+        }
+    }
+
     async fn body_of(head: &str, items: Vec<String>, tail: &str) -> serde_json::Value {
+        let items = items.into_iter().map(Item).collect();
         let response = streamed_json_array(head.into(), items, tail.into());
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
