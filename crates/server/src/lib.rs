@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod presence;
 pub mod secrets;
+pub mod shares;
 pub mod startup;
 pub mod store;
 

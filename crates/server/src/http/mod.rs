@@ -286,27 +286,21 @@ pub fn streamed_json_array<T: WriteJson + Send + 'static>(
     tail: Vec<u8>,
 ) -> Response {
     use futures_util::StreamExt;
-    type Chunk = std::result::Result<axum::body::Bytes, std::io::Error>;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let share = items.len().div_ceil(threads).max(1);
-
-    let mut shares = Vec::new();
-    let mut items = items.into_iter().peekable();
-    let mut first = true;
-    while items.peek().is_some() {
-        let mine: Vec<T> = items.by_ref().take(share).collect();
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Chunk>();
-        let lead_comma = !first;
-        first = false;
-        tokio::task::spawn_blocking(move || {
-            let mut out = Chunks::new(sender);
-            if let Err(e) = write_items(&mut out, &mine, lead_comma) {
-                tracing::debug!(error = %e, "a streamed answer was cut short");
-                let _ = out.sender.send(Err(e));
-            }
-        });
-        shares.push(receiver);
-    }
+    let shares: Vec<_> = crate::shares::per_cpu(items, 1)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mine)| {
+            let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Chunk>();
+            tokio::task::spawn_blocking(move || {
+                let mut out = Chunks::new(sender);
+                if let Err(e) = write_items(&mut out, &mine, i > 0) {
+                    tracing::debug!(error = %e, "a streamed answer was cut short");
+                    let _ = out.sender.send(Err(e));
+                }
+            });
+            receiver
+        })
+        .collect();
     let shares = futures_util::stream::iter(shares).flat_map(|receiver| {
         futures_util::stream::unfold(
             receiver,
@@ -348,21 +342,19 @@ fn write_items<T: WriteJson>(
     out.flush()
 }
 
+/// A piece of a streamed body, or the error that cuts it.
+type Chunk = std::result::Result<axum::body::Bytes, std::io::Error>;
+
 /// Hands written text to a streamed body in chunks of about [`Chunks::SIZE`] bytes.
 struct Chunks {
     buf: Vec<u8>,
-    sender:
-        tokio::sync::mpsc::UnboundedSender<std::result::Result<axum::body::Bytes, std::io::Error>>,
+    sender: tokio::sync::mpsc::UnboundedSender<Chunk>,
 }
 
 impl Chunks {
     const SIZE: usize = 256 * 1024;
 
-    fn new(
-        sender: tokio::sync::mpsc::UnboundedSender<
-            std::result::Result<axum::body::Bytes, std::io::Error>,
-        >,
-    ) -> Self {
+    fn new(sender: tokio::sync::mpsc::UnboundedSender<Chunk>) -> Self {
         Self {
             buf: Vec::with_capacity(Self::SIZE),
             sender,

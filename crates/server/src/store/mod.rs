@@ -174,24 +174,21 @@ impl Store {
         T: Send + 'static,
         F: Fn(&Connection, I) -> Result<T> + Send + Sync + 'static,
     {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let share = items.len().div_ceil(threads).max(min_share).max(1);
         let f = Arc::new(f);
-        let mut items = items.into_iter().peekable();
-        let mut reads = Vec::new();
-        while items.peek().is_some() {
-            let mine: Vec<I> = items.by_ref().take(share).collect();
-            let f = f.clone();
-            reads.push(self.read(move |conn| {
-                let tx = conn.unchecked_transaction()?;
-                let out = mine
-                    .into_iter()
-                    .map(|item| f(&tx, item))
-                    .collect::<Result<Vec<_>>>()?;
-                tx.finish()?;
-                Ok(out)
-            }));
-        }
+        let reads = crate::shares::per_cpu(items, min_share)
+            .into_iter()
+            .map(|mine| {
+                let f = f.clone();
+                self.read(move |conn| {
+                    let tx = conn.unchecked_transaction()?;
+                    let out = mine
+                        .into_iter()
+                        .map(|item| f(&tx, item))
+                        .collect::<Result<Vec<_>>>()?;
+                    tx.finish()?;
+                    Ok(out)
+                })
+            });
         let parts = futures_util::future::try_join_all(reads).await?;
         Ok(parts.into_iter().flatten().collect())
     }
