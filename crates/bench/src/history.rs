@@ -161,9 +161,10 @@ pub async fn run(target: &mut Target, p: Params) -> anyhow::Result<String> {
             ms(sql_max)
         ));
         out.push_str(&format!(
-            "\nAPI / plain SQL (medians): {:.2}. The SQL computes only run and down time per asset and UTC day; the API \
-             also computes unknown and unplanned time, stops, short/long, MTBF, MTTR and the reasons, per local day.\n",
-            all_med.as_secs_f64() / sql_med.as_secs_f64()
+            "\nPlain SQL / API (medians): the API answers {:.0}× faster. The SQL computes only run and down time per asset and \
+             UTC day; the API also computes unknown and unplanned time, stops, short/long, MTBF, MTTR and the reasons, per \
+             local day.\n",
+            sql_med.as_secs_f64() / all_med.as_secs_f64()
         ));
     }
     // Last: its events would slow the plain SQL above.
