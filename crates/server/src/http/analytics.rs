@@ -729,7 +729,7 @@ async fn analytics(
     if params.csv {
         return Ok(analytics_csv(&rows, &spans, from, to));
     }
-    // Typed answer structs serialize straight into the body: a year of 500 assets by day is
+    // Typed answer structs are written straight into the body: a year of 500 assets by day is
     // 180,000 buckets (46 MB), and building a `serde_json::Value` tree of them first cost most
     // of the time. The answer owns its parts, so it is written out while it is being sent.
     let labels: Arc<[BucketLabel]> = spans
@@ -768,13 +768,12 @@ async fn analytics(
     // `{"from", "to", "timezone", "assets": [...], "total"}`, with the assets written in
     // parallel between the two ends.
     let internal = |e: std::io::Error| ApiError::Internal(e.into());
-    let mut head = serde_json::to_vec(&AnswerHead {
+    let mut head = open_object(&AnswerHead {
         from: rfc3339(from),
         to: rfc3339(to),
         timezone: rules.tz.name(),
     })
-    .map_err(|e| internal(e.into()))?;
-    head.pop();
+    .map_err(internal)?;
     head.extend_from_slice(b",\"assets\":");
     let mut tail = b",\"total\":".to_vec();
     total.write_json(&mut tail).map_err(internal)?;
@@ -810,15 +809,21 @@ struct RowHead<'a> {
     downtime_by_reason: &'a [ReasonShare],
 }
 
+/// `value`'s JSON object without its closing brace, so that more fields can follow.
+fn open_object<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
+    let mut text = serde_json::to_vec(value)?;
+    debug_assert_eq!(text.last(), Some(&b'}'));
+    text.pop();
+    Ok(text)
+}
+
 /// Writes `head` (a JSON object) with `"buckets"` added as its last field.
 fn write_row<W: std::io::Write>(
     out: &mut W,
     head: &RowHead<'_>,
     buckets: &BucketsOut,
 ) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec(head)?;
-    text.pop();
-    out.write_all(&text)?;
+    out.write_all(&open_object(head)?)?;
     out.write_all(b",\"buckets\":")?;
     buckets.write_json(out)?;
     out.write_all(b"}")

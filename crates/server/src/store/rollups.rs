@@ -22,14 +22,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store};
 
+/// Down time of a day by reason: `(reason id or None for unassigned, stops, down_ms)`.
+pub type Reasons = Vec<(Option<i64>, u64, i64)>;
+
 /// One asset's figures over one settled local day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DayRollup {
     pub day_start: i64,
     pub day_end: i64,
     pub figures: Figures,
-    /// Down time by reason: `(reason_id or None for unassigned, stops, down_ms)`.
-    pub reasons: Vec<(Option<i64>, u64, i64)>,
+    /// Down time by reason.
+    pub reasons: Reasons,
 }
 
 /// Days of one asset computed from the events, to store if the asset's rollups were not
@@ -176,9 +179,6 @@ fn encode(day: &DayRollup) -> Vec<u8> {
     }
     out
 }
-
-/// Reasons of a day: `(reason id or None for unassigned, stops, down_ms)`.
-type Reasons = Vec<(Option<i64>, u64, i64)>;
 
 fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
     if bytes.len() < 48 || !(bytes.len() - 48).is_multiple_of(24) {
