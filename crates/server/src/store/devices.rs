@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use assetlog_core::seq::advance_ack;
+use assetlog_core::seq::SeqRuns;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError, now_ms};
@@ -214,6 +214,13 @@ fn store_events(
     let mut assets: HashMap<u8, (AssetNow, bool)> = HashMap::new();
     // The earliest late event of each asset: its settled days from there on must be recomputed.
     let mut late: HashMap<i64, i64> = HashMap::new();
+    // The stored seqs around this request's, to tell new events from retransmits.
+    let numbered = events.iter().filter_map(|e| e.seq);
+    let mut seqs = match (numbered.clone().min(), numbered.max()) {
+        (Some(lo), Some(hi)) => Some(LoggerSeqs::read(conn, device.row, lo, hi)?),
+        _ => None,
+    };
+    // Unnumbered events are told apart by their unique index; numbered ones by `seqs`.
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
@@ -233,20 +240,25 @@ fn store_events(
                 entry.insert((asset, false))
             }
         };
-        let inserted = insert.execute(params![
-            tenant_id,
-            device.row,
-            asset.id,
-            e.pin,
-            e.running,
-            e.ts,
-            received_at,
-            e.seq
-        ])?;
-        if inserted == 0 {
+        let repeat = match (e.seq, seqs.as_mut()) {
+            (Some(seq), Some(seqs)) => !seqs.runs.insert(seq as u64),
+            _ => false,
+        };
+        let inserted = !repeat
+            && insert.execute(params![
+                tenant_id,
+                device.row,
+                asset.id,
+                e.pin,
+                e.running,
+                e.ts,
+                received_at,
+                e.seq
+            ])? == 1;
+        if !inserted {
             out.duplicates += 1;
             if out.first.is_none() {
-                out.first = existing_event(conn, device.row, e)?.map(|id| (id, asset.id));
+                out.first = existing_event(conn, device.row, asset.id, e)?;
             }
             continue;
         }
@@ -285,26 +297,95 @@ fn store_events(
     for (asset_id, ts) in late {
         super::rollups::forget_days_for_late_event(conn, asset_id, ts)?;
     }
+    if let Some(seqs) = &seqs {
+        seqs.save(conn)?;
+    }
     if acknowledge {
-        // Every seq of this request is stored now; the rest of the watermark comes from the table.
-        let mut seqs: Vec<u64> = events
-            .iter()
-            .filter_map(|e| e.seq)
-            .map(|s| s as u64)
-            .collect();
-        seqs.sort_unstable();
-        let from = advance_ack(acked as u64, seqs) as i64;
-        out.acked_seq = advance_stored_ack(conn, device.row, acked, from)?;
+        out.acked_seq = advance_stored_ack(conn, device.row, acked)?;
     }
     Ok(out)
 }
 
-fn existing_event(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Option<i64>> {
+/// One logger's stored seqs around a request's: the runs of `seq_runs` that hold or touch any
+/// seq of the request, read once, updated in memory per event, and written back once.
+struct LoggerSeqs {
+    logger_row: i64,
+    read: Vec<(u64, u64)>,
+    runs: SeqRuns,
+}
+
+impl LoggerSeqs {
+    fn read(conn: &Connection, logger_row: i64, lo: i64, hi: i64) -> Result<Self> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT first, last FROM seq_runs WHERE logger_row = ?1 AND first <= ?2
+             ORDER BY first DESC",
+        )?;
+        let mut rows = stmt.query(params![logger_row, hi.saturating_add(1)])?;
+        let mut read = Vec::new();
+        // Runs are disjoint, so going down by `first` also goes down by `last`.
+        while let Some(row) = rows.next()? {
+            let (first, last): (i64, i64) = (row.get(0)?, row.get(1)?);
+            if last.saturating_add(1) < lo {
+                break;
+            }
+            read.push((first as u64, last as u64));
+        }
+        read.reverse();
+        let runs = SeqRuns::from_runs(read.iter().copied());
+        Ok(Self {
+            logger_row,
+            read,
+            runs,
+        })
+    }
+
+    /// Writes back the runs that changed: deletes those read and gone, inserts the new ones.
+    fn save(&self, conn: &Connection) -> Result<()> {
+        let now = self.runs.runs();
+        for &(first, _) in self.read.iter().filter(|r| now.binary_search(r).is_err()) {
+            conn.prepare_cached("DELETE FROM seq_runs WHERE logger_row = ?1 AND first = ?2")?
+                .execute(params![self.logger_row, first as i64])?;
+        }
+        for &(first, last) in now.iter().filter(|r| self.read.binary_search(r).is_err()) {
+            conn.prepare_cached(
+                "INSERT INTO seq_runs (logger_row, first, last) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![self.logger_row, first as i64, last as i64])?;
+        }
+        Ok(())
+    }
+}
+
+/// How many of an asset's latest events are searched for a retransmit whose time differs.
+const RECENT_EVENTS: i64 = 1000;
+
+/// The id and asset of the stored event that `e` repeats, when it can be found cheaply: a numbered
+/// event with the same pin and time, or with the same pin among the asset's latest
+/// [`RECENT_EVENTS`] (a retransmit without its own timestamp); an unnumbered one by its key.
+fn existing_event(
+    conn: &Connection,
+    logger_row: i64,
+    asset_id: i64,
+    e: &NewEvent,
+) -> Result<Option<(i64, i64)>> {
     let id = match e.seq {
-        Some(seq) => conn
-            .prepare_cached("SELECT id FROM events WHERE logger_row = ?1 AND seq = ?2")?
-            .query_row(params![logger_row, seq], |r| r.get(0))
-            .optional()?,
+        Some(seq) => {
+            let same_time = conn
+                .prepare_cached("SELECT id FROM events WHERE asset_id = ?1 AND ts = ?2 AND seq = ?3")?
+                .query_row(params![asset_id, e.ts, seq], |r| r.get(0))
+                .optional()?;
+            match same_time {
+                Some(id) => Some(id),
+                None => conn
+                    .prepare_cached(
+                        "SELECT id FROM (SELECT id, seq FROM events WHERE asset_id = ?1
+                                         ORDER BY ts DESC LIMIT ?2)
+                         WHERE seq = ?3",
+                    )?
+                    .query_row(params![asset_id, RECENT_EVENTS, seq], |r| r.get(0))
+                    .optional()?,
+            }
+        }
         None => conn
             .prepare_cached(
                 "SELECT id FROM events WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL",
@@ -312,29 +393,23 @@ fn existing_event(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Op
             .query_row(params![logger_row, e.pin, e.ts, e.running], |r| r.get(0))
             .optional()?,
     };
-    Ok(id)
+    Ok(id.map(|id| (id, asset_id)))
 }
 
-/// Moves the logger's acknowledgement watermark from `from` over the seqs stored beyond it,
-/// and saves it if it moved past the stored value `saved`.
-fn advance_stored_ack(conn: &Connection, logger_row: i64, saved: i64, from: i64) -> Result<i64> {
-    const PAGE: i64 = 1024;
-    let mut acked = from;
-    loop {
-        let seqs: Vec<u64> = conn
-            .prepare_cached(
-                "SELECT seq FROM events WHERE logger_row = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?
-            .query_map(params![logger_row, acked, PAGE], |r| r.get::<_, i64>(0))?
-            .map(|s| s.map(|s| s.max(0) as u64))
-            .collect::<rusqlite::Result<_>>()?;
-        let next = advance_ack(acked as u64, seqs.iter().copied()) as i64;
-        let whole_page = next - acked == PAGE;
-        acked = next;
-        if !whole_page {
-            break;
-        }
-    }
+/// Moves the logger's acknowledgement watermark from its stored value `saved` over the run of
+/// stored seqs that starts right after it, and saves it if it moved.
+fn advance_stored_ack(conn: &Connection, logger_row: i64, saved: i64) -> Result<i64> {
+    let run: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT first, last FROM seq_runs WHERE logger_row = ?1 AND first <= ?2
+             ORDER BY first DESC LIMIT 1",
+        )?
+        .query_row(params![logger_row, saved.saturating_add(1)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let runs = SeqRuns::from_runs(run.map(|(f, l)| (f as u64, l as u64)));
+    let acked = runs.advance(saved.max(0) as u64) as i64;
     if acked != saved {
         conn.prepare_cached("UPDATE loggers SET acked_seq = ?1 WHERE id = ?2")?
             .execute(params![acked, logger_row])?;

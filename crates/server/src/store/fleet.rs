@@ -180,7 +180,9 @@ impl Store {
                         [id],
                     )?;
                     conn.execute("DELETE FROM logger_offline WHERE logger_row = ?1", [id])?;
-                    conn.execute("DELETE FROM events WHERE logger_row = ?1", [id])?;
+                    // Through the assets: events have no index by logger.
+                    conn.execute(&format!("DELETE FROM events WHERE {of_assets}"), [id])?;
+                    conn.execute("DELETE FROM seq_runs WHERE logger_row = ?1", [id])?;
                     conn.execute("DELETE FROM assets WHERE logger_row = ?1", [id])?;
                     conn.execute("DELETE FROM loggers WHERE id = ?1", [id])?;
                 } else {
@@ -244,8 +246,10 @@ impl Store {
                     "UPDATE assets SET tenant_id = ?1 WHERE logger_row = ?2",
                     params![tenant_id, row],
                 )?;
+                // Through the assets: events have no index by logger.
                 conn.execute(
-                    "UPDATE events SET tenant_id = ?1 WHERE logger_row = ?2",
+                    "UPDATE events SET tenant_id = ?1
+                     WHERE asset_id IN (SELECT id FROM assets WHERE logger_row = ?2)",
                     params![tenant_id, row],
                 )?;
                 Ok(row)

@@ -144,6 +144,26 @@ async fn a_retransmitted_event_is_stored_once_and_acknowledged_again() {
         .unwrap();
     assert_eq!(b["duplicate"], true);
     assert_eq!(a["event_id"], b["event_id"]);
+    // A repeat whose content differs (a retry that let the server stamp it, say) is the same
+    // event too, and names the stored one.
+    for repeat in [
+        json!({"pin_number": 1, "is_running": false, "timestamp": ts + 5, "seq": 7}),
+        json!({"pin_number": 1, "is_running": true, "seq": 7}),
+    ] {
+        let c: Value = app.asset_state(&device, repeat).await.json().await.unwrap();
+        assert_eq!(c["duplicate"], true, "{c}");
+        assert_eq!(c["event_id"], a["event_id"], "{c}");
+    }
+    // On another pin the stored event is not looked for; it is still not stored twice.
+    let elsewhere = json!({"pin_number": 2, "is_running": true, "timestamp": ts, "seq": 7});
+    let d: Value = app
+        .asset_state(&device, elsewhere)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["duplicate"], true);
+    assert_eq!(d["event_id"], Value::Null);
 
     // Without seq, the same pin, time and state from the same logger is the same event.
     let unnumbered = json!({"pin_number": 1, "is_running": false, "timestamp": ts + 10});
@@ -198,6 +218,47 @@ async fn a_batch_is_acknowledged_up_to_the_first_gap_and_retransmits_are_stored_
     assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
     let logger = app.get_json("/api/v1/loggers", &admin.token).await;
     assert_eq!(logger[0]["acked_seq"], 6);
+}
+
+#[tokio::test]
+async fn the_watermark_joins_runs_of_seqs_from_batches_and_single_reports() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "agent-1").await;
+    let ts = now_ms() - 10_000;
+    let ev = |seq: i64| json!({"seq": seq, "pin": 0, "running": seq % 2 == 1, "ts": ts + seq});
+    let acked = |resp: reqwest::Response| async move {
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json::<Value>().await.unwrap()["acked_seq"].clone()
+    };
+
+    assert_eq!(
+        acked(app.ingest(&device, json!([ev(1), ev(2)])).await).await,
+        2
+    );
+    // Two runs ahead of the watermark, one of them given twice in the same batch.
+    let ahead = json!([ev(8), ev(9), ev(9), ev(5), ev(6)]);
+    assert_eq!(acked(app.ingest(&device, ahead).await).await, 2);
+    // A single report fills seq 3; the next batch counts it and bridges the runs.
+    let single = json!({"pin_number": 0, "is_running": true, "timestamp": ts + 3, "seq": 3});
+    assert_eq!(
+        app.asset_state(&device, single).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(acked(app.ingest(&device, json!([ev(7)])).await).await, 3);
+    assert_eq!(
+        acked(app.ingest(&device, json!([ev(4), ev(2)])).await).await,
+        9
+    );
+
+    let mut seqs: Vec<i64> = app
+        .events(&admin)
+        .await
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>(), "each seq stored once");
 }
 
 #[tokio::test]
