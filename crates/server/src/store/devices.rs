@@ -339,16 +339,19 @@ impl LoggerSeqs {
         })
     }
 
-    /// Writes back the runs that changed: deletes those read and gone, inserts the new ones.
+    /// Writes back the runs that changed: a run that grew at its end (the usual case: the next
+    /// seq) is updated in place; runs that no longer start where they did are deleted.
     fn save(&self, conn: &Connection) -> Result<()> {
         let now = self.runs.runs();
-        for &(first, _) in self.read.iter().filter(|r| now.binary_search(r).is_err()) {
+        let starts_now = |first: u64| now.binary_search_by_key(&first, |r| r.0).is_ok();
+        for &(first, _) in self.read.iter().filter(|r| !starts_now(r.0)) {
             conn.prepare_cached("DELETE FROM seq_runs WHERE logger_row = ?1 AND first = ?2")?
                 .execute(params![self.logger_row, first as i64])?;
         }
         for &(first, last) in now.iter().filter(|r| self.read.binary_search(r).is_err()) {
             conn.prepare_cached(
-                "INSERT INTO seq_runs (logger_row, first, last) VALUES (?1, ?2, ?3)",
+                "INSERT INTO seq_runs (logger_row, first, last) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (logger_row, first) DO UPDATE SET last = excluded.last",
             )?
             .execute(params![self.logger_row, first as i64, last as i64])?;
         }
