@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use hyper::StatusCode;
 
-use crate::client::Conn;
+use crate::client::LeanConn;
 use crate::report::{self, Errors, Outcome, Timing, Window, now_ms};
 use crate::target::{Logger, Target};
 
@@ -28,8 +28,8 @@ struct Tally {
 pub async fn run(target: &mut Target, connections: u32, timing: Timing) -> anyhow::Result<Outcome> {
     let loggers = target.register_loggers("s", connections).await?;
     let mut conns = Vec::with_capacity(loggers.len());
-    for _ in &loggers {
-        conns.push(Conn::open(target.addr).await?);
+    for logger in &loggers {
+        conns.push(LeanConn::open(target.addr, "/api/asset-state", &logger.key).await?);
     }
     let window = Window::after_warmup(timing);
     let workers: Vec<_> = loggers
@@ -62,7 +62,7 @@ pub async fn run(target: &mut Target, connections: u32, timing: Timing) -> anyho
     })
 }
 
-async fn worker(mut conn: Conn, logger: Logger, window: Window) -> Tally {
+async fn worker(mut conn: LeanConn, logger: Logger, window: Window) -> Tally {
     let mut tally = Tally {
         latency: report::histogram(),
         in_window: 0,
@@ -83,9 +83,7 @@ async fn worker(mut conn: Conn, logger: Logger, window: Window) -> Tally {
             now_ms()
         );
         let sent = Instant::now();
-        let reply = conn
-            .post("/api/asset-state", Some(&logger.key), body.clone())
-            .await;
+        let reply = conn.post(body.as_bytes()).await;
         let done = Instant::now();
         match reply {
             Ok(reply) if reply.status == StatusCode::OK => {
