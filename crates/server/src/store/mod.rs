@@ -99,8 +99,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // FULL: a committed transaction survives power loss, not only a crash of this process.
+    // temp_store MEMORY: each job's savepoint journals the pages it changes; for a batch that is
+    // more than SQLite's 64 KiB in-memory limit, and the journal went to a temporary file.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
     )
 }
 
