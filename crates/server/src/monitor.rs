@@ -1,4 +1,5 @@
-//! The background task that marks silent loggers offline and saves last contacts.
+//! The background tasks: one marks silent loggers offline and saves last contacts; one moves
+//! new events from the inbox into the history (store/inbox.rs).
 
 use std::time::Duration;
 
@@ -24,6 +25,27 @@ pub async fn run(state: AppState) {
         }
     }
     sweep(&state).await;
+}
+
+/// How often new events move from the inbox into the history when nobody reads it. Reads
+/// move them first anyway; this bounds the inbox (about 30,000 events at full single-event load).
+const SETTLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Moves the events inbox into the history every [`SETTLE_EVERY`] until shutdown.
+pub async fn settle_events(state: AppState) {
+    let mut ticker = tokio::time::interval(SETTLE_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(e) = state.store.settle().await {
+                    tracing::warn!(error = %e, "cannot move new events into the history");
+                }
+            }
+            _ = crate::stopped(&mut shutdown) => break,
+        }
+    }
 }
 
 async fn sweep(state: &AppState) {

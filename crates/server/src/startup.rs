@@ -95,6 +95,7 @@ impl Application {
             stop,
         } = self;
         let monitor = tokio::spawn(monitor::run(state.clone()));
+        let settler = tokio::spawn(monitor::settle_events(state.clone()));
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         // Live messages are small and latency matters more than packet count.
@@ -112,6 +113,7 @@ impl Application {
             .await;
         let _ = stop.send(true);
         let _ = monitor.await;
+        let _ = settler.await;
         state.store.close().await;
         tracing::info!("database closed");
         served.context("server error")

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use assetlog_core::seq::SeqRuns;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Store, StoreError, now_ms};
+use super::{Result, Store, StoreError, inbox, now_ms};
 use crate::secrets::hash_secret;
 
 /// A logger's credentials, as every device request checks them.
@@ -190,6 +190,17 @@ fn ensure_asset(
     })
 }
 
+/// Requests of at most this many events go through the inbox (store/inbox.rs).
+const INBOX_MAX_EVENTS: usize = 8;
+
+/// Where a request's new events are inserted.
+enum Sink {
+    /// The inbox, with the id the next event gets.
+    Inbox { next_id: i64 },
+    /// Straight into `events`, with ids from SQLite.
+    Events,
+}
+
 fn store_events(
     conn: &Connection,
     device: &DeviceAuth,
@@ -212,19 +223,39 @@ fn store_events(
     };
     // Each asset of the request is read once and written once, whatever the number of events.
     let mut assets: HashMap<u8, (AssetNow, bool)> = HashMap::new();
-    // The earliest late event of each asset: its settled days from there on must be recomputed.
-    let mut late: HashMap<i64, i64> = HashMap::new();
     // The stored seqs around this request's, to tell new events from retransmits.
     let numbered = events.iter().filter_map(|e| e.seq);
     let mut seqs = match (numbered.clone().min(), numbered.max()) {
         (Some(lo), Some(hi)) => Some(LoggerSeqs::read(conn, device.row, lo, hi)?),
         _ => None,
     };
-    // Unnumbered events are told apart by their unique index; numbered ones by `seqs`.
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
-    )?;
+    // A report of a few events goes to the inbox, which moves it into `events` later together
+    // with others; a batch goes straight into `events`, where its events of one asset share
+    // index pages anyway (store/inbox.rs). Numbered events are told apart by `seqs`,
+    // unnumbered ones by their key.
+    let mut sink = if events.len() <= INBOX_MAX_EVENTS {
+        Sink::Inbox {
+            next_id: inbox::next_event_id(conn)?,
+        }
+    } else {
+        // Empty the inbox first: its events have ids above those in `events`, which the ids
+        // SQLite gives the batch's events must not collide with.
+        inbox::settle(conn)?;
+        Sink::Events
+    };
+    let mut insert = conn.prepare_cached(match sink {
+        Sink::Inbox { .. } => {
+            "INSERT INTO events_inbox (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq, late)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING"
+        }
+        Sink::Events => {
+            "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING"
+        }
+    })?;
+    // The earliest late event of each asset that went straight into `events`: its cached days
+    // from there on are stale (the inbox keeps that in its `late` column instead).
+    let mut late_events: HashMap<i64, i64> = HashMap::new();
     for e in events {
         let (asset, moved) = match assets.entry(e.pin) {
             Entry::Occupied(entry) => entry.into_mut(),
@@ -240,21 +271,42 @@ fn store_events(
                 entry.insert((asset, false))
             }
         };
-        let repeat = match (e.seq, seqs.as_mut()) {
-            (Some(seq), Some(seqs)) => !seqs.runs.insert(seq as u64),
-            _ => false,
+        let repeat = match (e.seq, seqs.as_mut(), &sink) {
+            (Some(seq), Some(seqs), _) => !seqs.runs.insert(seq as u64),
+            (Some(_), None, _) | (None, _, Sink::Events) => false,
+            // The inbox's unique index only sees the inbox.
+            (None, _, Sink::Inbox { .. }) => {
+                inbox::unnumbered_stored(conn, device.row, e.pin, e.ts, e.running)?
+            }
         };
+        // Only an event at or after the latest one moves the current state; a late backfill
+        // is history, not news, and makes the asset's cached days from there on stale.
+        let late = asset.last_ts.is_some_and(|last| e.ts < last);
         let inserted = !repeat
-            && insert.execute(params![
-                tenant_id,
-                device.row,
-                asset.id,
-                e.pin,
-                e.running,
-                e.ts,
-                received_at,
-                e.seq
-            ])? == 1;
+            && match sink {
+                Sink::Inbox { next_id } => insert.execute(params![
+                    next_id,
+                    tenant_id,
+                    device.row,
+                    asset.id,
+                    e.pin,
+                    e.running,
+                    e.ts,
+                    received_at,
+                    e.seq,
+                    late
+                ])?,
+                Sink::Events => insert.execute(params![
+                    tenant_id,
+                    device.row,
+                    asset.id,
+                    e.pin,
+                    e.running,
+                    e.ts,
+                    received_at,
+                    e.seq
+                ])?,
+            } == 1;
         if !inserted {
             out.duplicates += 1;
             if out.first.is_none() {
@@ -263,14 +315,21 @@ fn store_events(
             continue;
         }
         out.stored += 1;
-        out.first
-            .get_or_insert((conn.last_insert_rowid(), asset.id));
-        // Only an event at or after the latest one moves the current state; a late backfill
-        // is history, not news.
-        if asset.last_ts.is_some_and(|last| e.ts < last) {
-            late.entry(asset.id)
+        let id = match &mut sink {
+            Sink::Inbox { next_id } => {
+                *next_id += 1;
+                *next_id - 1
+            }
+            Sink::Events => conn.last_insert_rowid(),
+        };
+        out.first.get_or_insert((id, asset.id));
+        if late && matches!(sink, Sink::Events) {
+            late_events
+                .entry(asset.id)
                 .and_modify(|t| *t = (*t).min(e.ts))
                 .or_insert(e.ts);
+        }
+        if late {
             continue;
         }
         if asset.running != Some(e.running) {
@@ -288,14 +347,15 @@ fn store_events(
         asset.last_ts = Some(e.ts);
         *moved = true;
     }
+    drop(insert);
+    for (asset_id, ts) in late_events {
+        super::rollups::forget_days_for_late_event(conn, asset_id, ts)?;
+    }
     for (asset, _) in assets.values().filter(|(_, moved)| *moved) {
         conn.prepare_cached(
             "UPDATE assets SET running = ?1, since = ?2, last_ts = ?3 WHERE id = ?4",
         )?
         .execute(params![asset.running, asset.since, asset.last_ts, asset.id])?;
-    }
-    for (asset_id, ts) in late {
-        super::rollups::forget_days_for_late_event(conn, asset_id, ts)?;
     }
     if let Some(seqs) = &seqs {
         seqs.save(conn)?;
@@ -371,6 +431,8 @@ fn existing_event(
     asset_id: i64,
     e: &NewEvent,
 ) -> Result<Option<(i64, i64)>> {
+    // The stored event may still be in the inbox; it has to move some time, so move it now.
+    inbox::settle(conn)?;
     let id = match e.seq {
         Some(seq) => {
             let same_time = conn
@@ -556,4 +618,119 @@ fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome>
         device,
         claim_code: reg.new_claim_code,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A migrated database with one tenant and one claimed logger (row 1).
+    fn database() -> (tempfile::TempDir, Connection, DeviceAuth) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
+             INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
+             VALUES (1, 'esp', 1, 'esp', 'h', 'c', 0);",
+        )
+        .unwrap();
+        (dir, conn, DeviceAuth::for_tests(1, "esp", Some(1)))
+    }
+
+    fn event(seq: i64, ts: i64) -> NewEvent {
+        NewEvent {
+            pin: 0,
+            running: seq % 2 == 1,
+            ts,
+            seq: Some(seq),
+            asset_name: None,
+        }
+    }
+
+    fn ids(conn: &Connection, table: &str) -> Vec<i64> {
+        conn.prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn single_reports_wait_in_the_inbox_and_keep_their_ids_when_they_move() {
+        let (_dir, conn, device) = database();
+        let t = 1_700_000_000_000;
+        for seq in 1..=2 {
+            let out = store_events(&conn, &device, &[event(seq, t + seq)], t, false).unwrap();
+            assert_eq!(out.first.map(|f| f.0), Some(seq));
+        }
+        assert_eq!(ids(&conn, "events_inbox"), [1, 2]);
+        assert!(ids(&conn, "events").is_empty());
+
+        // A batch empties the inbox first, then goes straight into the history.
+        let batch: Vec<NewEvent> = (3..=12).map(|seq| event(seq, t + seq)).collect();
+        let out = store_events(&conn, &device, &batch, t, true).unwrap();
+        assert_eq!((out.stored, out.acked_seq), (10, 12));
+        assert!(ids(&conn, "events_inbox").is_empty());
+        assert_eq!(ids(&conn, "events"), (1..=12).collect::<Vec<_>>());
+
+        store_events(&conn, &device, &[event(13, t + 13)], t, false).unwrap();
+        assert_eq!(ids(&conn, "events_inbox"), [13]);
+        assert_eq!(inbox::settle(&conn).unwrap(), 1);
+        assert_eq!(ids(&conn, "events"), (1..=13).collect::<Vec<_>>());
+
+        // A retransmit of an event still in the inbox is found, once it has moved.
+        store_events(&conn, &device, &[event(14, t + 14)], t, false).unwrap();
+        let again = store_events(&conn, &device, &[event(14, t + 14)], t, false).unwrap();
+        assert_eq!(
+            (again.stored, again.duplicates, again.first.map(|f| f.0)),
+            (0, 1, Some(14))
+        );
+        assert!(ids(&conn, "events_inbox").is_empty());
+    }
+
+    #[test]
+    fn a_late_single_report_forgets_cached_days_when_it_moves_not_before() {
+        let (_dir, conn, device) = database();
+        let day = 86_400_000;
+        let t = 1_700_000_000_000 / day * day;
+        let batch: Vec<NewEvent> = (1..=10).map(|seq| event(seq, t + seq * day)).collect();
+        store_events(&conn, &device, &batch, t, true).unwrap();
+        let asset_id: i64 = conn
+            .query_row("SELECT id FROM assets", [], |r| r.get(0))
+            .unwrap();
+        let cache_day = |start: i64| {
+            conn.execute(
+                "INSERT INTO day_rollups (asset_id, day_start, tenant_id, day_end, figures)
+                 VALUES (?1, ?2, 1, ?3, x'00')",
+                params![asset_id, start, start + day],
+            )
+            .unwrap();
+        };
+        let cached = || ids_of_days(&conn);
+        cache_day(t + 2 * day);
+        cache_day(t + 6 * day);
+        // Seq 11 at day 5.5: late, its stop began with the RUNNING event of day 5.
+        store_events(
+            &conn,
+            &device,
+            &[event(11, t + 5 * day + day / 2)],
+            t,
+            false,
+        )
+        .unwrap();
+        assert_eq!(cached(), [t + 2 * day, t + 6 * day], "nobody sees it yet");
+        inbox::settle(&conn).unwrap();
+        assert_eq!(cached(), [t + 2 * day], "the days from day 5 on are stale");
+    }
+
+    fn ids_of_days(conn: &Connection) -> Vec<i64> {
+        conn.prepare("SELECT day_start FROM day_rollups ORDER BY day_start")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
 }

@@ -171,6 +171,8 @@ impl Store {
             move |conn| {
                 let logger_id = owned_logger(conn, tenant_id, id)?;
                 if purge {
+                    // Its newest events may still be in the inbox.
+                    super::inbox::settle(conn)?;
                     // Everything that names the logger or its assets goes with it.
                     let of_assets = "asset_id IN (SELECT id FROM assets WHERE logger_row = ?1)";
                     conn.execute(&format!("DELETE FROM stop_parts WHERE {of_assets}"), [id])?;
@@ -246,7 +248,9 @@ impl Store {
                     "UPDATE assets SET tenant_id = ?1 WHERE logger_row = ?2",
                     params![tenant_id, row],
                 )?;
-                // Through the assets: events have no index by logger.
+                // Through the assets: events have no index by logger. Events still in the
+                // inbox move first, so that they are moved too.
+                super::inbox::settle(conn)?;
                 conn.execute(
                     "UPDATE events SET tenant_id = ?1
                      WHERE asset_id IN (SELECT id FROM assets WHERE logger_row = ?2)",
@@ -319,6 +323,7 @@ impl Store {
 
     /// A page of the tenant's events, newest first.
     pub async fn events(&self, tenant_id: i64, q: EventQuery) -> Result<Vec<Event>> {
+        self.settle().await?;
         self.read(move |conn| {
             let (before_ts, before_id) = q.before.unzip();
             let mut stmt = conn.prepare_cached(

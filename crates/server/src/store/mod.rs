@@ -11,6 +11,7 @@ mod accounts;
 mod checkpoint;
 mod devices;
 mod fleet;
+mod inbox;
 mod model;
 mod rollups;
 mod settings;
@@ -67,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_day_rollups.sql"),
     include_str!("../../migrations/0005_packed_day_rollups.sql"),
     include_str!("../../migrations/0006_seq_runs.sql"),
+    include_str!("../../migrations/0007_events_inbox.sql"),
 ];
 
 /// Handle to the database; cheap to clone.
@@ -126,6 +128,10 @@ impl Store {
             path.display()
         );
         migrate(&mut conn)?;
+        // Events a stop or crash left in the inbox join the history before anyone reads it.
+        let tx = conn.transaction()?;
+        inbox::settle(&tx)?;
+        tx.commit()?;
         conn.pragma_update(
             None,
             "wal_autocheckpoint",

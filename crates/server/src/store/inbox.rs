@@ -1,0 +1,82 @@
+//! The events inbox: new events are appended to `events_inbox` and moved into `events` in bulk.
+//!
+//! Inserting an event into `events` also inserts it into the `(asset_id, ts)` index, at the spot
+//! of its asset; with many assets reporting, every event of a commit dirties an index page of its
+//! own, and the commit writes each of those pages to the WAL. Appended to the inbox, an event
+//! shares its page with the others of the commit. [`settle`] moves everything in the inbox at
+//! once, so each index page is written once for all the events of its asset since the last move.
+//!
+//! The rule that keeps readers right: **nothing reads `events` without settling first**. Readers
+//! ask the writer to settle ([`Store::settle`]) and then read, so they see every event
+//! acknowledged before their request; writer jobs that read events call [`settle`] inline. A
+//! reader may miss events that arrive between its settle and its read, like a read that began a
+//! moment earlier. Cached day rollups stay right because a late event forgets the days it touches
+//! when it is moved, in the same transaction that makes it visible: a rollup computed without it
+//! is either deleted by that move or refused when saved (its generation is then stale).
+
+use rusqlite::{Connection, params};
+
+use super::rollups::forget_days_for_late_event;
+use super::{Result, Store};
+
+/// Moves every event of the inbox into `events`, then forgets the cached days of the assets
+/// that received late events. Returns how many events moved.
+pub(crate) fn settle(conn: &Connection) -> Result<usize> {
+    let late: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT asset_id, MIN(ts) FROM events_inbox WHERE late = 1 GROUP BY asset_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let moved = conn
+        .prepare_cached(
+            "INSERT INTO events (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+             SELECT id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq
+             FROM events_inbox ORDER BY asset_id, ts",
+        )?
+        .execute([])?;
+    if moved > 0 {
+        conn.prepare_cached("DELETE FROM events_inbox")?
+            .execute([])?;
+    }
+    for (asset_id, ts) in late {
+        forget_days_for_late_event(conn, asset_id, ts)?;
+    }
+    Ok(moved)
+}
+
+/// The id the next event gets: above every id in `events` and in the inbox, so an event keeps
+/// its id when it moves.
+pub(crate) fn next_event_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0),
+                        COALESCE((SELECT MAX(id) FROM events_inbox), 0)) + 1",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Whether an unnumbered report with this key is already in `events` (the inbox's own unique
+/// index catches a repeat while both are in the inbox).
+pub(crate) fn unnumbered_stored(
+    conn: &Connection,
+    logger_row: i64,
+    pin: u8,
+    ts: i64,
+    running: bool,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events
+             WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL)",
+        )?
+        .query_row(params![logger_row, pin, ts, running], |r| r.get(0))?)
+}
+
+impl Store {
+    /// Moves the inbox into `events`; every read of `events` calls this first (see the module
+    /// documentation). Cheap when the inbox is empty.
+    pub async fn settle(&self) -> Result<usize> {
+        self.write(settle).await
+    }
+}
