@@ -725,6 +725,36 @@ mod tests {
         assert_eq!(cached(), [t + 2 * day], "the days from day 5 on are stale");
     }
 
+    #[test]
+    fn an_unnumbered_report_is_stored_once_wherever_the_first_copy_waits() {
+        let (_dir, conn, device) = database();
+        let t = 1_700_000_000_000;
+        let report = || NewEvent {
+            pin: 0,
+            running: true,
+            ts: t,
+            seq: None,
+            asset_name: None,
+        };
+        let first = store_events(&conn, &device, &[report()], t, false).unwrap();
+        // Again while the first copy is in the inbox, then once it is in the history.
+        let again = store_events(&conn, &device, &[report()], t, false).unwrap();
+        assert_eq!((again.stored, again.first), (0, first.first));
+        inbox::settle(&conn).unwrap();
+        let later = store_events(&conn, &device, &[report()], t, false).unwrap();
+        assert_eq!((later.stored, later.first), (0, first.first));
+        // A copy that reached the inbox anyway is dropped by the move, which still succeeds.
+        conn.execute(
+            "INSERT INTO events_inbox (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+             SELECT id + 100, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq FROM events",
+            [],
+        )
+        .unwrap();
+        assert_eq!(inbox::settle(&conn).unwrap(), 0);
+        assert!(ids(&conn, "events_inbox").is_empty());
+        assert_eq!(ids(&conn, "events"), [1]);
+    }
+
     fn ids_of_days(conn: &Connection) -> Vec<i64> {
         conn.prepare("SELECT day_start FROM day_rollups ORDER BY day_start")
             .unwrap()
