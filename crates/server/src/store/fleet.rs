@@ -323,7 +323,7 @@ impl Store {
 
     /// A page of the tenant's events, newest first.
     pub async fn events(&self, tenant_id: i64, q: EventQuery) -> Result<Vec<Event>> {
-        self.settle().await?;
+        self.settle_before_read().await;
         self.read(move |conn| {
             let (before_ts, before_id) = q.before.unzip();
             let mut stmt = conn.prepare_cached(

@@ -7,7 +7,7 @@
 //! once, so each index page is written once for all the events of its asset since the last move.
 //!
 //! The rule that keeps readers right: **nothing reads `events` without settling first**. Readers
-//! ask the writer to settle ([`Store::settle`]) and then read, so they see every event
+//! ask the writer to settle ([`Store::settle_before_read`]) and then read, so they see every event
 //! acknowledged before their request; writer jobs that read events call [`settle`] inline. A
 //! reader may miss events that arrive between its settle and its read, like a read that began a
 //! moment earlier. Cached day rollups stay right because a late event forgets the days it touches
@@ -83,9 +83,18 @@ pub(crate) fn unnumbered_stored(
 }
 
 impl Store {
-    /// Moves the inbox into `events`; every read of `events` calls this first (see the module
-    /// documentation). Cheap when the inbox is empty.
+    /// Moves the inbox into `events` (see the module documentation). Cheap when it is empty.
     pub async fn settle(&self) -> Result<usize> {
         self.write(settle).await
+    }
+
+    /// What every read of `events` calls first. If the inbox cannot be moved (a full disk, the
+    /// writer closing), the read goes on without its newest events rather than failing: the
+    /// history stays readable when nothing can be written. Cached days stay right either way,
+    /// since a late event forgets them only when it moves.
+    pub(crate) async fn settle_before_read(&self) {
+        if let Err(e) = self.settle().await {
+            tracing::warn!(error = %e, "reading without the newest events: cannot move the events inbox");
+        }
     }
 }

@@ -62,7 +62,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<StoredDays>> {
-        self.settle().await?;
+        self.settle_before_read().await;
         self.read_in_parts(asset_ids, 64, move |tx, asset_id| {
             stored_days(tx, asset_id, from, to)
         })

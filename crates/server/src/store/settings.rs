@@ -314,7 +314,7 @@ impl Store {
         asks: Vec<HistoryAsk>,
         now: i64,
     ) -> Result<Vec<HistoryRows>> {
-        self.settle().await?;
+        self.settle_before_read().await;
         self.read_in_parts(asks, 64, move |tx, ask| {
             history_rows(tx, tenant_id, &ask, now)
         })
