@@ -1,5 +1,7 @@
 //! Acknowledgement arithmetic: which prefix of a logger's sequence numbers is complete.
 
+use alloc::vec::Vec;
+
 /// Advances an acknowledgement watermark over stored sequence numbers.
 ///
 /// `acked` is the current watermark (every seq `1..=acked` is stored; 0 when none is). `stored` is
