@@ -249,10 +249,11 @@ fn store_events(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING"
         }
         Sink::Events => {
-            "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING"
+            "INSERT INTO events (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING"
         }
     })?;
+    let columns = insert.parameter_count();
     // The earliest late event of each asset that went straight into `events`: its cached days
     // from there on are stale (the inbox keeps that in its `late` column instead).
     let mut late_events: HashMap<i64, i64> = HashMap::new();
@@ -282,31 +283,24 @@ fn store_events(
         // Only an event at or after the latest one moves the current state; a late backfill
         // is history, not news, and makes the asset's cached days from there on stale.
         let late = asset.last_ts.is_some_and(|last| e.ts < last);
-        let inserted = !repeat
-            && match sink {
-                Sink::Inbox { next_id } => insert.execute(params![
-                    next_id,
-                    tenant_id,
-                    device.row,
-                    asset.id,
-                    e.pin,
-                    e.running,
-                    e.ts,
-                    received_at,
-                    e.seq,
-                    late
-                ])?,
-                Sink::Events => insert.execute(params![
-                    tenant_id,
-                    device.row,
-                    asset.id,
-                    e.pin,
-                    e.running,
-                    e.ts,
-                    received_at,
-                    e.seq
-                ])?,
-            } == 1;
+        let id = match sink {
+            Sink::Inbox { next_id } => Some(next_id),
+            Sink::Events => None,
+        };
+        let values = params![
+            id,
+            tenant_id,
+            device.row,
+            asset.id,
+            e.pin,
+            e.running,
+            e.ts,
+            received_at,
+            e.seq,
+            late
+        ];
+        // `events` takes the first nine: no `late`, and a NULL id, which SQLite fills in.
+        let inserted = !repeat && insert.execute(&values[..columns])? == 1;
         if !inserted {
             out.duplicates += 1;
             if out.first.is_none() {
@@ -323,13 +317,13 @@ fn store_events(
             Sink::Events => conn.last_insert_rowid(),
         };
         out.first.get_or_insert((id, asset.id));
-        if late && matches!(sink, Sink::Events) {
-            late_events
-                .entry(asset.id)
-                .and_modify(|t| *t = (*t).min(e.ts))
-                .or_insert(e.ts);
-        }
         if late {
+            if matches!(sink, Sink::Events) {
+                late_events
+                    .entry(asset.id)
+                    .and_modify(|t| *t = (*t).min(e.ts))
+                    .or_insert(e.ts);
+            }
             continue;
         }
         if asset.running != Some(e.running) {

@@ -249,7 +249,7 @@ impl Store {
                     params![tenant_id, row],
                 )?;
                 // Through the assets: events have no index by logger. Events still in the
-                // inbox move first, so that they are moved too.
+                // inbox join the history first, so that the update reaches them too.
                 super::inbox::settle(conn)?;
                 conn.execute(
                     "UPDATE events SET tenant_id = ?1
