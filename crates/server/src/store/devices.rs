@@ -276,9 +276,7 @@ fn store_events(
             (Some(seq), Some(seqs), _) => !seqs.runs.insert(seq as u64),
             (Some(_), None, _) | (None, _, Sink::Events) => false,
             // The inbox's unique index only sees the inbox.
-            (None, _, Sink::Inbox { .. }) => {
-                inbox::unnumbered_stored(conn, device.row, e.pin, e.ts, e.running)?
-            }
+            (None, _, Sink::Inbox { .. }) => stored_unnumbered(conn, device.row, e)?.is_some(),
         };
         // Only an event at or after the latest one moves the current state; a late backfill
         // is history, not news, and makes the asset's cached days from there on stale.
@@ -430,7 +428,9 @@ fn existing_event(
     let id = match e.seq {
         Some(seq) => {
             let same_time = conn
-                .prepare_cached("SELECT id FROM events WHERE asset_id = ?1 AND ts = ?2 AND seq = ?3")?
+                .prepare_cached(
+                    "SELECT id FROM events WHERE asset_id = ?1 AND ts = ?2 AND seq = ?3",
+                )?
                 .query_row(params![asset_id, e.ts, seq], |r| r.get(0))
                 .optional()?;
             match same_time {
@@ -445,14 +445,20 @@ fn existing_event(
                     .optional()?,
             }
         }
-        None => conn
-            .prepare_cached(
-                "SELECT id FROM events WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL",
-            )?
-            .query_row(params![logger_row, e.pin, e.ts, e.running], |r| r.get(0))
-            .optional()?,
+        None => stored_unnumbered(conn, logger_row, e)?,
     };
     Ok(id.map(|id| (id, asset_id)))
+}
+
+/// The id of the unnumbered report in `events` with the same logger, pin, time and state as `e`
+/// (the inbox's own unique index catches a repeat while both copies wait there).
+fn stored_unnumbered(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM events WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL",
+        )?
+        .query_row(params![logger_row, e.pin, e.ts, e.running], |r| r.get(0))
+        .optional()?)
 }
 
 /// Moves the logger's acknowledgement watermark from its stored value `saved` over the run of

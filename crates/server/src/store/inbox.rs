@@ -14,7 +14,7 @@
 //! when it is moved, in the same transaction that makes it visible: a rollup computed without it
 //! is either deleted by that move or refused when saved (its generation is then stale).
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::rollups::forget_days_for_late_event;
 use super::{Result, Store};
@@ -63,23 +63,6 @@ pub(crate) fn next_event_id(conn: &Connection) -> Result<i64> {
                         COALESCE((SELECT MAX(id) FROM events_inbox), 0)) + 1",
         )?
         .query_row([], |r| r.get(0))?)
-}
-
-/// Whether an unnumbered report with this key is already in `events` (the inbox's own unique
-/// index catches a repeat while both are in the inbox).
-pub(crate) fn unnumbered_stored(
-    conn: &Connection,
-    logger_row: i64,
-    pin: u8,
-    ts: i64,
-    running: bool,
-) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM events
-             WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL)",
-        )?
-        .query_row(params![logger_row, pin, ts, running], |r| r.get(0))?)
 }
 
 impl Store {
