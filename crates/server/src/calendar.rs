@@ -13,6 +13,8 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Name;
+
 /// A span of UTC milliseconds, `[start, end)`.
 pub type Span = (i64, i64);
 
@@ -75,10 +77,8 @@ pub fn parse_calendar(shifts: &[Shift]) -> Result<Vec<ParsedShift>, String> {
     let mut parsed = Vec::with_capacity(shifts.len());
     for (i, shift) in shifts.iter().enumerate() {
         let at = |message: String| format!("shifts[{i}] ({}): {message}", shift.name);
-        let name = shift.name.trim();
-        if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-            return Err(at("name must be 1 to 50 printable characters".into()));
-        }
+        let name = Name::parse_max(&shift.name, "name", 50).map_err(|r| at(r.message))?;
+        let name = name.as_str();
         if shift.days.is_empty() {
             return Err(at("days is empty".into()));
         }

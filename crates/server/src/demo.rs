@@ -4,7 +4,7 @@
 //! in this one process.
 //!
 //! The simulated loggers go through the same storage and live path as real ones
-//! (`store_and_publish`, presence), only without HTTP: the demo owns its loggers, so it reads
+//! ([`ingest::report`], presence), only without HTTP: the demo owns its loggers, so it reads
 //! their credentials from the store instead of keeping keys.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use anyhow::Context;
 use assetlog_core::sim::{self, DAY_MS, Machine, MachineParams};
 
 use crate::config::{DemoArgs, Enrollment, ServeConfig};
-use crate::http::{store_and_publish, touch};
+use crate::ingest;
 use crate::secrets::{hash_password, new_claim_code, new_secret};
 use crate::store::{DeviceAuth, NewEvent, Registration, Role, now_ms};
 use crate::{AppState, Application};
@@ -156,7 +156,7 @@ async fn start_line(state: &AppState, line: u32) -> anyhow::Result<tokio::task::
                 }
             })
             .collect();
-        store_and_publish(state, &device, events, true)
+        ingest::report(state, &device, events, true)
             .await
             .map_err(|e| anyhow::anyhow!("demo backfill: {e}"))?;
     }
@@ -195,14 +195,12 @@ async fn live_line(
                 let change = machines[pin].next_change();
                 seq += 1;
                 let event = NewEvent { pin: pin as u8, running: change.running, ts: change.at_ms.min(now_ms()), seq: Some(seq), asset_name: None };
-                if let Err(e) = store_and_publish(&state, &device, vec![event], true).await {
+                if let Err(e) = ingest::report(&state, &device, vec![event], true).await {
                     tracing::warn!(error = %e, "demo machine could not report");
                 }
             }
             _ = heartbeat.tick() => {
-                if let Err(e) = touch(&state, &device, device.tenant_id).await {
-                    tracing::warn!(error = %e, "demo heartbeat failed");
-                }
+                ingest::touch(&state, &device, device.tenant_id).await;
             }
             _ = crate::stopped(&mut shutdown) => return,
         }

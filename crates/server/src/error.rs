@@ -8,6 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::analytics::AnalyticsError;
+use crate::domain::Refusal;
+use crate::ingest::IngestError;
 use crate::store::StoreError;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -65,6 +68,39 @@ impl From<StoreError> for ApiError {
                 "the server is shutting down",
             ),
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        Self::bad_request(r.code, r.message)
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Refused(r) => r.into(),
+            IngestError::TooMany => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                e.to_string(),
+            ),
+            IngestError::UnknownLogger | IngestError::WrongKey => Self::unauthorized(e.to_string()),
+            IngestError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AnalyticsError> for ApiError {
+    fn from(e: AnalyticsError) -> Self {
+        match e {
+            AnalyticsError::Refused(r) => r.into(),
+            AnalyticsError::NotFound(what) => Self::not_found(what),
+            AnalyticsError::InvalidReason(m) => Self::bad_request("invalid_reason", m),
+            AnalyticsError::Store(e) => e.into(),
+            AnalyticsError::Internal(e) => Self::Internal(e),
         }
     }
 }

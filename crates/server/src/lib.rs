@@ -3,7 +3,11 @@
 //! and serves the history.
 //!
 //! # Layout
+//! - [`analytics`]: availability, MTBF, MTTR, stops and reasons from the history: typed
+//!   questions, typed answers, the day rollups kept filled.
 //! - [`config`]: command line and environment.
+//! - [`domain`]: checked values (names, emails, …) that raw input becomes once, at the edge.
+//! - [`ingest`]: the one path of a logger's report: authenticate, check, store, publish, presence.
 //! - [`demo`]: `assetlog demo`, the server with simulated machines and a week of history.
 //! - [`calendar`]: shift calendars and time-zone buckets, as UTC spans for analytics.
 //! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
@@ -15,11 +19,14 @@
 //! - [`secrets`]: tokens, device keys, claim codes, password hashing.
 //! - [`metrics`], [`error`].
 
+pub mod analytics;
 pub mod calendar;
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod monitor;

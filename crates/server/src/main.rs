@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use assetlog_server::Application;
 use assetlog_server::config::{Cli, Command, RoleArg, UserAdd, UserCommand};
+use assetlog_server::domain::{Email, Password};
 use assetlog_server::store::Role;
 use clap::Parser;
 
@@ -67,19 +68,17 @@ async fn shutdown_signal() {
 }
 
 async fn add_user(args: UserAdd) -> anyhow::Result<()> {
-    let email =
-        assetlog_server::http::parse_email(&args.email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = Email::parse(&args.email)?.into_string();
     let mut password = String::new();
     std::io::stdin().read_to_string(&mut password)?;
-    let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    assetlog_server::http::check_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let password = Password::parse(password.trim_end_matches(['\n', '\r']))?;
     let role = match args.role {
         RoleArg::Admin => Role::Admin,
         RoleArg::Operator => Role::Operator,
         RoleArg::Viewer => Role::Viewer,
     };
     let store = assetlog_server::startup::open_store(&args.data_dir)?;
-    let hash = assetlog_server::secrets::hash_password(&password)?;
+    let hash = assetlog_server::secrets::hash_password(password.expose())?;
     let (user, tenant) = store
         .add_user_to_named_tenant(args.tenant.clone(), email, hash, role)
         .await?;

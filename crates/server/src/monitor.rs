@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::AppState;
-use crate::http::publish_status;
+use crate::ingest::publish_status;
 use crate::store::now_ms;
 
 /// How often to look: often enough that a logger is offline within 3 intervals plus a few seconds.

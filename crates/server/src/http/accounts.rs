@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Admin, ApiJson, ApiPath, CurrentUser, bearer, parse_id};
 use crate::AppState;
+use crate::domain::{Email, Name, Password};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::secrets::{hash_password, hash_secret, new_secret, verify_password};
 use crate::store::{Role, Tenant, User, now_ms};
@@ -23,54 +24,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users/{id}", delete(delete_user).patch(update_user))
 }
 
-/// An email address, trimmed and lower-cased, with the shape of one.
-pub fn parse_email(raw: &str) -> Result<String> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_email",
-            "that is not an email address",
-        ))
-    }
-}
-
-pub const MIN_PASSWORD_LEN: usize = 8;
-
-pub fn check_password(password: &str) -> Result<()> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::bad_request(
-            "weak_password",
-            format!("passwords need at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
-    if password.len() > 1024 {
-        return Err(ApiError::bad_request(
-            "invalid_password",
-            "passwords are limited to 1024 bytes",
-        ));
-    }
-    Ok(())
-}
-
+/// A tenant's name, with the refusal sign-up has always answered.
 fn parse_tenant_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_tenant_name",
-            "tenant names are 1 to 100 printable characters",
-        ));
-    }
-    Ok(name.to_owned())
+    Name::parse(raw, "tenant_name")
+        .map(String::from)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_tenant_name",
+                "tenant names are 1 to 100 printable characters",
+            )
+        })
 }
 
 async fn hash(password: String) -> Result<String> {
@@ -105,8 +68,8 @@ async fn signup(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let email = parse_email(&body.email)?;
-    check_password(&body.password)?;
+    let email = Email::parse(&body.email)?.into_string();
+    Password::parse(&body.password)?;
     let tenant_name = parse_tenant_name(&body.tenant_name)?;
     // Refuse a closed sign-up before paying for a password hash (the store checks again, atomically).
     if !state.config.open_signup && state.store.has_users().await? {
@@ -192,8 +155,8 @@ async fn create_user(
     Admin(user): Admin,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<User>)> {
-    let email = parse_email(&body.email)?;
-    check_password(&body.password)?;
+    let email = Email::parse(&body.email)?.into_string();
+    Password::parse(&body.password)?;
     let password_hash = hash(body.password).await?;
     let created = state
         .store

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id, parse_time_param};
 use crate::AppState;
+use crate::domain::Name;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{Asset, EventQuery};
 
@@ -82,7 +83,7 @@ async fn update(
     let name = body
         .name
         .as_deref()
-        .map(|n| super::name_text(n, "name"))
+        .map(|n| Name::parse(n, "name").map(String::from))
         .transpose()?;
     if let Some(Some(t)) = body.short_stop_threshold_s
         && !(1..=86_400).contains(&t)
@@ -121,7 +122,7 @@ async fn events(
     ApiQuery(p): ApiQuery<EventsParams>,
 ) -> Result<axum::response::Response> {
     let csv = match p.format.as_deref() {
-        None | Some("json") => super::wants_csv(&headers),
+        None | Some("json") => super::csv::wants_csv(&headers),
         Some("csv") => true,
         Some(other) => {
             return Err(ApiError::bad_request(
@@ -209,7 +210,7 @@ async fn events(
                 ]
             })
             .collect();
-        return Ok(super::csv_response(&header, rows));
+        return Ok(super::csv::response(&header, rows));
     }
     Ok(Json(json!({ "events": events, "next_cursor": next_cursor })).into_response())
 }

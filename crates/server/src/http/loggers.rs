@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::AppState;
+use crate::domain::Name;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::secrets::new_secret;
 use crate::store::{Logger, LoggerUpdate};
@@ -100,7 +101,7 @@ async fn update(
     let name = body
         .name
         .as_deref()
-        .map(|n| super::name_text(n, "name"))
+        .map(|n| Name::parse(n, "name").map(String::from))
         .transpose()?;
     let update = LoggerUpdate {
         name,
@@ -182,7 +183,7 @@ async fn claim(
         })?;
     tracing::info!(logger = %logger_id, tenant = user.tenant_id(), "logger claimed");
     if let Some(status) = state.presence.set_tenant(id, user.tenant_id()) {
-        super::publish_status(&state, &status);
+        crate::ingest::publish_status(&state, &status);
     }
     let logger = state.store.logger(user.tenant_id(), id).await?;
     Ok(Json(with_presence(&state, logger)))

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
 use crate::calendar::{Shift, parse_calendar};
+use crate::domain::{Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{PlannedDowntime, Reason, Settings};
 
@@ -171,19 +172,13 @@ async fn add_downtime(
             "from must be before to",
         ));
     }
-    if to - from > super::analytics::MAX_WINDOW_MS {
+    if to - from > crate::analytics::MAX_WINDOW_MS {
         return Err(ApiError::bad_request(
             "invalid_field",
             "planned downtime is limited to 400 days",
         ));
     }
-    let note = body.note.trim().to_owned();
-    if note.chars().count() > 500 || note.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "note must be at most 500 printable characters",
-        ));
-    }
+    let note = Comment::parse(&body.note, "note", 500)?.into_string();
     let created = state
         .store
         .add_planned_downtime(user.tenant_id(), body.asset_id, from, to, note)
@@ -225,8 +220,9 @@ async fn add_reason(
     Admin(user): Admin,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<(StatusCode, Json<Reason>)> {
-    let category = super::name_text(body.category.as_deref().unwrap_or_default(), "category")?;
-    let name = super::name_text(body.name.as_deref().unwrap_or_default(), "name")?;
+    let category =
+        Name::parse(body.category.as_deref().unwrap_or_default(), "category").map(String::from)?;
+    let name = Name::parse(body.name.as_deref().unwrap_or_default(), "name").map(String::from)?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -248,12 +244,12 @@ async fn update_reason(
     let category = body
         .category
         .as_deref()
-        .map(|c| super::name_text(c, "category"))
+        .map(|c| Name::parse(c, "category").map(String::from))
         .transpose()?;
     let name = body
         .name
         .as_deref()
-        .map(|n| super::name_text(n, "name"))
+        .map(|n| Name::parse(n, "name").map(String::from))
         .transpose()?;
     let reason = state
         .store

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Role, Session, Store, StoreError, Tenant, User, now_ms, on_unique};
+use super::{Result, Role, Session, Store, StoreError, Tenant, Unique, User, now_ms, on_unique};
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get("role")?;
@@ -19,7 +19,7 @@ fn insert_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
         "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
         params![name, now_ms()],
     )
-    .map_err(|e| on_unique(e, "a tenant with that name already exists"))?;
+    .map_err(|e| on_unique(e, Unique::TenantName))?;
     Ok(Tenant {
         id: conn.last_insert_rowid(),
         name: name.into(),
@@ -37,7 +37,7 @@ fn insert_user(
         "INSERT INTO users (tenant_id, email, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![tenant_id, email, hash, role.as_str(), now_ms()],
     )
-    .map_err(|e| on_unique(e, "a user with that email already exists"))?;
+    .map_err(|e| on_unique(e, Unique::UserEmail))?;
     Ok(User {
         id: conn.last_insert_rowid(),
         email: email.into(),

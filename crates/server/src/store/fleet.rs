@@ -323,8 +323,7 @@ impl Store {
 
     /// A page of the tenant's events, newest first.
     pub async fn events(&self, tenant_id: i64, q: EventQuery) -> Result<Vec<Event>> {
-        self.settle_before_read().await;
-        self.read(move |conn| {
+        self.read_events(move |conn| {
             let (before_ts, before_id) = q.before.unzip();
             let mut stmt = conn.prepare_cached(
                 "SELECT e.id, e.asset_id, l.logger_id, e.pin, e.running, e.ts, e.received_at, e.seq

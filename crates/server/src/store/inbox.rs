@@ -7,8 +7,9 @@
 //! once, so each index page is written once for all the events of its asset since the last move.
 //!
 //! The rule that keeps readers right: **nothing reads `events` without settling first**. Readers
-//! ask the writer to settle ([`Store::settle_before_read`]) and then read, so they see every event
-//! acknowledged before their request; writer jobs that read events call [`settle`] inline. A
+//! can only read events through `Store::read_events` (the read-only connections refuse any other
+//! statement that reads them), which asks the writer to settle and then reads, so they see every
+//! event acknowledged before their request; writer jobs that read events call [`settle`] inline. A
 //! reader may miss events that arrive between its settle and its read, like a read that began a
 //! moment earlier. Cached day rollups stay right because a late event forgets the days it touches
 //! when it is moved, in the same transaction that makes it visible: a rollup computed without it
@@ -75,7 +76,7 @@ impl Store {
     /// writer closing), the read goes on without its newest events rather than failing: the
     /// history stays readable when nothing can be written. Cached days stay right either way,
     /// since a late event forgets them only when it moves.
-    pub(crate) async fn settle_before_read(&self) {
+    pub(super) async fn settle_before_read(&self) {
         if let Err(e) = self.settle().await {
             tracing::warn!(error = %e, "reading without the newest events: cannot move the events inbox");
         }

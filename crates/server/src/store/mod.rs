@@ -13,7 +13,9 @@ mod devices;
 mod fleet;
 mod inbox;
 mod model;
+mod reports;
 mod rollups;
+mod seqs;
 mod settings;
 mod writer;
 
@@ -23,42 +25,91 @@ use std::sync::{Arc, RwLock};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
-pub use devices::{
-    DeviceAuth, Heartbeat, IngestOutcome, NewEvent, Registration, RegistrationOutcome, StoredChange,
-};
+pub use devices::{DeviceAuth, Heartbeat, Registration, RegistrationOutcome};
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
+pub use reports::{IngestOutcome, NewEvent, StoredChange};
 pub use rollups::{DayRollup, NewDays, StoredDays};
 pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;
 use writer::Writer;
 
-/// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors.
+/// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;
+/// no variant names a driver type, so a second backend answers with the same errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The change would break a rule of the data a client can run into (a taken email, the last
+    /// admin): the message says which, for the client.
     #[error("{0}")]
     Conflict(String),
+    /// The database failed: only logged, never shown to a client.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database pool error: {0}")]
-    Pool(#[from] r2d2::Error),
+    Database(#[source] BackendError),
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is closed")]
     Closed,
 }
 
+/// A backend's own error, kept opaque above the store.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync>);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(BackendError(Box::new(e)))
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Database(BackendError(Box::new(e)))
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Turns a unique-constraint violation into a client-facing conflict; every other error passes.
-pub(crate) fn on_unique(err: rusqlite::Error, message: &str) -> StoreError {
-    match err.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(message.into()),
-        _ => StoreError::Sqlite(err),
+/// The unique constraints a client can run into, each with what the client is told.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unique {
+    TenantName,
+    UserEmail,
+    ReasonName,
+}
+
+impl Unique {
+    /// How SQLite names the constraint's columns in its error message.
+    fn sqlite_columns(self) -> &'static str {
+        match self {
+            Self::TenantName => "tenants.name",
+            Self::UserEmail => "users.email",
+            Self::ReasonName => "reasons.tenant_id, reasons.category, reasons.name",
+        }
     }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::TenantName => "a tenant with that name already exists",
+            Self::UserEmail => "a user with that email already exists",
+            Self::ReasonName => "that reason exists already in that category",
+        }
+    }
+}
+
+/// Turns a violation of the unique constraint `which` into a client-facing conflict; every other
+/// error (another constraint too: that is a bug, not the client's doing) passes as it is.
+pub(crate) fn on_unique(err: rusqlite::Error, which: Unique) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &err
+        && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        && message.ends_with(which.sqlite_columns())
+    {
+        return StoreError::Conflict(which.message().into());
+    }
+    err.into()
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -147,7 +198,8 @@ impl Store {
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
                 // Reads through a memory map share the OS page cache instead of copying pages
                 // into each connection's own cache: long analytics windows read many pages.
-                c.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 2147418112;")
+                c.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 2147418112;")?;
+                c.authorizer(Some(events_only_when_settled))
             });
         let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
         Ok(Self {
@@ -173,6 +225,38 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
+    }
+
+    /// Runs `f` on a read-only connection that may read `events`, after moving the inbox into
+    /// them (store/inbox.rs), so it sees every event acknowledged before it began. The only way
+    /// to read `events`: a plain [`Store::read`] that tries is refused by the connection.
+    async fn read_events<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.settle_before_read().await;
+        self.read(move |conn| EventsReadable::within(|| f(conn)))
+            .await
+    }
+
+    /// [`Store::read_in_parts`] over connections that may read `events`, after the inbox moved.
+    async fn read_events_in_parts<I, T, F>(
+        &self,
+        items: Vec<I>,
+        min_share: usize,
+        f: F,
+    ) -> Result<Vec<T>>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        F: Fn(&Connection, I) -> Result<T> + Send + Sync + 'static,
+    {
+        self.settle_before_read().await;
+        self.read_in_parts(items, min_share, move |conn, item| {
+            EventsReadable::within(|| f(conn, item))
+        })
+        .await
     }
 
     /// Runs `f` over `items` in a few parallel reads (one share of consecutive items per CPU,
@@ -237,6 +321,42 @@ impl Store {
             inner.writer.close();
         })
         .await;
+    }
+}
+
+thread_local! {
+    /// True while a reader thread runs a read that settled the inbox first.
+    static EVENTS_READABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the reads of `events` that [`Store::read_events`] allows, on the thread that runs them.
+struct EventsReadable;
+
+impl EventsReadable {
+    fn within<T>(f: impl FnOnce() -> T) -> T {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                EVENTS_READABLE.set(self.0);
+            }
+        }
+        let _reset = Reset(EVENTS_READABLE.replace(true));
+        f()
+    }
+}
+
+/// The authorizer of the read-only connections: a statement that reads `events` is refused when
+/// it is prepared outside [`Store::read_events`], so no reader can forget to settle the inbox.
+fn events_only_when_settled(
+    ctx: rusqlite::hooks::AuthContext<'_>,
+) -> rusqlite::hooks::Authorization {
+    use rusqlite::hooks::{AuthAction, Authorization};
+    match ctx.action {
+        AuthAction::Read { table_name, .. } if table_name == "events" && !EVENTS_READABLE.get() => {
+            tracing::error!("a read of events that did not settle the inbox first");
+            Authorization::Deny
+        }
+        _ => Authorization::Allow,
     }
 }
 

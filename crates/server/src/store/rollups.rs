@@ -1,7 +1,7 @@
 //! Day rollups: the analytics figures of one asset's settled local days, kept so that a year of
 //! 500 assets reads 180,000 rows instead of 27 million events.
 //!
-//! The rollups are a cache of what `http::analytics` computes from the events; they are never
+//! The rollups are a cache of what `crate::analytics` computes from the events; they are never
 //! the truth. The rules that keep them right:
 //!
 //! - **Only settled days are stored.** A day is settled when it ends before the asset's last
@@ -58,13 +58,13 @@ impl Store {
     /// in a few parallel parts (a year of 500 assets is 182,500 rows).
     pub async fn day_rollups(
         &self,
+        tenant_id: i64,
         asset_ids: Vec<i64>,
         from: i64,
         to: i64,
     ) -> Result<Vec<StoredDays>> {
-        self.settle_before_read().await;
-        self.read_in_parts(asset_ids, 64, move |tx, asset_id| {
-            stored_days(tx, asset_id, from, to)
+        self.read_events_in_parts(asset_ids, 64, move |tx, asset_id| {
+            stored_days(tx, tenant_id, asset_id, from, to)
         })
         .await
     }
@@ -104,18 +104,24 @@ impl Store {
 }
 
 /// One asset's part of [`Store::day_rollups`].
-fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<StoredDays> {
+fn stored_days(
+    tx: &Connection,
+    tenant_id: i64,
+    asset_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<StoredDays> {
     let generation: i64 = tx
-        .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1")?
-        .query_row([asset_id], |r| r.get(0))
+        .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1 AND tenant_id = ?2")?
+        .query_row([asset_id, tenant_id], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
     let newest: Option<(i64, bool)> = tx
         .prepare_cached(
-            "SELECT ts, running FROM events WHERE asset_id = ?1
+            "SELECT ts, running FROM events WHERE asset_id = ?1 AND tenant_id = ?2
              ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
         )?
-        .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([asset_id, tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     // Walks the (asset_id, ts) index backwards to the first event of the other state
     // (a MAX() with this filter would read the asset's whole history).
@@ -123,19 +129,21 @@ fn stored_days(tx: &Connection, asset_id: i64, from: i64, to: i64) -> Result<Sto
         None => None,
         Some((ts, running)) => tx
             .prepare_cached(
-                "SELECT ts FROM events WHERE asset_id = ?1 AND ts <= ?2 AND running != ?3
+                "SELECT ts FROM events
+                 WHERE asset_id = ?1 AND tenant_id = ?4 AND ts <= ?2 AND running != ?3
                  ORDER BY ts DESC LIMIT 1",
             )?
-            .query_row(params![asset_id, ts, running], |r| r.get(0))
+            .query_row(params![asset_id, ts, running, tenant_id], |r| r.get(0))
             .optional()?,
     };
     let mut stmt = tx.prepare_cached(
         "SELECT day_start, day_end, figures FROM day_rollups
-         WHERE asset_id = ?1 AND day_start >= ?2 AND day_start < ?3 AND day_end <= ?3
+         WHERE asset_id = ?1 AND tenant_id = ?4 AND day_start >= ?2 AND day_start < ?3
+           AND day_end <= ?3
          ORDER BY day_start",
     )?;
     let mut days = Vec::new();
-    let mut rows = stmt.query(params![asset_id, from, to])?;
+    let mut rows = stmt.query(params![asset_id, from, to, tenant_id])?;
     while let Some(r) = rows.next()? {
         // Written by this module; a row that does not decode is left out and computed again.
         let packed = r.get_ref(2)?.as_blob().ok().and_then(decode);

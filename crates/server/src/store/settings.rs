@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::rollups::{forget_asset_days, forget_tenant_days};
-use super::{Result, Store, StoreError, now_ms, on_unique};
+use super::{Result, Store, StoreError, Unique, now_ms, on_unique};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
@@ -196,7 +196,7 @@ impl Store {
                 "INSERT INTO reasons (tenant_id, category, name) VALUES (?1, ?2, ?3)",
                 params![tenant_id, category, name],
             )
-            .map_err(|e| on_unique(e, "that reason exists already in that category"))?;
+            .map_err(|e| on_unique(e, Unique::ReasonName))?;
             Ok(Reason {
                 id: conn.last_insert_rowid(),
                 category,
@@ -219,7 +219,7 @@ impl Store {
                     "UPDATE reasons SET category = COALESCE(?1, category), name = COALESCE(?2, name) WHERE id = ?3 AND tenant_id = ?4",
                     params![category, name, id, tenant_id],
                 )
-                .map_err(|e| on_unique(e, "that reason exists already in that category"))?;
+                .map_err(|e| on_unique(e, Unique::ReasonName))?;
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -314,8 +314,7 @@ impl Store {
         asks: Vec<HistoryAsk>,
         now: i64,
     ) -> Result<Vec<HistoryRows>> {
-        self.settle_before_read().await;
-        self.read_in_parts(asks, 64, move |tx, ask| {
+        self.read_events_in_parts(asks, 64, move |tx, ask| {
             history_rows(tx, tenant_id, &ask, now)
         })
         .await
@@ -360,7 +359,7 @@ fn history_rows(
         from,
         to,
     } = ask;
-    let events = analytics_events(conn, asset_id, from, to)?;
+    let events = analytics_events(conn, tenant_id, asset_id, from, to)?;
     let since = events.first().map_or(from, |e| e.0.min(from));
     Ok(HistoryRows {
         offline: offline_spans(conn, logger_row, since, now.max(to), now)?,
@@ -392,6 +391,7 @@ fn offline_spans(
 /// The events of [`HistoryRows::events`].
 fn analytics_events(
     conn: &Connection,
+    tenant_id: i64,
     asset_id: i64,
     from: i64,
     to: i64,
@@ -405,27 +405,32 @@ fn analytics_events(
     };
     let mut out: Vec<(i64, i64, bool)> = Vec::new();
     let mut before = conn.prepare_cached(
-        "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts < ?2
+        "SELECT ts, COALESCE(seq, id), running FROM events
+         WHERE asset_id = ?1 AND tenant_id = ?3 AND ts < ?2
          AND ts >= COALESCE(
-           (SELECT ts FROM events WHERE asset_id = ?1 AND ts < ?2 AND running = 1 ORDER BY ts DESC LIMIT 1),
-           (SELECT MAX(ts) FROM events WHERE asset_id = ?1 AND ts < ?2))
+           (SELECT ts FROM events WHERE asset_id = ?1 AND tenant_id = ?3 AND ts < ?2 AND running = 1
+            ORDER BY ts DESC LIMIT 1),
+           (SELECT MAX(ts) FROM events WHERE asset_id = ?1 AND tenant_id = ?3 AND ts < ?2))
          ORDER BY ts",
     )?;
-    for row in before.query_map(params![asset_id, from], map)? {
+    for row in before.query_map(params![asset_id, from, tenant_id], map)? {
         out.push(row?);
     }
     let mut inside = conn.prepare_cached(
-        "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
+        "SELECT ts, COALESCE(seq, id), running FROM events
+         WHERE asset_id = ?1 AND tenant_id = ?4 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
     )?;
-    for row in inside.query_map(params![asset_id, from, to], map)? {
+    for row in inside.query_map(params![asset_id, from, to, tenant_id], map)? {
         out.push(row?);
     }
     let mut after = conn.prepare_cached(
-        "SELECT ts, COALESCE(seq, id), running FROM events WHERE asset_id = ?1 AND ts >= ?2
-         AND ts <= COALESCE((SELECT MIN(ts) FROM events WHERE asset_id = ?1 AND ts >= ?2 AND running = 1), ?2)
+        "SELECT ts, COALESCE(seq, id), running FROM events
+         WHERE asset_id = ?1 AND tenant_id = ?3 AND ts >= ?2
+         AND ts <= COALESCE((SELECT MIN(ts) FROM events
+                             WHERE asset_id = ?1 AND tenant_id = ?3 AND ts >= ?2 AND running = 1), ?2)
          ORDER BY ts",
     )?;
-    for row in after.query_map(params![asset_id, to], map)? {
+    for row in after.query_map(params![asset_id, to, tenant_id], map)? {
         out.push(row?);
     }
     Ok(out)

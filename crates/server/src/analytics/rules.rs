@@ -1,0 +1,68 @@
+//! What every figure of a tenant depends on (time zone, short-stop threshold, shift calendar),
+//! and the window a question covers.
+
+use chrono_tz::Tz;
+
+use super::{AnalyticsError, Result};
+use crate::calendar::{self, ParsedShift, Shift};
+use crate::domain::Refusal;
+use crate::store::Store;
+
+/// Longest window one question may cover.
+pub const MAX_WINDOW_MS: i64 = 400 * 24 * 3_600_000;
+
+/// What every figure of a tenant depends on.
+pub struct Rules {
+    pub tz: Tz,
+    /// The tenant's short-stop threshold (an asset may have its own).
+    pub threshold_ms: i64,
+    pub calendar: Vec<ParsedShift>,
+}
+
+impl Rules {
+    /// The tenant's rules as stored (checked when they were saved).
+    pub async fn load(store: &Store, tenant_id: i64) -> Result<Self> {
+        let settings = store.settings(tenant_id).await?;
+        let tz: Tz = settings.timezone.parse().map_err(|_| {
+            AnalyticsError::Internal(anyhow::anyhow!(
+                "stored time zone {} is invalid",
+                settings.timezone
+            ))
+        })?;
+        let shifts: Vec<Shift> = serde_json::from_str(&store.shifts(tenant_id).await?)
+            .map_err(|e| AnalyticsError::Internal(e.into()))?;
+        let calendar = calendar::parse_calendar(&shifts).map_err(|e| {
+            AnalyticsError::Internal(anyhow::anyhow!("stored calendar is invalid: {e}"))
+        })?;
+        Ok(Self {
+            tz,
+            threshold_ms: settings.short_stop_threshold_s * 1000,
+            calendar,
+        })
+    }
+}
+
+/// The window of a request: given, or today in the tenant's zone. Checked.
+pub fn window(
+    asked: (Option<i64>, Option<i64>),
+    rules: &Rules,
+    now: i64,
+) -> Result<(i64, i64), Refusal> {
+    let (today_from, today_to) = calendar::today(rules.tz, now);
+    let (from, to) = match asked {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, now.max(f + 1)),
+        (None, Some(t)) => (t - (today_to - today_from), t),
+        (None, None) => (today_from, today_to),
+    };
+    if from >= to {
+        return Err(Refusal::new("invalid_query", "from must be before to"));
+    }
+    if to - from > MAX_WINDOW_MS {
+        return Err(Refusal::new(
+            "invalid_query",
+            "windows are limited to 400 days",
+        ));
+    }
+    Ok((from, to))
+}

@@ -1,0 +1,268 @@
+//! Text that people and loggers send, checked by one rule: trimmed, bounded in characters, no
+//! control characters (comments may hold line breaks). Each kind of text is a newtype made only
+//! by its `parse`, so a handler cannot store text that skipped the check.
+
+use super::Refusal;
+
+/// The one text rule. `min` is 0 or 1 (may the text be empty once trimmed?).
+fn checked(
+    raw: &str,
+    field: &str,
+    min: usize,
+    max: usize,
+    newlines: bool,
+) -> Result<String, Refusal> {
+    let text = raw.trim();
+    let chars = text.chars().count();
+    let control = text
+        .chars()
+        .any(|c| c.is_control() && !(newlines && c == '\n'));
+    if chars < min || chars > max || control {
+        let bound = if min == 0 {
+            format!("at most {max}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(Refusal::new(
+            "invalid_field",
+            format!("{field} must be {bound} printable characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+
+/// A name (of an asset, a logger, a tenant, a reason, a shift, …): 1 to [`Name::MAX`] printable
+/// characters unless a field says fewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+text_newtype!(Name);
+
+impl Name {
+    pub const MAX: usize = 100;
+
+    pub fn parse(raw: &str, field: &str) -> Result<Self, Refusal> {
+        Self::parse_max(raw, field, Self::MAX)
+    }
+
+    /// A name of a field that allows at most `max` characters (shift names: 50).
+    pub fn parse_max(raw: &str, field: &str, max: usize) -> Result<Self, Refusal> {
+        checked(raw, field, 1, max, false).map(Self)
+    }
+}
+
+/// Free text a person writes (a stop's comment, a planned stop's note): may be empty, may hold
+/// line breaks, at most `max` characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment(String);
+text_newtype!(Comment);
+
+impl Comment {
+    pub fn parse(raw: &str, field: &str, max: usize) -> Result<Self, Refusal> {
+        checked(raw, field, 0, max, true).map(Self)
+    }
+}
+
+/// An optional text a logger reports about itself (its name, firmware version, address): empty
+/// means absent, else at most `max` printable characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceText(String);
+text_newtype!(DeviceText);
+
+impl DeviceText {
+    pub fn parse(raw: Option<&str>, field: &str, max: usize) -> Result<Option<Self>, Refusal> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => checked(text, field, 0, max, false).map(|t| Some(Self(t))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// An email address, trimmed and lower-cased, with the shape of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+text_newtype!(Email);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, Refusal> {
+        let email = raw.trim().to_lowercase();
+        let valid = email.len() <= 254
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            })
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if valid {
+            Ok(Self(email))
+        } else {
+            Err(Refusal::new(
+                "invalid_email",
+                "that is not an email address",
+            ))
+        }
+    }
+}
+
+/// A password a person chose: at least [`Password::MIN_LEN`] characters, at most 1024 bytes
+/// (argon2 hashes whatever it is given; the bound keeps a request from making that expensive).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_LEN: usize = 8;
+
+    pub fn parse(raw: &str) -> Result<Self, Refusal> {
+        if raw.chars().count() < Self::MIN_LEN {
+            return Err(Refusal::new(
+                "weak_password",
+                format!("passwords need at least {} characters", Self::MIN_LEN),
+            ));
+        }
+        if raw.len() > 1024 {
+            return Err(Refusal::new(
+                "invalid_password",
+                "passwords are limited to 1024 bytes",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never the password itself, even in a debug print.
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            Name::parse("  Press 4 ", "name").unwrap().as_str(),
+            "Press 4"
+        );
+        assert_eq!(
+            Name::parse(&"x".repeat(100), "name")
+                .unwrap()
+                .as_str()
+                .len(),
+            100
+        );
+        for bad in ["", "   ", "a\tb", "a\nb", &"x".repeat(101)] {
+            let refused = Name::parse(bad, "name").unwrap_err();
+            assert_eq!(refused.code, "invalid_field");
+            assert_eq!(
+                refused.message,
+                "name must be 1 to 100 printable characters"
+            );
+        }
+        assert!(
+            Name::parse_max(&"é".repeat(50), "name", 50).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(Name::parse_max(&"é".repeat(51), "name", 50).is_err());
+    }
+
+    #[test]
+    fn comments_may_be_empty_and_span_lines() {
+        assert_eq!(Comment::parse("  ", "comment", 10).unwrap().as_str(), "");
+        assert_eq!(
+            Comment::parse("a\nb", "comment", 10).unwrap().as_str(),
+            "a\nb"
+        );
+        let refused = Comment::parse("a\u{7}b", "comment", 10).unwrap_err();
+        assert_eq!(
+            refused.message,
+            "comment must be at most 10 printable characters"
+        );
+        assert!(Comment::parse(&"x".repeat(11), "comment", 10).is_err());
+    }
+
+    #[test]
+    fn device_texts_are_absent_when_empty() {
+        assert_eq!(DeviceText::parse(None, "ip_address", 64).unwrap(), None);
+        assert_eq!(
+            DeviceText::parse(Some("  "), "ip_address", 64).unwrap(),
+            None
+        );
+        assert_eq!(
+            DeviceText::parse(Some(" 1.2 "), "firmware_version", 64)
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "1.2"
+        );
+        assert!(DeviceText::parse(Some(&"x".repeat(65)), "firmware_version", 64).is_err());
+        assert!(DeviceText::parse(Some("a\u{0}"), "logger_name", 100).is_err());
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_need_a_shape() {
+        assert_eq!(
+            Email::parse(" Boss@Plant.Example ").unwrap().as_str(),
+            "boss@plant.example"
+        );
+        for bad in [
+            "",
+            "boss",
+            "@plant.example",
+            "boss@plant",
+            "boss@.example",
+            "boss@plant.",
+            "a b@c.de",
+        ] {
+            assert_eq!(
+                Email::parse(bad).unwrap_err().code,
+                "invalid_email",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_are_bounded_and_never_printed() {
+        assert_eq!(Password::parse("short").unwrap_err().code, "weak_password");
+        assert_eq!(
+            Password::parse(&"x".repeat(1025)).unwrap_err().code,
+            "invalid_password"
+        );
+        let password = Password::parse("a-long-password").unwrap();
+        assert_eq!(password.expose(), "a-long-password");
+        assert!(!format!("{password:?}").contains("long"));
+    }
+}

@@ -1,0 +1,101 @@
+//! `GET /api/v1/analytics`: the parameters parsed into a question for [`crate::analytics`],
+//! the answer written as JSON ([`json`]) or CSV.
+
+mod json;
+pub(super) mod params;
+
+use assetlog_core::kpi::Figures;
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+
+use super::CurrentUser;
+use crate::AppState;
+use crate::analytics::{self, Answer, Scope};
+use crate::error::{ApiError, Result};
+use crate::live::rfc3339;
+use params::Params;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/analytics", get(figures))
+        .route("/api/analytics", get(figures))
+}
+
+async fn figures(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response> {
+    let params = Params::parse(uri.query(), &headers)?;
+    let scope = Scope::new(
+        &state.store,
+        user.tenant_id(),
+        (params.from, params.to),
+        &params.asset_ids,
+    )
+    .await?;
+    let answer = analytics::figures(&state, &scope, params.bucket).await?;
+    if params.csv {
+        return Ok(csv(&answer));
+    }
+    json::answer(answer).map_err(|e| ApiError::Internal(e.into()))
+}
+
+const FIGURE_COLUMNS: [&str; 10] = [
+    "run_ms",
+    "down_ms",
+    "unknown_ms",
+    "unplanned_ms",
+    "availability",
+    "stops",
+    "short_stops",
+    "long_stops",
+    "mtbf_ms",
+    "mttr_ms",
+];
+
+fn figure_cells(f: &Figures) -> Vec<String> {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    vec![
+        f.run_ms.to_string(),
+        f.down_ms.to_string(),
+        f.unknown_ms.to_string(),
+        f.unplanned_ms.to_string(),
+        f.availability
+            .map(|a| format!("{a:.6}"))
+            .unwrap_or_default(),
+        f.stops.to_string(),
+        f.short_stops.to_string(),
+        f.long_stops.to_string(),
+        opt(f.mtbf_ms),
+        opt(f.mttr_ms),
+    ]
+}
+
+/// The answer as CSV: per asset, a line for the window, then one per bucket.
+fn csv(answer: &Answer) -> Response {
+    let mut header = vec!["asset_id", "asset_name", "start", "end"];
+    header.extend(FIGURE_COLUMNS);
+    let mut lines = Vec::new();
+    for asset in &answer.assets {
+        let line = |start: i64, end: i64, f: &Figures| {
+            let mut cells = vec![
+                asset.asset_id.to_string(),
+                asset.asset_name.clone(),
+                rfc3339(start),
+                rfc3339(end),
+            ];
+            cells.extend(figure_cells(f));
+            cells
+        };
+        lines.push(line(answer.from, answer.to, &asset.row.figures));
+        for (b, f) in answer.buckets.iter().zip(&asset.row.buckets) {
+            lines.push(line(b.start, b.end, f));
+        }
+    }
+    super::csv::response(&header, lines)
+}

@@ -1,0 +1,83 @@
+//! The query parameters analytics and stops share, parsed once into typed values.
+
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+use serde::de::value::{Error as ValueError, StrDeserializer};
+
+use crate::calendar::Bucket;
+use crate::error::{ApiError, Result};
+use crate::http::parse_time_param;
+
+pub(in crate::http) struct Params {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub asset_ids: Vec<i64>,
+    pub bucket: Option<Bucket>,
+    pub csv: bool,
+    pub min_duration_ms: Option<i64>,
+    pub unassigned: bool,
+}
+
+impl Params {
+    /// Parses the query (repeats kept: `asset_id=1&asset_id=2`); CSV also by `Accept: text/csv`.
+    pub fn parse(query: Option<&str>, headers: &HeaderMap) -> Result<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
+            .map_err(|_| {
+                ApiError::bad_request("invalid_query", "the query string does not parse")
+            })?;
+        let bad = |m: String| ApiError::bad_request("invalid_query", m);
+        let mut p = Self {
+            from: None,
+            to: None,
+            asset_ids: Vec::new(),
+            bucket: None,
+            csv: false,
+            min_duration_ms: None,
+            unassigned: false,
+        };
+        for (key, value) in &pairs {
+            match key.as_str() {
+                "from" => p.from = Some(parse_time_param(value, "from")?),
+                "to" => p.to = Some(parse_time_param(value, "to")?),
+                "asset_id" => p.asset_ids.push(
+                    value
+                        .parse()
+                        .map_err(|_| bad(format!("asset_id {value:?} is not an id")))?,
+                ),
+                "bucket" => {
+                    let text: StrDeserializer<'_, ValueError> = value.as_str().into_deserializer();
+                    p.bucket = Some(Bucket::deserialize(text).map_err(|_| {
+                        bad(format!(
+                            "unknown bucket {value:?}: use hour, day, week, month or shift"
+                        ))
+                    })?)
+                }
+                "format" => match value.as_str() {
+                    "csv" => p.csv = true,
+                    "json" => {}
+                    other => {
+                        return Err(bad(format!("unknown format {other:?}: use json or csv")));
+                    }
+                },
+                "min_duration_ms" => {
+                    p.min_duration_ms = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|v: &i64| *v >= 0)
+                            .ok_or_else(|| bad("min_duration_ms must be a number ≥ 0".into()))?,
+                    )
+                }
+                "unassigned" => {
+                    p.unassigned = value
+                        .parse()
+                        .map_err(|_| bad("unassigned must be true or false".into()))?
+                }
+                other => return Err(bad(format!("unknown parameter {other:?}"))),
+            }
+        }
+        p.csv |= super::super::csv::wants_csv(headers);
+        Ok(p)
+    }
+}

@@ -1,0 +1,174 @@
+//! The one ingest path. Whatever brings a logger's report (HTTP today, MQTT next, the demo's
+//! simulated machines), it comes through here: the logger is authenticated by its key, the
+//! events are checked once, stored (answered only once durable), published live to the logger's
+//! tenant, counted, and the contact recorded for presence.
+//!
+//! Nothing here knows HTTP: the edges turn their payloads into [`NewEvent`]s with the checks
+//! below and turn an [`IngestError`] into their own answer.
+
+use std::sync::Arc;
+
+use assetlog_core::wire::{MAX_BATCH_EVENTS, WireEvent, check_timestamp};
+use assetlog_core::{LoggerId, Pin, RunState};
+
+use crate::AppState;
+use crate::domain::Refusal;
+use crate::live::{LiveMessage, rfc3339};
+use crate::presence::StatusChange;
+use crate::store::{DeviceAuth, IngestOutcome, NewEvent, StoreError, now_ms};
+
+/// Why a report was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The report itself is malformed: nothing of it was stored.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("a batch carries at most {MAX_BATCH_EVENTS} events")]
+    TooMany,
+    #[error("unknown logger: register it first")]
+    UnknownLogger,
+    #[error("wrong or missing device key")]
+    WrongKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// A hardware id as a logger sends it.
+pub fn logger_id(raw: &str) -> Result<LoggerId, Refusal> {
+    LoggerId::parse(raw).map_err(|e| Refusal::new("invalid_logger_id", e.to_string()))
+}
+
+/// An input number as a logger sends it.
+pub fn pin(n: i64) -> Result<u8, Refusal> {
+    Pin::new(n)
+        .map(Pin::get)
+        .map_err(|e| Refusal::new("invalid_pin", e.to_string()))
+}
+
+/// A report's time, epoch ms, checked against the server's clock.
+pub fn timestamp(ts: i64, now: i64) -> Result<i64, Refusal> {
+    check_timestamp(ts, now).map_err(|e| Refusal::new("invalid_timestamp", e.to_string()))
+}
+
+/// A logger's sequence number: 1 to 2^63-1.
+pub fn seq(n: u64) -> Result<i64, Refusal> {
+    i64::try_from(n)
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| Refusal::new("invalid_seq", "seq must be between 1 and 2^63-1"))
+}
+
+/// The events of a batch (`POST /api/v1/ingest`, MQTT's events topic), each checked, placed in
+/// time (`age_ms` against `now`) and numbered; the first bad one refuses the whole batch.
+pub fn batch(events: &[WireEvent], now: i64) -> Result<Vec<NewEvent>> {
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(IngestError::TooMany);
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let checked = || -> Result<NewEvent, Refusal> {
+                Ok(NewEvent {
+                    pin: pin(e.pin.into())?,
+                    running: e.running,
+                    ts: e
+                        .placed(now)
+                        .map_err(|e| Refusal::new("invalid_timestamp", e.to_string()))?,
+                    seq: Some(seq(e.seq)?),
+                    asset_name: None,
+                })
+            };
+            checked().map_err(|r| IngestError::Refused(r.at(format!("events[{i}]"))))
+        })
+        .collect()
+}
+
+/// The logger a report comes from, proven by its key (or allowed keyless by an admin).
+pub async fn authenticate(
+    state: &AppState,
+    logger_id: &LoggerId,
+    key: Option<&str>,
+) -> Result<Arc<DeviceAuth>> {
+    match state.store.device(logger_id.as_str()).await? {
+        Some(device) if device.accepts(key) => Ok(device),
+        Some(_) => Err(IngestError::WrongKey),
+        None => Err(IngestError::UnknownLogger),
+    }
+}
+
+/// Stores a logger's events (answering only once they are durable), tells the tenant's
+/// dashboards of every change of state, and records the contact. With `acknowledge`, the answer
+/// carries the logger's new watermark (the highest seq below which everything is stored).
+pub async fn report(
+    state: &AppState,
+    device: &Arc<DeviceAuth>,
+    events: Vec<NewEvent>,
+    acknowledge: bool,
+) -> Result<IngestOutcome> {
+    let outcome = state
+        .store
+        .ingest(device.clone(), events, acknowledge)
+        .await
+        .map_err(|e| match e {
+            // Deleted since its credentials were read.
+            StoreError::NotFound => IngestError::UnknownLogger,
+            other => other.into(),
+        })?;
+    state.metrics.events_ingested.inc_by(outcome.stored as u64);
+    state
+        .metrics
+        .events_duplicate
+        .inc_by(outcome.duplicates as u64);
+    touch(state, device, outcome.tenant_id).await;
+    if let Some(tenant_id) = outcome.tenant_id {
+        for change in &outcome.changes {
+            state.live.publish(
+                tenant_id,
+                &LiveMessage::AssetStateChange {
+                    asset_id: change.asset_id,
+                    asset_name: change.asset_name.clone(),
+                    logger_id: device.logger_id.clone(),
+                    pin_number: change.pin,
+                    state: RunState::from_running(change.running),
+                    timestamp: rfc3339(change.ts),
+                    duration_ms: change.duration_ms,
+                },
+            );
+        }
+    }
+    Ok(outcome)
+}
+
+/// Records a contact from a logger (all a heartbeat needs), and tells the tenant when the logger
+/// comes (back) online.
+///
+/// A failure to record the end of an offline span is logged, not returned: the request's own
+/// writes are committed by then and must be answered as such.
+pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) {
+    let now = now_ms();
+    if let Some(change) = state.presence.touch(device, tenant_id, now) {
+        // After the monitor's write of the span's start, never before it (see `monitor`).
+        let _ordered = state.transitions.lock().await;
+        if let Err(e) = state.store.close_offline(device.row, now).await {
+            tracing::warn!(error = %e, logger = %device.logger_id, "cannot record the end of an offline span");
+        }
+        publish_status(state, &change);
+    }
+}
+
+/// Tells a logger's tenant (if it has one yet) that the logger went online or offline.
+pub fn publish_status(state: &AppState, change: &StatusChange) {
+    if let Some(tenant_id) = change.tenant_id {
+        state.live.publish(
+            tenant_id,
+            &LiveMessage::LoggerStatus {
+                logger_id: change.logger_id.clone(),
+                online: change.online,
+                last_seen: rfc3339(change.last_seen),
+            },
+        );
+    }
+}

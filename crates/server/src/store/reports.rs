@@ -1,0 +1,560 @@
+//! A logger's report stored: the hot path of the server, one writer job per request.
+//!
+//! [`store_events`] takes the request's events in named steps: [`Report::begin`] reads the
+//! logger's standing and the stored seqs around the request and picks the sink (the inbox for a
+//! few events, `events` for a batch: store/inbox.rs); per event, [`Report::classify`] tells a
+//! new event from a retransmit, [`Report::insert`] stores it and [`Report::apply`] moves its
+//! asset's current state when it is not late; [`Report::finish`] writes each asset's state and
+//! the seq runs once, forgets the cached days a late batch event made stale, and acknowledges.
+//! Each asset is read once and written once per request, whatever the number of its events.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+
+use super::seqs::{LoggerSeqs, advance_stored_ack};
+use super::{DeviceAuth, Result, Store, StoreError, inbox, now_ms};
+
+/// One reported change, validated.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub pin: u8,
+    pub running: bool,
+    pub ts: i64,
+    pub seq: Option<i64>,
+    /// Names the asset if it is created by this event.
+    pub asset_name: Option<String>,
+}
+
+/// A stored event that changed its asset's current state: what the live board is told.
+#[derive(Debug, Clone)]
+pub struct StoredChange {
+    pub asset_id: i64,
+    pub asset_name: String,
+    pub pin: u8,
+    pub running: bool,
+    pub ts: i64,
+    /// How long the previous state lasted; None for an asset's first state.
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    /// The tenant the events belong to now (None: pending logger).
+    pub tenant_id: Option<i64>,
+    pub stored: usize,
+    pub duplicates: usize,
+    /// Row id and asset of the first event of the request (stored now or before).
+    pub first: Option<(i64, i64)>,
+    pub changes: Vec<StoredChange>,
+    pub acked_seq: i64,
+}
+
+pub(super) struct AssetNow {
+    id: i64,
+    name: String,
+    running: Option<bool>,
+    since: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+pub(super) fn ensure_asset(
+    conn: &Connection,
+    logger_row: i64,
+    tenant_id: Option<i64>,
+    logger_name: &str,
+    pin: u8,
+    name: Option<&str>,
+) -> Result<AssetNow> {
+    let found = conn
+        .prepare_cached("SELECT id, name, running, since, last_ts FROM assets WHERE logger_row = ?1 AND pin = ?2")?
+        .query_row(params![logger_row, pin], |r| {
+            Ok(AssetNow { id: r.get(0)?, name: r.get(1)?, running: r.get(2)?, since: r.get(3)?, last_ts: r.get(4)? })
+        })
+        .optional()?;
+    if let Some(asset) = found {
+        return Ok(asset);
+    }
+    let name = name
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{logger_name} pin {pin}"));
+    conn.prepare_cached(
+        "INSERT INTO assets (logger_row, tenant_id, pin, name) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![logger_row, tenant_id, pin, name])?;
+    Ok(AssetNow {
+        id: conn.last_insert_rowid(),
+        name,
+        running: None,
+        since: None,
+        last_ts: None,
+    })
+}
+
+/// Requests of at most this many events go through the inbox (store/inbox.rs).
+const INBOX_MAX_EVENTS: usize = 8;
+
+/// Where a request's new events are inserted.
+enum Sink {
+    /// The inbox, with the id the next event gets.
+    Inbox { next_id: i64 },
+    /// Straight into `events`, with ids from SQLite.
+    Events,
+}
+
+/// What [`Report::classify`] found an event to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    New,
+    /// Stored before (a retransmit): answered as a duplicate.
+    Repeat,
+}
+
+/// One request's events on their way in (see the module documentation).
+struct Report<'c> {
+    conn: &'c Connection,
+    device: &'c DeviceAuth,
+    received_at: i64,
+    sink: Sink,
+    insert: CachedStatement<'c>,
+    /// The stored seqs around the request's numbered events.
+    seqs: Option<LoggerSeqs>,
+    /// Each asset of the request, and whether its current state moved.
+    assets: HashMap<u8, (AssetNow, bool)>,
+    /// The earliest late event of each asset that went straight into `events`: its cached days
+    /// from there on are stale (the inbox keeps that in its `late` column instead).
+    late_events: HashMap<i64, i64>,
+    out: IngestOutcome,
+}
+
+fn store_events(
+    conn: &Connection,
+    device: &DeviceAuth,
+    events: &[NewEvent],
+    received_at: i64,
+    acknowledge: bool,
+) -> Result<IngestOutcome> {
+    let mut report = Report::begin(conn, device, events, received_at)?;
+    for e in events {
+        let asset = report.asset(e)?;
+        let stored = match report.classify(e)? {
+            Seen::New => report.insert(asset, e)?,
+            Seen::Repeat => None,
+        };
+        match stored {
+            Some(id) => report.apply(id, e)?,
+            None => report.repeat(e)?,
+        }
+    }
+    report.finish(acknowledge)
+}
+
+impl<'c> Report<'c> {
+    fn begin(
+        conn: &'c Connection,
+        device: &'c DeviceAuth,
+        events: &[NewEvent],
+        received_at: i64,
+    ) -> Result<Self> {
+        // The logger may have been claimed or deleted since its credentials were cached.
+        let (tenant_id, acked): (Option<i64>, i64) = conn
+            .prepare_cached(
+                "SELECT tenant_id, acked_seq FROM loggers WHERE id = ?1 AND deleted_at IS NULL",
+            )?
+            .query_row([device.row], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+        let seqs = LoggerSeqs::around(conn, device.row, events.iter().filter_map(|e| e.seq))?;
+        // A report of a few events goes to the inbox, which moves it into `events` later together
+        // with others; a batch goes straight into `events`, where its events of one asset share
+        // index pages anyway (store/inbox.rs).
+        let sink = if events.len() <= INBOX_MAX_EVENTS {
+            Sink::Inbox {
+                next_id: inbox::next_event_id(conn)?,
+            }
+        } else {
+            // Empty the inbox first: its events have ids above those in `events`, which the ids
+            // SQLite gives the batch's events must not collide with.
+            inbox::settle(conn)?;
+            Sink::Events
+        };
+        let insert = conn.prepare_cached(match sink {
+            Sink::Inbox { .. } => {
+                "INSERT INTO events_inbox (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq, late)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING"
+            }
+            Sink::Events => {
+                "INSERT INTO events (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING"
+            }
+        })?;
+        Ok(Self {
+            conn,
+            device,
+            received_at,
+            sink,
+            insert,
+            seqs,
+            assets: HashMap::new(),
+            late_events: HashMap::new(),
+            out: IngestOutcome {
+                tenant_id,
+                acked_seq: acked,
+                ..Default::default()
+            },
+        })
+    }
+
+    /// The id of the asset `e` reports on, read (or created) at its first event.
+    fn asset(&mut self, e: &NewEvent) -> Result<i64> {
+        Ok(match self.assets.entry(e.pin) {
+            Entry::Occupied(entry) => entry.get().0.id,
+            Entry::Vacant(entry) => {
+                let asset = ensure_asset(
+                    self.conn,
+                    self.device.row,
+                    self.out.tenant_id,
+                    &self.device.name,
+                    e.pin,
+                    e.asset_name.as_deref(),
+                )?;
+                entry.insert((asset, false)).0.id
+            }
+        })
+    }
+
+    /// New or a retransmit: numbered events by the logger's seq runs, unnumbered ones by their
+    /// key (the inbox's unique index catches a repeat while both copies wait there; `events`'
+    /// own catches it at the insert).
+    fn classify(&mut self, e: &NewEvent) -> Result<Seen> {
+        let repeat = match (e.seq, self.seqs.as_mut(), &self.sink) {
+            (Some(seq), Some(seqs), _) => !seqs.insert(seq),
+            (Some(_), None, _) | (None, _, Sink::Events) => false,
+            (None, _, Sink::Inbox { .. }) => {
+                stored_unnumbered(self.conn, self.device.row, e)?.is_some()
+            }
+        };
+        Ok(if repeat { Seen::Repeat } else { Seen::New })
+    }
+
+    /// Inserts a new event into the sink; its id, or None when the sink already held it.
+    fn insert(&mut self, asset_id: i64, e: &NewEvent) -> Result<Option<i64>> {
+        let asset = &self.assets[&e.pin].0;
+        // Only an event at or after the latest one moves the current state; a late backfill
+        // is history, not news, and makes the asset's cached days from there on stale.
+        let late = asset.last_ts.is_some_and(|last| e.ts < last);
+        let id = match self.sink {
+            Sink::Inbox { next_id } => Some(next_id),
+            Sink::Events => None,
+        };
+        let values = params![
+            id,
+            self.out.tenant_id,
+            self.device.row,
+            asset_id,
+            e.pin,
+            e.running,
+            e.ts,
+            self.received_at,
+            e.seq,
+            late
+        ];
+        // `events` takes the first nine: no `late`, and a NULL id, which SQLite fills in.
+        let columns = self.insert.parameter_count();
+        if self.insert.execute(&values[..columns])? != 1 {
+            return Ok(None);
+        }
+        Ok(Some(match &mut self.sink {
+            Sink::Inbox { next_id } => {
+                *next_id += 1;
+                *next_id - 1
+            }
+            Sink::Events => self.conn.last_insert_rowid(),
+        }))
+    }
+
+    /// Counts a stored event and moves its asset's current state (unless it is late).
+    fn apply(&mut self, id: i64, e: &NewEvent) -> Result<()> {
+        let (asset, moved) = self.assets.get_mut(&e.pin).expect("read by `asset`");
+        self.out.stored += 1;
+        self.out.first.get_or_insert((id, asset.id));
+        if asset.last_ts.is_some_and(|last| e.ts < last) {
+            if matches!(self.sink, Sink::Events) {
+                self.late_events
+                    .entry(asset.id)
+                    .and_modify(|t| *t = (*t).min(e.ts))
+                    .or_insert(e.ts);
+            }
+            return Ok(());
+        }
+        if asset.running != Some(e.running) {
+            self.out.changes.push(StoredChange {
+                asset_id: asset.id,
+                asset_name: asset.name.clone(),
+                pin: e.pin,
+                running: e.running,
+                ts: e.ts,
+                duration_ms: asset.since.map(|s| e.ts - s),
+            });
+            asset.running = Some(e.running);
+            asset.since = Some(e.ts);
+        }
+        asset.last_ts = Some(e.ts);
+        *moved = true;
+        Ok(())
+    }
+
+    /// Counts a retransmit; the request's first event names the stored one.
+    fn repeat(&mut self, e: &NewEvent) -> Result<()> {
+        self.out.duplicates += 1;
+        if self.out.first.is_none() {
+            let asset_id = self.assets[&e.pin].0.id;
+            self.out.first = existing_event(self.conn, self.device.row, asset_id, e)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what changed once per request, and acknowledges when asked.
+    fn finish(self, acknowledge: bool) -> Result<IngestOutcome> {
+        let Self {
+            conn,
+            device,
+            insert,
+            seqs,
+            assets,
+            late_events,
+            mut out,
+            ..
+        } = self;
+        drop(insert);
+        for (asset_id, ts) in late_events {
+            super::rollups::forget_days_for_late_event(conn, asset_id, ts)?;
+        }
+        for (asset, _) in assets.values().filter(|(_, moved)| *moved) {
+            conn.prepare_cached(
+                "UPDATE assets SET running = ?1, since = ?2, last_ts = ?3 WHERE id = ?4",
+            )?
+            .execute(params![asset.running, asset.since, asset.last_ts, asset.id])?;
+        }
+        if let Some(seqs) = &seqs {
+            seqs.save(conn)?;
+        }
+        if acknowledge {
+            out.acked_seq = advance_stored_ack(conn, device.row, out.acked_seq)?;
+        }
+        Ok(out)
+    }
+}
+
+/// How many of an asset's latest events are searched for a retransmit whose time differs.
+const RECENT_EVENTS: i64 = 1000;
+
+/// The id and asset of the stored event that `e` repeats, when it can be found cheaply: a numbered
+/// event with the same pin and time, or with the same pin among the asset's latest
+/// [`RECENT_EVENTS`] (a retransmit without its own timestamp); an unnumbered one by its key.
+fn existing_event(
+    conn: &Connection,
+    logger_row: i64,
+    asset_id: i64,
+    e: &NewEvent,
+) -> Result<Option<(i64, i64)>> {
+    // The stored event may still be in the inbox; it has to move some time, so move it now.
+    inbox::settle(conn)?;
+    let id = match e.seq {
+        Some(seq) => {
+            let same_time = conn
+                .prepare_cached(
+                    "SELECT id FROM events WHERE asset_id = ?1 AND ts = ?2 AND seq = ?3",
+                )?
+                .query_row(params![asset_id, e.ts, seq], |r| r.get(0))
+                .optional()?;
+            match same_time {
+                Some(id) => Some(id),
+                None => conn
+                    .prepare_cached(
+                        "SELECT id FROM (SELECT id, seq FROM events WHERE asset_id = ?1
+                                         ORDER BY ts DESC LIMIT ?2)
+                         WHERE seq = ?3",
+                    )?
+                    .query_row(params![asset_id, RECENT_EVENTS, seq], |r| r.get(0))
+                    .optional()?,
+            }
+        }
+        None => stored_unnumbered(conn, logger_row, e)?,
+    };
+    Ok(id.map(|id| (id, asset_id)))
+}
+
+/// The id of the unnumbered report in `events` with the same logger, pin, time and state as `e`
+/// (the inbox's own unique index catches a repeat while both copies wait there).
+fn stored_unnumbered(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM events WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL",
+        )?
+        .query_row(params![logger_row, e.pin, e.ts, e.running], |r| r.get(0))
+        .optional()?)
+}
+
+impl Store {
+    /// Stores a logger's events, all or nothing, each once; answers after they are durable.
+    /// With `acknowledge`, also advances and returns the logger's acknowledgement watermark
+    /// (the batched protocol needs it; single reports do not pay for it).
+    pub async fn ingest(
+        &self,
+        device: Arc<DeviceAuth>,
+        events: Vec<NewEvent>,
+        acknowledge: bool,
+    ) -> Result<IngestOutcome> {
+        let received_at = now_ms();
+        self.write(move |conn| store_events(conn, &device, &events, received_at, acknowledge))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A migrated database with one tenant and one claimed logger (row 1).
+    fn database() -> (tempfile::TempDir, Connection, DeviceAuth) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
+             INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
+             VALUES (1, 'esp', 1, 'esp', 'h', 'c', 0);",
+        )
+        .unwrap();
+        (dir, conn, DeviceAuth::for_tests(1, "esp", Some(1)))
+    }
+
+    fn event(seq: i64, ts: i64) -> NewEvent {
+        NewEvent {
+            pin: 0,
+            running: seq % 2 == 1,
+            ts,
+            seq: Some(seq),
+            asset_name: None,
+        }
+    }
+
+    fn ids(conn: &Connection, table: &str) -> Vec<i64> {
+        conn.prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn single_reports_wait_in_the_inbox_and_keep_their_ids_when_they_move() {
+        let (_dir, conn, device) = database();
+        let t = 1_700_000_000_000;
+        for seq in 1..=2 {
+            let out = store_events(&conn, &device, &[event(seq, t + seq)], t, false).unwrap();
+            assert_eq!(out.first.map(|f| f.0), Some(seq));
+        }
+        assert_eq!(ids(&conn, "events_inbox"), [1, 2]);
+        assert!(ids(&conn, "events").is_empty());
+
+        // A batch empties the inbox first, then goes straight into the history.
+        let batch: Vec<NewEvent> = (3..=12).map(|seq| event(seq, t + seq)).collect();
+        let out = store_events(&conn, &device, &batch, t, true).unwrap();
+        assert_eq!((out.stored, out.acked_seq), (10, 12));
+        assert!(ids(&conn, "events_inbox").is_empty());
+        assert_eq!(ids(&conn, "events"), (1..=12).collect::<Vec<_>>());
+
+        store_events(&conn, &device, &[event(13, t + 13)], t, false).unwrap();
+        assert_eq!(ids(&conn, "events_inbox"), [13]);
+        assert_eq!(inbox::settle(&conn).unwrap(), 1);
+        assert_eq!(ids(&conn, "events"), (1..=13).collect::<Vec<_>>());
+
+        // A retransmit of an event still in the inbox is found, once it has moved.
+        store_events(&conn, &device, &[event(14, t + 14)], t, false).unwrap();
+        let again = store_events(&conn, &device, &[event(14, t + 14)], t, false).unwrap();
+        assert_eq!(
+            (again.stored, again.duplicates, again.first.map(|f| f.0)),
+            (0, 1, Some(14))
+        );
+        assert!(ids(&conn, "events_inbox").is_empty());
+    }
+
+    #[test]
+    fn a_late_single_report_forgets_cached_days_when_it_moves_not_before() {
+        let (_dir, conn, device) = database();
+        let day = 86_400_000;
+        let t = 1_700_000_000_000 / day * day;
+        let batch: Vec<NewEvent> = (1..=10).map(|seq| event(seq, t + seq * day)).collect();
+        store_events(&conn, &device, &batch, t, true).unwrap();
+        let asset_id: i64 = conn
+            .query_row("SELECT id FROM assets", [], |r| r.get(0))
+            .unwrap();
+        let cache_day = |start: i64| {
+            conn.execute(
+                "INSERT INTO day_rollups (asset_id, day_start, tenant_id, day_end, figures)
+                 VALUES (?1, ?2, 1, ?3, x'00')",
+                params![asset_id, start, start + day],
+            )
+            .unwrap();
+        };
+        let cached = || ids_of_days(&conn);
+        cache_day(t + 2 * day);
+        cache_day(t + 6 * day);
+        // Seq 11 at day 5.5: late, its stop began with the RUNNING event of day 5.
+        store_events(
+            &conn,
+            &device,
+            &[event(11, t + 5 * day + day / 2)],
+            t,
+            false,
+        )
+        .unwrap();
+        assert_eq!(cached(), [t + 2 * day, t + 6 * day], "nobody sees it yet");
+        inbox::settle(&conn).unwrap();
+        assert_eq!(cached(), [t + 2 * day], "the days from day 5 on are stale");
+    }
+
+    #[test]
+    fn an_unnumbered_report_is_stored_once_wherever_the_first_copy_waits() {
+        let (_dir, conn, device) = database();
+        let t = 1_700_000_000_000;
+        let report = || NewEvent {
+            pin: 0,
+            running: true,
+            ts: t,
+            seq: None,
+            asset_name: None,
+        };
+        let first = store_events(&conn, &device, &[report()], t, false).unwrap();
+        // Again while the first copy is in the inbox, then once it is in the history.
+        let again = store_events(&conn, &device, &[report()], t, false).unwrap();
+        assert_eq!((again.stored, again.first), (0, first.first));
+        inbox::settle(&conn).unwrap();
+        let later = store_events(&conn, &device, &[report()], t, false).unwrap();
+        assert_eq!((later.stored, later.first), (0, first.first));
+        // A copy that reached the inbox anyway is dropped by the move, which still succeeds.
+        conn.execute(
+            "INSERT INTO events_inbox (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+             SELECT id + 100, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq FROM events",
+            [],
+        )
+        .unwrap();
+        assert_eq!(inbox::settle(&conn).unwrap(), 0);
+        assert!(ids(&conn, "events_inbox").is_empty());
+        assert_eq!(ids(&conn, "events"), [1]);
+    }
+
+    fn ids_of_days(conn: &Connection) -> Vec<i64> {
+        conn.prepare("SELECT day_start FROM day_rollups ORDER BY day_start")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+}
