@@ -1,21 +1,27 @@
 //! One logger: inputs → recorder (durable queue) → link (register, upload, heartbeat), with the
 //! status page beside them. The recorder is the only writer of new events; the link only reads
-//! batches and releases acknowledged ones.
+//! batches and releases acknowledged ones. The link is [`crate::link`]'s loop over core's
+//! `Uplink`; this module is the agent's [`Station`] for it: the key file, the disk queue and the
+//! status page.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use assetlog_core::StateChange;
+use assetlog_core::uplink::{Request, Settings, Uplink};
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 
 use crate::client::{
-    AssetName, Backoff, CallError, Client, HeartbeatRequest, RegisterRequest, agent_version,
-    seed_from,
+    AssetName, CallError, Client, HeartbeatAnswer, HeartbeatRequest, RegisterAnswer,
+    RegisterRequest, agent_version, seed_from,
 };
 use crate::config::{Config, InputKind};
 use crate::identity::{Identity, KeyFile};
 use crate::inputs::{self, Clock, InputCtx};
 use crate::journal::{Journal, Observed};
+use crate::link::{self, Flow, Report, Station};
 use crate::now_ms;
 use crate::status::{self, AssetStatus, Connection, Shared, Status};
 
@@ -69,6 +75,8 @@ pub async fn start(config: Config) -> anyhow::Result<Agent> {
         registration: None,
         claim_code: identity.as_ref().and_then(|i| i.claim_code.clone()),
         last_contact_ms: None,
+        heartbeat_s: config.heartbeat_interval.as_secs(),
+        heartbeats: 0,
         last_error: None,
         uploaded: 0,
         assets: config
@@ -87,10 +95,7 @@ pub async fn start(config: Config) -> anyhow::Result<Agent> {
             })
             .collect(),
     };
-    let shared = Shared {
-        status: Arc::new(Mutex::new(status)),
-        journal: Arc::new(Mutex::new(journal)),
-    };
+    let shared = Shared::new(status, journal);
 
     let page = status::router(shared.clone());
     tokio::spawn(async move {
@@ -115,7 +120,7 @@ pub async fn start(config: Config) -> anyhow::Result<Agent> {
             pin: input.pin,
             clock,
             tx: tx.clone(),
-            status: shared.status.clone(),
+            status: shared.clone(),
         };
         match input.kind.clone() {
             InputKind::Gpio(g) => inputs::line::spawn_gpio(g, ctx),
@@ -129,7 +134,25 @@ pub async fn start(config: Config) -> anyhow::Result<Agent> {
     }
     drop(tx);
 
-    tokio::spawn(link(config, identity, key_file, shared, uploaded));
+    let uplink = Uplink::with_settings(
+        Settings {
+            retry_min: config.retry_min,
+            retry_max: config.retry_max,
+            heartbeat_ms: u64::try_from(config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
+            max_batch: MAX_BATCH,
+        },
+        seed_from(config.logger_id.as_str()),
+    );
+    let client = Client::new(&config.server_url, config.request_timeout);
+    let mut station = Logger {
+        config,
+        identity,
+        key_file,
+        shared,
+        queued: uploaded,
+        started: Instant::now(),
+    };
+    tokio::spawn(async move { link::run(&client, uplink, &mut station).await });
     Ok(Agent { status_url })
 }
 
@@ -151,78 +174,228 @@ fn record(mut rx: mpsc::Receiver<Observed>, shared: &Shared, upload: &Notify) {
                 Err(e) => {
                     // Keep the changes (with their original times) and try again: a full disk
                     // may be cleared, and nothing is numbered until it is on disk.
-                    shared
-                        .status
-                        .lock()
-                        .expect("status lock")
-                        .error(format!("cannot write the event queue: {e}; retrying"));
+                    shared.update(|s| {
+                        s.error(format!("cannot write the event queue: {e}; retrying"))
+                    });
                     std::thread::sleep(Duration::from_secs(1));
                 }
             }
         };
-        {
-            let mut status = shared.status.lock().expect("status lock");
+        // One change of the page for the queue and the assets together.
+        shared.update(|status| {
             for e in &events {
                 if let Some(asset) = status.assets.get_mut(&e.pin) {
                     asset.running = Some(e.running);
                     asset.since_ms = Some(e.ts);
                 }
             }
-        }
+        });
         upload.notify_one();
     }
 }
 
-/// Registers (first start: obtains and stores the key), then uploads and heartbeats until the
-/// server refuses the key, then registers again; forever.
-async fn link(
+/// The agent's side of the link: its key file, its disk queue, its status page.
+struct Logger {
     config: Config,
-    mut identity: Option<Identity>,
+    identity: Option<Identity>,
     key_file: KeyFile,
     shared: Shared,
-    uploaded: Arc<Notify>,
-) {
-    let client = Client::new(&config.server_url, config.request_timeout);
-    let mut backoff = Backoff::new(
-        config.retry_min,
-        config.retry_max,
-        seed_from(config.logger_id.as_str()),
-    );
-    let set = |f: &dyn Fn(&mut Status)| f(&mut shared.status.lock().expect("status lock"));
-    loop {
-        match register(&client, &config, &mut identity, &key_file, &shared).await {
-            Ok(()) => backoff.reset(),
-            Err(CallError::Unauthorized(m)) => {
-                let message = refused_message(&config, identity.is_some(), &key_file, &m);
-                set(&|s| {
-                    s.connection = Connection::KeyRefused(message.clone());
-                    s.error(message.clone());
+    /// Notified by the recorder whenever it has queued events.
+    queued: Arc<Notify>,
+    started: Instant,
+}
+
+impl Station for Logger {
+    fn logger_id(&self) -> &str {
+        self.config.logger_id.as_str()
+    }
+
+    fn device_key(&self) -> Option<&str> {
+        self.identity.as_ref()?.device_key.as_deref()
+    }
+
+    fn register_request(&self) -> RegisterRequest {
+        RegisterRequest {
+            logger_id: self.config.logger_id.to_string(),
+            logger_name: self.config.logger_name.clone(),
+            firmware_version: agent_version(),
+            ip_address: None,
+            assets: self
+                .config
+                .inputs
+                .iter()
+                .map(|i| AssetName {
+                    pin_number: i.pin,
+                    asset_name: i.name.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn registered(&mut self, answer: &RegisterAnswer) {
+        let claim_code = (answer.status == "pending")
+            .then(|| answer.claim_code.clone())
+            .flatten();
+        let updated = Identity {
+            logger_id: self.config.logger_id.to_string(),
+            // A new key comes only when the server created the logger (first start, or after an
+            // admin deleted it); otherwise ours was accepted.
+            device_key: answer
+                .device_key
+                .clone()
+                .or_else(|| self.device_key().map(str::to_owned)),
+            claim_code: claim_code.clone(),
+        };
+        if self.identity.as_ref() != Some(&updated) {
+            if let Err(e) = self.key_file.save(&updated) {
+                // Without the key on disk a restart would be locked out; say so loudly, but keep
+                // reporting with the key held in memory.
+                let path = self.key_file.path().display().to_string();
+                self.shared.update(|s| {
+                    s.error(format!("cannot save the device key to {path}: {e}"));
                 });
-                tokio::time::sleep(config.retry_max).await;
-                continue;
+            }
+            if answer.device_key.is_some() {
+                tracing::info!(status = %answer.status, "registered with the server; device key stored");
+            }
+            self.identity = Some(updated);
+        }
+        self.shared.update(|s| {
+            s.registration = Some(answer.status.clone());
+            s.claim_code = claim_code;
+        });
+    }
+
+    /// If the server holds seqs of this logger beyond anything this queue handed out (the state
+    /// directory was lost), the queue's numbering moves past them. Without an answer the agent
+    /// uploads all the same, as the firmware does: the check is asked again at the next
+    /// registration.
+    async fn watermark(&mut self, acked: Result<u64, &CallError>) -> bool {
+        let Ok(acked) = acked else {
+            return true;
+        };
+        let journal = self.shared.journal.clone();
+        let renumbered = tokio::task::spawn_blocking(move || {
+            journal.lock().expect("journal lock").renumber_after(acked)
+        })
+        .await
+        .expect("renumbering does not panic");
+        match renumbered {
+            Ok(0) => {}
+            Ok(n) => self.shared.update(|s| s.error(format!(
+                "the server already holds seqs up to {acked} of this logger, more than this agent ever numbered (was the state directory lost?): {n} queued events renumbered after it"
+            ))),
+            Err(e) => self
+                .shared
+                .update(|s| s.error(format!("cannot renumber the queue: {e}"))),
+        }
+        true
+    }
+
+    fn heartbeat_request(&self) -> HeartbeatRequest {
+        let queue = self.shared.journal.lock().expect("journal lock").figures();
+        HeartbeatRequest {
+            logger_id: self.config.logger_id.to_string(),
+            uptime_s: self.started.elapsed().as_secs(),
+            rssi: None,
+            free_heap: None,
+            queued_events: queue.depth as u64,
+            dropped_events: queue.dropped,
+            firmware_version: agent_version(),
+        }
+    }
+
+    fn alive(&mut self, answer: &HeartbeatAnswer) {
+        self.shared.update(|s| {
+            if answer.status != "pending" {
+                s.claim_code = None;
+            }
+            s.registration = Some(answer.status.clone());
+            s.heartbeats += 1;
+        });
+    }
+
+    fn queued(&mut self) -> usize {
+        self.shared
+            .journal
+            .lock()
+            .expect("journal lock")
+            .figures()
+            .depth
+    }
+
+    fn batch(&mut self, max: usize) -> Vec<StateChange> {
+        self.shared.journal.lock().expect("journal lock").batch(max)
+    }
+
+    async fn release(&mut self, upto: u64, sent: usize) -> bool {
+        let journal = self.shared.journal.clone();
+        let released =
+            tokio::task::spawn_blocking(move || journal.lock().expect("journal lock").ack(upto))
+                .await
+                .expect("releasing does not panic");
+        match released {
+            Ok(_) => {
+                self.shared.update(|s| s.uploaded += sent as u64);
+                true
             }
             Err(e) => {
-                set(&|s| {
-                    s.connection = Connection::Unreachable(e.to_string());
-                    s.error(format!("registration failed: {e}"));
-                });
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
+                self.shared
+                    .update(|s| s.error(format!("cannot record the acknowledgement: {e}")));
+                false
             }
         }
-        let id = identity.clone().expect("registered");
-        let key = id.device_key.as_deref();
-        check_watermark(&client, &id, &shared).await;
-        let refusal = tokio::select! {
-            m = upload(&client, &config, &id, &shared, &uploaded) => m,
-            m = heartbeats(&client, &config, &id, &shared) => m,
+    }
+
+    fn report(&mut self, report: Report<'_>) -> Flow {
+        let refused = |server: &str| {
+            refused_message(
+                &self.config,
+                self.device_key().is_some(),
+                &self.key_file,
+                server,
+            )
         };
-        let message = refused_message(&config, key.is_some(), &key_file, &refusal);
-        set(&|s| {
-            s.connection = Connection::KeyRefused(message.clone());
-            s.error(message.clone());
+        let what = match report.request {
+            Request::Register => "registration",
+            Request::Heartbeat => "heartbeat",
+            Request::Ingest => "upload",
+        };
+        let heartbeat_s = report.uplink.heartbeat_ms() / 1000;
+        self.shared.update(|s| {
+            s.heartbeat_s = heartbeat_s;
+            match (report.error, report.seqs) {
+                (None, _) => s.contact(),
+                (Some(CallError::Unauthorized(m)), _) => {
+                    let message = refused(m);
+                    s.connection = Connection::KeyRefused(message.clone());
+                    s.error(message);
+                }
+                (Some(CallError::TooLarge), _) if report.request == Request::Ingest => {
+                    let limit = report.uplink.batch_limit();
+                    tracing::info!("the server found a batch too large: sending {limit} events at a time");
+                }
+                (Some(CallError::Refused(code, m)), Some(seqs)) => {
+                    let (first, last) = seqs.into_inner();
+                    s.error(format!(
+                        "the server refused events {first}..={last} ({code}: {m}); they stay queued and are retried"
+                    ));
+                }
+                (Some(e), _) => {
+                    s.connection = Connection::Unreachable(e.to_string());
+                    s.error(format!("{what} failed: {e}"));
+                }
+            }
         });
-        tokio::time::sleep(backoff.next_delay()).await;
+        Flow::Continue
+    }
+
+    async fn wait(&mut self, until: Instant) -> Flow {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = self.queued.notified() => {}
+        }
+        Flow::Continue
     }
 }
 
@@ -239,197 +412,5 @@ fn refused_message(config: &Config, had_key: bool, key_file: &KeyFile, server: &
             config.logger_id,
             key_file.path().display()
         )
-    }
-}
-
-async fn register(
-    client: &Client,
-    config: &Config,
-    identity: &mut Option<Identity>,
-    key_file: &KeyFile,
-    shared: &Shared,
-) -> Result<(), CallError> {
-    let request = RegisterRequest {
-        logger_id: config.logger_id.to_string(),
-        logger_name: config.logger_name.clone(),
-        firmware_version: agent_version(),
-        ip_address: None,
-        assets: config
-            .inputs
-            .iter()
-            .map(|i| AssetName {
-                pin_number: i.pin,
-                asset_name: i.name.clone(),
-            })
-            .collect(),
-    };
-    let key = identity.as_ref().and_then(|i| i.device_key.clone());
-    let answer = client.register(&request, key.as_deref()).await?;
-    let claim_code = (answer.status == "pending")
-        .then(|| answer.claim_code.clone())
-        .flatten();
-    let updated = Identity {
-        logger_id: config.logger_id.to_string(),
-        // A new key comes only when the server created the logger (first start, or after an
-        // admin deleted it); otherwise ours was accepted.
-        device_key: answer.device_key.clone().or(key),
-        claim_code: claim_code.clone(),
-    };
-    if identity.as_ref() != Some(&updated) {
-        if let Err(e) = key_file.save(&updated) {
-            // Without the key on disk a restart would be locked out; say so loudly, but keep
-            // reporting with the key held in memory.
-            shared.status.lock().expect("status lock").error(format!(
-                "cannot save the device key to {}: {e}",
-                key_file.path().display()
-            ));
-        }
-        if answer.device_key.is_some() {
-            tracing::info!(status = %answer.status, "registered with the server; device key stored");
-        }
-        *identity = Some(updated);
-    }
-    let mut s = shared.status.lock().expect("status lock");
-    s.registration = Some(answer.status);
-    s.claim_code = claim_code;
-    s.contact();
-    Ok(())
-}
-
-/// Asks the server how far it holds this logger's seqs (an empty batch) and, if that is beyond
-/// anything this queue handed out, moves the queue's numbering past it.
-async fn check_watermark(client: &Client, id: &Identity, shared: &Shared) {
-    let Ok(ack) = client
-        .ingest(&id.logger_id, &[], id.device_key.as_deref())
-        .await
-    else {
-        return;
-    };
-    let journal = shared.journal.clone();
-    let renumbered = tokio::task::spawn_blocking(move || {
-        journal
-            .lock()
-            .expect("journal lock")
-            .renumber_after(ack.acked_seq)
-    })
-    .await
-    .expect("renumbering does not panic");
-    let mut s = shared.status.lock().expect("status lock");
-    match renumbered {
-        Ok(0) => {}
-        Ok(n) => s.error(format!(
-            "the server already holds seqs up to {} of this logger, more than this agent ever numbered (was the state directory lost?): {n} queued events renumbered after it",
-            ack.acked_seq
-        )),
-        Err(e) => s.error(format!("cannot renumber the queue: {e}")),
-    }
-}
-
-/// Uploads queued events until the server refuses the key (returns its message).
-async fn upload(
-    client: &Client,
-    config: &Config,
-    id: &Identity,
-    shared: &Shared,
-    queued: &Notify,
-) -> String {
-    let mut max_batch = MAX_BATCH;
-    let mut backoff = Backoff::new(config.retry_min, config.retry_max, seed_from(&id.logger_id));
-    let set = |f: &dyn Fn(&mut Status)| f(&mut shared.status.lock().expect("status lock"));
-    loop {
-        let batch = shared
-            .journal
-            .lock()
-            .expect("journal lock")
-            .batch(max_batch);
-        let Some(last) = batch.last().map(|e| e.seq) else {
-            queued.notified().await;
-            continue;
-        };
-        match client
-            .ingest(&id.logger_id, &batch, id.device_key.as_deref())
-            .await
-        {
-            Ok(ack) => {
-                // A 200 means the whole batch is durably stored. Release by the batch's last seq
-                // as well as by the watermark: after the queue dropped events the watermark
-                // stops at that gap for good.
-                let upto = ack.acked_seq.max(last);
-                let journal = shared.journal.clone();
-                let released = tokio::task::spawn_blocking(move || {
-                    journal.lock().expect("journal lock").ack(upto)
-                })
-                .await
-                .expect("releasing does not panic");
-                match released {
-                    Ok(_) => {
-                        backoff.reset();
-                        set(&|s| {
-                            s.uploaded += batch.len() as u64;
-                            s.contact();
-                        });
-                    }
-                    Err(e) => {
-                        set(&|s| s.error(format!("cannot record the acknowledgement: {e}")));
-                        tokio::time::sleep(backoff.next_delay()).await;
-                    }
-                }
-            }
-            Err(CallError::Unauthorized(m)) => return m,
-            Err(CallError::TooLarge) => max_batch = (max_batch / 2).max(1),
-            Err(CallError::Refused(code, m)) => {
-                let first = batch[0].seq;
-                set(&|s| {
-                    s.error(format!(
-                        "the server refused events {first}..={last} ({code}: {m}); they stay queued and are retried"
-                    ))
-                });
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-            Err(e @ CallError::Unavailable(_)) => {
-                set(&|s| {
-                    s.connection = Connection::Unreachable(e.to_string());
-                    s.error(format!("upload failed: {e}"));
-                });
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-        }
-    }
-}
-
-/// Sends heartbeats with the queue's figures until the server refuses the key.
-async fn heartbeats(client: &Client, config: &Config, id: &Identity, shared: &Shared) -> String {
-    let mut ticks = tokio::time::interval(config.heartbeat_interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await; // registration was the contact just now
-    let started = std::time::Instant::now();
-    loop {
-        ticks.tick().await;
-        let queue = shared.journal.lock().expect("journal lock").figures();
-        let beat = HeartbeatRequest {
-            logger_id: id.logger_id.clone(),
-            uptime_s: started.elapsed().as_secs(),
-            rssi: None,
-            free_heap: None,
-            queued_events: queue.depth as u64,
-            dropped_events: queue.dropped,
-            firmware_version: agent_version(),
-        };
-        let result = client.heartbeat(&beat, id.device_key.as_deref()).await;
-        let mut s = shared.status.lock().expect("status lock");
-        match result {
-            Ok(answer) => {
-                if answer.status != "pending" {
-                    s.claim_code = None;
-                }
-                s.registration = Some(answer.status);
-                s.contact();
-            }
-            Err(CallError::Unauthorized(m)) => return m,
-            Err(e) => {
-                s.connection = Connection::Unreachable(e.to_string());
-                s.error(format!("heartbeat failed: {e}"));
-            }
-        }
     }
 }

@@ -1,6 +1,6 @@
-//! The logger protocol as the agent speaks it: register, heartbeat, and batched ingest, with
-//! every answer sorted into what the caller does next (carry on, back off, shrink the batch, or
-//! stop because the server no longer accepts this logger's key).
+//! The logger protocol as the agent speaks it over HTTP: register, heartbeat, and batched ingest,
+//! with every failed answer sorted into a [`CallError`] ([`crate::link`] turns it into the
+//! `Uplink`'s outcome: back off, shrink the batch, register again).
 
 use std::time::Duration;
 
@@ -153,8 +153,6 @@ fn describe(e: &reqwest::Error) -> String {
     }
     text
 }
-
-pub use assetlog_core::backoff::Backoff;
 
 /// A seed for jitter that differs between processes and loggers.
 pub fn seed_from(extra: &str) -> u64 {

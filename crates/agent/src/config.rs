@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use assetlog_core::LoggerId;
 use assetlog_core::sim::{EVERY_DAY, MachineParams, Shift, Weekdays};
+use assetlog_core::uplink::HEARTBEAT_MS;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
@@ -73,10 +74,8 @@ pub struct SimulateArgs {
     /// Events each virtual logger holds while the server is unreachable; the oldest go first.
     #[arg(long, default_value_t = 10_000)]
     pub queue_capacity: usize,
-    /// Seconds between heartbeats of each logger; default: what the server asks for.
-    #[arg(long)]
-    pub heartbeat_interval_s: Option<u64>,
-    /// Longest wait between retries, in milliseconds.
+    /// Longest wait between retries, in milliseconds. (Heartbeats go at the period the server
+    /// answers, its `--heartbeat-interval`, as from every logger.)
     #[arg(long, default_value_t = 30_000)]
     pub retry_max_ms: u64,
 }
@@ -87,7 +86,8 @@ pub struct Config {
     pub server_url: String,
     pub logger_id: LoggerId,
     pub logger_name: Option<String>,
-    /// Seconds between heartbeats.
+    /// The heartbeat period until the server names its own, which it does in every answer to a
+    /// registration (and then wins); 5 s to 1 h, as the logger's `Uplink` accepts.
     pub heartbeat_interval: Duration,
     pub state_dir: PathBuf,
     pub key_file: PathBuf,
@@ -281,8 +281,11 @@ impl Config {
             format!("status_addr {status_addr:?} is not an address like 127.0.0.1:8090")
         })?;
         let heartbeat = raw.heartbeat_interval_s.unwrap_or(30);
-        if !(1..=3600).contains(&heartbeat) {
-            return Err("heartbeat_interval_s must be 1 to 3600".into());
+        let (shortest, longest) = (HEARTBEAT_MS.start() / 1000, HEARTBEAT_MS.end() / 1000);
+        if !(shortest..=longest).contains(&heartbeat) {
+            return Err(format!(
+                "heartbeat_interval_s must be {shortest} to {longest} (the server's own period replaces it once it answers)"
+            ));
         }
         let queue_capacity = raw.queue_capacity.unwrap_or(100_000);
         if queue_capacity == 0 {

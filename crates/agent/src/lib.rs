@@ -5,18 +5,21 @@
 //! with simulated machines, for demos and load tests.
 //!
 //! The rules it shares with the firmware (debouncing, seq numbering, timestamp clamping, the
-//! bounded queue's books, the wire types, the machine model) come from `assetlog-core`; this
+//! bounded queue's books, the wire types, the machine model, and the uplink state machine that
+//! decides when to register, heartbeat, upload and back off) come from `assetlog-core`; this
 //! crate adds the I/O around them.
 //!
 //! # Layout
 //! - [`config`]: the command line and the TOML file, checked into typed values.
 //! - [`journal`]: the durable queue (append-only log + atomically replaced floor), crash recovery.
 //! - [`identity`]: the device key and claim code, in a file only the agent's user can read.
-//! - [`client`]: the logger protocol (register, heartbeat, ingest) and backoff with jitter.
+//! - [`client`]: the logger protocol over HTTP (register, heartbeat, ingest) and its errors.
+//! - [`link`]: the one loop that drives core's `Uplink` with the client, for the agent and the
+//!   simulator alike; each plugs in its [`link::Station`] (key, queue, where it shows its state).
 //! - [`inputs`]: GPIO (gpiocdev), Modbus TCP (tokio-modbus) and simulated inputs.
-//! - [`agent`]: one logger wired together: inputs → recorder → uploader and heartbeats.
-//! - [`status`]: the local status page (HTML and JSON).
-//! - [`simulate`]: many virtual loggers in one process.
+//! - [`agent`]: one logger wired together: inputs → recorder → link, and its station.
+//! - [`status`]: the local status page (HTML and JSON, with a wait-for-change long poll).
+//! - [`simulate`]: many virtual loggers in one process, each a station on the same link loop.
 
 pub mod agent;
 pub mod client;
@@ -24,6 +27,7 @@ pub mod config;
 pub mod identity;
 pub mod inputs;
 pub mod journal;
+pub mod link;
 pub mod simulate;
 pub mod status;
 

@@ -2,11 +2,13 @@
 //! seq numbering and bounded queue, each playing `assetlog_core::sim` machines (mostly running,
 //! frequent short stops, rare long ones, a shift rhythm) against a server.
 //!
-//! One task per logger does everything for it in turn: make the changes that are due, upload,
-//! heartbeat, sleep until the next thing. Event times come from the machine model (mapped onto
-//! the wall clock by `--speed`), not from when the task got round to them, so a busy process
-//! still reports exact times. Queues are in memory: this is a load and demo tool, and the real
-//! agent's disk queue has its own tests.
+//! One task per logger does everything for it in turn: the same [`crate::link`] loop over core's
+//! `Uplink` as the agent's (register, upload, heartbeat at the server's period, back off), with
+//! this module's [`Station`] making the machines' changes that are due and sleeping until the
+//! next change or the next request. Event times come from the machine model (mapped onto the wall
+//! clock by `--speed`), not from when the task got round to them, so a busy process still reports
+//! exact times. Queues are in memory: this is a load and demo tool, and the real agent's disk
+//! queue has its own tests.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,15 +19,17 @@ use std::time::Duration;
 use anyhow::Context as _;
 use assetlog_core::queue::{EventQueue, MonotonicTs, SeqAllocator};
 use assetlog_core::sim::{Machine, MachineParams, Rng};
+use assetlog_core::uplink::{Link, Request, Settings, Uplink};
 use assetlog_core::{LoggerId, StateChange};
 use tokio::time::Instant;
 
 use crate::client::{
-    AssetName, Backoff, CallError, Client, HeartbeatRequest, RegisterRequest, agent_version,
-    seed_from,
+    AssetName, CallError, Client, HeartbeatAnswer, HeartbeatRequest, RegisterAnswer,
+    RegisterRequest, agent_version, seed_from,
 };
 use crate::config::{SimulateArgs, parse_server_url};
 use crate::journal::replace_file;
+use crate::link::{self, Flow, Report, Station};
 use crate::now_ms;
 
 const MAX_BATCH: usize = 500;
@@ -186,197 +190,262 @@ fn machine_seed(seed: u64, logger: u32, pin: u8) -> u64 {
 async fn virtual_logger(shared: Arc<Shared>, i: u32) {
     let args = &shared.args;
     let logger_id = format!("{}-{i:04}", shared.prefix);
-    let mut backoff = Backoff::new(
-        Duration::from_millis(500),
-        Duration::from_millis(args.retry_max_ms),
+    let uplink = Uplink::with_settings(
+        Settings {
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_millis(args.retry_max_ms),
+            max_batch: MAX_BATCH,
+            ..Settings::default()
+        },
         seed_from(&logger_id),
     );
-    let Some((key, heartbeat)) = register(&shared, &logger_id, &mut backoff).await else {
-        shared.stats.failed.fetch_add(1, Ordering::Relaxed);
-        return;
-    };
-    shared.stats.registered.fetch_add(1, Ordering::Relaxed);
-    let key = key.as_deref();
-
-    // The in-memory queue starts empty each run; continue the numbering where the server is,
-    // or a reused identity's new events would be taken for duplicates.
-    let acked = loop {
-        match shared.client.ingest(&logger_id, &[], key).await {
-            Ok(ack) => break ack.acked_seq,
-            Err(e) => {
-                shared.stats.error(format!("{logger_id}: {e}"));
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-        }
-    };
-    backoff.reset();
-    let mut seqs = SeqAllocator::resume(acked);
-    let mut stamp = MonotonicTs::new();
-    let mut queue = EventQueue::new(args.queue_capacity);
-
-    let start_wall = now_ms();
-    let start = Instant::now();
-    let speed = args.speed;
-    let to_wall = |at_ms: i64| start_wall + ((at_ms - start_wall) as f64 / speed) as i64;
-    let to_instant = |at_ms: i64| {
-        start + Duration::from_secs_f64((at_ms - start_wall).max(0) as f64 / 1000.0 / speed)
-    };
-    let mut machines: Vec<(u8, Machine, u64)> = (0..args.assets_per_logger)
-        .map(|pin| {
-            let seed = machine_seed(args.seed, i, pin);
-            let mut params = MachineParams::varied(seed);
-            if args.no_shift {
-                params.shift = None;
-            }
-            let m = Machine::new(params, seed, start_wall).expect("preset parameters are valid");
-            (pin, m, 0)
-        })
-        .collect();
-    let limit = args.max_changes.unwrap_or(u64::MAX);
-    let mut push = |queue: &mut EventQueue, pin: u8, running: bool, wall_ms: i64| {
-        let event = StateChange {
-            seq: seqs.allocate(),
-            pin,
-            running,
-            ts: stamp.stamp(wall_ms),
-        };
-        shared.stats.recorded.fetch_add(1, Ordering::Relaxed);
-        if queue.push(event).is_some() {
-            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    };
-    for (pin, m, made) in &mut machines {
-        if limit > 0 {
-            push(&mut queue, *pin, m.state().running, start_wall);
-            *made = 1;
-        }
-    }
-
-    let heartbeat = args
-        .heartbeat_interval_s
-        .map_or(heartbeat, Duration::from_secs);
-    let mut heartbeat_at = start + heartbeat;
-    let mut retry_at = start;
-    loop {
-        let now = Instant::now();
-        for (pin, m, made) in &mut machines {
-            while *made < limit && to_instant(m.peek().at_ms) <= now {
-                let c = m.next_change();
-                push(&mut queue, *pin, c.running, to_wall(c.at_ms));
-                *made += 1;
-            }
-        }
-        if queue.depth() > 0 && now >= retry_at {
-            let batch = queue.batch(MAX_BATCH).to_vec();
-            let last = batch.last().expect("non-empty").seq;
-            match shared.client.ingest(&logger_id, &batch, key).await {
-                Ok(ack) => {
-                    queue.ack(ack.acked_seq.max(last));
-                    shared
-                        .stats
-                        .uploaded
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    backoff.reset();
-                    continue;
-                }
-                Err(e) => {
-                    shared.stats.error(format!("{logger_id}: upload: {e}"));
-                    retry_at = Instant::now() + backoff.next_delay();
-                }
-            }
-        }
-        if now >= heartbeat_at {
-            let beat = HeartbeatRequest {
-                logger_id: logger_id.clone(),
-                uptime_s: start.elapsed().as_secs(),
-                rssi: None,
-                free_heap: None,
-                queued_events: queue.depth() as u64,
-                dropped_events: queue.dropped(),
-                firmware_version: agent_version(),
-            };
-            if let Err(e) = shared.client.heartbeat(&beat, key).await {
-                shared.stats.error(format!("{logger_id}: heartbeat: {e}"));
-            }
-            heartbeat_at = Instant::now() + heartbeat;
-        }
-        let next_change = machines
-            .iter()
-            .filter(|(_, _, made)| *made < limit)
-            .map(|(_, m, _)| to_instant(m.peek().at_ms))
-            .min();
-        if next_change.is_none() && queue.depth() == 0 {
-            return; // --max-changes reached and everything delivered
-        }
-        let mut wake = heartbeat_at;
-        if let Some(t) = next_change {
-            wake = wake.min(t);
-        }
-        if queue.depth() > 0 {
-            wake = wake.min(retry_at);
-        }
-        tokio::time::sleep_until(wake).await;
-    }
-}
-
-/// Registers (or re-registers with a stored key) until the server answers; `None` if it
-/// refuses this logger for good (known, and the key is missing or wrong).
-async fn register(
-    shared: &Shared,
-    logger_id: &str,
-    backoff: &mut Backoff,
-) -> Option<(Option<String>, Duration)> {
-    let assets = (0..shared.args.assets_per_logger)
-        .map(|pin| AssetName {
-            pin_number: pin,
-            asset_name: format!("Machine {}", char::from(b'A' + pin % 26)),
-        })
-        .collect();
     let request = RegisterRequest {
-        logger_id: logger_id.to_owned(),
+        logger_id: logger_id.clone(),
         logger_name: Some(format!("Simulated line {logger_id}")),
         firmware_version: agent_version(),
         ip_address: None,
-        assets,
+        assets: (0..args.assets_per_logger)
+            .map(|pin| AssetName {
+                pin_number: pin,
+                asset_name: format!("Machine {}", char::from(b'A' + pin % 26)),
+            })
+            .collect(),
     };
-    loop {
-        let key = shared
-            .keys
-            .lock()
-            .expect("keys lock")
-            .keys
-            .get(logger_id)
-            .cloned();
-        match shared.client.register(&request, key.as_deref()).await {
-            Ok(answer) => {
-                let interval = Duration::from_secs(answer.heartbeat_interval_s.unwrap_or(30));
-                let key = match answer.device_key {
-                    Some(new) => {
-                        let mut keys = shared.keys.lock().expect("keys lock");
-                        keys.keys.insert(logger_id.to_owned(), new.clone());
-                        keys.dirty = true;
-                        // At once: a key lost to a crash locks this logger id out for good.
-                        if let Err(e) = keys.save() {
-                            shared
-                                .stats
-                                .error(format!("cannot save the loggers' keys: {e}"));
-                        }
-                        Some(new)
-                    }
-                    None => key,
-                };
-                return Some((key, interval));
+    let key = shared
+        .keys
+        .lock()
+        .expect("keys lock")
+        .keys
+        .get(&logger_id)
+        .cloned();
+    let mut station = VirtualLogger {
+        shared: shared.clone(),
+        index: i,
+        logger_id,
+        key,
+        request,
+        queue: EventQueue::new(args.queue_capacity),
+        play: None,
+        started: Instant::now(),
+    };
+    link::run(&shared.client, uplink, &mut station).await;
+}
+
+/// One virtual logger's side of the link.
+struct VirtualLogger {
+    shared: Arc<Shared>,
+    index: u32,
+    logger_id: String,
+    key: Option<String>,
+    request: RegisterRequest,
+    queue: EventQueue,
+    /// The machines, once the server's watermark is known (their numbering continues it).
+    play: Option<Play>,
+    started: Instant,
+}
+
+/// The machines of a virtual logger and the numbering of their changes.
+struct Play {
+    seqs: SeqAllocator,
+    stamp: MonotonicTs,
+    start_wall: i64,
+    start: Instant,
+    speed: f64,
+    limit: u64,
+    /// Pin, machine, changes made so far.
+    machines: Vec<(u8, Machine, u64)>,
+}
+
+impl Play {
+    fn new(args: &SimulateArgs, logger: u32, acked_seq: u64) -> Self {
+        let start_wall = now_ms();
+        let machines = (0..args.assets_per_logger)
+            .map(|pin| {
+                let seed = machine_seed(args.seed, logger, pin);
+                let mut params = MachineParams::varied(seed);
+                if args.no_shift {
+                    params.shift = None;
+                }
+                let m =
+                    Machine::new(params, seed, start_wall).expect("preset parameters are valid");
+                (pin, m, 0)
+            })
+            .collect();
+        Self {
+            seqs: SeqAllocator::resume(acked_seq),
+            stamp: MonotonicTs::new(),
+            start_wall,
+            start: Instant::now(),
+            speed: args.speed,
+            limit: args.max_changes.unwrap_or(u64::MAX),
+            machines,
+        }
+    }
+
+    fn to_wall(&self, at_ms: i64) -> i64 {
+        self.start_wall + ((at_ms - self.start_wall) as f64 / self.speed) as i64
+    }
+
+    /// When the model's time `at_ms` comes on the task's clock.
+    fn to_instant(&self, at_ms: i64) -> Instant {
+        let lapse = (at_ms - self.start_wall).max(0) as f64 / 1000.0 / self.speed;
+        self.start + Duration::from_secs_f64(lapse)
+    }
+
+    /// Queues every change that is due by now (each machine's state at the start first), in
+    /// time order across the machines.
+    fn make_due(&mut self, queue: &mut EventQueue, stats: &Stats) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for i in 0..self.machines.len() {
+            let (pin, limit) = (self.machines[i].0, self.limit);
+            if self.machines[i].2 == 0 && limit > 0 {
+                due.push((self.start_wall, pin, self.machines[i].1.state().running));
+                self.machines[i].2 = 1;
             }
-            Err(CallError::Unauthorized(m)) => {
-                shared.stats.error(format!(
-                    "{logger_id}: the server refuses this logger ({m}); use another --id-prefix or the --state-dir that holds its key"
-                ));
-                return None;
-            }
-            Err(e) => {
-                shared.stats.error(format!("{logger_id}: register: {e}"));
-                tokio::time::sleep(backoff.next_delay()).await;
+            while self.machines[i].2 < limit
+                && self.to_instant(self.machines[i].1.peek().at_ms) <= now
+            {
+                let (_, m, made) = &mut self.machines[i];
+                let c = m.next_change();
+                due.push((c.at_ms, pin, c.running));
+                *made += 1;
             }
         }
+        due.sort_by_key(|(at_ms, _, _)| *at_ms);
+        for (at_ms, pin, running) in due {
+            let event = StateChange {
+                seq: self.seqs.allocate(),
+                pin,
+                running,
+                ts: self.stamp.stamp(self.to_wall(at_ms)),
+            };
+            stats.recorded.fetch_add(1, Ordering::Relaxed);
+            if queue.push(event).is_some() {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// When the next change falls due; `None` once every machine made its last.
+    fn next_change(&self) -> Option<Instant> {
+        self.machines
+            .iter()
+            .filter(|(_, _, made)| *made < self.limit)
+            .map(|(_, m, _)| self.to_instant(m.peek().at_ms))
+            .min()
+    }
+}
+
+impl Station for VirtualLogger {
+    fn logger_id(&self) -> &str {
+        &self.logger_id
+    }
+
+    fn device_key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    fn register_request(&self) -> RegisterRequest {
+        self.request.clone()
+    }
+
+    fn registered(&mut self, answer: &RegisterAnswer) {
+        if let Some(new) = &answer.device_key {
+            let mut keys = self.shared.keys.lock().expect("keys lock");
+            keys.keys.insert(self.logger_id.clone(), new.clone());
+            keys.dirty = true;
+            // At once: a key lost to a crash locks this logger id out for good.
+            if let Err(e) = keys.save() {
+                self.shared
+                    .stats
+                    .error(format!("cannot save the loggers' keys: {e}"));
+            }
+            self.key = Some(new.clone());
+        }
+    }
+
+    /// The in-memory queue starts empty each run, so the machines start only once the server
+    /// said where this logger's numbering stands: a reused identity's new events would
+    /// otherwise be taken for duplicates.
+    async fn watermark(&mut self, acked: Result<u64, &CallError>) -> bool {
+        match (acked, &self.play) {
+            (_, Some(_)) => true,
+            (Ok(acked), None) => {
+                self.play = Some(Play::new(&self.shared.args, self.index, acked));
+                self.shared.stats.registered.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            (Err(_), None) => false,
+        }
+    }
+
+    fn heartbeat_request(&self) -> HeartbeatRequest {
+        HeartbeatRequest {
+            logger_id: self.logger_id.clone(),
+            uptime_s: self.started.elapsed().as_secs(),
+            rssi: None,
+            free_heap: None,
+            queued_events: self.queue.depth() as u64,
+            dropped_events: self.queue.dropped(),
+            firmware_version: agent_version(),
+        }
+    }
+
+    fn alive(&mut self, _answer: &HeartbeatAnswer) {}
+
+    fn queued(&mut self) -> usize {
+        if let Some(play) = &mut self.play {
+            play.make_due(&mut self.queue, &self.shared.stats);
+        }
+        self.queue.depth()
+    }
+
+    fn batch(&mut self, max: usize) -> Vec<StateChange> {
+        self.queue.batch(max).to_vec()
+    }
+
+    async fn release(&mut self, upto: u64, sent: usize) -> bool {
+        self.queue.ack(upto);
+        self.shared
+            .stats
+            .uploaded
+            .fetch_add(sent as u64, Ordering::Relaxed);
+        true
+    }
+
+    fn report(&mut self, report: Report<'_>) -> Flow {
+        let stats = &self.shared.stats;
+        let id = &self.logger_id;
+        let what = match report.request {
+            Request::Register => "register",
+            Request::Heartbeat => "heartbeat",
+            Request::Ingest => "upload",
+        };
+        match report.error {
+            // Nobody will put a right key into a virtual logger: give up on it.
+            Some(CallError::Unauthorized(m)) if report.uplink.link() == Link::KeyRefused => {
+                stats.error(format!(
+                    "{id}: the server refuses this logger ({m}); use another --id-prefix or the --state-dir that holds its key"
+                ));
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                return Flow::Stop;
+            }
+            Some(e) => stats.error(format!("{id}: {what}: {e}")),
+            None => {}
+        }
+        Flow::Continue
+    }
+
+    async fn wait(&mut self, until: Instant) -> Flow {
+        let next_change = match &self.play {
+            Some(play) => play.next_change(),
+            None => None,
+        };
+        if self.play.is_some() && next_change.is_none() && self.queue.depth() == 0 {
+            return Flow::Stop; // --max-changes reached and everything delivered
+        }
+        tokio::time::sleep_until(next_change.map_or(until, |t| t.min(until))).await;
+        Flow::Continue
     }
 }

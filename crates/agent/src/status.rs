@@ -1,16 +1,22 @@
 //! What the agent knows about itself, and the local status page that shows it: plain HTML at `/`
 //! (refreshing itself) and the same as JSON at `/status.json`. It needs nothing but the agent, so
 //! it is the place to look when the server is unreachable.
+//!
+//! Every change of the status or the queue counts up its `version`. `/status.json?after=N`
+//! answers once the version is past N (or after [`LONG_POLL`] at the latest, unchanged), so a
+//! script waits for the next change instead of asking again and again.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use crate::journal::{Journal, QueueFigures};
 use crate::now_ms;
@@ -53,6 +59,11 @@ pub struct Status {
     pub registration: Option<String>,
     pub claim_code: Option<String>,
     pub last_contact_ms: Option<i64>,
+    /// The heartbeat period in force: the server's once it has answered, before that the
+    /// configuration's `heartbeat_interval_s`.
+    pub heartbeat_s: u64,
+    /// Heartbeats the server answered in this run.
+    pub heartbeats: u64,
     /// The latest problem.
     pub last_error: Option<LastError>,
     pub uploaded: u64,
@@ -81,15 +92,21 @@ impl Status {
     }
 }
 
-/// The status and the queue, as the page reads them.
+/// Longest a `/status.json?after=N` request waits for a change.
+pub const LONG_POLL: Duration = Duration::from_secs(30);
+
+/// The status and the queue, as the page reads them, and the count of their changes.
 #[derive(Clone)]
 pub struct Shared {
-    pub status: Arc<Mutex<Status>>,
+    status: Arc<Mutex<Status>>,
     pub journal: Arc<Mutex<Journal>>,
+    version: watch::Sender<u64>,
 }
 
 #[derive(Serialize)]
 struct Snapshot {
+    /// Counts every change of what this snapshot shows.
+    version: u64,
     #[serde(flatten)]
     status: Status,
     queue: QueueFigures,
@@ -97,10 +114,39 @@ struct Snapshot {
 }
 
 impl Shared {
+    pub fn new(status: Status, journal: Journal) -> Self {
+        Self {
+            status: Arc::new(Mutex::new(status)),
+            journal: Arc::new(Mutex::new(journal)),
+            version: watch::Sender::new(0),
+        }
+    }
+
+    /// Changes the status and wakes whoever waits for a change.
+    pub fn update<R>(&self, change: impl FnOnce(&mut Status) -> R) -> R {
+        let result = change(&mut self.status.lock().expect("status lock"));
+        self.changed();
+        result
+    }
+
+    /// Reads the status.
+    pub fn read<R>(&self, look: impl FnOnce(&Status) -> R) -> R {
+        look(&self.status.lock().expect("status lock"))
+    }
+
+    /// Wakes whoever waits for a change: call it after changing the queue.
+    pub fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
     fn snapshot(&self) -> Snapshot {
+        // The version first: a change made while the rest is read shows in this snapshot or
+        // wakes the next `?after=` at once, never neither.
+        let version = *self.version.borrow();
         let queue = self.journal.lock().expect("journal lock").figures();
         let status = self.status.lock().expect("status lock").clone();
         Snapshot {
+            version,
             status,
             queue,
             now_ms: now_ms(),
@@ -115,7 +161,18 @@ pub fn router(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-async fn json(State(shared): State<Shared>) -> impl IntoResponse {
+#[derive(Deserialize)]
+struct Wait {
+    /// Answer once the version is past this.
+    after: Option<u64>,
+}
+
+async fn json(State(shared): State<Shared>, Query(wait): Query<Wait>) -> impl IntoResponse {
+    if let Some(after) = wait.after {
+        let mut version = shared.version.subscribe();
+        // Unchanged after the long poll: the same status again, which the caller may ask after.
+        let _ = tokio::time::timeout(LONG_POLL, version.wait_for(|v| *v > after)).await;
+    }
     Json(shared.snapshot())
 }
 
@@ -166,6 +223,12 @@ fn render(s: &Snapshot) -> String {
     if let Some(reg) = &st.registration {
         let _ = write!(h, "<tr><th>Registration</th><td>{}</td></tr>", esc(reg));
     }
+    let _ = write!(
+        h,
+        "<tr><th>Heartbeat</th><td>every {} ({} answered this run)</td></tr>",
+        ago(st.heartbeat_s as i64 * 1000),
+        st.heartbeats
+    );
     if let Some(code) = &st.claim_code {
         let _ = write!(
             h,

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use assetlog_core::record::LoggedChange;
 use assetlog_core::timebase::{EarlierBoots, TimeBase, WireTime};
-use assetlog_core::uplink::{Action, Link, Outcome, Request, Uplink};
+use assetlog_core::uplink::{Action, Link, Outcome, Request, Settings, Uplink};
 use assetlog_core::wire::{
     AssetName, HeartbeatAnswer, HeartbeatRequest, IngestAck, IngestRequest, RegisterAnswer,
     RegisterRequest, WireEvent,
@@ -44,6 +44,8 @@ impl CallError {
     fn outcome(&self) -> Outcome {
         match self {
             Self::Status(401) => Outcome::Unauthorized,
+            // Fewer events at a time: the uplink halves its batch limit.
+            Self::Status(413) => Outcome::TooLarge,
             Self::Status(429) => Outcome::Failed,
             Self::Status(code) if (400..500).contains(code) => Outcome::Refused,
             Self::Status(_) | Self::Network(_) | Self::Answer => Outcome::Failed,
@@ -149,8 +151,11 @@ pub async fn upload(
         device_key,
         response: alloc::vec![0; 2048],
     };
-    let mut uplink = Uplink::new(seed);
-    let mut max_events = MAX_UPLOAD_EVENTS;
+    let settings = Settings {
+        max_batch: MAX_UPLOAD_EVENTS,
+        ..Settings::default()
+    };
+    let mut uplink = Uplink::with_settings(settings, seed);
 
     loop {
         stack.wait_config_up().await;
@@ -167,17 +172,15 @@ pub async fn upload(
             Request::Register => register(&mut session, store, stack).await,
             Request::Heartbeat => heartbeat(&mut session, store).await,
             Request::Ingest => {
-                match ingest(&mut session, store, &mut earlier_boots, max_events).await {
-                    IngestResult::Done(outcome) => {
-                        if outcome == Outcome::Acked {
-                            max_events = MAX_UPLOAD_EVENTS;
-                        }
-                        outcome
-                    }
-                    IngestResult::TooLarge => {
-                        max_events = (max_events / 2).max(1);
-                        Outcome::Refused
-                    }
+                match ingest(
+                    &mut session,
+                    store,
+                    &mut earlier_boots,
+                    uplink.batch_limit(),
+                )
+                .await
+                {
+                    IngestResult::Done(outcome) => outcome,
                     IngestResult::WaitForClock => {
                         // The oldest change is of an earlier boot that never learned the time:
                         // it can be placed once SNTP has answered.
@@ -222,6 +225,7 @@ async fn register(
         Ok(answer) => answer,
         Err(e) => return failed("registration", e),
     };
+    let outcome = Outcome::registered(&answer);
     let claimed = answer.is_claimed();
     let claim_code = if claimed { None } else { answer.claim_code };
     {
@@ -241,12 +245,7 @@ async fn register(
     }
     status::with(|s| s.claim_code = claim_code);
     learn_watermark(session, store).await;
-    Outcome::Registered {
-        claimed,
-        heartbeat_interval_s: answer
-            .heartbeat_interval_s
-            .map_or(30, |s| u32::try_from(s).unwrap_or(u32::MAX)),
-    }
+    outcome
 }
 
 /// Asks how far the server holds this logger's seqs (an empty batch) and numbers new changes
@@ -291,7 +290,7 @@ async fn heartbeat(session: &mut Session<'_>, store: &SharedStore) -> Outcome {
                 }
                 log::info!("claimed by a tenant");
             }
-            Outcome::Alive { claimed }
+            Outcome::alive(&answer)
         }
         Err(e) => failed("heartbeat", e),
     }
@@ -299,8 +298,6 @@ async fn heartbeat(session: &mut Session<'_>, store: &SharedStore) -> Outcome {
 
 enum IngestResult {
     Done(Outcome),
-    /// 413: send fewer events at a time.
-    TooLarge,
     WaitForClock,
 }
 
@@ -348,7 +345,6 @@ async fn ingest(
                 }
             }
         }
-        Err(CallError::Status(413)) => IngestResult::TooLarge,
         Err(e) => IngestResult::Done(failed("upload", e)),
     }
 }

@@ -10,14 +10,13 @@ pub mod line;
 pub mod modbus;
 pub mod sim;
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
 use crate::journal::Observed;
 use crate::now_ms;
-use crate::status::Status;
+use crate::status::Shared;
 
 /// The agent's monotonic clock (for debouncing), and its mapping to the wall clock (for event
 /// times): a change first seen at monotonic `t` happened `now_mono - t` before `now_wall`.
@@ -55,7 +54,7 @@ pub struct InputCtx {
     pub pin: u8,
     pub clock: Clock,
     pub tx: mpsc::Sender<Observed>,
-    pub status: Arc<Mutex<Status>>,
+    pub status: Shared,
 }
 
 impl InputCtx {
@@ -81,16 +80,22 @@ impl InputCtx {
 
     /// Shows (or, with `None`, clears) why this input cannot be read; logged once per change.
     pub fn input_error(&self, error: Option<String>) {
-        let mut status = self.status.lock().expect("status lock");
-        if let Some(asset) = status.assets.get_mut(&self.pin) {
-            if asset.input_error == error {
-                return;
-            }
-            match &error {
-                Some(e) => tracing::warn!(pin = self.pin, "input: {e}"),
-                None => tracing::info!(pin = self.pin, "input readable again"),
-            }
-            asset.input_error = error;
+        let unchanged = self.status.read(|s| {
+            s.assets
+                .get(&self.pin)
+                .is_none_or(|a| a.input_error == error)
+        });
+        if unchanged {
+            return;
         }
+        match &error {
+            Some(e) => tracing::warn!(pin = self.pin, "input: {e}"),
+            None => tracing::info!(pin = self.pin, "input readable again"),
+        }
+        self.status.update(|s| {
+            if let Some(asset) = s.assets.get_mut(&self.pin) {
+                asset.input_error = error;
+            }
+        });
     }
 }

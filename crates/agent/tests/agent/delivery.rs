@@ -6,7 +6,7 @@ use crate::helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_changes_arrive_in_order_with_their_own_times() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = Server::with_tenant(&dir.path().join("server"), 0).await;
+    let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
     let inputs = fast_sim(0, "Saw", 20) + &fast_sim(3, "Press", 20);
     let agent = Agent::start(
         &dir.path().join("agent"),
@@ -86,7 +86,7 @@ async fn simulated_changes_arrive_in_order_with_their_own_times() {
 async fn a_pending_logger_shows_its_claim_code_and_delivers_once_claimed() {
     let dir = tempfile::tempdir().unwrap();
     // No tenant yet: with auto enrollment the logger stays pending.
-    let server = Server::start(&dir.path().join("server"), 0);
+    let server = Server::start(&dir.path().join("server"));
     let agent = Agent::start(
         &dir.path().join("agent"),
         &agent_config(
@@ -124,7 +124,7 @@ async fn a_pending_logger_shows_its_claim_code_and_delivers_once_claimed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_is_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = Server::with_tenant(&dir.path().join("server"), 0).await;
+    let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
     let agent = Agent::start(
         &dir.path().join("agent"),
         &agent_config(

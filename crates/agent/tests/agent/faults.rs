@@ -12,19 +12,15 @@ async fn events_recorded_while_the_server_is_away_arrive_exactly_once_with_their
     let dir = tempfile::tempdir().unwrap();
     let server_dir = dir.path().join("server");
     // A tenant exists before the agent first reaches the server, so it enrols into it.
-    let (server, token) = Server::with_tenant(&server_dir, 0).await;
+    let (server, token) = Server::with_tenant(&server_dir).await;
     drop(server);
-    let port = free_port();
+    // The agent's server address, with no server behind it yet.
+    let relay = Relay::start().await;
     let state = dir.path().join("agent/state");
     let inputs = fast_sim(0, "Saw", 15) + &fast_sim(1, "Press", 15);
     let agent = Agent::start(
         &dir.path().join("agent"),
-        &agent_config(
-            &format!("http://127.0.0.1:{port}"),
-            "agent-b",
-            &state,
-            &inputs,
-        ),
+        &agent_config(&relay.url, "agent-b", &state, &inputs),
     );
     let status = agent
         .await_status("30 events queued", |s| {
@@ -42,7 +38,8 @@ async fn events_recorded_while_the_server_is_away_arrive_exactly_once_with_their
     let (floor, on_disk) = read_queued(&state).unwrap();
     assert_eq!((floor, on_disk.len()), (0, 30));
 
-    let server = Server::start(&server_dir, port);
+    let server = Server::start(&server_dir);
+    relay.to(&server);
     let events = server.await_events(&token, "agent-b", 30).await;
     assert_complete(&events, 30);
     let sent: Vec<_> = on_disk
@@ -63,7 +60,7 @@ async fn events_recorded_while_the_server_is_away_arrive_exactly_once_with_their
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_mid_burst_loses_nothing_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = Server::with_tenant(&dir.path().join("server"), 0).await;
+    let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
     let state = dir.path().join("agent/state");
     let inputs = fast_sim(0, "Saw", 150) + &fast_sim(1, "Press", 150);
     let config = agent_config(&server.url, "agent-c", &state, &inputs);
@@ -104,22 +101,26 @@ async fn an_agent_killed_mid_burst_loses_nothing_and_doubles_nothing() {
 async fn a_server_killed_mid_upload_loses_nothing_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server_dir = dir.path().join("server");
-    let (server, token) = Server::with_tenant(&server_dir, 0).await;
+    let (server, token) = Server::with_tenant(&server_dir).await;
+    // The agent reaches the server through a relay, so the restarted server (on a port of its
+    // own) is at the same address for it.
+    let relay = Relay::start().await;
+    relay.to(&server);
     let state = dir.path().join("agent/state");
     let inputs = fast_sim(0, "Saw", 200) + &fast_sim(1, "Press", 200);
     let agent = Agent::start(
         &dir.path().join("agent"),
-        &agent_config(&server.url, "agent-d", &state, &inputs),
+        &agent_config(&relay.url, "agent-d", &state, &inputs),
     );
     server.await_events(&token, "agent-d", 50).await;
-    let port = server.port;
     server.kill();
     agent
         .await_status("the agent noticing", |s| {
             s["connection"]["state"] == "unreachable"
         })
         .await;
-    let server = Server::start(&server_dir, port);
+    let server = Server::start(&server_dir);
+    relay.to(&server);
     let events = server.await_events(&token, "agent-d", 400).await;
     assert_complete(&events, 400);
     let status = agent

@@ -1,15 +1,28 @@
 //! Processes under test (`Server`, `Agent`), their configuration, and waiting with a deadline.
+//!
+//! Nothing here waits by polling: a test awaits the server's live socket (a stored change is
+//! announced to the tenant's dashboards), the agent's status feed (`/status.json?after=N`
+//! answers at its next change) or a process's printed line, each within [`DEADLINE`]. Servers
+//! and agents listen on port 0 and print the port they got.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
+use tokio::time::{Instant, timeout_at};
 
 /// How long anything in these tests may take before it counts as never.
 pub const DEADLINE: Duration = Duration::from_secs(90);
+
+/// The heartbeat period every test server asks its loggers for (`--heartbeat-interval`): the
+/// shortest a logger accepts, so that a claim or a rotated key shows at the next heartbeat soon.
+pub const SERVER_HEARTBEAT_S: u64 = 5;
 
 pub fn agent_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_assetlog-agent"))
@@ -27,22 +40,6 @@ pub fn server_bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, or panics after [`DEADLINE`].
-pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-    }
 }
 
 /// Reads a child's stdout until a line starting with `prefix`; returns the rest of it.
@@ -64,37 +61,85 @@ fn read_announcement(stdout: &mut BufReader<ChildStdout>, prefix: &str, log: &Pa
     }
 }
 
-/// A free loopback port (bound and released), for a server that starts later.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback address where nothing listens, held for the whole test so that no other process
+/// can take its port: a socket bound to it that never listens, so every connection is refused.
+pub struct Refusing {
+    _socket: tokio::net::TcpSocket,
+    pub addr: SocketAddr,
+}
+
+impl Refusing {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        Self {
+            _socket: socket,
+            addr,
+        }
+    }
+}
+
+/// One address for a server that comes and goes: the agent is given the relay's URL once, and
+/// the test starts servers (each on a port of its own) behind it and kills them. While no live
+/// server is behind it, every connection is closed at once, as by a host whose server is down.
+pub struct Relay {
+    pub url: String,
+    target: Arc<Mutex<Option<SocketAddr>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = Arc::new(Mutex::new(None::<SocketAddr>));
+        let to = target.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let server = *to.lock().unwrap();
+                tokio::spawn(async move {
+                    let Some(server) = server else { return };
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await {
+                        // Ends when either side closes: a killed server's connections close.
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+            }
+        });
+        Self { url, target, task }
+    }
+
+    /// New connections go to `server`.
+    pub fn to(&self, server: &Server) {
+        *self.target.lock().unwrap() = Some(server.addr);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 pub struct Server {
     child: Child,
     _stdout: BufReader<ChildStdout>,
     pub url: String,
-    pub port: u16,
+    pub addr: SocketAddr,
     pub data_dir: PathBuf,
     http: reqwest::Client,
 }
 
 impl Server {
-    /// `assetlog serve` with auto enrollment on `port` (0 for any) over `data_dir`.
-    pub fn start(data_dir: &Path, port: u16) -> Self {
+    /// `assetlog serve` with auto enrollment on a port of its choosing over `data_dir`, asking
+    /// loggers for a heartbeat every [`SERVER_HEARTBEAT_S`].
+    pub fn start(data_dir: &Path) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = data_dir.join(format!("server-{}.log", crate::helpers::unique()));
         let mut child = Command::new(server_bin())
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--enrollment",
-                "auto",
-            ])
+            .args(["serve", "--bind", "127.0.0.1:0", "--enrollment", "auto"])
+            .args(["--heartbeat-interval", &SERVER_HEARTBEAT_S.to_string()])
             .arg("--data-dir")
             .arg(data_dir)
             .stdin(Stdio::null())
@@ -104,20 +149,23 @@ impl Server {
             .expect("the server starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let url = read_announcement(&mut stdout, "listening on ", &log);
-        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        let addr = url
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("the server announced {url:?}, not http://ADDRESS"));
         Self {
             child,
             _stdout: stdout,
             url,
-            port,
+            addr,
             data_dir: data_dir.to_owned(),
             http: reqwest::Client::new(),
         }
     }
 
     /// A server with its first user signed up, so that loggers enrol into that user's tenant.
-    pub async fn with_tenant(data_dir: &Path, port: u16) -> (Self, String) {
-        let server = Self::start(data_dir, port);
+    pub async fn with_tenant(data_dir: &Path) -> (Self, String) {
+        let server = Self::start(data_dir);
         let token = server.signup().await;
         (server, token)
     }
@@ -170,16 +218,39 @@ impl Server {
         all
     }
 
-    /// Waits until the server holds at least `n` events of `logger_id`.
+    /// The tenant's live socket, as a dashboard holds it.
+    pub async fn live(&self, token: &str) -> Live {
+        let url = format!(
+            "{}/api/v1/live?token={token}",
+            self.url.replacen("http", "ws", 1)
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Live(socket)
+    }
+
+    /// Waits until the server holds at least `n` events of `logger_id`: counts them, and again
+    /// each time the live socket announces a change of that logger's (subscribed before the
+    /// first count, so nothing stored after it goes unseen). The server announces a stored
+    /// event that changes its asset's state; every test's events alternate, so each batch that
+    /// stores new ones announces at least one.
     pub async fn await_events(&self, token: &str, logger_id: &str, n: usize) -> Vec<Event> {
-        eventually(
-            &format!("{n} events of {logger_id} on the server"),
-            async || {
-                let events = self.events(token, logger_id).await;
-                (events.len() >= n).then_some(events)
-            },
-        )
-        .await
+        let deadline = Instant::now() + DEADLINE;
+        let mut live = self.live(token).await;
+        loop {
+            let events = self.events(token, logger_id).await;
+            if events.len() >= n {
+                return events;
+            }
+            match timeout_at(deadline, live.next_change_of(logger_id)).await {
+                Ok(Some(_)) => {}
+                // A live client that falls behind is dropped: subscribe again, count again.
+                Ok(None) => live = self.live(token).await,
+                Err(_) => panic!(
+                    "timed out waiting for {n} events of {logger_id} on the server: {} so far",
+                    events.len()
+                ),
+            }
+        }
     }
 
     pub async fn post(&self, path: &str, token: &str) -> reqwest::Response {
@@ -195,6 +266,36 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.data_dir.clone()
+    }
+}
+
+/// A live socket of a tenant.
+pub struct Live(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl Live {
+    /// The next message of type `kind`; `None` once the server closed the socket.
+    pub async fn next_of(&mut self, kind: &str) -> Option<Value> {
+        while let Some(frame) = self.0.next().await {
+            let frame = frame.ok()?;
+            let Ok(text) = frame.to_text() else { continue };
+            match serde_json::from_str::<Value>(text) {
+                Ok(v) if v["type"] == kind => return Some(v),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The next asset state change of `logger_id`; `None` once the server closed the socket.
+    pub async fn next_change_of(&mut self, logger_id: &str) -> Option<Value> {
+        loop {
+            let v = self.next_of("asset_state_change").await?;
+            if v["logger_id"] == logger_id {
+                return Some(v);
+            }
+        }
     }
 }
 
@@ -264,7 +365,12 @@ max_changes = {max_changes}
     )
 }
 
-/// An agent configuration for tests: a status page on any port, quick heartbeats and retries.
+/// The agent's own heartbeat period in tests: an hour, far beyond any test, so that every
+/// heartbeat a test sees comes at the period the server answered ([`SERVER_HEARTBEAT_S`]).
+pub const AGENT_HEARTBEAT_S: u64 = 3600;
+
+/// An agent configuration for tests: a status page on any port, quick retries, and heartbeats
+/// at the server's period.
 pub fn agent_config(server_url: &str, logger_id: &str, state_dir: &Path, inputs: &str) -> String {
     format!(
         "server_url = \"{server_url}\"
@@ -272,7 +378,7 @@ logger_id = \"{logger_id}\"
 logger_name = \"Test line\"
 state_dir = \"{}\"
 status_addr = \"127.0.0.1:0\"
-heartbeat_interval_s = 1
+heartbeat_interval_s = {AGENT_HEARTBEAT_S}
 retry_min_ms = 50
 retry_max_ms = 300
 request_timeout_ms = 3000
@@ -316,9 +422,15 @@ impl Agent {
         }
     }
 
-    pub async fn status(&self) -> Value {
+    /// The status page's JSON; with `after`, once its version is past that (the page answers
+    /// at its next change, or unchanged after its long poll).
+    pub async fn status(&self, after: Option<u64>) -> Value {
+        let mut url = format!("{}/status.json", self.status_url);
+        if let Some(version) = after {
+            url += &format!("?after={version}");
+        }
         self.http
-            .get(format!("{}/status.json", self.status_url))
+            .get(url)
             .send()
             .await
             .expect("the status page answers")
@@ -327,13 +439,22 @@ impl Agent {
             .expect("status JSON")
     }
 
-    /// Waits until the status page satisfies `check`.
+    /// Waits until the status page satisfies `check`: reads it, then again at each change.
     pub async fn await_status(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        eventually(what, async || {
-            let s = self.status().await;
-            check(&s).then_some(s)
-        })
-        .await
+        let deadline = Instant::now() + DEADLINE;
+        let mut last: Option<Value> = None;
+        loop {
+            let after = last
+                .as_ref()
+                .map(|s| s["version"].as_u64().expect("a version"));
+            match timeout_at(deadline, self.status(after)).await {
+                Ok(status) if check(&status) => return status,
+                Ok(status) => last = Some(status),
+                Err(_) => {
+                    panic!("timed out waiting for {what}; the status page last said {last:#?}")
+                }
+            }
+        }
     }
 
     pub async fn page(&self) -> String {

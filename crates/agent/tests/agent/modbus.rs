@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::StreamExt;
 use tokio_modbus::server::tcp::Server as ModbusServer;
 use tokio_modbus::{ExceptionCode, Request, Response};
 
@@ -49,7 +48,7 @@ async fn start_plc(bit: Arc<AtomicBool>) -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_modbus_run_bit_reaches_the_server_and_a_live_client() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = Server::with_tenant(&dir.path().join("server"), 0).await;
+    let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
     let bit = Arc::new(AtomicBool::new(false));
     let plc = start_plc(bit.clone()).await;
     let inputs = format!(
@@ -80,21 +79,15 @@ poll_interval_ms = 20
         "the state at start"
     );
 
-    let ws_url = format!(
-        "{}/api/v1/live?token={token}",
-        server.url.replacen("http", "ws", 1)
-    );
-    let (mut live, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let mut live = server.live(&token).await;
 
     bit.store(true, Ordering::SeqCst);
     let events = server.await_events(&token, "agent-e", 2).await;
     assert!(events[1].running);
-    let message = eventually("the change on the live socket", async || {
-        let frame = live.next().await?.ok()?;
-        let v: serde_json::Value = serde_json::from_str(frame.to_text().ok()?).ok()?;
-        (v["type"] == "asset_state_change").then_some(v)
-    })
-    .await;
+    let message = tokio::time::timeout(DEADLINE, live.next_of("asset_state_change"))
+        .await
+        .expect("the change on the live socket in time")
+        .expect("the live socket stays open");
     assert_eq!(message["state"], "RUNNING");
     assert_eq!(message["pin_number"], 5);
     assert_eq!(message["asset_name"], "Lathe");
@@ -114,15 +107,17 @@ poll_interval_ms = 20
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_plc_shows_on_the_status_page() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let plc = Refusing::new();
     let inputs = format!(
-        "[[input]]\nkind = \"modbus\"\npin = 2\nhost = \"127.0.0.1:{port}\"\naddress = 0\npoll_interval_ms = 20\n"
+        "[[input]]\nkind = \"modbus\"\npin = 2\nhost = \"{}\"\naddress = 0\npoll_interval_ms = 20\n",
+        plc.addr
     );
     // No assetlog server either: the page works without one.
+    let server = Refusing::new();
     let agent = Agent::start(
         &dir.path().join("agent"),
         &agent_config(
-            &format!("http://127.0.0.1:{}", free_port()),
+            &format!("http://{}", server.addr),
             "agent-e2",
             &dir.path().join("agent/state"),
             &inputs,

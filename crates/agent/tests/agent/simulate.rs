@@ -7,7 +7,7 @@ use crate::helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virtual_loggers_each_deliver_their_own_numbered_events() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = Server::with_tenant(&dir.path().join("server"), 0).await;
+    let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
     let state = dir.path().join("sim");
     let run = || {
         let out = Command::new(agent_bin())
