@@ -549,6 +549,31 @@ mod tests {
         assert_eq!(ids(&conn, "events"), [1]);
     }
 
+    #[test]
+    fn a_settle_moves_the_inbox_in_chunks_and_stops_where_it_was_asked_to() {
+        let (_dir, conn, device) = database();
+        let t = 1_700_000_000_000;
+        for seq in 1..=10 {
+            store_events(&conn, &device, &[event(seq, t + seq)], t, false).unwrap();
+        }
+        let chunk = inbox::settle_chunk(&conn, None, 4).unwrap();
+        assert_eq!((chunk.moved, chunk.upto, chunk.more), (4, 10, true));
+        assert_eq!(ids(&conn, "events"), [1, 2, 3, 4]);
+        // Events that arrive after the settle began wait for the next one.
+        store_events(&conn, &device, &[event(11, t + 11)], t, false).unwrap();
+        let chunk = inbox::settle_chunk(&conn, Some(10), 4).unwrap();
+        assert_eq!((chunk.moved, chunk.more), (4, true));
+        let chunk = inbox::settle_chunk(&conn, Some(10), 4).unwrap();
+        assert_eq!((chunk.moved, chunk.more), (2, false));
+        assert_eq!(ids(&conn, "events"), (1..=10).collect::<Vec<_>>());
+        assert_eq!(ids(&conn, "events_inbox"), [11]);
+        // Nothing up to 10 is left: a settle that began before 11 arrived is done.
+        let chunk = inbox::settle_chunk(&conn, Some(10), 4).unwrap();
+        assert_eq!((chunk.moved, chunk.more), (0, false));
+        assert_eq!(inbox::settle(&conn).unwrap(), 1);
+        assert!(ids(&conn, "events_inbox").is_empty());
+    }
+
     fn ids_of_days(conn: &Connection) -> Vec<i64> {
         conn.prepare("SELECT day_start FROM day_rollups ORDER BY day_start")
             .unwrap()
