@@ -1,5 +1,6 @@
 //! The background tasks: one marks silent loggers offline and saves last contacts; one moves
-//! new events from the inbox into the history (store/inbox.rs).
+//! new events from the inbox into the history (store/inbox.rs); one keeps the day rollups
+//! filled (`analytics::settle_days`), so that no reader computes a long history's days.
 
 use std::time::Duration;
 
@@ -41,6 +42,35 @@ pub async fn settle_events(state: AppState) {
             _ = ticker.tick() => {
                 if let Err(e) = state.store.settle().await {
                     tracing::warn!(error = %e, "cannot move new events into the history");
+                }
+            }
+            _ = crate::stopped(&mut shutdown) => break,
+        }
+    }
+}
+
+/// How often the day rollups are brought up to date (`analytics::settle_days`): days that
+/// ended, and days a backfill made stale, are computed within this time of it.
+const SETTLE_DAYS_EVERY: Duration = Duration::from_secs(600);
+
+/// Keeps the day rollups filled in the background, every [`SETTLE_DAYS_EVERY`] (the first time
+/// one period after start) until shutdown.
+pub async fn settle_days(state: AppState) {
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + SETTLE_DAYS_EVERY,
+        SETTLE_DAYS_EVERY,
+    );
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                // Stops at shutdown even half way: what it stored so far is kept.
+                tokio::select! {
+                    done = crate::analytics::settle_days(&state) => if let Err(e) = done {
+                        tracing::warn!(error = %e, "cannot bring the day rollups up to date");
+                    },
+                    _ = crate::stopped(&mut shutdown) => break,
                 }
             }
             _ = crate::stopped(&mut shutdown) => break,

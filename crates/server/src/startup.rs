@@ -96,6 +96,7 @@ impl Application {
         } = self;
         let monitor = tokio::spawn(monitor::run(state.clone()));
         let settler = tokio::spawn(monitor::settle_events(state.clone()));
+        let days = tokio::spawn(monitor::settle_days(state.clone()));
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         // Live messages are small and latency matters more than packet count.
@@ -114,6 +115,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = monitor.await;
         let _ = settler.await;
+        let _ = days.await;
         state.store.close().await;
         tracing::info!("database closed");
         served.context("server error")

@@ -302,6 +302,42 @@ pub async fn figures(state: &AppState, scope: &Scope, bucket: Option<Bucket>) ->
     })
 }
 
+/// Assets whose days one step of [`settle_days`] computes: a step holds both cores for a while
+/// on a long history (about 50 ms an asset-year), so other work gets in between steps.
+const SETTLE_ASSETS: usize = 16;
+
+/// Computes and stores the day rollups of every whole, settled day of each tenant's history
+/// (from its first event, at most [`MAX_WINDOW_MS`] back from today), a few assets at a time,
+/// so that no reader pays for them: the days that ended since the last run, and the days a
+/// backfill or a settings change made stale. Days already stored cost only their read.
+pub async fn settle_days(state: &AppState) -> Result<()> {
+    for tenant_id in state.store.tenant_ids().await? {
+        let Some(first) = state.store.first_event_ts(tenant_id).await? else {
+            continue;
+        };
+        let rules = Rules::load(&state.store, tenant_id).await?;
+        let (today, _) = calendar::today(rules.tz, now_ms());
+        let from = calendar::today(rules.tz, first)
+            .0
+            .max(today - MAX_WINDOW_MS);
+        if from >= today {
+            continue;
+        }
+        let assets: Vec<i64> = state
+            .store
+            .assets(tenant_id)
+            .await?
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        for ids in assets.chunks(SETTLE_ASSETS) {
+            let scope = Scope::new(&state.store, tenant_id, (Some(from), Some(today)), ids).await?;
+            figures(state, &scope, None).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Which stops a stops question wants.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StopFilter {

@@ -71,6 +71,17 @@ impl Store {
     }
 
     /// True once anyone has an account.
+    /// Every tenant, for the background work done per tenant.
+    pub async fn tenant_ids(&self) -> Result<Vec<i64>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT id FROM tenants ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
     pub async fn has_users(&self) -> Result<bool> {
         self.read(|conn| {
             Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)

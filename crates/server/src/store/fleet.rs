@@ -321,6 +321,16 @@ impl Store {
         .await
     }
 
+    /// The time of the tenant's first event, if it has one.
+    pub async fn first_event_ts(&self, tenant_id: i64) -> Result<Option<i64>> {
+        self.read_events(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT MIN(ts) FROM events WHERE tenant_id = ?1")?
+                .query_row([tenant_id], |r| r.get(0))?)
+        })
+        .await
+    }
+
     /// A page of the tenant's events, newest first.
     pub async fn events(&self, tenant_id: i64, q: EventQuery) -> Result<Vec<Event>> {
         self.read_events(move |conn| {

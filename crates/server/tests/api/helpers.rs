@@ -21,6 +21,8 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The server's store, for the few tests that must set up what no endpoint can (in-process only).
     pub store: Option<assetlog_server::store::Store>,
+    /// The server's shared state, for tests that run a background step at once (in-process only).
+    pub state: Option<assetlog_server::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -52,6 +54,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     let app = Application::build(config).await.expect("server starts");
     let url = format!("http://{}", app.local_addr());
     let store = Some(app.state().store.clone());
+    let state = Some(app.state().clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -61,6 +64,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
         client: reqwest::Client::new(),
         dir,
         store,
+        state,
         stop: Some(stop),
         server: Some(server),
     }
@@ -373,6 +377,7 @@ impl ServerProcess {
             client: reqwest::Client::new(),
             dir,
             store: None,
+            state: None,
             stop: None,
             server: None,
         }

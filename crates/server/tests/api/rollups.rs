@@ -227,3 +227,43 @@ async fn rollups_answer_like_the_events_whatever_arrives_late() {
         "the rollups were hardly used ({read_from_rollups} asset-days), so this test proves little"
     );
 }
+
+#[tokio::test]
+async fn the_background_settle_leaves_no_day_of_a_backfill_for_a_reader_to_compute() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "backfilled").await;
+    // A week that ended days ago (the tenant's zone is UTC), and a change after it, so that every
+    // day of the week is settled.
+    let start = (now_ms() / DAY - 10) * DAY;
+    let events: Vec<Value> = (0..7 * 8 + 2)
+        .map(|i| json!({"seq": i + 1, "pin": 0, "running": i % 2 == 0, "ts": start + i * 3 * HOUR}))
+        .collect();
+    let resp = app.ingest(&device, Value::Array(events)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let state = app.state.as_ref().expect("in-process server");
+    assetlog_server::analytics::settle_days(state)
+        .await
+        .unwrap();
+    let (read_before, computed_before) = rollup_counters(&app).await;
+    assert!(computed_before >= 7, "the settle computed the week's days");
+    let week = app
+        .get_json(
+            &format!(
+                "/api/v1/analytics?from={start}&to={}&bucket=day",
+                start + 7 * DAY
+            ),
+            &admin.token,
+        )
+        .await;
+    let (read_after, computed_after) = rollup_counters(&app).await;
+    assert_eq!(
+        computed_after, computed_before,
+        "the reader computed no day"
+    );
+    assert_eq!(read_after - read_before, 7);
+    // And what it read is the history: runs and stops of 3 hours each, alternating.
+    assert_eq!(week["assets"][0]["run_ms"], 7 * 12 * HOUR);
+    assert_eq!(week["assets"][0]["down_ms"], 7 * 12 * HOUR);
+}

@@ -1,0 +1,146 @@
+//! The extractors every handler shares. They turn every malformed request into our JSON error
+//! (axum's own rejections answer plain text) and find the caller: a user by token, or a device
+//! by key.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::MAX_BODY_BYTES;
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::secrets::hash_secret;
+use crate::store::{Role, Session};
+
+/// A JSON body, read whatever the Content-Type (the original firmware does not always send one).
+/// Written out rather than derived over `axum::Json`, which refuses a body without
+/// `Content-Type: application/json`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        "body_too_large",
+                        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::new(status, "bad_body", rejection.body_text())
+                }
+            })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            let code = if e.is_data() {
+                "invalid_field"
+            } else {
+                "malformed_json"
+            };
+            ApiError::bad_request(code, format!("invalid JSON body: {e}"))
+        })
+    }
+}
+
+/// Query parameters with JSON errors.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+/// Path parameters with JSON errors (e.g. an id that is not valid UTF-8 once decoded).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(r.status(), "invalid_path", r.body_text())
+    }
+}
+
+/// The bearer credential of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The signed-in user of a request (`Authorization: Bearer <token>`); 401 without one.
+pub struct CurrentUser(pub Session);
+
+impl CurrentUser {
+    pub fn tenant_id(&self) -> i64 {
+        self.0.tenant.id
+    }
+
+    /// 403 unless the user has at least this role.
+    pub fn require(&self, role: Role) -> Result<()> {
+        if self.0.user.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role",
+                role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("sign in first: no bearer token"))?;
+        session_for(state, token).await.map(CurrentUser)
+    }
+}
+
+/// A signed-in admin; checked before the body is read, so a viewer learns 403 whatever they send.
+pub struct Admin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        user.require(Role::Admin)?;
+        Ok(Self(user))
+    }
+}
+
+/// A signed-in operator or admin (who annotate stops); checked before the body is read.
+pub struct Operator(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        user.require(Role::Operator)?;
+        Ok(Self(user))
+    }
+}
+
+pub async fn session_for(state: &AppState, token: &str) -> Result<Session> {
+    state
+        .store
+        .session(hash_secret(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))
+}
