@@ -83,8 +83,8 @@ pub struct Event {
 }
 
 /// A half-open span of time `[start, end)`, UTC epoch milliseconds. A span with `end <= start`
-/// is empty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// is empty. Ordered by start, then end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Span {
     pub start: i64,
     pub end: i64,

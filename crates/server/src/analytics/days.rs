@@ -21,7 +21,7 @@ pub(super) fn bucket_spans(
     match kind {
         Bucket::Shift => calendar::occurrences(&rules.calendar, rules.tz, from, to)
             .into_iter()
-            .map(|o| (o.span.0.max(from), o.span.1.min(to), Some(o.name)))
+            .map(|o| (o.span.start.max(from), o.span.end.min(to), Some(o.name)))
             .filter(|(s, e, _)| s < e)
             .collect(),
         other => calendar::buckets(other, rules.tz, from, to)

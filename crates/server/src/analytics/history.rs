@@ -37,17 +37,13 @@ impl History {
         let offline: Vec<Span> = rows.offline.iter().map(|&(s, e)| Span::new(s, e)).collect();
         let timeline = kpi::timeline(&events, &offline, now);
         let stops = kpi::stops(&timeline, now);
-        let own_downtime: Vec<(i64, i64)> = downtime
+        let own_downtime: Vec<Span> = downtime
             .iter()
             .filter(|(a, _, _)| a.is_none_or(|a| a == asset.id))
-            .map(|&(_, s, e)| (s, e))
+            .map(|&(_, s, e)| Span::new(s, e))
             .collect();
-        let planned = (!rules.calendar.is_empty() || !own_downtime.is_empty()).then(|| {
-            calendar::planned_spans(&rules.calendar, rules.tz, from, to, &own_downtime)
-                .into_iter()
-                .map(|(s, e)| Span::new(s, e))
-                .collect()
-        });
+        let planned = (!rules.calendar.is_empty() || !own_downtime.is_empty())
+            .then(|| calendar::planned_spans(&rules.calendar, rules.tz, from, to, &own_downtime));
         let threshold_ms = asset
             .short_stop_threshold_s
             .map_or(rules.threshold_ms, |s| s * 1000);

@@ -316,9 +316,9 @@ pub async fn settle_days(state: &AppState) -> Result<()> {
             continue;
         };
         let rules = Rules::load(&state.store, tenant_id).await?;
-        let (today, _) = calendar::today(rules.tz, now_ms());
+        let today = calendar::today(rules.tz, now_ms()).start;
         let from = calendar::today(rules.tz, first)
-            .0
+            .start
             .max(today - MAX_WINDOW_MS);
         if from >= today {
             continue;

@@ -48,7 +48,8 @@ pub fn window(
     rules: &Rules,
     now: i64,
 ) -> Result<(i64, i64), Refusal> {
-    let (today_from, today_to) = calendar::today(rules.tz, now);
+    let today = calendar::today(rules.tz, now);
+    let (today_from, today_to) = (today.start, today.end);
     let (from, to) = match asked {
         (Some(f), Some(t)) => (f, t),
         (Some(f), None) => (f, now.max(f + 1)),
