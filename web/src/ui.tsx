@@ -1,4 +1,5 @@
-// Small shared pieces: notices, empty states, confirmation dialogs, period pickers, async data.
+// Small shared pieces: notices, empty states, confirmation dialogs, period pickers, async data,
+// saving.
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
@@ -51,6 +52,35 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
     );
   }, [...deps, version]);
   return { data, error, reload: () => setVersion((v) => v + 1), setData };
+}
+
+/**
+ * One kind of save (a form's submit, a row's Save, a confirmed deletion): `run` clears the last
+ * error, runs `save`, and keeps what it threw for an <ErrorNote> or, when it succeeded, the time
+ * for a <Saved> note. Validation that fails throws too, so its message lands in the same place.
+ */
+export function useSave() {
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(0);
+  const run = async (save: () => Promise<unknown>): Promise<void> => {
+    setError(null);
+    try {
+      await save();
+      setSaved(Date.now());
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return { error, saved, run, clearError: () => setError(null) };
+}
+
+/** "Saved." once `when` (a save's time, 0 for never) is set. */
+export function Saved({ when }: { when: number }) {
+  return when ? (
+    <span class="hint" role="status">
+      Saved.
+    </span>
+  ) : null;
 }
 
 /** A modal confirmation in a native <dialog>: focus is trapped and Escape cancels. */
