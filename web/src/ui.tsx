@@ -1,5 +1,5 @@
-// Small shared pieces: notices, empty states, confirmation dialogs, period pickers, async data,
-// saving.
+// Small shared pieces: notices, empty states, tables, confirmation dialogs, period pickers, async
+// data, saving.
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
@@ -31,6 +31,56 @@ export function Loading({ what }: { what: string }) {
       Loading {what}…
     </p>
   );
+}
+
+/** A column of a <Table>: its heading, or the heading with how it shows. */
+export type Column =
+  | string
+  | {
+      label: ComponentChildren;
+      /** Figures: aligned right. */
+      num?: boolean;
+      /** For screen readers only (the column of a row's buttons). */
+      hidden?: boolean;
+      /** `aria-sort` of a column the table can be sorted by. */
+      sort?: 'ascending' | 'descending' | 'none';
+    };
+
+/**
+ * A data table: the column headings, `children` as the rows of its body, `foot` as those of its
+ * footer. In a scrolling frame, unless `bare` (a chart's table, under its chart). A `false`
+ * column is left out, for columns only some users see.
+ */
+export function Table(props: {
+  id?: string;
+  /** Said to screen readers only. */
+  caption?: string;
+  columns: (Column | false)[];
+  children: ComponentChildren;
+  foot?: ComponentChildren;
+  bare?: boolean;
+}) {
+  const table = (
+    <table id={props.id}>
+      {props.caption && <caption class="visually-hidden">{props.caption}</caption>}
+      <thead>
+        <tr>
+          {props.columns.map((column, i) => {
+            if (column === false) return null;
+            const c = typeof column === 'string' ? { label: column } : column;
+            return (
+              <th key={i} scope="col" class={c.num ? 'num' : undefined} aria-sort={c.sort}>
+                {c.hidden ? <span class="visually-hidden">{c.label}</span> : c.label}
+              </th>
+            );
+          })}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+      {props.foot && <tfoot>{props.foot}</tfoot>}
+    </table>
+  );
+  return props.bare ? table : <div class="table-wrap">{table}</div>;
 }
 
 /** Data loaded when `deps` change; `reload` re-runs it. The last request wins. */

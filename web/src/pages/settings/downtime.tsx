@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, type Asset, type PlannedDowntime } from '../../api';
 import { zone } from '../../session';
 import { formatDateTime, parseLocalDateTime } from '../../time';
-import { Confirm, ErrorNote, useData, useSave } from '../../ui';
+import { Confirm, ErrorNote, Table, useData, useSave } from '../../ui';
 
 export function Downtime({ assets }: { assets: Asset[] }) {
   const tz = zone.value;
@@ -25,36 +25,21 @@ export function Downtime({ assets }: { assets: Asset[] }) {
       </p>
       <ErrorNote error={error} />
       {data && data.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Machine</th>
-                <th scope="col">From</th>
-                <th scope="col">To</th>
-                <th scope="col">Note</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.map((d) => (
-                <tr key={d.id}>
-                  <td>{name(d.asset_id)}</td>
-                  <td>{formatDateTime(d.from, tz)}</td>
-                  <td>{formatDateTime(d.to, tz)}</td>
-                  <td>{d.note}</td>
-                  <td>
-                    <button type="button" onClick={() => setRemoving(d)} aria-label={`Remove planned downtime from ${formatDateTime(d.from, tz)}`}>
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Machine', 'From', 'To', 'Note', { label: 'Actions', hidden: true }]}>
+          {data.map((d) => (
+            <tr key={d.id}>
+              <td>{name(d.asset_id)}</td>
+              <td>{formatDateTime(d.from, tz)}</td>
+              <td>{formatDateTime(d.to, tz)}</td>
+              <td>{d.note}</td>
+              <td>
+                <button type="button" onClick={() => setRemoving(d)} aria-label={`Remove planned downtime from ${formatDateTime(d.from, tz)}`}>
+                  Remove
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <form
         class="row"

@@ -2,7 +2,7 @@
 
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, type Reason } from '../../api';
-import { Confirm, ErrorNote, useData, useSave } from '../../ui';
+import { Confirm, ErrorNote, Table, useData, useSave } from '../../ui';
 
 function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (r: Reason) => void; onDelete: () => void }) {
   const [editing, setEditing] = useState(false);
@@ -106,29 +106,16 @@ export function Reasons() {
       <ErrorNote error={error} />
       {data && data.length === 0 && <p>No reasons yet. Start with a few, such as “Material: Waiting for material” or “Tooling: Tool change”.</p>}
       {data && data.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Category</th>
-                <th scope="col">Reason</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.map((r) => (
-                <ReasonRow
-                  key={r.id}
-                  reason={r}
-                  onChange={(changed) => setData((list) => list?.map((x) => (x.id === changed.id ? changed : x)) ?? null)}
-                  onDelete={() => setDeleting(r)}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Category', 'Reason', { label: 'Actions', hidden: true }]}>
+          {data.map((r) => (
+            <ReasonRow
+              key={r.id}
+              reason={r}
+              onChange={(changed) => setData((list) => list?.map((x) => (x.id === changed.id ? changed : x)) ?? null)}
+              onDelete={() => setDeleting(r)}
+            />
+          ))}
+        </Table>
       )}
       <form
         class="row"
