@@ -107,7 +107,8 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
 /**
  * One kind of save (a form's submit, a row's Save, a confirmed deletion): `run` clears the last
  * error, runs `save`, and keeps what it threw for an <ErrorNote> or, when it succeeded, the time
- * for a <Saved> note. Validation that fails throws too, so its message lands in the same place.
+ * for a <Saved> note; `submit` does the same from a form. Validation that fails throws too, so
+ * its message lands in the same place.
  */
 export function useSave() {
   const [error, setError] = useState<unknown>(null);
@@ -121,7 +122,12 @@ export function useSave() {
       setError(err);
     }
   };
-  return { error, saved, run, clearError: () => setError(null) };
+  /** `run` as a form's submit handler, in place of the browser's own submit. */
+  const submit = (save: () => Promise<unknown>) => (e: Event) => {
+    e.preventDefault();
+    void run(save);
+  };
+  return { error, saved, run, submit, clearError: () => setError(null) };
 }
 
 /** "Saved." once `when` (a save's time, 0 for never) is set. */

@@ -44,21 +44,18 @@ export function Downtime({ assets }: { assets: Asset[] }) {
       <form
         class="row"
         aria-label="Add planned downtime"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void save.run(async () => {
-            const created = await api.addPlannedDowntime({
-              asset_id: assetId ? Number(assetId) : null,
-              from: parseLocalDateTime(from, tz),
-              to: parseLocalDateTime(to, tz),
-              note,
-            });
-            setData((list) => [...(list ?? []), created].sort((a, b) => a.from - b.from));
-            setFrom('');
-            setTo('');
-            setNote('');
+        onSubmit={save.submit(async () => {
+          const created = await api.addPlannedDowntime({
+            asset_id: assetId ? Number(assetId) : null,
+            from: parseLocalDateTime(from, tz),
+            to: parseLocalDateTime(to, tz),
+            note,
           });
-        }}
+          setData((list) => [...(list ?? []), created].sort((a, b) => a.from - b.from));
+          setFrom('');
+          setTo('');
+          setNote('');
+        })}
       >
         <label>
           Machine

@@ -20,13 +20,10 @@ function GeneralForm({ initial }: { initial: Settings }) {
     <form
       class="card stack"
       aria-labelledby="general-title"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void save.run(async () => {
-          await api.updateSettings({ timezone: tz, short_stop_threshold_s: Number(threshold) });
-          await loadSettings();
-        });
-      }}
+      onSubmit={save.submit(async () => {
+        await api.updateSettings({ timezone: tz, short_stop_threshold_s: Number(threshold) });
+        await loadSettings();
+      })}
     >
       <h2 id="general-title">Plant</h2>
       <div class="row">

@@ -120,14 +120,11 @@ export function Reasons() {
       <form
         class="row"
         aria-label="Add a reason"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void save.run(async () => {
-            const created = await api.addReason(category, name);
-            setData((list) => [...(list ?? []), created]);
-            setName('');
-          });
-        }}
+        onSubmit={save.submit(async () => {
+          const created = await api.addReason(category, name);
+          setData((list) => [...(list ?? []), created]);
+          setName('');
+        })}
       >
         <label>
           Category

@@ -98,14 +98,7 @@ function ShiftsForm({ initial }: { initial: Shift[] }) {
   const [shifts, setShifts] = useState<Shift[]>(initial);
   const save = useSave();
   return (
-    <form
-      class="card stack"
-      aria-labelledby="shifts-title"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void save.run(async () => setShifts(await api.setShifts(shifts)));
-      }}
-    >
+    <form class="card stack" aria-labelledby="shifts-title" onSubmit={save.submit(async () => setShifts(await api.setShifts(shifts)))}>
       <h2 id="shifts-title">Shifts and breaks</h2>
       <p class="hint" style="margin:0">
         {shifts.length === 0
