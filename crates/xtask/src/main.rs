@@ -68,16 +68,11 @@ fn chromium_found() -> Result<bool, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["test"] if test(&repo()) => ExitCode::SUCCESS,
-        ["test"] => ExitCode::FAILURE,
-        ["help" | "-h" | "--help"] => {
+    let mut args = env::args().skip(1);
+    match (args.next().as_deref(), args.next()) {
+        (Some("test"), None) if test(&repo()) => ExitCode::SUCCESS,
+        (Some("test"), None) => ExitCode::FAILURE,
+        (Some("help" | "-h" | "--help"), None) => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
@@ -112,7 +107,7 @@ fn test(repo: &Path) -> bool {
     let outcome = match &prepared {
         Ok(did) => did.clone(),
         Err(problems) => {
-            eprintln!("\ncargo xtask test: this machine lacks what the test suite needs:");
+            eprintln!("\ncargo xtask test: cannot set up what the test suite needs:");
             for problem in problems {
                 eprintln!("  - {problem}");
             }
