@@ -1,4 +1,5 @@
-// Small shared pieces: notices, empty states, confirmation dialogs, period pickers, async data.
+// Small shared pieces: notices, empty states, tables, confirmation dialogs, period pickers, async
+// data, saving.
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
@@ -32,6 +33,56 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
+/** A column of a <Table>: its heading, or the heading with how it shows. */
+export type Column =
+  | string
+  | {
+      label: ComponentChildren;
+      /** Figures: aligned right. */
+      num?: boolean;
+      /** For screen readers only (the column of a row's buttons). */
+      hidden?: boolean;
+      /** `aria-sort` of a column the table can be sorted by. */
+      sort?: 'ascending' | 'descending' | 'none';
+    };
+
+/**
+ * A data table: the column headings, `children` as the rows of its body, `foot` as those of its
+ * footer. In a scrolling frame, unless `bare` (a chart's table, under its chart). A `false`
+ * column is left out, for columns only some users see.
+ */
+export function Table(props: {
+  id?: string;
+  /** Said to screen readers only. */
+  caption?: string;
+  columns: (Column | false)[];
+  children: ComponentChildren;
+  foot?: ComponentChildren;
+  bare?: boolean;
+}) {
+  const table = (
+    <table id={props.id}>
+      {props.caption && <caption class="visually-hidden">{props.caption}</caption>}
+      <thead>
+        <tr>
+          {props.columns.map((column, i) => {
+            if (column === false) return null;
+            const c = typeof column === 'string' ? { label: column } : column;
+            return (
+              <th key={i} scope="col" class={c.num ? 'num' : undefined} aria-sort={c.sort}>
+                {c.hidden ? <span class="visually-hidden">{c.label}</span> : c.label}
+              </th>
+            );
+          })}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+      {props.foot && <tfoot>{props.foot}</tfoot>}
+    </table>
+  );
+  return props.bare ? table : <div class="table-wrap">{table}</div>;
+}
+
 /** Data loaded when `deps` change; `reload` re-runs it. The last request wins. */
 export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | null>(null);
@@ -51,6 +102,41 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
     );
   }, [...deps, version]);
   return { data, error, reload: () => setVersion((v) => v + 1), setData };
+}
+
+/**
+ * One kind of save (a form's submit, a row's Save, a confirmed deletion): `run` clears the last
+ * error, runs `save`, and keeps what it threw for an <ErrorNote> or, when it succeeded, the time
+ * for a <Saved> note; `submit` does the same from a form. Validation that fails throws too, so
+ * its message lands in the same place.
+ */
+export function useSave() {
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(0);
+  const run = async (save: () => Promise<unknown>): Promise<void> => {
+    setError(null);
+    try {
+      await save();
+      setSaved(Date.now());
+    } catch (err) {
+      setError(err);
+    }
+  };
+  /** `run` as a form's submit handler, in place of the browser's own submit. */
+  const submit = (save: () => Promise<unknown>) => (e: Event) => {
+    e.preventDefault();
+    void run(save);
+  };
+  return { error, saved, run, submit, clearError: () => setError(null) };
+}
+
+/** "Saved." once `when` (a save's time, 0 for never) is set. */
+export function Saved({ when }: { when: number }) {
+  return when ? (
+    <span class="hint" role="status">
+      Saved.
+    </span>
+  ) : null;
 }
 
 /** A modal confirmation in a native <dialog>: focus is trapped and Escape cancels. */

@@ -8,7 +8,7 @@ import { compareNullable, formatHours, formatPercent, paretoRows } from '../form
 import { location, setQuery } from '../router';
 import { zone } from '../session';
 import { formatDateTime, formatDay, localDate } from '../time';
-import { Empty, ErrorNote, Loading, PeriodPicker, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
+import { Empty, ErrorNote, Loading, PeriodPicker, Table, type Column as TableColumn, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
 
 const BUCKETS: { value: Bucket; label: string }[] = [
   { value: 'hour', label: 'Hour' },
@@ -43,55 +43,46 @@ function AssetTable({ data }: { data: Data }) {
     const value = (r: AssetFigures) => (sort.key === 'asset_name' ? r.asset_name : (r[sort.key] as number | null));
     return [...data.assets].sort((a, b) => compareNullable(value(a), value(b), sort.dir) || a.asset_id - b.asset_id);
   }, [data, sort]);
-  const header = (key: Column['key'], label: string, numeric: boolean) => {
+  const header = (key: Column['key'], label: string, numeric: boolean): TableColumn => {
     const active = sort.key === key;
-    return (
-      <th key={key} class={numeric ? 'num' : ''} aria-sort={active ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'} scope="col">
-        <button
-          type="button"
-          class="sort"
-          onClick={() => setSort({ key, dir: active ? (-sort.dir as 1 | -1) : numeric ? -1 : 1 })}
-        >
+    return {
+      num: numeric,
+      sort: active ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none',
+      label: (
+        <button type="button" class="sort" onClick={() => setSort({ key, dir: active ? (-sort.dir as 1 | -1) : numeric ? -1 : 1 })}>
           {label}
           <span aria-hidden="true">{active ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</span>
         </button>
-      </th>
-    );
+      ),
+    };
   };
   return (
-    <div class="table-wrap">
-      <table id="asset-figures">
-        <caption class="visually-hidden">Figures per machine; the column buttons sort the table.</caption>
-        <thead>
-          <tr>
-            {header('asset_name', 'Machine', false)}
-            {COLUMNS.map((c) => header(c.key, c.label, c.numeric))}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.asset_id} data-asset-id={r.asset_id}>
-              <th scope="row">{r.asset_name}</th>
-              {COLUMNS.map((c) => (
-                <td key={c.key} class="num" data-col={c.key}>
-                  {c.show(r)}
-                </td>
-              ))}
-            </tr>
+    <Table
+      id="asset-figures"
+      caption="Figures per machine; the column buttons sort the table."
+      columns={[header('asset_name', 'Machine', false), ...COLUMNS.map((c) => header(c.key, c.label, c.numeric))]}
+      foot={
+        <tr data-total>
+          <th scope="row">All machines</th>
+          {COLUMNS.map((c) => (
+            <td key={c.key} class="num" data-col={c.key}>
+              {c.show(data.total)}
+            </td>
           ))}
-        </tbody>
-        <tfoot>
-          <tr data-total>
-            <th scope="row">All machines</th>
-            {COLUMNS.map((c) => (
-              <td key={c.key} class="num" data-col={c.key}>
-                {c.show(data.total)}
-              </td>
-            ))}
-          </tr>
-        </tfoot>
-      </table>
-    </div>
+        </tr>
+      }
+    >
+      {rows.map((r) => (
+        <tr key={r.asset_id} data-asset-id={r.asset_id}>
+          <th scope="row">{r.asset_name}</th>
+          {COLUMNS.map((c) => (
+            <td key={c.key} class="num" data-col={c.key}>
+              {c.show(r)}
+            </td>
+          ))}
+        </tr>
+      ))}
+    </Table>
   );
 }
 
@@ -142,28 +133,15 @@ function Trend({ data, bucket }: { data: Data; bucket: Bucket }) {
       />
       <details>
         <summary>Show as a table</summary>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{bucket}</th>
-              <th scope="col" class="num">
-                Availability
-              </th>
-              <th scope="col" class="num">
-                Stops
-              </th>
+        <Table bare columns={[bucket, { label: 'Availability', num: true }, { label: 'Stops', num: true }]}>
+          {buckets.map((b) => (
+            <tr key={b.start}>
+              <td>{bucketLabel(b.start, bucket, tz, b.shift)}</td>
+              <td class="num">{formatPercent(b.availability)}</td>
+              <td class="num">{b.stops}</td>
             </tr>
-          </thead>
-          <tbody>
-            {buckets.map((b) => (
-              <tr key={b.start}>
-                <td>{bucketLabel(b.start, bucket, tz, b.shift)}</td>
-                <td class="num">{formatPercent(b.availability)}</td>
-                <td class="num">{b.stops}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       </details>
     </section>
   );
@@ -211,32 +189,16 @@ function Pareto({ data }: { data: Data }) {
               data: [rows.map((_, i) => i), rows.map((r) => r.down_ms / 3_600_000), rows.map((r) => r.cumulative * 100)],
             })}
           />
-          <table id="pareto-table">
-            <thead>
-              <tr>
-                <th scope="col">Reason</th>
-                <th scope="col" class="num">
-                  Down
-                </th>
-                <th scope="col" class="num">
-                  Stops
-                </th>
-                <th scope="col" class="num">
-                  Cumulative
-                </th>
+          <Table id="pareto-table" bare columns={['Reason', { label: 'Down', num: true }, { label: 'Stops', num: true }, { label: 'Cumulative', num: true }]}>
+            {rows.map((r) => (
+              <tr key={r.name}>
+                <td>{r.name}</td>
+                <td class="num">{formatHours(r.down_ms)}</td>
+                <td class="num">{r.stops}</td>
+                <td class="num">{formatPercent(r.cumulative, 0)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={r.name}>
-                  <td>{r.name}</td>
-                  <td class="num">{formatHours(r.down_ms)}</td>
-                  <td class="num">{r.stops}</td>
-                  <td class="num">{formatPercent(r.cumulative, 0)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </>
       )}
     </section>

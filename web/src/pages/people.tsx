@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { api, type Role, type User } from '../api';
 import { session } from '../session';
-import { Confirm, ErrorNote, Loading, useData, useTitle } from '../ui';
+import { Confirm, ErrorNote, Loading, Table, useData, useTitle } from '../ui';
 
 const ROLES: { value: Role; label: string; what: string }[] = [
   { value: 'viewer', label: 'Viewer', what: 'reads the board, analytics and stops' },
@@ -31,64 +31,51 @@ export function People() {
       <ErrorNote error={error ?? removeError} />
       {!data && !error && <Loading what="people" />}
       {data && (
-        <div class="table-wrap">
-          <table id="people">
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.map((u) => (
-                <tr key={u.id}>
-                  <td>
-                    {u.email}
-                    {u.id === me && <span class="hint"> (you)</span>}
-                  </td>
-                  <td>
-                    {/* Your own role stays as it is here: stepping down is another admin's call. */}
-                    {u.id === me ? (
-                      u.role
-                    ) : (
-                      <select
-                        aria-label={`Role of ${u.email}`}
-                        value={u.role}
-                        onChange={async (e) => {
-                          const role = e.currentTarget.value as Role;
-                          setRemoveError(null);
-                          try {
-                            const changed = await api.setUserRole(u.id, role);
-                            setData((list) => list?.map((x) => (x.id === changed.id ? changed : x)) ?? null);
-                          } catch (err) {
-                            setRemoveError(err);
-                          }
-                        }}
-                      >
-                        {ROLES.map((r) => (
-                          <option key={r.value} value={r.value}>
-                            {r.label}
-                          </option>
-                        ))}
-                      </select>
-                    )}
-                  </td>
-                  <td>
-                    {/* Removing yourself would sign you out mid-sentence: another admin does it. */}
-                    {u.id !== me && (
-                      <button type="button" onClick={() => setRemoving(u)} aria-label={`Remove ${u.email}`}>
-                        Remove
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table id="people" columns={['Email', 'Role', { label: 'Actions', hidden: true }]}>
+          {data.map((u) => (
+            <tr key={u.id}>
+              <td>
+                {u.email}
+                {u.id === me && <span class="hint"> (you)</span>}
+              </td>
+              <td>
+                {/* Your own role stays as it is here: stepping down is another admin's call. */}
+                {u.id === me ? (
+                  u.role
+                ) : (
+                  <select
+                    aria-label={`Role of ${u.email}`}
+                    value={u.role}
+                    onChange={async (e) => {
+                      const role = e.currentTarget.value as Role;
+                      setRemoveError(null);
+                      try {
+                        const changed = await api.setUserRole(u.id, role);
+                        setData((list) => list?.map((x) => (x.id === changed.id ? changed : x)) ?? null);
+                      } catch (err) {
+                        setRemoveError(err);
+                      }
+                    }}
+                  >
+                    {ROLES.map((r) => (
+                      <option key={r.value} value={r.value}>
+                        {r.label}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </td>
+              <td>
+                {/* Removing yourself would sign you out mid-sentence: another admin does it. */}
+                {u.id !== me && (
+                  <button type="button" onClick={() => setRemoving(u)} aria-label={`Remove ${u.email}`}>
+                    Remove
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {data && data.length === 1 && <p class="hint">Only you so far. Add the people who watch the machines below.</p>}
       <form

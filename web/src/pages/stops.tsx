@@ -8,7 +8,7 @@ import { formatDuration } from '../format';
 import { location, setQuery } from '../router';
 import { canAnnotate, isAdmin, zone } from '../session';
 import { formatDateTime, formatTime, localDateTime, parseLocalDateTime } from '../time';
-import { Confirm, Empty, ErrorNote, Loading, PeriodPicker, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
+import { Confirm, Empty, ErrorNote, Loading, PeriodPicker, Table, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
 
 function reasonLabel(r: Reason): string {
   return `${r.category}: ${r.name}`;
@@ -232,40 +232,23 @@ export function Stops() {
         </Empty>
       )}
       {shown.length > 0 && (
-        <div class="table-wrap">
-          <table id="stops">
-            <caption class="visually-hidden">Stops, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Machine</th>
-                <th scope="col">Start</th>
-                <th scope="col">End</th>
-                <th scope="col" class="num">
-                  Duration
-                </th>
-                <th scope="col">Kind</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Comment</th>
-                {editable && <th scope="col">Actions</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((s) => (
-                <StopRow
-                  key={s.id}
-                  stop={s}
-                  asset={names.get(s.asset_id) ?? `Machine ${s.asset_id}`}
-                  reasons={reasons.data ?? []}
-                  editable={editable}
-                  onSaved={(reason_id, comment) =>
-                    stops.setData((list) => list?.map((x) => (x.id === s.id ? { ...x, reason_id, comment } : x)) ?? null)
-                  }
-                  onSplit={setSplitting}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          id="stops"
+          caption="Stops, newest first"
+          columns={['Machine', 'Start', 'End', { label: 'Duration', num: true }, 'Kind', 'Reason', 'Comment', editable && 'Actions']}
+        >
+          {shown.map((s) => (
+            <StopRow
+              key={s.id}
+              stop={s}
+              asset={names.get(s.asset_id) ?? `Machine ${s.asset_id}`}
+              reasons={reasons.data ?? []}
+              editable={editable}
+              onSaved={(reason_id, comment) => stops.setData((list) => list?.map((x) => (x.id === s.id ? { ...x, reason_id, comment } : x)) ?? null)}
+              onSplit={setSplitting}
+            />
+          ))}
+        </Table>
       )}
       <SplitDialog
         stop={splitting}

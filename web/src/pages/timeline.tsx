@@ -11,7 +11,7 @@ import { location, setQuery } from '../router';
 import { zone } from '../session';
 import { formatDateTime, formatTime, localDate, localDaySpan, shiftSpan, weekdayOf } from '../time';
 import { type Segment, pan, segmentAt, segments, wheelFactor, zoom, zoomAt } from '../timeline';
-import { Empty, ErrorNote, Loading, useData, useTitle } from '../ui';
+import { Empty, ErrorNote, Loading, Table, useData, useTitle } from '../ui';
 
 const FILL: Record<AssetState, string> = { RUNNING: '#1a7f37', STOPPED: '#c62828', UNKNOWN: '#8c959f' };
 const WORD: Record<AssetState, string> = { RUNNING: 'Running', STOPPED: 'Stopped', UNKNOWN: 'Unknown' };
@@ -216,32 +216,19 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
       </div>
       <details>
         <summary>Show as a list</summary>
-        <table id="timeline-list">
-          <thead>
-            <tr>
-              <th scope="col">Machine</th>
-              <th scope="col">State</th>
-              <th scope="col">From</th>
-              <th scope="col">To</th>
-              <th scope="col" class="num">
-                Duration
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.flatMap((row) =>
-              row.segments.map((seg) => (
-                <tr key={`${row.asset.id}-${seg.start}`}>
-                  <td>{row.asset.name}</td>
-                  <td>{WORD[seg.state]}</td>
-                  <td>{formatTime(seg.start, tz)}</td>
-                  <td>{formatTime(seg.end, tz)}</td>
-                  <td class="num">{formatDuration(seg.end - seg.start)}</td>
-                </tr>
-              )),
-            )}
-          </tbody>
-        </table>
+        <Table id="timeline-list" bare columns={['Machine', 'State', 'From', 'To', { label: 'Duration', num: true }]}>
+          {rows.flatMap((row) =>
+            row.segments.map((seg) => (
+              <tr key={`${row.asset.id}-${seg.start}`}>
+                <td>{row.asset.name}</td>
+                <td>{WORD[seg.state]}</td>
+                <td>{formatTime(seg.start, tz)}</td>
+                <td>{formatTime(seg.end, tz)}</td>
+                <td class="num">{formatDuration(seg.end - seg.start)}</td>
+              </tr>
+            )),
+          )}
+        </Table>
       </details>
     </section>
   );
