@@ -35,12 +35,9 @@ async fn a_worked_day_gives_the_hand_computed_figures() {
     let app = spawn_app().await;
     let (admin, _, asset, t0) = worked_day(&app).await;
     let body = app
-        .get_json(
-            &format!(
-                "/api/v1/analytics?from={t0}&to={}&bucket=hour",
-                t0 + 5 * HOUR
-            ),
-            &admin.token,
+        .analytics(
+            &admin,
+            &format!("from={t0}&to={}&bucket=hour", t0 + 5 * HOUR),
         )
         .await;
     assert_eq!(body["timezone"], "UTC");
@@ -96,10 +93,7 @@ async fn before_the_first_event_time_is_unknown_and_a_stop_after_unknown_is_not_
     ]);
     app.ingest(&device, events).await;
     let a = &app
-        .get_json(
-            &format!("/api/v1/analytics?from={t0}&to={}", t0 + 3 * HOUR),
-            &admin.token,
-        )
+        .analytics(&admin, &format!("from={t0}&to={}", t0 + 3 * HOUR))
         .await["assets"][0];
     assert_eq!(a["unknown_ms"], HOUR);
     assert_eq!(a["down_ms"], HOUR);
@@ -115,36 +109,23 @@ async fn planned_downtime_and_thresholds_shape_the_numbers() {
     let (admin, _, asset, t0) = worked_day(&app).await;
     // The long stop was planned maintenance: unplanned time, no stop.
     let resp = app
-        .post(
-            "/api/v1/planned-downtime",
-            &json!({"asset_id": asset, "from": t0 + 3 * HOUR, "to": t0 + 3 * HOUR + 30 * MIN, "note": "oil change"}),
-            Some(&admin.token),
-        )
+        .add_planned_downtime(&admin, &json!({"asset_id": asset, "from": t0 + 3 * HOUR, "to": t0 + 3 * HOUR + 30 * MIN, "note": "oil change"}))
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let listed = app.get_json("/api/v1/planned-downtime", &admin.token).await;
     assert_eq!(listed[0]["note"], "oil change");
     let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
-    let a = &app
-        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-        .await["assets"][0];
+    let a = &app.analytics(&admin, &window).await["assets"][0];
     assert_eq!(a["unplanned_ms"], 30 * MIN);
     assert_eq!(a["down_ms"], 2 * MIN);
     assert_eq!(a["stops"], 1);
 
     // A threshold of 60 s makes the 2-minute stop long; the asset's own threshold wins.
     let resp = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"short_stop_threshold_s": 60})),
-            Some(&admin.token),
-        )
+        .put_settings(&admin, &json!({"short_stop_threshold_s": 60}))
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let a = &app
-        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-        .await["assets"][0];
+    let a = &app.analytics(&admin, &window).await["assets"][0];
     assert_eq!(
         (a["short_stops"].as_i64(), a["long_stops"].as_i64()),
         (Some(0), Some(1))
@@ -156,9 +137,7 @@ async fn planned_downtime_and_thresholds_shape_the_numbers() {
         Some(&admin.token),
     )
     .await;
-    let a = &app
-        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-        .await["assets"][0];
+    let a = &app.analytics(&admin, &window).await["assets"][0];
     assert_eq!(
         (a["short_stops"].as_i64(), a["long_stops"].as_i64()),
         (Some(1), Some(0))
@@ -183,12 +162,9 @@ async fn a_shift_calendar_makes_the_rest_unplanned() {
     app.set_shifts(&admin, &calendar).await;
     assert_eq!(app.get_json("/api/v1/shifts", &admin.token).await, calendar);
     let a = &app
-        .get_json(
-            &format!(
-                "/api/v1/analytics?from={t0}&to={}&bucket=shift",
-                t0 + 5 * HOUR
-            ),
-            &admin.token,
+        .analytics(
+            &admin,
+            &format!("from={t0}&to={}&bucket=shift", t0 + 5 * HOUR),
         )
         .await["assets"][0];
     assert_eq!(a["unplanned_ms"], 4 * HOUR);
@@ -236,9 +212,7 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
     assert_error(dup, StatusCode::CONFLICT, "conflict").await;
 
     let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
-    let stops = app
-        .get_json(&format!("/api/v1/stops?{window}"), &operator.token)
-        .await;
+    let stops = app.stops(&operator, &window).await;
     let stops = stops.as_array().unwrap();
     assert_eq!(stops.len(), 2);
     let long = stops.iter().find(|s| s["short"] == false).unwrap();
@@ -268,10 +242,10 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
 
     // Split the long stop: the last 10 minutes were a tool change.
     let split: Value = app
-        .post(
-            &format!("/api/v1/stops/{long_id}/split"),
+        .split_stop(
+            &operator,
+            &long_id,
             &json!({"at": t0 + 3 * HOUR + 20 * MIN}),
-            Some(&operator.token),
         )
         .await
         .json()
@@ -279,18 +253,11 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
         .unwrap();
     let second = split["parts"][1].as_str().unwrap().to_owned();
     let ok = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/stops/{second}"),
-            Some(&json!({"reason_id": tool["id"]})),
-            Some(&operator.token),
-        )
+        .annotate_stop(&operator, &second, &json!({"reason_id": tool["id"]}))
         .await;
     assert_eq!(ok.status(), StatusCode::NO_CONTENT);
 
-    let a = &app
-        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-        .await["assets"][0];
+    let a = &app.analytics(&admin, &window).await["assets"][0];
     let pareto = a["downtime_by_reason"].as_array().unwrap();
     let shares: Vec<(Value, i64)> = pareto
         .iter()
@@ -315,17 +282,11 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
     assert_eq!(app.events(&admin).await.len(), 6);
 
     let unassigned = app
-        .get_json(
-            &format!("/api/v1/stops?{window}&unassigned=true"),
-            &admin.token,
-        )
+        .stops(&admin, &format!("{window}&unassigned=true"))
         .await;
     assert_eq!(unassigned.as_array().unwrap().len(), 1);
     let long_only = app
-        .get_json(
-            &format!("/api/v1/stops?{window}&min_duration_ms={}", 5 * MIN),
-            &admin.token,
-        )
+        .stops(&admin, &format!("{window}&min_duration_ms={}", 5 * MIN))
         .await;
     assert_eq!(
         long_only.as_array().unwrap().len(),
@@ -334,28 +295,18 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
     );
 
     let outside = app
-        .post(
-            &format!("/api/v1/stops/{long_id}/split"),
-            &json!({"at": t0}),
-            Some(&operator.token),
-        )
+        .split_stop(&operator, &long_id, &json!({"at": t0}))
         .await;
     assert_error(outside, StatusCode::BAD_REQUEST, "invalid_field").await;
     let foreign_reason = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/stops/{long_id}"),
-            Some(&json!({"reason_id": 9999})),
-            Some(&operator.token),
-        )
+        .annotate_stop(&operator, &long_id, &json!({"reason_id": 9999}))
         .await;
     assert_error(foreign_reason, StatusCode::BAD_REQUEST, "invalid_reason").await;
     let no_stop = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/stops/{asset}-{t0}-{t0}"),
-            Some(&json!({"reason_id": null})),
-            Some(&operator.token),
+        .annotate_stop(
+            &operator,
+            &format!("{asset}-{t0}-{t0}"),
+            &json!({"reason_id": null}),
         )
         .await;
     assert_error(no_stop, StatusCode::NOT_FOUND, "not_found").await;
@@ -415,39 +366,19 @@ async fn settings_are_validated_and_only_admins_change_them() {
         json!({"timezone": "UTC", "short_stop_threshold_s": 300})
     );
     let bad_zone = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"timezone": "Mars/Olympus"})),
-            Some(&admin.token),
-        )
+        .put_settings(&admin, &json!({"timezone": "Mars/Olympus"}))
         .await;
     assert_error(bad_zone, StatusCode::BAD_REQUEST, "invalid_timezone").await;
     let bad_threshold = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"short_stop_threshold_s": 0})),
-            Some(&admin.token),
-        )
+        .put_settings(&admin, &json!({"short_stop_threshold_s": 0}))
         .await;
     assert_error(bad_threshold, StatusCode::BAD_REQUEST, "invalid_field").await;
     let as_viewer = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"timezone": "Europe/Berlin"})),
-            Some(&viewer.token),
-        )
+        .put_settings(&viewer, &json!({"timezone": "Europe/Berlin"}))
         .await;
     assert_error(as_viewer, StatusCode::FORBIDDEN, "forbidden").await;
     let ok = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"timezone": "Europe/Berlin"})),
-            Some(&admin.token),
-        )
+        .put_settings(&admin, &json!({"timezone": "Europe/Berlin"}))
         .await;
     assert_eq!(
         ok.json::<Value>().await.unwrap()["timezone"],
@@ -522,38 +453,19 @@ async fn another_tenant_cannot_read_or_annotate_what_is_not_its_own() {
         )
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    assert_eq!(
-        app.get_json(&format!("/api/v1/analytics?{window}"), &other.token)
-            .await["assets"],
-        json!([])
-    );
-    assert_eq!(
-        app.get_json(&format!("/api/v1/stops?{window}"), &other.token)
-            .await,
-        json!([])
-    );
+    assert_eq!(app.analytics(&other, &window).await["assets"], json!([]));
+    assert_eq!(app.stops(&other, &window).await, json!([]));
 
-    let stop_id = app
-        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
-        .await[0]["id"]
+    let stop_id = app.stops(&admin, &window).await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let resp = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/stops/{stop_id}"),
-            Some(&json!({"comment": "mine"})),
-            Some(&other.token),
-        )
+        .annotate_stop(&other, &stop_id, &json!({"comment": "mine"}))
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     let resp = app
-        .post(
-            &format!("/api/v1/stops/{stop_id}/split"),
-            &json!({"at": t0 + HOUR + MIN}),
-            Some(&other.token),
-        )
+        .split_stop(&other, &stop_id, &json!({"at": t0 + HOUR + MIN}))
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     // B's reason cannot be put on A's stop, nor A's on B's.
@@ -568,12 +480,7 @@ async fn another_tenant_cannot_read_or_annotate_what_is_not_its_own() {
         .await
         .unwrap();
     let resp = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/stops/{stop_id}"),
-            Some(&json!({"reason_id": b_reason["id"]})),
-            Some(&admin.token),
-        )
+        .annotate_stop(&admin, &stop_id, &json!({"reason_id": b_reason["id"]}))
         .await;
     assert_error(resp, StatusCode::BAD_REQUEST, "invalid_reason").await;
     let resp = app
@@ -595,11 +502,7 @@ async fn another_tenant_cannot_read_or_annotate_what_is_not_its_own() {
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     let a_downtime: Value = app
-        .post(
-            "/api/v1/planned-downtime",
-            &json!({"from": t0, "to": t0 + HOUR}),
-            Some(&admin.token),
-        )
+        .add_planned_downtime(&admin, &json!({"from": t0, "to": t0 + HOUR}))
         .await
         .json()
         .await
@@ -614,10 +517,9 @@ async fn another_tenant_cannot_read_or_annotate_what_is_not_its_own() {
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     let resp = app
-        .post(
-            "/api/v1/planned-downtime",
+        .add_planned_downtime(
+            &other,
             &json!({"asset_id": asset, "from": t0, "to": t0 + HOUR}),
-            Some(&other.token),
         )
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
@@ -659,10 +561,7 @@ async fn an_offline_gap_is_unknown_time() {
     assert_eq!(live.next_of("logger_status").await["online"], true);
     let end = now_ms();
     let a = &app
-        .get_json(
-            &format!("/api/v1/analytics?from={start}&to={end}"),
-            &admin.token,
-        )
+        .analytics(&admin, &format!("from={start}&to={end}"))
         .await["assets"][0];
     let (unknown, run) = (
         a["unknown_ms"].as_i64().unwrap(),
@@ -821,29 +720,18 @@ async fn an_ongoing_stop_is_short_until_it_reaches_the_threshold() {
     ]);
     app.ingest(&device, events).await;
     let window = format!("from={}&to={}", now - HOUR, now + HOUR);
-    let stop = &app
-        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
-        .await[0];
+    let stop = &app.stops(&admin, &window).await[0];
     assert_eq!(stop["ongoing"], true);
     assert_eq!(stop["short"], true);
     assert!(stop["duration_ms"].as_i64().unwrap() >= 2 * MIN);
-    app.send(
-        Method::PUT,
-        "/api/v1/settings",
-        Some(&json!({"short_stop_threshold_s": 60})),
-        Some(&admin.token),
-    )
-    .await;
-    let stop = &app
-        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
-        .await[0];
+    app.put_settings(&admin, &json!({"short_stop_threshold_s": 60}))
+        .await;
+    let stop = &app.stops(&admin, &window).await[0];
     assert_eq!(
         stop["short"], false,
         "two minutes in, past a 60 s threshold"
     );
-    let a = &app
-        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-        .await["assets"][0];
+    let a = &app.analytics(&admin, &window).await["assets"][0];
     assert_eq!(a["long_stops"], 1);
     let total = a["run_ms"].as_i64().unwrap()
         + a["down_ms"].as_i64().unwrap()
@@ -856,23 +744,15 @@ async fn purging_a_logger_takes_its_notes_downtime_and_offline_history_along() {
     let app = spawn_app().await;
     let (admin, _, asset, t0) = worked_day(&app).await;
     let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
-    let stop_id = app
-        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
-        .await[0]["id"]
+    let stop_id = app.stops(&admin, &window).await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.send(
-        Method::PUT,
-        &format!("/api/v1/stops/{stop_id}"),
-        Some(&json!({"comment": "noted"})),
-        Some(&admin.token),
-    )
-    .await;
-    app.post(
-        "/api/v1/planned-downtime",
+    app.annotate_stop(&admin, &stop_id, &json!({"comment": "noted"}))
+        .await;
+    app.add_planned_downtime(
+        &admin,
         &json!({"asset_id": asset, "from": t0, "to": t0 + HOUR}),
-        Some(&admin.token),
     )
     .await;
     let logger = app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
@@ -899,11 +779,7 @@ async fn purging_a_logger_takes_its_notes_downtime_and_offline_history_along() {
         app.get_json("/api/v1/planned-downtime", &admin.token).await,
         json!([])
     );
-    assert_eq!(
-        app.get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-            .await["assets"],
-        json!([])
-    );
+    assert_eq!(app.analytics(&admin, &window).await["assets"], json!([]));
 }
 
 #[tokio::test]
@@ -928,10 +804,9 @@ async fn times_far_outside_any_history_are_refused() {
         .await;
     assert_error(resp, StatusCode::BAD_REQUEST, "invalid_query").await;
     let resp = app
-        .post(
-            "/api/v1/planned-downtime",
+        .add_planned_downtime(
+            &admin,
             &json!({"from": t0, "to": 9_000_000_000_000_000_i64}),
-            Some(&admin.token),
         )
         .await;
     assert_error(resp, StatusCode::BAD_REQUEST, "invalid_field").await;
@@ -969,19 +844,14 @@ async fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
 async fn stops_in_unplanned_time_are_neither_listed_nor_counted() {
     let app = spawn_app().await;
     let (admin, _, asset, t0) = worked_day(&app).await;
-    app.post(
-        "/api/v1/planned-downtime",
+    app.add_planned_downtime(
+        &admin,
         &json!({"asset_id": asset, "from": t0 + 3 * HOUR, "to": t0 + 4 * HOUR}),
-        Some(&admin.token),
     )
     .await;
     let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
-    let stops = app
-        .get_json(&format!("/api/v1/stops?{window}"), &admin.token)
-        .await;
+    let stops = app.stops(&admin, &window).await;
     assert_eq!(stops.as_array().unwrap().len(), 1);
-    let a = &app
-        .get_json(&format!("/api/v1/analytics?{window}"), &admin.token)
-        .await["assets"][0];
+    let a = &app.analytics(&admin, &window).await["assets"][0];
     assert_eq!(a["stops"], 1);
 }

@@ -170,6 +170,56 @@ impl TestApp {
         account(resp.json().await.expect("json"))
     }
 
+    /// `GET /api/v1/analytics?{query}` as `account`; it must answer 200.
+    pub async fn analytics(&self, account: &Account, query: &str) -> Value {
+        self.get_json(&format!("/api/v1/analytics?{query}"), &account.token)
+            .await
+    }
+
+    /// `GET /api/v1/stops?{query}` as `account`; it must answer 200.
+    pub async fn stops(&self, account: &Account, query: &str) -> Value {
+        self.get_json(&format!("/api/v1/stops?{query}"), &account.token)
+            .await
+    }
+
+    /// `PUT /api/v1/settings` as `account`.
+    pub async fn put_settings(&self, account: &Account, settings: &Value) -> Response {
+        self.send(
+            reqwest::Method::PUT,
+            "/api/v1/settings",
+            Some(settings),
+            Some(&account.token),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/planned-downtime` as `account`.
+    pub async fn add_planned_downtime(&self, account: &Account, downtime: &Value) -> Response {
+        self.post("/api/v1/planned-downtime", downtime, Some(&account.token))
+            .await
+    }
+
+    /// `PUT /api/v1/stops/{id}` (a reason and a comment) as `account`.
+    pub async fn annotate_stop(&self, account: &Account, id: &str, note: &Value) -> Response {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/stops/{id}"),
+            Some(note),
+            Some(&account.token),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/stops/{id}/split` as `account`.
+    pub async fn split_stop(&self, account: &Account, id: &str, at: &Value) -> Response {
+        self.post(
+            &format!("/api/v1/stops/{id}/split"),
+            at,
+            Some(&account.token),
+        )
+        .await
+    }
+
     /// Sets the tenant's shift calendar as `admin`; it must be accepted.
     pub async fn set_shifts(&self, admin: &Account, calendar: &Value) {
         let resp = self

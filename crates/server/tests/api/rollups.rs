@@ -2,7 +2,7 @@
 //! get reasons and splits, settings that change; after each step the answer read through the
 //! rollups must equal the one computed from the events alone.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -42,12 +42,7 @@ async fn rollup_counters(app: &TestApp) -> (u64, u64) {
 
 async fn set_threshold(app: &TestApp, admin: &Account, seconds: i64) {
     let resp = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"short_stop_threshold_s": seconds})),
-            Some(&admin.token),
-        )
+        .put_settings(admin, &json!({"short_stop_threshold_s": seconds}))
         .await;
     assert!(resp.status().is_success(), "{}", resp.status());
 }
@@ -59,11 +54,8 @@ async fn answers(app: &TestApp, admin: &Account, from: i64, to: i64) -> Vec<Valu
     let mut out = Vec::new();
     for bucket in QUESTIONS {
         out.push(
-            app.get_json(
-                &format!("/api/v1/analytics?from={from}&to={to}{bucket}"),
-                &admin.token,
-            )
-            .await,
+            app.analytics(admin, &format!("from={from}&to={to}{bucket}"))
+                .await,
         );
     }
     out
@@ -78,11 +70,8 @@ async fn answers_from_events(app: &TestApp, admin: &Account, from: i64, to: i64)
         set_threshold(app, admin, 300).await;
         let before = rollup_counters(app).await;
         out.push(
-            app.get_json(
-                &format!("/api/v1/analytics?from={from}&to={to}{bucket}"),
-                &admin.token,
-            )
-            .await,
+            app.analytics(admin, &format!("from={from}&to={to}{bucket}"))
+                .await,
         );
         assert_eq!(
             rollup_counters(app).await.0,
@@ -118,11 +107,9 @@ async fn rollups_answer_like_the_events_whatever_arrives_late() {
     let app = spawn_app().await;
     let admin = app.signup("ada@a.example", "A").await;
     let resp = app
-        .send(
-            Method::PUT,
-            "/api/v1/settings",
-            Some(&json!({"timezone": "Europe/Berlin", "short_stop_threshold_s": 300})),
-            Some(&admin.token),
+        .put_settings(
+            &admin,
+            &json!({"timezone": "Europe/Berlin", "short_stop_threshold_s": 300}),
         )
         .await;
     assert!(resp.status().is_success());
@@ -176,22 +163,16 @@ async fn rollups_answer_like_the_events_whatever_arrives_late() {
             assert_eq!(resp.status(), StatusCode::OK);
             if step % 3 == 2 {
                 // An operator gives a stop a reason, or splits one.
-                let stops = app
-                    .get_json(
-                        &format!("/api/v1/stops?from={start}&to={end}"),
-                        &admin.token,
-                    )
-                    .await;
+                let stops = app.stops(&admin, &format!("from={start}&to={end}")).await;
                 let stops = stops.as_array().unwrap();
                 if !stops.is_empty() {
                     let stop = &stops[rng.below(stops.len() as u64) as usize];
                     let id = stop["id"].as_str().unwrap();
                     let resp = if rng.below(2) == 0 {
-                        app.send(
-                            Method::PUT,
-                            &format!("/api/v1/stops/{id}"),
-                            Some(&json!({"reason_id": reason["id"], "comment": "jam"})),
-                            Some(&admin.token),
+                        app.annotate_stop(
+                            &admin,
+                            id,
+                            &json!({"reason_id": reason["id"], "comment": "jam"}),
                         )
                         .await
                     } else {
@@ -199,12 +180,8 @@ async fn rollups_answer_like_the_events_whatever_arrives_late() {
                             stop["start"].as_i64().unwrap(),
                             stop["end"].as_i64().unwrap(),
                         );
-                        app.post(
-                            &format!("/api/v1/stops/{id}/split"),
-                            &json!({"at": s + (e - s) / 2}),
-                            Some(&admin.token),
-                        )
-                        .await
+                        app.split_stop(&admin, id, &json!({"at": s + (e - s) / 2}))
+                            .await
                     };
                     assert!(resp.status().is_success(), "{}", resp.status());
                 }
@@ -249,12 +226,9 @@ async fn the_background_settle_leaves_no_day_of_a_backfill_for_a_reader_to_compu
     let (read_before, computed_before) = rollup_counters(&app).await;
     assert!(computed_before >= 7, "the settle computed the week's days");
     let week = app
-        .get_json(
-            &format!(
-                "/api/v1/analytics?from={start}&to={}&bucket=day",
-                start + 7 * DAY
-            ),
-            &admin.token,
+        .analytics(
+            &admin,
+            &format!("from={start}&to={}&bucket=day", start + 7 * DAY),
         )
         .await;
     let (read_after, computed_after) = rollup_counters(&app).await;
