@@ -59,14 +59,19 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_OPEN_SIGNUP")]
     pub open_signup: bool,
     /// Seconds between logger heartbeats; three missed ones make a logger offline. Default 30.
-    #[arg(long, env = "ASSETLOG_HEARTBEAT_INTERVAL", default_value_t = 30,
+    #[arg(long, env = "ASSETLOG_HEARTBEAT_INTERVAL", default_value_t = DEFAULT_HEARTBEAT_INTERVAL_S,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub heartbeat_interval: u64,
     /// Hours a sign-in token stays valid. Default 720 (30 days).
-    #[arg(long, env = "ASSETLOG_TOKEN_TTL_HOURS", default_value_t = 720,
+    #[arg(long, env = "ASSETLOG_TOKEN_TTL_HOURS", default_value_t = DEFAULT_TOKEN_TTL_HOURS,
           value_parser = clap::value_parser!(u64).range(1..=87600))]
     pub token_ttl_hours: u64,
 }
+
+/// The heartbeat period loggers are told to keep: the one they keep until told (core's uplink).
+pub const DEFAULT_HEARTBEAT_INTERVAL_S: u64 = assetlog_core::uplink::DEFAULT_HEARTBEAT_MS / 1000;
+/// How long a sign-in token stays valid: 30 days.
+pub const DEFAULT_TOKEN_TTL_HOURS: u64 = 720;
 
 impl ServeConfig {
     /// Settings for a server on a free loopback port over `data_dir` (tests, benchmarks, demos).
@@ -76,8 +81,8 @@ impl ServeConfig {
             data_dir,
             enrollment: Enrollment::Claim,
             open_signup: false,
-            heartbeat_interval: 30,
-            token_ttl_hours: 720,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL_S,
+            token_ttl_hours: DEFAULT_TOKEN_TTL_HOURS,
         }
     }
 }

@@ -1,11 +1,35 @@
-//! Storage: the one seam between the HTTP layer and the database.
+//! Storage: the one seam between the services (`ingest`, `analytics`, the HTTP handlers) and the
+//! database.
 //!
-//! Handlers call the domain methods of [`Store`] (in `accounts`, `devices`, `fleet`) and never see
-//! SQL. Today the backend is one SQLite file in WAL mode: a single writer thread applies every
-//! write with *group commit* (all the writes waiting at that moment share one transaction and one
-//! fsync, each in its own savepoint, and each caller is answered only after the commit), and a
-//! small pool of read-only connections serves reads. PostgreSQL will slot in behind the same
-//! methods.
+//! # The seam
+//! Callers use the domain methods of [`Store`] and never see SQL: their arguments and answers are
+//! domain types (`store::model`, `NewEvent`, `HistoryRows`, …) and their errors [`StoreError`],
+//! which names no driver type. Every method that touches a tenant's rows takes the tenant and
+//! filters by it, also where an asset id alone would find the row.
+//!
+//! The shape a second backend takes (the PostgreSQL issue): `Store` stays the one handle and
+//! holds an enum over backends, each domain method a `match` that calls the same-named function
+//! of the backend; the domain types and `StoreError` are shared, the SQL is each backend's own.
+//! An enum rather than a trait object, because the methods are `async` and the set of backends
+//! is closed; rather than a generic `Store<B>`, so that `AppState` and every caller stay
+//! non-generic. Today there is one backend, and its SQL sits directly in the domain files below;
+//! moving it under `store/sqlite/` is the first step of adding the second.
+//!
+//! # The SQLite backend
+//! One file in WAL mode: a single writer thread applies every write with *group commit* (all the
+//! writes waiting at that moment share one transaction and one fsync, each in its own savepoint,
+//! and each caller is answered only after the commit), and a small pool of read-only connections
+//! serves reads. New single events wait in an inbox and move into `events` in bulk (`inbox`):
+//! reads of events go through `Store::read_events`, which moves the inbox first, and the read-only
+//! connections refuse any other statement that reads `events`, so no reader can forget it.
+//!
+//! # Layout
+//! - `accounts`: tenants, users, sessions. `devices`: registration, heartbeats, device keys.
+//! - `reports`: a logger's report stored, in named steps (the hot path); `seqs`: its seq runs.
+//! - `inbox`: the events inbox. `fleet`: loggers, assets and events as their tenant sees them.
+//! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
+//! - `rollups`: the day rollups analytics keeps. `model`: the rows handed out.
+//! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
 
 mod accounts;
 mod checkpoint;
