@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use assetlog_core::sim::{self, DAY_MS, Machine, MachineParams};
 
+use crate::calendar::Calendar;
 use crate::config::{DemoArgs, Enrollment, ServeConfig};
 use crate::ingest;
 use crate::secrets::{hash_password, new_claim_code, new_secret};
@@ -77,10 +78,8 @@ async fn prepare_tenant(state: &AppState) -> anyhow::Result<()> {
         .store
         .add_user_to_named_tenant(DEMO_TENANT.into(), DEMO_EMAIL.into(), hash, Role::Admin)
         .await?;
-    state
-        .store
-        .set_shifts(tenant.id, DEMO_SHIFTS.split_whitespace().collect())
-        .await?;
+    let calendar = Calendar::from_stored(DEMO_SHIFTS).map_err(anyhow::Error::msg)?;
+    state.store.set_shifts(tenant.id, calendar).await?;
     Ok(())
 }
 

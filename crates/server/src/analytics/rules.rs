@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 
 use super::{AnalyticsError, Result};
-use crate::calendar::{self, ParsedShift, Shift};
+use crate::calendar::{self, ParsedShift};
 use crate::domain::Refusal;
 use crate::store::Store;
 
@@ -20,7 +20,7 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The tenant's rules as stored (checked when they were saved).
+    /// The tenant's rules as stored (checked when they were saved, and not again).
     pub async fn load(store: &Store, tenant_id: i64) -> Result<Self> {
         let settings = store.settings(tenant_id).await?;
         let tz: Tz = settings.timezone.parse().map_err(|_| {
@@ -29,11 +29,7 @@ impl Rules {
                 settings.timezone
             ))
         })?;
-        let shifts: Vec<Shift> = serde_json::from_str(&store.shifts(tenant_id).await?)
-            .map_err(|e| AnalyticsError::Internal(e.into()))?;
-        let calendar = calendar::parse_calendar(&shifts).map_err(|e| {
-            AnalyticsError::Internal(anyhow::anyhow!("stored calendar is invalid: {e}"))
-        })?;
+        let calendar = store.shifts(tenant_id).await?.parsed().to_vec();
         Ok(Self {
             tz,
             threshold_ms: settings.short_stop_threshold_s * 1000,

@@ -22,7 +22,7 @@ mod shifts;
 
 pub use assetlog_core::kpi::Span;
 pub use shifts::{
-    Break, Occurrence, ParsedShift, Shift, occurrences, parse_calendar, planned_spans,
+    Break, Calendar, Occurrence, ParsedShift, Shift, occurrences, parse_calendar, planned_spans,
 };
 
 /// The UTC instant of a local wall-clock time; inside a spring-forward gap, the first instant

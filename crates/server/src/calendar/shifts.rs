@@ -32,7 +32,7 @@ pub struct Break {
 }
 
 /// A shift checked and reduced to numbers: minutes after local midnight of its start day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParsedShift {
     pub name: String,
     /// Weekdays the shift starts on, Monday = 0.
@@ -219,6 +219,61 @@ pub fn planned_spans(
     subtract(&merge(clipped), &merge(downtime.to_vec()))
 }
 
+/// A tenant's weekly calendar, checked once when it is set: the shifts as the API shows them
+/// (trimmed names, lower-case days) and the same shifts as numbers, which analytics uses as they
+/// are. Only [`Calendar::parse`] makes one, so a stored calendar is always a checked one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calendar {
+    shifts: Vec<Shift>,
+    parsed: Vec<ParsedShift>,
+}
+
+impl Calendar {
+    pub fn parse(shifts: Vec<Shift>) -> Result<Self, String> {
+        let parsed = parse_calendar(&shifts)?;
+        let shifts = shifts
+            .into_iter()
+            .map(|s| Shift {
+                name: s.name.trim().to_owned(),
+                days: s
+                    .days
+                    .iter()
+                    .map(|d| d.trim().to_ascii_lowercase())
+                    .collect(),
+                ..s
+            })
+            .collect();
+        Ok(Self { shifts, parsed })
+    }
+
+    pub fn shifts(&self) -> &[Shift] {
+        &self.shifts
+    }
+
+    pub fn parsed(&self) -> &[ParsedShift] {
+        &self.parsed
+    }
+
+    /// A calendar as stored: its checked form, or (as stored before it was kept checked) the
+    /// shifts alone, checked now.
+    pub fn from_stored(json: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Checked(Calendar),
+            Shifts(Vec<Shift>),
+        }
+        match serde_json::from_str(json).map_err(|e| e.to_string())? {
+            Stored::Checked(calendar) => Ok(calendar),
+            Stored::Shifts(shifts) => Self::parse(shifts),
+        }
+    }
+
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).expect("a calendar serializes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{BERLIN, utc};
@@ -391,5 +446,27 @@ mod tests {
             ),
         ];
         assert_eq!(parse_calendar(&ok).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_calendar_is_stored_checked_and_read_back_without_checking_again() {
+        let calendar = Calendar::parse(vec![shift(
+            " Early ",
+            &["MON", "tue"],
+            "06:00",
+            "14:00",
+            &[],
+        )])
+        .unwrap();
+        assert_eq!(calendar.shifts()[0].name, "Early");
+        assert_eq!(calendar.shifts()[0].days, ["mon", "tue"]);
+        assert_eq!(calendar.parsed()[0].length, 8 * 60);
+        let stored = calendar.to_stored();
+        assert_eq!(Calendar::from_stored(&stored).unwrap(), calendar);
+        // As calendars were stored before: the shifts alone.
+        let old = serde_json::to_string(calendar.shifts()).unwrap();
+        assert_eq!(Calendar::from_stored(&old).unwrap(), calendar);
+        assert_eq!(Calendar::from_stored("[]").unwrap(), Calendar::default());
+        assert!(Calendar::from_stored("{").is_err());
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
-use crate::calendar::{Shift, parse_calendar};
+use crate::calendar::{Calendar, Shift};
 use crate::domain::{Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{PlannedDowntime, Reason, Settings};
@@ -79,34 +79,21 @@ async fn update_settings(
     show_settings(State(state), user).await
 }
 
-async fn show_shifts(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Value>> {
-    let stored = state.store.shifts(user.tenant_id()).await?;
-    let shifts: Value = serde_json::from_str(&stored).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(Json(shifts))
+async fn show_shifts(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<Shift>>> {
+    let calendar = state.store.shifts(user.tenant_id()).await?;
+    Ok(Json(calendar.shifts().to_vec()))
 }
 
 async fn update_shifts(
     State(state): State<AppState>,
     Admin(user): Admin,
     ApiJson(shifts): ApiJson<Vec<Shift>>,
-) -> Result<Json<Value>> {
-    parse_calendar(&shifts).map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
-    // Stored as the buckets will name them: trimmed names, lower-case days.
-    let shifts: Vec<Shift> = shifts
-        .into_iter()
-        .map(|s| Shift {
-            name: s.name.trim().to_owned(),
-            days: s
-                .days
-                .iter()
-                .map(|d| d.trim().to_ascii_lowercase())
-                .collect(),
-            ..s
-        })
-        .collect();
-    let json = serde_json::to_string(&shifts).map_err(|e| ApiError::Internal(e.into()))?;
-    state.store.set_shifts(user.tenant_id(), json).await?;
-    show_shifts(State(state), user).await
+) -> Result<Json<Vec<Shift>>> {
+    let calendar =
+        Calendar::parse(shifts).map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
+    let answer = calendar.shifts().to_vec();
+    state.store.set_shifts(user.tenant_id(), calendar).await?;
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

@@ -83,6 +83,12 @@ pub enum StoreError {
 #[error(transparent)]
 pub struct BackendError(Box<dyn std::error::Error + Send + Sync>);
 
+impl From<String> for BackendError {
+    fn from(message: String) -> Self {
+        Self(message.into())
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Database(BackendError(Box::new(e)))

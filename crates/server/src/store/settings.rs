@@ -5,7 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::rollups::{forget_asset_days, forget_tenant_days};
-use super::{Result, Store, StoreError, Unique, now_ms, on_unique};
+use super::{BackendError, Result, Store, StoreError, Unique, now_ms, on_unique};
+use crate::calendar::Calendar;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
@@ -93,23 +94,29 @@ impl Store {
         .await
     }
 
-    /// The tenant's shift calendar as stored (JSON, validated when it was set).
-    pub async fn shifts(&self, tenant_id: i64) -> Result<String> {
-        self.read(move |conn| {
-            Ok(conn.query_row(
-                "SELECT shifts FROM tenants WHERE id = ?1",
-                [tenant_id],
-                |r| r.get(0),
-            )?)
+    /// The tenant's shift calendar, as checked when it was set.
+    pub async fn shifts(&self, tenant_id: i64) -> Result<Calendar> {
+        let stored: String = self
+            .read(move |conn| {
+                Ok(conn.query_row(
+                    "SELECT shifts FROM tenants WHERE id = ?1",
+                    [tenant_id],
+                    |r| r.get(0),
+                )?)
+            })
+            .await?;
+        Calendar::from_stored(&stored).map_err(|e| {
+            StoreError::Database(BackendError::from(format!(
+                "tenant {tenant_id}'s stored calendar does not read: {e}"
+            )))
         })
-        .await
     }
 
-    pub async fn set_shifts(&self, tenant_id: i64, json: String) -> Result<()> {
+    pub async fn set_shifts(&self, tenant_id: i64, calendar: Calendar) -> Result<()> {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE tenants SET shifts = ?1 WHERE id = ?2",
-                params![json, tenant_id],
+                params![calendar.to_stored(), tenant_id],
             )?;
             forget_tenant_days(conn, tenant_id)
         })
