@@ -8,15 +8,7 @@ async fn simulated_changes_arrive_in_order_with_their_own_times() {
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
     let inputs = fast_sim(0, "Saw", 20) + &fast_sim(3, "Press", 20);
-    let agent = Agent::start(
-        &dir.path().join("agent"),
-        &agent_config(
-            &server.url,
-            "agent-a",
-            &dir.path().join("agent/state"),
-            &inputs,
-        ),
-    );
+    let agent = Agent::in_dir(dir.path(), &server.url, "agent-a", &inputs);
 
     let events = server.await_events(&token, "agent-a", 40).await;
     assert_complete(&events, 40);
@@ -52,15 +44,7 @@ async fn simulated_changes_arrive_in_order_with_their_own_times() {
     assert_eq!(status["assets"]["3"]["since_ms"], last_press.ts);
 
     // The server learnt the asset names from the registration.
-    let assets: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/assets", server.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let assets: serde_json::Value = server.get_json("/api/v1/assets", &token).await;
     let names: Vec<&str> = assets
         .as_array()
         .unwrap()
@@ -87,15 +71,7 @@ async fn a_pending_logger_shows_its_claim_code_and_delivers_once_claimed() {
     let dir = tempfile::tempdir().unwrap();
     // No tenant yet: with auto enrollment the logger stays pending.
     let server = Server::start(&dir.path().join("server"));
-    let agent = Agent::start(
-        &dir.path().join("agent"),
-        &agent_config(
-            &server.url,
-            "agent-p",
-            &dir.path().join("agent/state"),
-            &fast_sim(1, "Mill", 6),
-        ),
-    );
+    let agent = Agent::in_dir(dir.path(), &server.url, "agent-p", &fast_sim(1, "Mill", 6));
     let status = agent
         .await_status("a claim code", |s| s["claim_code"].is_string())
         .await;
@@ -125,15 +101,7 @@ async fn a_pending_logger_shows_its_claim_code_and_delivers_once_claimed() {
 async fn a_rotated_key_is_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
-    let agent = Agent::start(
-        &dir.path().join("agent"),
-        &agent_config(
-            &server.url,
-            "agent-k",
-            &dir.path().join("agent/state"),
-            &fast_sim(0, "Lathe", 2),
-        ),
-    );
+    let agent = Agent::in_dir(dir.path(), &server.url, "agent-k", &fast_sim(0, "Lathe", 2));
     server.await_events(&token, "agent-k", 2).await;
     let resp = server
         .post("/api/v1/loggers/agent-k/rotate-key", &token)

@@ -7,15 +7,7 @@ async fn the_agent_heartbeats_at_the_period_the_server_answers() {
     let dir = tempfile::tempdir().unwrap();
     // The server asks for SERVER_HEARTBEAT_S (5 s); the agent's own setting says an hour.
     let (server, token) = Server::with_tenant(&dir.path().join("server")).await;
-    let agent = Agent::start(
-        &dir.path().join("agent"),
-        &agent_config(
-            &server.url,
-            "agent-h",
-            &dir.path().join("agent/state"),
-            &fast_sim(0, "Drill", 2),
-        ),
-    );
+    let agent = Agent::in_dir(dir.path(), &server.url, "agent-h", &fast_sim(0, "Drill", 2));
     // Until the registration is answered the page shows the agent's own period.
     let status = agent
         .await_status("the server's period in force", |s| {
@@ -42,15 +34,7 @@ async fn the_agent_heartbeats_at_the_period_the_server_answers() {
     // Not sooner than the server's period either: each goes a period after the previous
     // contact, so the third left at least three periods after the registration. The server
     // keeps the uptime the latest heartbeat reported.
-    let loggers: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/loggers", server.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let loggers: serde_json::Value = server.get_json("/api/v1/loggers", &token).await;
     let logger = loggers
         .as_array()
         .unwrap()

@@ -185,28 +185,29 @@ impl Server {
             .to_owned()
     }
 
+    /// `GET {path}` as the user of `token`, its JSON answer.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Every event of `logger_id`, oldest seq first.
     pub async fn events(&self, token: &str, logger_id: &str) -> Vec<Event> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut url = format!(
-                "{}/api/v1/events?limit=1000&logger_id={logger_id}",
-                self.url
-            );
+            let mut path = format!("/api/v1/events?limit=1000&logger_id={logger_id}");
             if let Some(c) = &cursor {
-                url += &format!("&cursor={c}");
+                path += &format!("&cursor={c}");
             }
-            let page: Value = self
-                .http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page = self.get_json(&path, token).await;
             let events = page["events"].as_array().expect("an events page");
             all.extend(events.iter().map(Event::from_json));
             match page["next_cursor"].as_str() {
@@ -396,6 +397,16 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// An agent in `dir/agent` (its state in `dir/agent/state`) reporting `inputs` as
+    /// `logger_id` to the server at `server_url`.
+    pub fn in_dir(dir: &Path, server_url: &str, logger_id: &str, inputs: &str) -> Self {
+        let home = dir.join("agent");
+        Self::start(
+            &home,
+            &agent_config(server_url, logger_id, &home.join("state"), inputs),
+        )
+    }
+
     /// Writes `config` to `dir/agent.toml` and starts the agent on it.
     pub fn start(dir: &Path, config: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();

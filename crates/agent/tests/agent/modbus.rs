@@ -63,15 +63,7 @@ register = \"discrete_input\"
 poll_interval_ms = 20
 "
     );
-    let agent = Agent::start(
-        &dir.path().join("agent"),
-        &agent_config(
-            &server.url,
-            "agent-e",
-            &dir.path().join("agent/state"),
-            &inputs,
-        ),
-    );
+    let agent = Agent::in_dir(dir.path(), &server.url, "agent-e", &inputs);
     let first = server.await_events(&token, "agent-e", 1).await;
     assert_eq!(
         (first[0].pin, first[0].running),

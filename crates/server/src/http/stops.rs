@@ -2,17 +2,17 @@
 //! and a comment by operators, and split where two reasons follow each other.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::analytics::params::Params;
-use super::{ApiJson, ApiPath, CurrentUser, Operator, parse_time_param};
+use super::analytics::params::Question;
+use super::{ApiJson, ApiPath, Operator, parse_time_param};
 use crate::AppState;
-use crate::analytics::{self, Scope, StopFilter, StopId};
+use crate::analytics::{self, StopFilter, StopId};
 use crate::domain::Comment;
 use crate::error::{ApiError, Result};
 use crate::live::rfc3339;
@@ -26,18 +26,8 @@ pub fn router() -> Router<AppState> {
 
 async fn list(
     State(state): State<AppState>,
-    user: CurrentUser,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
+    Question { params, scope }: Question,
 ) -> Result<Response> {
-    let params = Params::parse(uri.query(), &headers)?;
-    let scope = Scope::new(
-        &state.store,
-        user.tenant_id(),
-        (params.from, params.to),
-        &params.asset_ids,
-    )
-    .await?;
     if params.bucket.is_some() {
         return Err(ApiError::bad_request(
             "invalid_query",

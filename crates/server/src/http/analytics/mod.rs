@@ -7,16 +7,14 @@ pub(super) mod params;
 use assetlog_core::kpi::Figures;
 use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::CurrentUser;
 use crate::AppState;
-use crate::analytics::{self, Answer, Scope};
+use crate::analytics::{self, Answer};
 use crate::error::{ApiError, Result};
 use crate::live::rfc3339;
-use params::Params;
+use params::Question;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,18 +24,8 @@ pub fn router() -> Router<AppState> {
 
 async fn figures(
     State(state): State<AppState>,
-    user: CurrentUser,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
+    Question { params, scope }: Question,
 ) -> Result<Response> {
-    let params = Params::parse(uri.query(), &headers)?;
-    let scope = Scope::new(
-        &state.store,
-        user.tenant_id(),
-        (params.from, params.to),
-        &params.asset_ids,
-    )
-    .await?;
     let answer = analytics::figures(&state, &scope, params.bucket).await?;
     if params.csv {
         return Ok(csv(&answer));

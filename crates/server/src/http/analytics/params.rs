@@ -1,13 +1,17 @@
 //! The query parameters analytics and stops share, parsed once into typed values.
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use serde::de::value::{Error as ValueError, StrDeserializer};
 
+use crate::AppState;
+use crate::analytics::Scope;
 use crate::calendar::Bucket;
 use crate::error::{ApiError, Result};
-use crate::http::parse_time_param;
+use crate::http::{CurrentUser, parse_time_param};
 
 pub(in crate::http) struct Params {
     pub from: Option<i64>,
@@ -79,5 +83,29 @@ impl Params {
         }
         p.csv |= super::super::csv::wants_csv(headers);
         Ok(p)
+    }
+}
+
+/// An analytics or stops question of the signed-in user: the parameters, and what they cover
+/// (the window and the assets, each the user's tenant's).
+pub(in crate::http) struct Question {
+    pub params: Params,
+    pub scope: Scope,
+}
+
+impl FromRequestParts<AppState> for Question {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let params = Params::parse(parts.uri.query(), &parts.headers)?;
+        let scope = Scope::new(
+            &state.store,
+            user.tenant_id(),
+            (params.from, params.to),
+            &params.asset_ids,
+        )
+        .await?;
+        Ok(Self { params, scope })
     }
 }
