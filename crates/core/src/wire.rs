@@ -72,7 +72,41 @@ impl WireEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestRequest {
     pub logger_id: String,
+    #[serde(deserialize_with = "objects")]
     pub events: Vec<WireEvent>,
+}
+
+/// `T` read only from a map (a JSON object). serde's derived structs also take a sequence of
+/// their fields in order (`[seq, pin, running, ts]`), which no logger sends and which a wrong
+/// client would get stored without a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Map<T>(core::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Map<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Map(core::marker::PhantomData))
+            .map(ObjectOnly)
+    }
+}
+
+/// A list of objects, each read as [`ObjectOnly`].
+fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let list = Vec::<ObjectOnly<T>>::deserialize(d)?;
+    Ok(list.into_iter().map(|o| o.0).collect())
 }
 
 /// `POST /api/v1/ingest` answer: every seq of this logger up to `acked_seq` is durably stored.
@@ -192,6 +226,20 @@ pub fn check_timestamp(ts_ms: i64, now_ms: i64) -> Result<i64, TimestampError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ingest_events_are_objects_never_positional_lists() {
+        let ok: IngestRequest = serde_json::from_str(
+            r#"{"logger_id":"a","events":[{"seq":1,"pin":0,"running":true,"ts":1800000000000}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.events[0].seq, 1);
+        let positional = serde_json::from_str::<IngestRequest>(
+            r#"{"logger_id":"a","events":[[1,0,true,1800000000000]]}"#,
+        );
+        assert!(positional.is_err());
+        assert!(serde_json::from_str::<ObjectOnly<WireEvent>>(r#"[1,0,true,5,null]"#).is_err());
+    }
 
     #[test]
     fn timestamps_between_2000_and_five_minutes_ahead_pass() {

@@ -4,6 +4,18 @@
 
 use super::Refusal;
 
+/// Unicode's format characters (general category Cf, Unicode 15): invisible, and some reorder
+/// what is shown around them (U+202E shows "exe.txt" as "txt.exe"), so a name could pass for
+/// another. No name, id or email needs one.
+pub fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{890}'..='\u{891}'
+        | '\u{8E2}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+}
+
 /// The one text rule. `min` is 0 or 1 (may the text be empty once trimmed?).
 fn checked(
     raw: &str,
@@ -16,7 +28,7 @@ fn checked(
     let chars = text.chars().count();
     let control = text
         .chars()
-        .any(|c| c.is_control() && !(newlines && c == '\n'));
+        .any(|c| (c.is_control() && !(newlines && c == '\n')) || is_format(c));
     if chars < min || chars > max || control {
         let bound = if min == 0 {
             format!("at most {max}")
@@ -118,7 +130,9 @@ impl Email {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
             })
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || is_format(c));
         if valid {
             Ok(Self(email))
         } else {
@@ -196,6 +210,28 @@ mod tests {
             "characters, not bytes"
         );
         assert!(Name::parse_max(&"é".repeat(51), "name", 50).is_err());
+    }
+
+    #[test]
+    fn invisible_and_reordering_characters_are_refused() {
+        for bad in [
+            "Press\u{202E}4",
+            "Press\u{200B}4",
+            "\u{FEFF}Press",
+            "a\u{2066}b",
+        ] {
+            assert!(Name::parse(bad, "name").is_err(), "{bad:?}");
+            assert!(Comment::parse(bad, "comment", 100).is_err(), "{bad:?}");
+            assert!(
+                DeviceText::parse(Some(bad), "logger_name", 100).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(Email::parse("boss\u{200B}@plant.example").is_err());
+        assert!(
+            Name::parse("Presse Größe 4 — Linie ①", "name").is_ok(),
+            "other text stays"
+        );
     }
 
     #[test]

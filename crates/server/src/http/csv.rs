@@ -15,15 +15,29 @@ pub fn wants_csv(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/csv"))
 }
 
-/// A cell as a spreadsheet should show it: formula-like text defused.
+/// Whether text, read by a spreadsheet as a cell, would run as a formula.
+fn formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '@', '\t', '\r'])
+        || (cell.starts_with('-') && cell[1..].parse::<f64>().is_err())
+}
+
+/// A cell as a spreadsheet should show it: formula-like text defused with a leading `'`, also
+/// after each `;` (spreadsheets in locales whose list separator is `;` split the cell there).
 fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
-    let formula = cell.starts_with(['=', '+', '@', '\t', '\r'])
-        || (cell.starts_with('-') && cell[1..].parse::<f64>().is_err());
-    if formula {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
+    if !formula(cell) && !cell.split(';').skip(1).any(formula) {
+        return cell.into();
     }
+    cell.split(';')
+        .map(|part| {
+            if formula(part) {
+                format!("'{part}")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+        .into()
 }
 
 /// A CSV answer: `header`, then `rows`.
@@ -62,6 +76,14 @@ mod tests {
         assert_eq!(
             text(&[&["plain", "with,comma"], &["say \"hi\"", "two\nlines"]]),
             "a,b\r\nplain,\"with,comma\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
+        );
+    }
+
+    #[test]
+    fn formulas_after_a_semicolon_are_defused_too() {
+        assert_eq!(
+            text(&[&["Press;=HYPERLINK(1)", "a;b;-2;@x"]]),
+            "a,b\r\nPress;'=HYPERLINK(1),a;b;-2;'@x\r\n"
         );
     }
 

@@ -2,8 +2,11 @@
 //! `/api/asset-state`) with the original payloads, and the batched `/api/v1/ingest`.
 
 use assetlog_core::{IngestAck, IngestRequest};
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -27,6 +30,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/asset-state", post(asset_state))
         .route("/api/v1/asset-state", post(asset_state))
         .route("/api/v1/ingest", post(ingest))
+        .layer(axum::middleware::from_fn(refuse_browsers))
+}
+
+/// Loggers send no `Origin`; a browser always does on a cross-origin POST. Since device bodies
+/// are read whatever their content type (the original firmware sends none), a page open on any
+/// plant PC could otherwise post states for a keyless logger or overwrite what a logger
+/// reported about itself.
+async fn refuse_browsers(request: Request, next: Next) -> Response {
+    if request.headers().contains_key(header::ORIGIN) {
+        return ApiError::forbidden("device endpoints are for loggers, not for browsers")
+            .into_response();
+    }
+    next.run(request).await
 }
 
 #[derive(Deserialize)]

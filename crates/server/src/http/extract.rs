@@ -2,6 +2,7 @@
 //! (axum's own rejections answer plain text) and find the caller: a user by token, or a device
 //! by key.
 
+use assetlog_core::wire::ObjectOnly;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -22,30 +23,53 @@ pub struct ApiJson<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
+    /// Only an object: serde would also take a struct's fields as a positional list
+    /// (`["a@x.y", "password"]`), which no client means.
     async fn from_request(req: Request, state: &S) -> Result<Self> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                let status = rejection.status();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        status,
-                        "body_too_large",
-                        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-                    )
-                } else {
-                    ApiError::new(status, "bad_body", rejection.body_text())
-                }
-            })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            let code = if e.is_data() {
-                "invalid_field"
-            } else {
-                "malformed_json"
-            };
-            ApiError::bad_request(code, format!("invalid JSON body: {e}"))
-        })
+        let bytes = body(req, state).await?;
+        decode::<ObjectOnly<T>>(&bytes).map(|o| ApiJson(o.0))
     }
+}
+
+/// A JSON body that is a list (the one endpoint that takes one: the shift calendar).
+pub struct ApiJsonList<T>(pub Vec<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJsonList<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        let bytes = body(req, state).await?;
+        decode::<Vec<ObjectOnly<T>>>(&bytes)
+            .map(|list| ApiJsonList(list.into_iter().map(|o| o.0).collect()))
+    }
+}
+
+async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    status,
+                    "body_too_large",
+                    format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::new(status, "bad_body", rejection.body_text())
+            }
+        })
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let code = if e.is_data() {
+            "invalid_field"
+        } else {
+            "malformed_json"
+        };
+        ApiError::bad_request(code, format!("invalid JSON body: {e}"))
+    })
 }
 
 /// Query parameters with JSON errors.

@@ -21,7 +21,9 @@ mod stops;
 mod stream;
 mod web;
 
-pub use extract::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, Operator, bearer, session_for};
+pub use extract::{
+    Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, Operator, bearer, session_for,
+};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -57,12 +59,30 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// `nosniff` on every answer (a browser never guesses another type than the one sent), and no
+/// caching of API answers (a sign-in's token, a tenant's data) by browsers or proxies.
+async fn security_headers(request: Request, next: axum::middleware::Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Unknown paths: the dashboard for GET/HEAD outside `/api`, else the API's JSON 404.

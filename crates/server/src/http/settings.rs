@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id};
+use super::{Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
 use crate::calendar::{Calendar, Shift};
 use crate::domain::{Comment, Name};
@@ -87,7 +87,7 @@ async fn show_shifts(State(state): State<AppState>, user: CurrentUser) -> Result
 async fn update_shifts(
     State(state): State<AppState>,
     Admin(user): Admin,
-    ApiJson(shifts): ApiJson<Vec<Shift>>,
+    ApiJsonList(shifts): ApiJsonList<Shift>,
 ) -> Result<Json<Vec<Shift>>> {
     let calendar =
         Calendar::parse(shifts).map_err(|e| ApiError::bad_request("invalid_shifts", e))?;

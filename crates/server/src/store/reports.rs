@@ -3,8 +3,9 @@
 //! [`store_events`] takes the request's events in named steps: [`Report::begin`] reads the
 //! logger's standing and the stored seqs around the request and picks the sink (the inbox for a
 //! few events, `events` for a batch: store/inbox.rs); per event, [`Report::classify`] tells a
-//! new event from a retransmit, [`Report::insert`] stores it and [`Report::apply`] moves its
-//! asset's current state when it is not late; [`Report::finish`] writes each asset's state and
+//! new event from a retransmit, [`Report::asset`] finds or creates the asset of a new one,
+//! [`Report::insert`] stores it and [`Report::apply`] moves its asset's current state when it is
+//! not late; [`Report::finish`] writes each asset's state and
 //! the seq runs once, forgets the cached days a late batch event made stale, and acknowledges.
 //! Each asset is read once and written once per request, whatever the number of its events.
 
@@ -138,9 +139,12 @@ fn store_events(
 ) -> Result<IngestOutcome> {
     let mut report = Report::begin(conn, device, events, received_at)?;
     for e in events {
-        let asset = report.asset(e)?;
+        // A retransmit creates nothing, not even the asset of a pin it names wrongly.
         let stored = match report.classify(e)? {
-            Seen::New => report.insert(asset, e)?,
+            Seen::New => {
+                let asset = report.asset(e)?;
+                report.insert(asset, e)?
+            }
             Seen::Repeat => None,
         };
         match stored {
@@ -310,8 +314,18 @@ impl<'c> Report<'c> {
     fn repeat(&mut self, e: &NewEvent) -> Result<()> {
         self.out.duplicates += 1;
         if self.out.first.is_none() {
-            let asset_id = self.assets[&e.pin].0.id;
-            self.out.first = existing_event(self.conn, self.device.row, asset_id, e)?;
+            // Without an asset on that pin, no stored event is there to name.
+            let asset_id = match self.assets.get(&e.pin) {
+                Some((asset, _)) => Some(asset.id),
+                None => self
+                    .conn
+                    .prepare_cached("SELECT id FROM assets WHERE logger_row = ?1 AND pin = ?2")?
+                    .query_row(params![self.device.row, e.pin], |r| r.get(0))
+                    .optional()?,
+            };
+            if let Some(asset_id) = asset_id {
+                self.out.first = existing_event(self.conn, self.device.row, asset_id, e)?;
+            }
         }
         Ok(())
     }

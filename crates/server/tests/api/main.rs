@@ -7,6 +7,7 @@ mod bad_input;
 mod demo;
 mod device;
 mod helpers;
+mod hostile;
 mod lifecycle;
 mod live;
 mod rollups;
