@@ -39,11 +39,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let config = ServeConfig {
         bind: args.bind,
-        data_dir: args.data_dir,
         enrollment: Enrollment::Auto,
-        open_signup: false,
-        heartbeat_interval: 30,
-        token_ttl_hours: 720,
+        ..ServeConfig::local(args.data_dir)
     };
     let app = Application::build(config).await?;
     let state = app.state().clone();

@@ -12,6 +12,7 @@ mod device;
 mod live;
 mod loggers;
 mod ops;
+mod peer;
 mod settings;
 mod stops;
 mod stream;
