@@ -151,3 +151,43 @@ async fn a_flood_of_signups_is_answered_429() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn junk_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    let junk = |n: usize| format!("JUNK{n:04}{}", "X".repeat(120));
+    for n in 0..300 {
+        let method = reqwest::Method::from_bytes(junk(n).as_bytes()).unwrap();
+        let path = if n % 2 == 0 {
+            "/api/v1/auth/login"
+        } else {
+            "/healthz"
+        };
+        let resp = app.send(method, path, None, None).await;
+        assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+        let resp = app
+            .get(&format!("/api/{}/{n}", junk(n).to_lowercase()), None)
+            .await;
+        assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+        let method = reqwest::Method::from_bytes(junk(n).as_bytes()).unwrap();
+        app.send(method, &format!("/{}", junk(n)), None, None).await;
+    }
+    let resp = app.get("/metrics", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let metrics = resp.text().await.unwrap();
+    assert!(
+        !metrics.to_lowercase().contains("junk"),
+        "junk in the metrics"
+    );
+    assert!(
+        metrics.len() < 32 * 1024,
+        "{} bytes of metrics",
+        metrics.len()
+    );
+    // The requests are still counted, by route template and under one label for the rest.
+    assert!(
+        metrics.contains(r#"method="other",route="/healthz""#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+}
