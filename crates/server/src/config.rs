@@ -66,6 +66,22 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_TOKEN_TTL_HOURS", default_value_t = DEFAULT_TOKEN_TTL_HOURS,
           value_parser = clap::value_parser!(u64).range(1..=87600))]
     pub token_ttl_hours: u64,
+    /// Password hashes (argon2, 19 MiB each) computed at once; further sign-ins wait up to 2 s,
+    /// then get 503. Default: one per CPU core.
+    #[arg(long, env = "ASSETLOG_HASH_CONCURRENCY",
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub hash_concurrency: Option<u64>,
+    /// Failed sign-ins, sign-ups and claims one client address may make in a row before it is
+    /// answered 429 (with Retry-After, growing while it keeps failing); regained over 10 minutes.
+    /// Default 10.
+    #[arg(long, env = "ASSETLOG_AUTH_ATTEMPTS_PER_ADDRESS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub auth_attempts_per_address: u32,
+    /// Failed sign-ins against one account (or claims by one admin), from any address, before
+    /// 429; regained over an hour. Default 30.
+    #[arg(long, env = "ASSETLOG_AUTH_ATTEMPTS_PER_ACCOUNT", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub auth_attempts_per_account: u32,
 }
 
 /// The heartbeat period loggers are told to keep: the one they keep until told (core's uplink).
@@ -74,6 +90,16 @@ pub const DEFAULT_HEARTBEAT_INTERVAL_S: u64 = assetlog_core::uplink::DEFAULT_HEA
 pub const DEFAULT_TOKEN_TTL_HOURS: u64 = 720;
 
 impl ServeConfig {
+    /// The sign-in guards these settings ask for.
+    pub fn auth_settings(&self) -> crate::limits::AuthSettings {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        crate::limits::AuthSettings {
+            hash_concurrency: self.hash_concurrency.map_or(cores, |n| n as usize),
+            per_address: self.auth_attempts_per_address,
+            per_account: self.auth_attempts_per_account,
+        }
+    }
+
     /// Settings for a server on a free loopback port over `data_dir` (tests, benchmarks, demos).
     pub fn local(data_dir: PathBuf) -> Self {
         Self {
@@ -83,6 +109,9 @@ impl ServeConfig {
             open_signup: false,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL_S,
             token_ttl_hours: DEFAULT_TOKEN_TTL_HOURS,
+            hash_concurrency: None,
+            auth_attempts_per_address: 10,
+            auth_attempts_per_account: 30,
         }
     }
 }

@@ -23,6 +23,15 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// A refusal the client should retry later, answered with `Retry-After` (a limit, a busy
+    /// server).
+    #[error("{message}")]
+    Later {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        retry_after_s: u64,
+    },
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -46,6 +55,16 @@ impl ApiError {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// `429` with `Retry-After`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_s: u64) -> Self {
+        Self::Later {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code,
+            message: message.into(),
+            retry_after_s,
+        }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -121,6 +140,16 @@ impl IntoResponse for ApiError {
                 code,
                 message,
             } => (status, code, message),
+            Self::Later {
+                status,
+                code,
+                message,
+                retry_after_s,
+            } => {
+                let body = Json(json!({ "error": { "code": code, "message": message } }));
+                let retry_after = [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())];
+                return (status, retry_after, body).into_response();
+            }
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 (

@@ -17,6 +17,7 @@
 //! - [`live`]: the per-tenant live hub.
 //! - [`presence`]: which loggers are online; [`monitor`] marks the silent ones offline.
 //! - [`secrets`]: tokens, device keys, claim codes, password hashing.
+//! - [`limits`]: what a hostile client cannot exhaust: hashing slots, sign-in attempts.
 //! - [`metrics`], [`error`].
 
 pub mod analytics;
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod monitor;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub presence: Arc<presence::Presence>,
     pub metrics: Arc<metrics::Metrics>,
     pub config: Arc<config::ServeConfig>,
+    /// Hashing slots and the attempts of sign-in, sign-up and claim.
+    pub auth: Arc<limits::AuthLimits>,
     /// Serialises a logger's offline/online transitions with the writes that record them.
     pub transitions: Arc<tokio::sync::Mutex<()>>,
     /// Turns true when the server begins to shut down.

@@ -9,6 +9,11 @@ use assetlog_server::domain::{Email, Password};
 use assetlog_server::store::Role;
 use clap::Parser;
 
+/// mimalloc gives freed memory back to the system; glibc's allocator kept what a flood of
+/// password checks had used (docs/SECURITY.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

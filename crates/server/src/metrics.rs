@@ -1,6 +1,7 @@
 //! Prometheus metrics, one registry per running app (so tests in one process do not mix).
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -100,13 +101,31 @@ impl Metrics {
     }
 }
 
-/// Middleware: times every request by its route pattern (never by raw path: ids would explode it).
+/// The method label: the standard methods by name, any other (a client may send any token) as
+/// `other`, so the label set stays fixed whatever arrives.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Middleware: times every request by its route template (never by raw path: ids and junk would
+/// explode it; whatever matches no route is `unmatched`) and by [`method_label`].
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     state

@@ -12,6 +12,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::limits::AuthLimits;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
@@ -62,6 +63,7 @@ impl Application {
             live: Arc::new(LiveHub::new(LIVE_BUFFER)),
             presence: Arc::new(presence),
             metrics: Arc::new(Metrics::default()),
+            auth: Arc::new(AuthLimits::new(config.auth_settings())),
             config: Arc::new(config),
             transitions: Arc::default(),
             shutdown,
@@ -105,6 +107,7 @@ impl Application {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::peer::{ClientAddr, busy, too_many_attempts};
 use super::{Admin, ApiJson, ApiPath, CurrentUser, bearer, parse_id};
 use crate::AppState;
 use crate::domain::{Email, Name, Password};
@@ -36,10 +37,14 @@ fn parse_tenant_name(raw: &str) -> Result<String> {
         })
 }
 
-async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
+/// Hashes a password in one of the few hashing slots (`crate::limits::HashGate`).
+async fn hash(state: &AppState, password: String) -> Result<String> {
+    state
+        .auth
+        .hashing
+        .run(move || hash_password(&password))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|_| busy())?
         .map_err(ApiError::Internal)
 }
 
@@ -66,6 +71,7 @@ struct SignupBody {
 
 async fn signup(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let email = Email::parse(&body.email)?.into_string();
@@ -75,7 +81,12 @@ async fn signup(
     if !state.config.open_signup && state.store.has_users().await? {
         return Err(closed_signup());
     }
-    let password_hash = hash(body.password).await?;
+    // Every sign-up counts, a successful one too: each costs a hash and makes a tenant.
+    state
+        .auth
+        .attempt(client, None)
+        .map_err(too_many_attempts)?;
+    let password_hash = hash(&state, body.password).await?;
     let created = state
         .store
         .signup(tenant_name, email, password_hash, !state.config.open_signup)
@@ -96,23 +107,32 @@ struct LoginBody {
 
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<Value>> {
-    let found = state
-        .store
-        .user_for_login(body.email.trim().to_lowercase())
-        .await?;
+    let email = body.email.trim().to_lowercase();
+    // Known or not, an email is an account to the throttle: a 429 must not tell which exist.
+    let account = format!("email:{email}");
+    state
+        .auth
+        .attempt(client, Some(&account))
+        .map_err(too_many_attempts)?;
+    let found = state.store.user_for_login(email).await?;
     // Verify against a real hash even for an unknown email, so timing does not tell which emails exist.
-    let stored = found
-        .as_ref()
-        .map(|(_, _, h)| h.clone())
-        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let stored = found.as_ref().map(|(_, _, h)| h.clone());
     let password = body.password;
-    let valid = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+    let valid = state
+        .auth
+        .hashing
+        .run(move || verify_password(&password, stored.as_deref().unwrap_or(&DUMMY_HASH)))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|_| busy())?;
     match found {
-        Some((user, tenant, _)) if valid => Ok(Json(start_session(&state, &user, &tenant).await?)),
+        Some((user, tenant, _)) if valid => {
+            // Only failures add up: a success gives its attempts back.
+            state.auth.succeeded(client, Some(&account));
+            Ok(Json(start_session(&state, &user, &tenant).await?))
+        }
         _ => Err(ApiError::unauthorized("wrong email or password")),
     }
 }
@@ -157,7 +177,7 @@ async fn create_user(
 ) -> Result<(StatusCode, Json<User>)> {
     let email = Email::parse(&body.email)?.into_string();
     Password::parse(&body.password)?;
-    let password_hash = hash(body.password).await?;
+    let password_hash = hash(&state, body.password).await?;
     let created = state
         .store
         .create_user(user.tenant_id(), email, password_hash, body.role)

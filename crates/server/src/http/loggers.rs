@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::peer::{ClientAddr, too_many_attempts};
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::AppState;
 use crate::domain::Name;
@@ -165,12 +166,19 @@ struct ClaimBody {
 
 async fn claim(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     Admin(user): Admin,
     ApiJson(body): ApiJson<ClaimBody>,
 ) -> Result<Json<Logger>> {
     let logger_id = LoggerId::parse(body.logger_id.trim())
         .map_err(|e| ApiError::bad_request("invalid_logger_id", e.to_string()))?;
     let code = body.claim_code.trim().to_owned();
+    // Claim codes are short enough to guess: wrong ones count, per address and per admin.
+    let account = format!("user:{}", user.0.user.id);
+    state
+        .auth
+        .attempt(client, Some(&account))
+        .map_err(too_many_attempts)?;
     let id = state
         .store
         .claim(user.tenant_id(), logger_id.as_str().to_owned(), code)
@@ -181,6 +189,7 @@ async fn claim(
             }
             other => other.into(),
         })?;
+    state.auth.succeeded(client, Some(&account));
     tracing::info!(logger = %logger_id, tenant = user.tenant_id(), "logger claimed");
     if let Some(status) = state.presence.set_tenant(id, user.tenant_id()) {
         crate::ingest::publish_status(&state, &status);

@@ -16,6 +16,7 @@ mod extract;
 mod live;
 mod loggers;
 mod ops;
+mod peer;
 mod settings;
 mod stops;
 mod stream;

@@ -6,6 +6,7 @@ mod analytics;
 mod bad_input;
 mod demo;
 mod device;
+mod hardening;
 mod helpers;
 mod hostile;
 mod lifecycle;

@@ -1,0 +1,193 @@
+//! Issue 13: what anyone on the plant network can send must not take the server down or fill its
+//! disk. Each attack runs against the real server.
+
+use std::net::IpAddr;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_app, spawn_app_with};
+
+/// A client whose connections come from `ip` (any 127.x.y.z reaches a server on 127.0.0.1).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().expect("an address"))
+        .build()
+        .expect("client")
+}
+
+async fn login_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{}/api/v1/auth/login", app.url))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// Asserts a 429 with a JSON error and a `Retry-After` of at least a second.
+async fn assert_throttled(resp: reqwest::Response) -> u64 {
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .expect("a 429 says when to retry")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(retry_after >= 1);
+    assert_error(resp, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    retry_after
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_logins_is_answered_429_and_others_still_sign_in() {
+    let app = spawn_app().await;
+    app.signup("ada@a.example", "A").await;
+    let flood = client_from("127.0.0.1");
+    let answers =
+        join_all((0..40).map(|_| login_from(&app, &flood, "ada@a.example", "wrong password")))
+            .await;
+    let (mut refused, mut throttled) = (0, 0);
+    for resp in answers {
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            _ => {
+                assert_throttled(resp).await;
+                throttled += 1;
+            }
+        }
+    }
+    // Ten attempts per address (the sign-up took one), all the rest refused before any hash.
+    assert_eq!((refused, throttled), (9, 31));
+    // The flooding address is held off even with the right password...
+    assert_throttled(login_from(&app, &flood, "ada@a.example", PASSWORD).await).await;
+    // ...while the account's owner at another address signs in.
+    let owner = client_from("127.0.0.2");
+    let resp = login_from(&app, &owner, "ada@a.example", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_logins_from_many_addresses_lock_the_account_and_only_it() {
+    let app = spawn_app_with(|c| c.auth_attempts_per_account = 3).await;
+    app.signup("ada@a.example", "A").await;
+    for n in 2..=4 {
+        let client = client_from(&format!("127.0.0.{n}"));
+        let resp = login_from(&app, &client, "ada@a.example", "wrong password").await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let fresh = client_from("127.0.0.5");
+    let wait = assert_throttled(login_from(&app, &fresh, "ada@a.example", PASSWORD).await).await;
+    // The account regains one attempt every 20 minutes (3 over an hour).
+    assert!((1..=1200).contains(&wait), "{wait}");
+    // Unknown emails are accounts like any other: a 429 does not tell which emails exist.
+    for _ in 0..3 {
+        let resp = login_from(&app, &fresh, "nobody@a.example", "wrong password").await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_throttled(login_from(&app, &fresh, "nobody@a.example", "wrong password").await).await;
+    let other = client_from("127.0.0.6");
+    let resp = login_from(&app, &other, "ada@a.example", PASSWORD).await;
+    assert_throttled(resp).await;
+}
+
+#[tokio::test]
+async fn guessing_claim_codes_is_answered_429() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.register("esp-guessed").await;
+    let guess = async |code: String| {
+        let body = json!({ "logger_id": device.logger_id, "claim_code": code });
+        app.post("/api/v1/loggers/claim", &body, Some(&admin.token))
+            .await
+    };
+    // The sign-up took one of the address's ten attempts.
+    for n in 0..9 {
+        let resp = guess(format!("WRONG{n:03}")).await;
+        assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    assert_throttled(guess("WRONG999".into()).await).await;
+    // The right code from the admin's other machine still claims it.
+    let resp = client_from("127.0.0.2")
+        .post(format!("{}/api/v1/loggers/claim", app.url))
+        .bearer_auth(&admin.token)
+        .json(&json!({ "logger_id": device.logger_id, "claim_code": device.claim_code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "claimed");
+}
+
+#[tokio::test]
+async fn a_flood_of_signups_is_answered_429() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    for n in 0..10 {
+        app.signup(&format!("u{n}@a.example"), &format!("T{n}"))
+            .await;
+    }
+    let resp = app
+        .post(
+            "/api/v1/auth/signup",
+            &json!({ "email": "u10@a.example", "password": PASSWORD, "tenant_name": "T10" }),
+            None,
+        )
+        .await;
+    assert_throttled(resp).await;
+    // Nothing was made: the name is still free for someone else.
+    let resp = client_from("127.0.0.2")
+        .post(format!("{}/api/v1/auth/signup", app.url))
+        .json(&json!({ "email": "u10@a.example", "password": PASSWORD, "tenant_name": "T10" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn junk_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    let junk = |n: usize| format!("JUNK{n:04}{}", "X".repeat(120));
+    for n in 0..300 {
+        let method = reqwest::Method::from_bytes(junk(n).as_bytes()).unwrap();
+        let path = if n % 2 == 0 {
+            "/api/v1/auth/login"
+        } else {
+            "/healthz"
+        };
+        let resp = app.send(method, path, None, None).await;
+        assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+        let resp = app
+            .get(&format!("/api/{}/{n}", junk(n).to_lowercase()), None)
+            .await;
+        assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+        let method = reqwest::Method::from_bytes(junk(n).as_bytes()).unwrap();
+        app.send(method, &format!("/{}", junk(n)), None, None).await;
+    }
+    let resp = app.get("/metrics", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let metrics = resp.text().await.unwrap();
+    assert!(
+        !metrics.to_lowercase().contains("junk"),
+        "junk in the metrics"
+    );
+    assert!(
+        metrics.len() < 32 * 1024,
+        "{} bytes of metrics",
+        metrics.len()
+    );
+    // The requests are still counted, by route template and under one label for the rest.
+    assert!(
+        metrics.contains(r#"method="other",route="/healthz""#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+}
