@@ -82,6 +82,20 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_AUTH_ATTEMPTS_PER_ACCOUNT", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub auth_attempts_per_account: u32,
+    /// Most connections open at once, WebSocket clients included; at the cap new clients wait
+    /// until one closes. Lowered at start to fit the open files limit. Default 4096.
+    #[arg(long, env = "ASSETLOG_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Seconds a connection may stay open without sending a request (a new one, or one kept
+    /// alive after its last answer) before it is closed. Default 60.
+    #[arg(long, env = "ASSETLOG_IDLE_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+    /// Seconds a client has to finish sending a request head once it began. Default 10.
+    #[arg(long, env = "ASSETLOG_HEADER_READ_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub header_read_timeout: u64,
 }
 
 impl ServeConfig {
@@ -107,6 +121,9 @@ impl ServeConfig {
             hash_concurrency: None,
             auth_attempts_per_address: 10,
             auth_attempts_per_account: 30,
+            max_connections: 4096,
+            idle_timeout: 60,
+            header_read_timeout: 10,
         }
     }
 }

@@ -2,6 +2,11 @@
 //! disk. Each attack runs against the real server.
 
 use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
@@ -190,4 +195,131 @@ async fn junk_methods_and_paths_do_not_grow_the_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+}
+
+/// Reads until the server closes the connection; how long that took, or None past `limit`.
+async fn closed_within(socket: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    match tokio::time::timeout(limit, socket.read_to_end(&mut rest)).await {
+        Ok(_) => Some(started.elapsed()),
+        Err(_) => None,
+    }
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.url.trim_start_matches("http://"))
+        .await
+        .expect("connects")
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let app = spawn_app_with(|c| {
+        c.idle_timeout = 1;
+        c.header_read_timeout = 30;
+    })
+    .await;
+    // Connected, never a byte.
+    let mut silent = connect(&app).await;
+    // Kept alive after an answer, then silent.
+    let mut kept = connect(&app).await;
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    kept.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    for socket in [&mut silent, &mut kept] {
+        let took = closed_within(socket, Duration::from_secs(10))
+            .await
+            .expect("closed by the server");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_head_sent_too_slowly_is_cut_off() {
+    let app = spawn_app_with(|c| {
+        c.idle_timeout = 60;
+        c.header_read_timeout = 1;
+    })
+    .await;
+    let mut slow = connect(&app).await;
+    // Half a head, then nothing: the idle timeout (60 s) would never end it in time.
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        .await
+        .unwrap();
+    let took = closed_within(&mut slow, Duration::from_secs(10))
+        .await
+        .expect("closed by the server");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // A prompt client on its own connection is served as ever, and may take its time between
+    // requests (up to the idle timeout).
+    let mut prompt = connect(&app).await;
+    for _ in 0..2 {
+        prompt
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(br#"{"status":"ok"}"#) {
+            let mut chunk = [0u8; 256];
+            let n = prompt.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed while answering");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
+    }
+    assert!(
+        closed_within(&mut prompt, Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "an idle connection outlives the header-read timeout"
+    );
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_healthz_waits_for_a_slot_and_live_clients_keep_theirs() {
+    let app = spawn_app_with(|c| {
+        c.max_connections = 2;
+        c.idle_timeout = 1;
+        c.header_read_timeout = 1;
+    })
+    .await;
+    let admin = app.signup("ada@a.example", "A").await;
+    // A live client holds one slot; the sign-up's kept-alive connection the other until idle.
+    let mut live = app.live(&admin.token).await;
+    let mut idle = connect(&app).await;
+    let health = tokio::spawn({
+        let url = format!("{}/healthz", app.url);
+        async move {
+            let resp = reqwest::get(url).await.expect("answered");
+            (resp.status(), Instant::now())
+        }
+    });
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    closed_within(&mut idle, Duration::from_secs(20))
+        .await
+        .expect("the idle connection is closed");
+    let idle_closed = Instant::now();
+    let (status, answered) = tokio::time::timeout(Duration::from_secs(20), health)
+        .await
+        .expect("/healthz answered once a slot was free")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answered >= idle_closed,
+        "/healthz was answered while every slot was taken"
+    );
+    // The live client kept its slot through all of it, past the idle timeout.
+    let device = app.claimed_device(&admin, "esp-cap").await;
+    let resp = app
+        .asset_state(&device, json!({ "pin_number": 1, "is_running": true }))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let change = live.next_of("asset_state_change").await;
+    assert_eq!(change["logger_id"], "esp-cap");
 }
