@@ -73,6 +73,7 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let store = open_store(&config.data_dir)?;
+        store.set_pending_limits(config.pending_limits());
         let listener = TcpListener::bind(&config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -123,6 +124,7 @@ impl Application {
         } = self;
         let monitor = tokio::spawn(monitor::run(state.clone()));
         let settler = tokio::spawn(monitor::settle_events(state.clone()));
+        let expirer = tokio::spawn(monitor::expire_pending(state.clone()));
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         let limits = connection_limits(&state.config);
@@ -136,6 +138,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = monitor.await;
         let _ = settler.await;
+        let _ = expirer.await;
         state.store.close().await;
         tracing::info!("database closed");
         served.context("server error")

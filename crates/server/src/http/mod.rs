@@ -13,6 +13,7 @@ mod live;
 mod loggers;
 mod ops;
 mod peer;
+mod pending;
 mod settings;
 mod stops;
 mod stream;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(device::router())
         .merge(loggers::router())
+        .merge(pending::router())
         .merge(assets::router())
         .merge(live::router())
         .merge(ops::router())
