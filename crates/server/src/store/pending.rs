@@ -247,3 +247,48 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::MIGRATIONS;
+    use super::*;
+
+    #[tokio::test]
+    async fn loggers_pending_before_the_caps_start_with_what_they_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            // A database as schema 7 left it: a pending logger with events in the history and
+            // the inbox, and a claimed one.
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 7;
+                 INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
+                 INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
+                 VALUES (1, 'pending', NULL, 'p', 'h', 'c', 0), (2, 'claimed', 1, 'c', 'h', 'c', 0);
+                 INSERT INTO assets (id, logger_row, tenant_id, pin, name)
+                 VALUES (1, 1, NULL, 0, 'p0'), (2, 1, NULL, 1, 'p1'), (3, 2, 1, 0, 'c0');
+                 INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+                 VALUES (NULL, 1, 1, 0, 1, 1, 0, 1), (NULL, 1, 2, 1, 1, 2, 0, 2), (1, 2, 3, 0, 1, 3, 0, 1);
+                 INSERT INTO events_inbox (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+                 VALUES (10, NULL, 1, 1, 0, 0, 4, 0, 3);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let pending = store.pending_loggers().await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (
+                pending[0].logger_id.as_str(),
+                pending[0].events,
+                pending[0].assets
+            ),
+            ("pending", 3, 2)
+        );
+        store.close().await;
+    }
+}
