@@ -52,6 +52,18 @@ export interface Logger {
   assets: Asset[];
 }
 
+/** A logger waiting to be claimed, as an admin of any tenant sees it (no claim code, no key). */
+export interface PendingLogger {
+  logger_id: string;
+  first_seen: number;
+  last_seen: number | null;
+  remote_address: string | null;
+  ip_address: string | null;
+  firmware_version: string | null;
+  events: number;
+  assets: number;
+}
+
 export interface StoredEvent {
   id: number;
   asset_id: number;
@@ -251,6 +263,8 @@ export const api = {
   deleteLogger: (id: number, purge: boolean) =>
     json<void>('DELETE', `${v1}/loggers/${id}`, { query: { purge } }),
   rotateKey: (id: number) => json<{ id: number; device_key: string }>('POST', `${v1}/loggers/${id}/rotate-key`),
+  pendingLoggers: () => json<PendingLogger[]>('GET', `${v1}/loggers/pending`),
+  releasePending: (logger_id: string) => json<void>('DELETE', `${v1}/loggers/pending/${encodeURIComponent(logger_id)}`),
 
   assets: () => json<Asset[]>('GET', `${v1}/assets`),
   updateAsset: (id: number, change: { name?: string; short_stop_threshold_s?: number | null }) =>

@@ -82,6 +82,39 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_AUTH_ATTEMPTS_PER_ACCOUNT", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub auth_attempts_per_account: u32,
+    /// Most connections open at once, WebSocket clients included; at the cap new clients wait
+    /// until one closes. Lowered at start to fit the open files limit. Default 4096.
+    #[arg(long, env = "ASSETLOG_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Seconds a connection may stay open without sending a request (a new one, or one kept
+    /// alive after its last answer) before it is closed. Default 60.
+    #[arg(long, env = "ASSETLOG_IDLE_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout: u64,
+    /// Seconds a client has to finish sending a request head once it began. Default 10.
+    #[arg(long, env = "ASSETLOG_HEADER_READ_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub header_read_timeout: u64,
+    /// Loggers that may wait to be claimed at once; a new one beyond is answered 429
+    /// too_many_pending. Default 1000.
+    #[arg(long, env = "ASSETLOG_MAX_PENDING_LOGGERS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_loggers: u64,
+    /// Events an unclaimed logger may store; a report beyond is answered 429 and nothing of it
+    /// stored (the logger keeps it until it is claimed). Default 10000.
+    #[arg(long, env = "ASSETLOG_PENDING_MAX_EVENTS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub pending_max_events: u64,
+    /// Assets (inputs) an unclaimed logger may have. Default 64 (every pin).
+    #[arg(long, env = "ASSETLOG_PENDING_MAX_ASSETS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub pending_max_assets: u64,
+    /// Seconds after its first registration an unclaimed logger is deleted with its events and
+    /// assets (it may register again). Default 604800 (7 days).
+    #[arg(long, env = "ASSETLOG_PENDING_EXPIRY", default_value_t = 604_800,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub pending_expiry: u64,
 }
 
 /// The heartbeat period loggers are told to keep: the one they keep until told (core's uplink).
@@ -90,6 +123,16 @@ pub const DEFAULT_HEARTBEAT_INTERVAL_S: u64 = assetlog_core::uplink::DEFAULT_HEA
 pub const DEFAULT_TOKEN_TTL_HOURS: u64 = 720;
 
 impl ServeConfig {
+    /// The caps on loggers nobody has claimed.
+    pub fn pending_limits(&self) -> crate::store::PendingLimits {
+        let cap = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        crate::store::PendingLimits {
+            loggers: cap(self.max_pending_loggers),
+            events: cap(self.pending_max_events),
+            assets: cap(self.pending_max_assets),
+        }
+    }
+
     /// The sign-in guards these settings ask for.
     pub fn auth_settings(&self) -> crate::limits::AuthSettings {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -112,6 +155,13 @@ impl ServeConfig {
             hash_concurrency: None,
             auth_attempts_per_address: 10,
             auth_attempts_per_account: 30,
+            max_connections: 4096,
+            idle_timeout: 60,
+            header_read_timeout: 10,
+            max_pending_loggers: 1_000,
+            pending_max_events: 10_000,
+            pending_max_assets: 64,
+            pending_expiry: 604_800,
         }
     }
 }

@@ -102,6 +102,7 @@ async fn start_line(state: &AppState, line: u32) -> anyhow::Result<tokio::task::
                 new_key: new_secret("ald_"),
                 new_claim_code: new_claim_code(),
                 auto_claim: true,
+                remote_address: None,
             };
             state.store.register(reg).await?;
             state

@@ -15,6 +15,10 @@ use crate::store::StoreError;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// `Retry-After` of a write refused by a cap on pending loggers: they change only when an admin
+/// claims or releases one.
+const PENDING_RETRY_AFTER_S: u64 = 300;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
@@ -81,6 +85,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
             StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            // Retried by the logger (a 429, like a busy server): a real device keeps its events
+            // until an admin claims it.
+            StoreError::PendingFull { what, limit } => {
+                Self::too_many(what.code(), what.message(limit), PENDING_RETRY_AFTER_S)
+            }
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

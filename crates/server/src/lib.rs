@@ -11,6 +11,7 @@
 //! - [`demo`]: `assetlog demo`, the server with simulated machines and a week of history.
 //! - [`calendar`]: shift calendars and time-zone buckets, as UTC spans for analytics.
 //! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
+//! - [`connections`]: the accept loop: connection cap, idle and header-read timeouts, drain.
 //! - [`http`]: the API, one module per domain (accounts, device protocol, loggers, assets and
 //!   events, live socket, operations).
 //! - [`store`]: the storage seam; SQLite with group commit today.
@@ -23,6 +24,7 @@
 pub mod analytics;
 pub mod calendar;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub events_duplicate: Counter,
     pub live_clients: Gauge,
     pub live_dropped: Counter,
+    /// Open connections (HTTP and WebSocket), against `--max-connections`.
+    pub connections_open: Gauge,
     /// Asset-days of analytics answered from day rollups, and computed from the events.
     pub rollup_days_read: Counter,
     pub rollup_days_computed: Counter,
@@ -38,6 +40,7 @@ impl Default for Metrics {
         let events_duplicate = Counter::default();
         let live_clients = Gauge::default();
         let live_dropped = Counter::default();
+        let connections_open = Gauge::default();
         let rollup_days_read = Counter::default();
         let rollup_days_computed = Counter::default();
         let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
@@ -64,6 +67,11 @@ impl Default for Metrics {
             live_dropped.clone(),
         );
         registry.register(
+            "connections_open",
+            "Open connections, WebSocket clients included",
+            connections_open.clone(),
+        );
+        registry.register(
             "analytics_rollup_days_read",
             "Asset-days of analytics answered from stored day rollups",
             rollup_days_read.clone(),
@@ -84,6 +92,7 @@ impl Default for Metrics {
             events_duplicate,
             live_clients,
             live_dropped,
+            connections_open,
             rollup_days_read,
             rollup_days_computed,
             request_seconds,

@@ -1,6 +1,7 @@
 //! The background tasks: one marks silent loggers offline and saves last contacts; one moves
 //! new events from the inbox into the history (store/inbox.rs); one keeps the day rollups
-//! filled (`analytics::settle_days`), so that no reader computes a long history's days.
+//! filled (`analytics::settle_days`), so that no reader computes a long history's days; one
+//! deletes the loggers left unclaimed for too long (store/pending.rs).
 
 use std::time::Duration;
 
@@ -71,6 +72,38 @@ pub async fn settle_days(state: AppState) {
                         tracing::warn!(error = %e, "cannot bring the day rollups up to date");
                     },
                     _ = crate::stopped(&mut shutdown) => break,
+                }
+            }
+            _ = crate::stopped(&mut shutdown) => break,
+        }
+    }
+}
+
+/// How often to look for expired pending loggers: a tenth of the expiry, between 100 ms and
+/// 10 minutes.
+pub fn expiry_tick(expiry: Duration) -> Duration {
+    (expiry / 10).clamp(Duration::from_millis(100), Duration::from_secs(600))
+}
+
+/// Deletes the loggers still unclaimed `--pending-expiry` after their first registration, with
+/// their events and assets, until shutdown.
+pub async fn expire_pending(state: AppState) {
+    let expiry = Duration::from_secs(state.config.pending_expiry);
+    let mut ticker = tokio::time::interval(expiry_tick(expiry));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = state.shutdown.clone();
+    let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                match state.store.expire_pending(now_ms().saturating_sub(expiry_ms)).await {
+                    Ok(expired) => {
+                        for (row, logger_id) in expired {
+                            tracing::info!(logger = %logger_id, "unclaimed logger expired: deleted with its events");
+                            state.presence.forget(row);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot expire unclaimed loggers"),
                 }
             }
             _ = crate::stopped(&mut shutdown) => break,

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::connections::{self, ConnectionLimits};
 use crate::limits::AuthLimits;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
@@ -26,6 +26,31 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Descriptors kept free of connections: the database and its WAL, the readers, logs, the poller.
+const RESERVED_FILES: u64 = 64;
+
+/// The accept loop's limits: the configured cap, lowered to what the open files limit allows
+/// (raised to its hard maximum first).
+fn connection_limits(config: &ServeConfig) -> ConnectionLimits {
+    let mut max = config.max_connections;
+    if let Some(files) = connections::raise_open_files_limit() {
+        let fits = files.saturating_sub(RESERVED_FILES).max(1);
+        if fits < max {
+            tracing::warn!(
+                configured = max,
+                open_files_limit = files,
+                "lowering --max-connections to {fits} to fit the open files limit"
+            );
+            max = fits;
+        }
+    }
+    ConnectionLimits {
+        max_connections: usize::try_from(max).unwrap_or(usize::MAX),
+        idle_timeout: std::time::Duration::from_secs(config.idle_timeout),
+        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout),
+    }
 }
 
 /// Makes sure the data directory exists and is writable, with an error that says which.
@@ -48,6 +73,7 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let store = open_store(&config.data_dir)?;
+        store.set_pending_limits(config.pending_limits());
         let listener = TcpListener::bind(&config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -99,26 +125,22 @@ impl Application {
         let monitor = tokio::spawn(monitor::run(state.clone()));
         let settler = tokio::spawn(monitor::settle_events(state.clone()));
         let days = tokio::spawn(monitor::settle_days(state.clone()));
+        let expirer = tokio::spawn(monitor::expire_pending(state.clone()));
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
-        // Live messages are small and latency matters more than packet count.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing in-flight requests");
-                let _ = stop_signal.send(true);
-            })
-            .await;
+        let limits = connection_limits(&state.config);
+        let open = state.metrics.connections_open.clone();
+        let served = connections::serve(listener, app, limits, open, async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_signal.send(true);
+        })
+        .await;
         let _ = stop.send(true);
         let _ = monitor.await;
         let _ = settler.await;
         let _ = days.await;
+        let _ = expirer.await;
         state.store.close().await;
         tracing::info!("database closed");
         served.context("server error")

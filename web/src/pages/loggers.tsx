@@ -5,6 +5,7 @@ import { useComputed } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Asset, type Logger } from '../api';
 import { describeRssi, formatAgo, formatDuration } from '../format';
+import { PendingLoggers } from '../pending';
 import { isAdmin, zone } from '../session';
 import { now, onLive, refreshBoard } from '../store';
 import { formatDateTime } from '../time';
@@ -343,6 +344,7 @@ export function Loggers() {
           }}
         />
       )}
+      {admin && <PendingLoggers claimed={data?.length ?? 0} />}
       <ErrorNote error={error} />
       {!data && !error && <Loading what="loggers" />}
       {data && data.length === 0 && (

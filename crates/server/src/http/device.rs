@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::peer::ClientAddr;
 use super::{ApiJson, bearer};
 use crate::AppState;
 use crate::config::Enrollment;
@@ -63,6 +64,7 @@ struct RegisterBody {
 
 async fn register(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Json<Value>> {
@@ -86,6 +88,7 @@ async fn register(
         new_key: new_secret("ald_"),
         new_claim_code: new_claim_code(),
         auto_claim: state.config.enrollment == Enrollment::Auto,
+        remote_address: Some(client.to_string()),
     };
     let new_key = reg.new_key.clone();
     let (device, claim_code, device_key) = match state.store.register(reg).await? {

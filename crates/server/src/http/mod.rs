@@ -17,6 +17,7 @@ mod live;
 mod loggers;
 mod ops;
 mod peer;
+mod pending;
 mod settings;
 mod stops;
 mod stream;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(device::router())
         .merge(loggers::router())
+        .merge(pending::router())
         .merge(assets::router())
         .merge(live::router())
         .merge(ops::router())

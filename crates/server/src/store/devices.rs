@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::pending::{PendingLimit, PendingLimits, count_pending};
 use super::reports::ensure_asset;
 use super::{Result, Store, StoreError, now_ms};
 use crate::secrets::hash_secret;
@@ -84,6 +85,8 @@ pub struct Registration {
     pub new_claim_code: String,
     /// Claim a new logger at once into the first tenant (`--enrollment auto`).
     pub auto_claim: bool,
+    /// The address the request came from.
+    pub remote_address: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,8 +149,9 @@ impl Store {
     pub async fn register(&self, reg: Registration) -> Result<RegistrationOutcome> {
         let store = self.clone();
         let logger_id = reg.logger_id.clone();
+        let caps = self.pending_limits();
         self.write_then(
-            move |conn| register(conn, reg),
+            move |conn| register(conn, reg, caps),
             move |_| store.forget_device(&logger_id),
         )
         .await
@@ -176,7 +180,11 @@ impl Store {
     }
 }
 
-fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome> {
+fn register(
+    conn: &Connection,
+    reg: Registration,
+    caps: PendingLimits,
+) -> Result<RegistrationOutcome> {
     let now = now_ms();
     if let Some(device) = load_device(conn, &reg.logger_id)? {
         if !device.accepts(reg.key.as_deref()) {
@@ -184,9 +192,16 @@ fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome>
         }
         conn.execute(
             "UPDATE loggers SET firmware_version = COALESCE(?1, firmware_version),
-             ip_address = COALESCE(?2, ip_address) WHERE id = ?3",
-            params![reg.firmware_version, reg.ip_address, device.row],
+             ip_address = COALESCE(?2, ip_address),
+             remote_address = COALESCE(?3, remote_address) WHERE id = ?4",
+            params![
+                reg.firmware_version,
+                reg.ip_address,
+                reg.remote_address,
+                device.row
+            ],
         )?;
+        let max_assets = device.tenant_id.is_none().then_some(caps.assets);
         for (pin, name) in &reg.assets {
             ensure_asset(
                 conn,
@@ -195,6 +210,7 @@ fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome>
                 &device.name,
                 *pin,
                 Some(name),
+                max_assets,
             )?;
         }
         let claim_code: String = conn.query_row(
@@ -209,13 +225,19 @@ fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome>
     } else {
         None
     };
+    if tenant_id.is_none() && count_pending(conn)? >= caps.loggers {
+        return Err(StoreError::PendingFull {
+            what: PendingLimit::Loggers,
+            limit: caps.loggers,
+        });
+    }
     let name = reg
         .logger_name
         .clone()
         .unwrap_or_else(|| reg.logger_id.clone());
     conn.execute(
-        "INSERT INTO loggers (logger_id, tenant_id, name, key_hash, claim_code, firmware_version, ip_address, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO loggers (logger_id, tenant_id, name, key_hash, claim_code, firmware_version, ip_address, created_at, remote_address)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             reg.logger_id,
             tenant_id,
@@ -224,12 +246,22 @@ fn register(conn: &Connection, reg: Registration) -> Result<RegistrationOutcome>
             reg.new_claim_code,
             reg.firmware_version,
             reg.ip_address,
-            now
+            now,
+            reg.remote_address
         ],
     )?;
     let device = load_device(conn, &reg.logger_id)?.ok_or(StoreError::NotFound)?;
+    let max_assets = tenant_id.is_none().then_some(caps.assets);
     for (pin, asset_name) in &reg.assets {
-        ensure_asset(conn, device.row, tenant_id, &name, *pin, Some(asset_name))?;
+        ensure_asset(
+            conn,
+            device.row,
+            tenant_id,
+            &name,
+            *pin,
+            Some(asset_name),
+            max_assets,
+        )?;
     }
     Ok(RegistrationOutcome::Created {
         device,

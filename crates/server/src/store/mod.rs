@@ -37,6 +37,7 @@ mod devices;
 mod fleet;
 mod inbox;
 mod model;
+mod pending;
 mod reports;
 mod rollups;
 mod seqs;
@@ -52,6 +53,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use devices::{DeviceAuth, Heartbeat, Registration, RegistrationOutcome};
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use model::*;
+pub use pending::{PendingLimit, PendingLimits, PendingLogger};
 pub use reports::{IngestOutcome, NewEvent, StoredChange};
 pub use rollups::{DayRollup, NewDays, StoredDays};
 pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
@@ -72,6 +74,10 @@ pub enum StoreError {
     /// The database failed: only logged, never shown to a client.
     #[error("database error: {0}")]
     Database(#[source] BackendError),
+    /// A pending logger's write would pass one of the caps on pending loggers (`limit` of them):
+    /// nothing of it is stored.
+    #[error("a cap on pending loggers: {what:?} {limit}")]
+    PendingFull { what: PendingLimit, limit: i64 },
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is closed")]
@@ -150,6 +156,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_packed_day_rollups.sql"),
     include_str!("../../migrations/0006_seq_runs.sql"),
     include_str!("../../migrations/0007_events_inbox.sql"),
+    include_str!("../../migrations/0008_pending_limits.sql"),
 ];
 
 /// Handle to the database; cheap to clone.
@@ -165,6 +172,8 @@ struct Inner {
     /// Device credentials by hardware id. Only the writer thread changes it (after a commit),
     /// so it can never hold a value older than the database.
     devices: RwLock<DeviceCache>,
+    /// The caps on pending loggers in force.
+    pending: pending::Caps,
 }
 
 #[derive(Default)]
@@ -238,6 +247,7 @@ impl Store {
                 checkpointer: Checkpointer::start(path)?,
                 readers,
                 devices: RwLock::default(),
+                pending: pending::Caps::default(),
             }),
         })
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
+use super::pending::{PendingLimit, PendingLimits};
 use super::seqs::{LoggerSeqs, advance_stored_ack};
 use super::{DeviceAuth, Result, Store, StoreError, inbox, now_ms};
 
@@ -61,6 +62,8 @@ pub(super) struct AssetNow {
     last_ts: Option<i64>,
 }
 
+/// The asset on a logger's pin, made if it is new; `max_assets` caps the assets of a pending
+/// logger (None for a claimed one).
 pub(super) fn ensure_asset(
     conn: &Connection,
     logger_row: i64,
@@ -68,6 +71,7 @@ pub(super) fn ensure_asset(
     logger_name: &str,
     pin: u8,
     name: Option<&str>,
+    max_assets: Option<i64>,
 ) -> Result<AssetNow> {
     let found = conn
         .prepare_cached("SELECT id, name, running, since, last_ts FROM assets WHERE logger_row = ?1 AND pin = ?2")?
@@ -77,6 +81,14 @@ pub(super) fn ensure_asset(
         .optional()?;
     if let Some(asset) = found {
         return Ok(asset);
+    }
+    if let Some(max) = max_assets
+        && super::pending::count_assets(conn, logger_row)? >= max
+    {
+        return Err(StoreError::PendingFull {
+            what: PendingLimit::Assets,
+            limit: max,
+        });
     }
     let name = name
         .map(str::to_owned)
@@ -127,9 +139,12 @@ struct Report<'c> {
     /// The earliest late event of each asset that went straight into `events`: its cached days
     /// from there on are stale (the inbox keeps that in its `late` column instead).
     late_events: HashMap<i64, i64>,
+    /// The caps of a pending logger; None for a claimed one.
+    pending: Option<PendingLimits>,
     out: IngestOutcome,
 }
 
+#[cfg(test)]
 fn store_events(
     conn: &Connection,
     device: &DeviceAuth,
@@ -137,7 +152,25 @@ fn store_events(
     received_at: i64,
     acknowledge: bool,
 ) -> Result<IngestOutcome> {
-    let mut report = Report::begin(conn, device, events, received_at)?;
+    store_events_within(
+        conn,
+        device,
+        events,
+        received_at,
+        acknowledge,
+        PendingLimits::DEFAULT,
+    )
+}
+
+fn store_events_within(
+    conn: &Connection,
+    device: &DeviceAuth,
+    events: &[NewEvent],
+    received_at: i64,
+    acknowledge: bool,
+    caps: PendingLimits,
+) -> Result<IngestOutcome> {
+    let mut report = Report::begin(conn, device, events, received_at, caps)?;
     for e in events {
         // A retransmit creates nothing, not even the asset of a pin it names wrongly.
         let stored = match report.classify(e)? {
@@ -161,15 +194,26 @@ impl<'c> Report<'c> {
         device: &'c DeviceAuth,
         events: &[NewEvent],
         received_at: i64,
+        caps: PendingLimits,
     ) -> Result<Self> {
         // The logger may have been claimed or deleted since its credentials were cached.
-        let (tenant_id, acked): (Option<i64>, i64) = conn
+        let (tenant_id, acked, pending_events): (Option<i64>, i64, i64) = conn
             .prepare_cached(
-                "SELECT tenant_id, acked_seq FROM loggers WHERE id = ?1 AND deleted_at IS NULL",
+                "SELECT tenant_id, acked_seq, pending_events FROM loggers
+                 WHERE id = ?1 AND deleted_at IS NULL",
             )?
-            .query_row([device.row], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([device.row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?
             .ok_or(StoreError::NotFound)?;
+        // A pending logger's report must fit whole (retransmits counted too: it may not be
+        // told which of its events are stored already); a claimed one pays nothing here.
+        let pending = tenant_id.is_none().then_some(caps);
+        if pending.is_some() && pending_events.saturating_add(events.len() as i64) > caps.events {
+            return Err(StoreError::PendingFull {
+                what: PendingLimit::Events,
+                limit: caps.events,
+            });
+        }
         let seqs = LoggerSeqs::around(conn, device.row, events.iter().filter_map(|e| e.seq))?;
         // A report of a few events goes to the inbox, which moves it into `events` later together
         // with others; a batch goes straight into `events`, where its events of one asset share
@@ -203,6 +247,7 @@ impl<'c> Report<'c> {
             seqs,
             assets: HashMap::new(),
             late_events: HashMap::new(),
+            pending,
             out: IngestOutcome {
                 tenant_id,
                 acked_seq: acked,
@@ -223,6 +268,7 @@ impl<'c> Report<'c> {
                     &self.device.name,
                     e.pin,
                     e.asset_name.as_deref(),
+                    self.pending.map(|caps| caps.assets),
                 )?;
                 entry.insert((asset, false)).0.id
             }
@@ -339,10 +385,14 @@ impl<'c> Report<'c> {
             seqs,
             assets,
             late_events,
+            pending,
             mut out,
             ..
         } = self;
         drop(insert);
+        if pending.is_some() && out.stored > 0 {
+            super::pending::add_events(conn, device.row, out.stored)?;
+        }
         for (asset_id, ts) in late_events {
             super::rollups::forget_days_for_late_event(conn, asset_id, ts)?;
         }
@@ -423,8 +473,11 @@ impl Store {
         acknowledge: bool,
     ) -> Result<IngestOutcome> {
         let received_at = now_ms();
-        self.write(move |conn| store_events(conn, &device, &events, received_at, acknowledge))
-            .await
+        let caps = self.pending_limits();
+        self.write(move |conn| {
+            store_events_within(conn, &device, &events, received_at, acknowledge, caps)
+        })
+        .await
     }
 }
 

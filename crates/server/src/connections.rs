@@ -1,0 +1,323 @@
+//! The accept loop: HTTP/1.1 connections with a cap on how many are open, a timeout for a client
+//! that sends nothing between requests and one for a client that sends a request head too
+//! slowly, TCP_NODELAY, and a graceful drain at shutdown.
+//!
+//! `axum::serve` has none of these limits: idle sockets piled up until `accept` failed for lack
+//! of file descriptors and the server stopped answering (issue 13).
+//!
+//! - Idle: hyper's header-read timer, which runs whenever a connection waits for a request head
+//!   (a new connection, or a kept-alive one after its last answer), closes a connection that
+//!   brings no complete head for [`ConnectionLimits::idle_timeout`].
+//! - Slow head: once the first byte of a head has arrived, the rest must follow within
+//!   [`ConnectionLimits::header_read_timeout`] (a watcher per connection, below).
+//! - Cap: at most [`ConnectionLimits::max_connections`] connections are open, WebSocket clients
+//!   included (the permit travels with the socket into the upgrade). At the cap the loop stops
+//!   accepting: new clients wait in the kernel's backlog until a slot frees, and the server never
+//!   runs out of file descriptors.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tower::ServiceExt;
+
+/// The limits of the accept loop (`--max-connections`, `--idle-timeout`, `--header-read-timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub header_read_timeout: Duration,
+}
+
+/// How long shutdown waits for in-flight requests before it closes their connections.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// The log says at most this often that the cap is reached or `accept` fails.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Open connections, for `/metrics`.
+pub type OpenGauge = prometheus_client::metrics::gauge::Gauge;
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets each
+/// connection finish its request in flight (at most [`DRAIN_LIMIT`]) and returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    open: OpenGauge,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // Each connection task holds a receiver: when all are gone, the drain is over.
+    let (close_tx, close_rx) = watch::channel(());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut shutdown = pin!(shutdown);
+    let mut full_logged: Option<Instant> = None;
+    let mut error_logged: Option<Instant> = None;
+    loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if full_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+                    tracing::warn!(
+                        max = limits.max_connections,
+                        "connection limit reached: new clients wait until one closes"
+                    );
+                    full_logged = Some(Instant::now());
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    if error_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        error_logged = Some(Instant::now());
+                    }
+                    // Out of descriptors or memory: give the others a moment to close.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Live messages are small and latency matters more than packet count.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        open.inc();
+        let io = Tracked {
+            tcp,
+            activity: Arc::default(),
+            _slot: Slot {
+                _permit: slot,
+                open: open.clone(),
+            },
+        };
+        let task = Connection {
+            app: app.clone(),
+            limits,
+            remote,
+            stop: stop_rx.clone(),
+            _close: close_rx.clone(),
+        };
+        tokio::spawn(task.run(io));
+    }
+    drop(listener);
+    drop(close_rx);
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(DRAIN_LIMIT, close_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {DRAIN_LIMIT:?}: closing them");
+    }
+    Ok(())
+}
+
+struct Connection {
+    app: Router,
+    limits: ConnectionLimits,
+    remote: SocketAddr,
+    stop: watch::Receiver<bool>,
+    _close: watch::Receiver<()>,
+}
+
+impl Connection {
+    async fn run(mut self, io: Tracked) {
+        let activity = io.activity.clone();
+        let service = {
+            let activity = activity.clone();
+            let (app, remote) = (self.app.clone(), self.remote);
+            hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                let in_flight = activity.head_done();
+                request.extensions_mut().insert(ConnectInfo(remote));
+                let answer = app.clone().oneshot(request.map(Body::new));
+                async move {
+                    let answer = answer.await.unwrap_or_else(|e| match e {});
+                    drop(in_flight);
+                    Ok::<_, Infallible>(answer)
+                }
+            })
+        };
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.limits.idle_timeout)
+            .keep_alive(true);
+        let mut conn = pin!(
+            http.serve_connection(TokioIo::new(io), service)
+                .with_upgrades()
+        );
+        let mut slow_head = pin!(activity.slow_head(self.limits.header_read_timeout));
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                served = conn.as_mut() => {
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                    break;
+                }
+                () = &mut slow_head => {
+                    tracing::debug!(remote = %self.remote, "closing a connection whose request head is too slow");
+                    break;
+                }
+                _ = crate::stopped(&mut self.stop), if !draining => {
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// A connection's slot under the cap; given back when the socket closes, after an upgrade too.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    open: OpenGauge,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.dec();
+    }
+}
+
+/// What the watcher of a connection needs to know about its requests.
+#[derive(Default)]
+struct Activity {
+    /// Bytes of a request head arrived that hyper has not turned into a request yet.
+    head_started: AtomicBool,
+    /// Heads completed so far.
+    heads: AtomicU64,
+    /// Requests handed to the app and not answered yet: bytes arriving meanwhile are their
+    /// bodies, not a new head.
+    in_flight: AtomicUsize,
+    began: Notify,
+}
+
+impl Activity {
+    /// Bytes arrived: a head begins, unless a request is being answered.
+    fn bytes_arrived(&self) {
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && !self.head_started.swap(true, Ordering::AcqRel)
+        {
+            self.began.notify_one();
+        }
+    }
+
+    /// hyper has parsed a head into a request; the request is in flight until the guard drops.
+    fn head_done(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.heads.fetch_add(1, Ordering::AcqRel);
+        self.head_started.store(false, Ordering::Release);
+        InFlight(self.clone())
+    }
+
+    /// Resolves when a head began and was not complete `limit` later.
+    async fn slow_head(&self, limit: Duration) {
+        loop {
+            self.began.notified().await;
+            let heads = self.heads.load(Ordering::Acquire);
+            tokio::time::sleep(limit).await;
+            if self.head_started.load(Ordering::Acquire)
+                && self.heads.load(Ordering::Acquire) == heads
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// A request being answered (see [`Activity::head_done`]).
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A TCP stream that tells its [`Activity`] when bytes arrive, and holds its [`Slot`].
+struct Tracked {
+    tcp: TcpStream,
+    activity: Arc<Activity>,
+    _slot: Slot,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.bytes_arrived();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+}
+
+/// Raises the soft limit of open files to the hard one (Linux defaults to 1,024 soft, far more
+/// hard), and returns the limit in force.
+pub fn raise_open_files_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open files limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .ok()
+                .map(|(soft, _)| soft)
+        }
+    }
+}
