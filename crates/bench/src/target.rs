@@ -277,6 +277,9 @@ async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)>
             "127.0.0.1:0",
             "--enrollment",
             "auto",
+            // Every bench connection comes from 127.0.0.1.
+            "--max-connections-per-address",
+            "100000",
             "--data-dir",
         ])
         .arg(data.path())

@@ -87,6 +87,11 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_MAX_CONNECTIONS", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// Most connections one client address (IPv6: one /64) may hold; one more from it is closed
+    /// at once. Raise it behind a proxy, which is one address for everyone. Default 256.
+    #[arg(long, env = "ASSETLOG_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_address: u64,
     /// Seconds a connection may stay open without sending a request (a new one, or one kept
     /// alive after its last answer) before it is closed. Default 60.
     #[arg(long, env = "ASSETLOG_IDLE_TIMEOUT", default_value_t = 60,
@@ -156,6 +161,7 @@ impl ServeConfig {
             auth_attempts_per_address: 10,
             auth_attempts_per_account: 30,
             max_connections: 4096,
+            max_connections_per_address: 256,
             idle_timeout: 60,
             header_read_timeout: 10,
             max_pending_loggers: 1_000,

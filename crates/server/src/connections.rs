@@ -14,6 +14,9 @@
 //!   included (the permit travels with the socket into the upgrade). At the cap the loop stops
 //!   accepting: new clients wait in the kernel's backlog until a slot frees, and the server never
 //!   runs out of file descriptors.
+//! - Per address: one client address (IPv6 by /64) holds at most
+//!   [`ConnectionLimits::max_per_address`] of them; one more from it is closed at once, so one
+//!   host cannot take every slot.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -41,6 +44,7 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     pub header_read_timeout: Duration,
+    pub max_per_address: usize,
 }
 
 /// How long shutdown waits for in-flight requests before it closes their connections.
@@ -65,8 +69,10 @@ pub async fn serve(
     let (close_tx, close_rx) = watch::channel(());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
+    let per_address = Arc::new(PerAddress::default());
     let mut full_logged: Option<Instant> = None;
     let mut error_logged: Option<Instant> = None;
+    let mut address_logged: Option<Instant> = None;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
@@ -99,6 +105,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(address_slot) = per_address.take(remote.ip(), limits.max_per_address) else {
+            if address_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+                tracing::warn!(
+                    address = %remote.ip(),
+                    max = limits.max_per_address,
+                    "an address holds its most connections: closing its new ones"
+                );
+                address_logged = Some(Instant::now());
+            }
+            drop(tcp);
+            continue;
+        };
         // Live messages are small and latency matters more than packet count.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -109,6 +127,7 @@ pub async fn serve(
             activity: Arc::default(),
             _slot: Slot {
                 _permit: slot,
+                _address: address_slot,
                 open: open.clone(),
             },
         };
@@ -192,7 +211,41 @@ impl Connection {
 /// A connection's slot under the cap; given back when the socket closes, after an upgrade too.
 struct Slot {
     _permit: OwnedSemaphorePermit,
+    _address: AddressSlot,
     open: OpenGauge,
+}
+
+/// Open connections by client address (IPv6 by /64, as the sign-in limits key them).
+#[derive(Default)]
+struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+impl PerAddress {
+    /// One more connection of `ip`, unless it holds `max` already.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<AddressSlot> {
+        let key = crate::limits::client_key(ip);
+        let mut open = self.0.lock().expect("per-address lock");
+        let count = open.entry(key).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot(self.clone(), key))
+    }
+}
+
+/// A connection counted for its address; uncounted when the socket closes.
+struct AddressSlot(Arc<PerAddress>, std::net::IpAddr);
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.0.0.lock().expect("per-address lock");
+        if let Some(count) = open.get_mut(&self.1) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
 }
 
 impl Drop for Slot {

@@ -641,3 +641,27 @@ async fn unclaimed_loggers_expire_with_their_events() {
         "its events went with it"
     );
 }
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let app = spawn_app_with(|c| {
+        c.max_connections = 8;
+        c.max_connections_per_address = 2;
+        c.idle_timeout = 60;
+    })
+    .await;
+    let _held = [connect(&app).await, connect(&app).await];
+    // A third from the same address is closed at once, long before any timeout.
+    let mut third = connect(&app).await;
+    let took = closed_within(&mut third, Duration::from_secs(10))
+        .await
+        .expect("closed by the server");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // Another address is served as ever.
+    let resp = client_from("127.0.0.2")
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
