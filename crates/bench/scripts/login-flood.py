@@ -4,7 +4,8 @@
 Starts `BIN serve` on a free loopback port with a fresh data directory, signs up one user, then
 sends wrong-password logins from THREADS threads (one keep-alive connection each) for SECONDS,
 sampling the server's VmRSS every 50 ms; after the flood it waits SETTLE seconds and reads it
-again. Only 127.0.0.1 is ever contacted, the flood is bounded in time, the server is stopped at
+again. Meanwhile a logger reports one event every 20 ms: the median and worst time to an
+answer, for a second before the flood and during it. Only 127.0.0.1 is ever contacted, the flood is bounded in time, the server is stopped at
 the end. Extra arguments go to `serve` (for example `--auth-attempts-per-address 1000000` so that
 every attempt reaches the password check, the worst case for memory). Used in docs/SECURITY.md:
 
@@ -58,11 +59,35 @@ def main():
             conn = http.client.HTTPConnection(host, int(port), timeout=30)
             signup = {"email": "ada@a.example", "password": "correct horse", "tenant_name": "A"}
             assert post(conn, "/api/v1/auth/signup", signup) == 201
+            conn.request("POST", "/api/device/register", json.dumps({"logger_id": "flood-probe"}))
+            key = json.loads(conn.getresponse().read())["device_key"]
             time.sleep(0.5)
             before = rss_mb(server.pid)
             statuses = collections.Counter()
             lock = threading.Lock()
-            stop_at = time.monotonic() + seconds
+            probe_done = threading.Event()
+            flood_starts = time.monotonic() + 1.0
+            stop_at = flood_starts + seconds
+            latencies = {"before": [], "during": []}
+
+            def probe():
+                c = http.client.HTTPConnection(host, int(port), timeout=30)
+                headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+                seq = 0
+                while time.monotonic() < stop_at:
+                    seq += 1
+                    body = {"logger_id": "flood-probe", "pin_number": 0, "is_running": seq % 2 == 1, "seq": seq}
+                    started = time.monotonic()
+                    c.request("POST", "/api/asset-state", json.dumps(body), headers)
+                    c.getresponse().read()
+                    phase = "before" if started < flood_starts else "during"
+                    latencies[phase].append((time.monotonic() - started) * 1000)
+                    time.sleep(0.02)
+                probe_done.set()
+
+            prober = threading.Thread(target=probe)
+            prober.start()
+            time.sleep(1.0)
 
             def flood():
                 c = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -80,7 +105,7 @@ def main():
             for w in workers:
                 w.start()
             peak = before
-            while any(w.is_alive() for w in workers):
+            while any(w.is_alive() for w in workers) or prober.is_alive():
                 peak = max(peak, rss_mb(server.pid))
                 time.sleep(0.05)
             # A check made while the flood is over: does the server still answer at once?
@@ -91,9 +116,14 @@ def main():
             health_ms = (time.monotonic() - started) * 1000
             time.sleep(settle)
             after = rss_mb(server.pid)
+            def summary(ms):
+                ms = sorted(ms)
+                return f"p50 {ms[len(ms) // 2]:.1f} ms, max {ms[-1]:.1f} ms" if ms else "none"
+
             print(
                 f"before {before:.1f} MB, peak {peak:.1f} MB, {settle:.0f} s after {after:.1f} MB; "
-                f"answers {dict(statuses)}; /healthz {health_status} in {health_ms:.0f} ms"
+                f"answers {dict(statuses)}; /healthz {health_status} in {health_ms:.0f} ms; "
+                f"a report before the flood {summary(latencies['before'])}, during it {summary(latencies['during'])}"
             )
         finally:
             server.terminate()
