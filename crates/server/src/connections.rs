@@ -11,9 +11,10 @@
 //! - Slow head: once the first byte of a head has arrived, the rest must follow within
 //!   [`ConnectionLimits::header_read_timeout`] (a watcher per connection, below).
 //! - Cap: at most [`ConnectionLimits::max_connections`] connections are open, WebSocket clients
-//!   included (the permit travels with the socket into the upgrade). At the cap the loop stops
-//!   accepting: new clients wait in the kernel's backlog until a slot frees, and the server never
-//!   runs out of file descriptors.
+//!   included (the permit travels with the socket into the upgrade), so the server never runs out
+//!   of file descriptors. At the cap the connection that has waited longest for a request (none
+//!   in flight, not a WebSocket) is closed to make room, as nginx reuses kept-alive connections;
+//!   when none waits, new clients wait in the kernel's backlog until a slot frees.
 //! - Per address: one client address (IPv6 by /64) holds at most
 //!   [`ConnectionLimits::max_per_address`] of them; one more from it is closed at once, so one
 //!   host cannot take every slot.
@@ -70,24 +71,34 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     let per_address = Arc::new(PerAddress::default());
+    let served = Arc::new(Served::default());
     let mut full_logged: Option<Instant> = None;
     let mut error_logged: Option<Instant> = None;
     let mut address_logged: Option<Instant> = None;
-    loop {
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                if full_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
-                    tracing::warn!(
-                        max = limits.max_connections,
-                        "connection limit reached: new clients wait until one closes"
-                    );
-                    full_logged = Some(Instant::now());
-                }
-                tokio::select! {
-                    slot = slots.clone().acquire_owned() => slot.expect("never closed"),
-                    () = &mut shutdown => break,
-                }
+    'accept: loop {
+        let slot = loop {
+            if let Ok(slot) = slots.clone().try_acquire_owned() {
+                break slot;
+            }
+            let closing = served.close_longest_waiting();
+            if full_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+                tracing::warn!(
+                    max = limits.max_connections,
+                    "connection limit reached: {}",
+                    if closing {
+                        "closing the connection that waited longest for a request"
+                    } else {
+                        "new clients wait until one closes"
+                    }
+                );
+                full_logged = Some(Instant::now());
+            }
+            // Until a slot frees; again after a while if the one asked did not close (a
+            // request came in meanwhile) or none was waiting.
+            tokio::select! {
+                slot = slots.clone().acquire_owned() => break slot.expect("never closed"),
+                () = &mut shutdown => break 'accept,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
         };
         let (tcp, remote) = tokio::select! {
@@ -103,7 +114,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => break 'accept,
         };
         let Some(address_slot) = per_address.take(remote.ip(), limits.max_per_address) else {
             if address_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
@@ -124,7 +135,7 @@ pub async fn serve(
         open.inc();
         let io = Tracked {
             tcp,
-            activity: Arc::default(),
+            activity: Arc::new(Activity::new()),
             _slot: Slot {
                 _permit: slot,
                 _address: address_slot,
@@ -132,6 +143,7 @@ pub async fn serve(
             },
         };
         let task = Connection {
+            served: served.clone(),
             app: app.clone(),
             limits,
             remote,
@@ -153,6 +165,7 @@ pub async fn serve(
 }
 
 struct Connection {
+    served: Arc<Served>,
     app: Router,
     limits: ConnectionLimits,
     remote: SocketAddr,
@@ -163,6 +176,7 @@ struct Connection {
 impl Connection {
     async fn run(mut self, io: Tracked) {
         let activity = io.activity.clone();
+        let _served = self.served.add(activity.clone());
         let service = {
             let activity = activity.clone();
             let (app, remote) = (self.app.clone(), self.remote);
@@ -172,6 +186,10 @@ impl Connection {
                 let answer = app.clone().oneshot(request.map(Body::new));
                 async move {
                     let answer = answer.await.unwrap_or_else(|e| match e {});
+                    if answer.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+                        // A WebSocket from now on: never closed to make room.
+                        in_flight.0.upgraded.store(true, Ordering::Release);
+                    }
                     drop(in_flight);
                     Ok::<_, Infallible>(answer)
                 }
@@ -198,6 +216,14 @@ impl Connection {
                 () = &mut slow_head => {
                     tracing::debug!(remote = %self.remote, "closing a connection whose request head is too slow");
                     break;
+                }
+                () = activity.close.notified() => {
+                    if activity.in_flight.load(Ordering::Acquire) == 0 {
+                        tracing::debug!(remote = %self.remote, "closing a waiting connection to make room");
+                        break;
+                    }
+                    // A request came in meanwhile: it may be asked again once answered.
+                    activity.closing.store(false, Ordering::Release);
                 }
                 _ = crate::stopped(&mut self.stop), if !draining => {
                     draining = true;
@@ -254,8 +280,58 @@ impl Drop for Slot {
     }
 }
 
-/// What the watcher of a connection needs to know about its requests.
+/// The HTTP connections being served (upgraded ones have left), for the cap to close one that
+/// waits for a request.
 #[derive(Default)]
+struct Served {
+    next: AtomicU64,
+    conns: std::sync::Mutex<std::collections::HashMap<u64, Arc<Activity>>>,
+}
+
+impl Served {
+    fn add(self: &Arc<Self>, activity: Arc<Activity>) -> ServedEntry {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.conns.lock().expect("served lock").insert(id, activity);
+        ServedEntry(self.clone(), id)
+    }
+
+    /// Asks the connection that has waited longest for a request to close; false if none waits.
+    fn close_longest_waiting(&self) -> bool {
+        let conns = self.conns.lock().expect("served lock");
+        let longest = conns
+            .values()
+            .filter(|a| {
+                a.in_flight.load(Ordering::Acquire) == 0
+                    && !a.closing.load(Ordering::Acquire)
+                    && !a.upgraded.load(Ordering::Acquire)
+            })
+            .min_by_key(|a| a.waiting_since.load(Ordering::Acquire));
+        match longest {
+            Some(activity) => {
+                activity.closing.store(true, Ordering::Release);
+                activity.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+struct ServedEntry(Arc<Served>, u64);
+
+impl Drop for ServedEntry {
+    fn drop(&mut self) {
+        self.0.conns.lock().expect("served lock").remove(&self.1);
+    }
+}
+
+/// Milliseconds since the first connection: when connections began to wait, comparable.
+fn clock_ms() -> u64 {
+    static START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+    START.elapsed().as_millis() as u64
+}
+
+/// What the watcher of a connection needs to know about its requests.
 struct Activity {
     /// Bytes of a request head arrived that hyper has not turned into a request yet.
     head_started: AtomicBool,
@@ -265,9 +341,29 @@ struct Activity {
     /// bodies, not a new head.
     in_flight: AtomicUsize,
     began: Notify,
+    /// Since when no request is in flight ([`clock_ms`]).
+    waiting_since: AtomicU64,
+    /// Asked to close to make room at the cap.
+    closing: AtomicBool,
+    /// Answered 101: the socket is a WebSocket's now.
+    upgraded: AtomicBool,
+    close: Notify,
 }
 
 impl Activity {
+    fn new() -> Self {
+        Self {
+            head_started: AtomicBool::new(false),
+            heads: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            began: Notify::new(),
+            waiting_since: AtomicU64::new(clock_ms()),
+            closing: AtomicBool::new(false),
+            upgraded: AtomicBool::new(false),
+            close: Notify::new(),
+        }
+    }
+
     /// Bytes arrived: a head begins, unless a request is being answered.
     fn bytes_arrived(&self) {
         if self.in_flight.load(Ordering::Acquire) == 0
@@ -305,6 +401,7 @@ struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.0.waiting_since.store(clock_ms(), Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
