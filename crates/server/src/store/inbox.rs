@@ -25,14 +25,8 @@ use super::{Result, Store};
 /// Moves every event of the inbox into `events`, in one go: for writer jobs that are about to
 /// read events themselves. Returns how many events joined the history.
 pub(crate) fn settle(conn: &Connection) -> Result<usize> {
-    let mut moved = 0;
-    loop {
-        let chunk = settle_chunk(conn, None, usize::MAX)?;
-        moved += chunk.moved;
-        if !chunk.more {
-            return Ok(moved);
-        }
-    }
+    // Without a limit the one chunk is the whole inbox.
+    Ok(settle_chunk(conn, None, usize::MAX)?.moved)
 }
 
 /// Events moved at most by one writer job of [`Store::settle`]: the job holds up the requests

@@ -62,6 +62,15 @@ pub(super) struct AssetNow {
     last_ts: Option<i64>,
 }
 
+impl AssetNow {
+    /// Whether an event at `ts` is older than the asset's newest: only an event at or after it
+    /// moves the current state; a late backfill is history, not news, and makes the asset's
+    /// cached days from there on stale.
+    fn is_late(&self, ts: i64) -> bool {
+        self.last_ts.is_some_and(|last| ts < last)
+    }
+}
+
 /// The asset on a logger's pin, made if it is new; `max_assets` caps the assets of a pending
 /// logger (None for a claimed one).
 pub(super) fn ensure_asset(
@@ -292,9 +301,7 @@ impl<'c> Report<'c> {
     /// Inserts a new event into the sink; its id, or None when the sink already held it.
     fn insert(&mut self, asset_id: i64, e: &NewEvent) -> Result<Option<i64>> {
         let asset = &self.assets[&e.pin].0;
-        // Only an event at or after the latest one moves the current state; a late backfill
-        // is history, not news, and makes the asset's cached days from there on stale.
-        let late = asset.last_ts.is_some_and(|last| e.ts < last);
+        let late = asset.is_late(e.ts);
         let id = match self.sink {
             Sink::Inbox { next_id } => Some(next_id),
             Sink::Events => None,
@@ -330,7 +337,7 @@ impl<'c> Report<'c> {
         let (asset, moved) = self.assets.get_mut(&e.pin).expect("read by `asset`");
         self.out.stored += 1;
         self.out.first.get_or_insert((id, asset.id));
-        if asset.last_ts.is_some_and(|last| e.ts < last) {
+        if asset.is_late(e.ts) {
             if matches!(self.sink, Sink::Events) {
                 self.late_events
                     .entry(asset.id)
