@@ -37,6 +37,16 @@ interface Analytics {
 
 const HOUR = 3_600_000;
 
+/**
+ * Shows the seeded day on the page's period picker, as From and To dates rather than the
+ * "Yesterday" preset: a run that crosses midnight in Berlin still shows the day it seeded.
+ */
+async function showSeededDay() {
+  await page.getByLabel('Period').selectOption('custom');
+  await page.getByLabel('From', { exact: true }).fill(day);
+  await page.getByLabel('To', { exact: true }).fill(day);
+}
+
 beforeAll(async () => {
   browser = await launchBrowser();
   server = await startServer({ enrollment: 'auto' });
@@ -75,9 +85,26 @@ afterAll(async () => {
 });
 
 describe('analytics, stops and timeline', () => {
+  it('names yesterday for the Yesterday preset', async () => {
+    await page.getByRole('link', { name: 'Analytics' }).click();
+    // The day before today when the preset was chosen, or (had midnight passed in Berlin
+    // meanwhile) when the page answered.
+    const chosen = periodSpan('yesterday', Date.now(), ZONE).from;
+    await page.getByLabel('Period').selectOption('yesterday');
+    const shown = page.locator('.period-shown');
+    await shown.waitFor();
+    await expect
+      .poll(async () => {
+        const text = await shown.innerText();
+        const now = periodSpan('yesterday', Date.now(), ZONE).from;
+        return [chosen, now].some((from) => text.includes(`${formatDateTime(from, ZONE, 'en-GB')} to`));
+      })
+      .toBe(true);
+  });
+
   it('shows the availability the API computes, per machine and in total', async () => {
     await page.getByRole('link', { name: 'Analytics' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await page.locator('#asset-figures tbody tr').nth(1).waitFor();
     const expected = await api.get<Analytics>(`/api/v1/analytics?from=${yesterday.from}&to=${yesterday.to}`);
     const press1 = expected.assets.find((a) => a.asset_name === 'Press 1')!;
@@ -144,8 +171,8 @@ describe('analytics, stops and timeline', () => {
     await page.getByRole('alert').filter({ hasText: 'Choose a start date and an end date on or after it.' }).waitFor();
     await expect(page.locator('#asset-figures').count()).resolves.toBe(0);
 
-    // Back to yesterday for what follows.
-    await page.getByLabel('Period').selectOption('yesterday');
+    // Back to the seeded day alone for what follows.
+    await showSeededDay();
     await expect.poll(() => shown.innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
   });
 
@@ -179,7 +206,7 @@ describe('analytics, stops and timeline', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
 
     await page.getByRole('link', { name: 'Stops' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     const label = `Press 1, ${formatDateTime(at('09:00'), ZONE, 'en-GB')}`;
     await page.getByLabel(`Reason for the stop of ${label}`).selectOption({ label: 'Material: Waiting for material' });
     await page.getByLabel(`Comment on the stop of ${label}`).fill('coil late from stores');
@@ -210,7 +237,7 @@ describe('analytics, stops and timeline', () => {
     await page.reload();
     await expect(page.getByLabel(`Comment on the stop of ${label}`).inputValue()).resolves.toBe('coil late from stores');
     await page.getByRole('link', { name: 'Analytics' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
     const pareto = page.locator('#pareto-table tr', { hasText: 'Waiting for material' });
     await expect(pareto.locator('td').nth(1).innerText()).resolves.toBe('30 min');
@@ -218,7 +245,7 @@ describe('analytics, stops and timeline', () => {
 
   it('splits a stop where its cause changed', async () => {
     await page.getByRole('link', { name: 'Stops' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await page.getByLabel('Machine').selectOption({ label: 'Press 1' });
     const rows = page.locator('#stops tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
@@ -324,10 +351,10 @@ describe('analytics, stops and timeline', () => {
     const label = `Press 1, ${formatDateTime(at('09:00'), ZONE, 'en-GB')}`;
     const reason = page.getByLabel(`Reason for the stop of ${label}`);
     await page.getByRole('link', { name: 'Stops' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await expect.poll(() => reason.evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.text)).toBe('Material: Waiting for coil');
     await page.getByRole('link', { name: 'Analytics' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     const pareto = page.locator('#pareto-table');
     await pareto.locator('td', { hasText: /^Waiting for coil$/ }).waitFor();
     await expect(pareto.innerText()).resolves.not.toContain('Waiting for material');
@@ -350,12 +377,12 @@ describe('analytics, stops and timeline', () => {
     expect(stops.every((s) => s.reason_id === null)).toBe(true);
 
     await page.getByRole('link', { name: 'Stops' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await page.getByLabel('Without a reason only').check();
     await expect.poll(() => reason.inputValue()).toBe('');
     await page.getByLabel('Without a reason only').uncheck();
     await page.getByRole('link', { name: 'Analytics' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
     await expect(pareto.innerText()).resolves.not.toContain('Waiting for coil');
     expect(errors).toEqual([]);
@@ -400,7 +427,7 @@ describe('analytics, stops and timeline', () => {
 
     // Yesterday's figures now count only the early shift: the page still says what the API says.
     await page.getByRole('link', { name: 'Analytics' }).click();
-    await page.getByLabel('Period').selectOption('yesterday');
+    await showSeededDay();
     await page.getByLabel('Bucket').selectOption('shift');
     await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
     const expected = await api.get<Analytics>(`/api/v1/analytics?from=${yesterday.from}&to=${yesterday.to}&bucket=shift`);
@@ -429,7 +456,7 @@ describe('analytics, stops and timeline', () => {
     const run = page.locator(`#asset-figures tbody tr[data-asset-id="${ids['Press 2']}"] td[data-col="run_ms"]`);
     const showYesterday = async () => {
       await page.getByRole('link', { name: 'Analytics' }).click();
-      await page.getByLabel('Period').selectOption('yesterday');
+      await showSeededDay();
       await page.getByLabel('Bucket').selectOption('shift');
       await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
     };
