@@ -6,6 +6,7 @@
 //! Nothing here knows HTTP: the edges turn their payloads into [`NewEvent`]s with the checks
 //! below and turn an [`IngestError`] into their own answer.
 
+use crate::domain::TenantId;
 use std::sync::Arc;
 
 use assetlog_core::wire::{MAX_BATCH_EVENTS, WireEvent, check_timestamp};
@@ -147,7 +148,7 @@ pub async fn report(
 ///
 /// A failure to record the end of an offline span is logged, not returned: the request's own
 /// writes are committed by then and must be answered as such.
-pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<i64>) {
+pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<TenantId>) {
     let now = now_ms();
     if let Some(change) = state.presence.touch(device, tenant_id, now) {
         // After the monitor's write of the span's start, never before it (see `monitor`).

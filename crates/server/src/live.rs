@@ -4,6 +4,7 @@
 //! ring, and a client that falls a whole ring behind is dropped (it reconnects and re-reads the
 //! state). A slow dashboard can thus never slow ingestion or another dashboard.
 
+use crate::domain::{AssetId, TenantId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +17,7 @@ use tokio::sync::broadcast;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveMessage {
     AssetStateChange {
-        asset_id: i64,
+        asset_id: AssetId,
         asset_name: String,
         logger_id: String,
         pin_number: u8,
@@ -36,7 +37,7 @@ pub enum LiveMessage {
 pub type Frame = Arc<str>;
 
 pub struct LiveHub {
-    tenants: Mutex<HashMap<i64, broadcast::Sender<Frame>>>,
+    tenants: Mutex<HashMap<TenantId, broadcast::Sender<Frame>>>,
     /// Messages a client may fall behind before it is dropped.
     buffer: usize,
 }
@@ -49,7 +50,7 @@ impl LiveHub {
         }
     }
 
-    pub fn subscribe(&self, tenant_id: i64) -> broadcast::Receiver<Frame> {
+    pub fn subscribe(&self, tenant_id: TenantId) -> broadcast::Receiver<Frame> {
         let mut tenants = self.tenants.lock().expect("hub lock");
         tenants
             .entry(tenant_id)
@@ -57,7 +58,7 @@ impl LiveHub {
             .subscribe()
     }
 
-    pub fn publish(&self, tenant_id: i64, message: &LiveMessage) {
+    pub fn publish(&self, tenant_id: TenantId, message: &LiveMessage) {
         let mut tenants = self.tenants.lock().expect("hub lock");
         let Some(sender) = tenants.get(&tenant_id) else {
             return;
@@ -97,9 +98,9 @@ mod tests {
     #[tokio::test]
     async fn messages_reach_only_subscribers_of_their_tenant() {
         let hub = LiveHub::new(8);
-        let mut a = hub.subscribe(1);
-        let mut b = hub.subscribe(2);
-        hub.publish(1, &change(1));
+        let mut a = hub.subscribe(TenantId(1));
+        let mut b = hub.subscribe(TenantId(2));
+        hub.publish(TenantId(1), &change(1));
         let got = a.recv().await.unwrap();
         assert!(got.contains("\"logger_id\":\"l1\""), "{got}");
         assert!(got.contains("\"type\":\"logger_status\""), "{got}");
@@ -109,9 +110,9 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_falls_a_buffer_behind_is_told_it_lagged() {
         let hub = LiveHub::new(4);
-        let mut slow = hub.subscribe(1);
+        let mut slow = hub.subscribe(TenantId(1));
         for n in 0..10 {
-            hub.publish(1, &change(n)); // never blocks, however far behind `slow` is
+            hub.publish(TenantId(1), &change(n)); // never blocks, however far behind `slow` is
         }
         assert!(matches!(
             slow.recv().await,

@@ -4,6 +4,7 @@
 //! Keeping this in memory means a device request costs no extra database write; the monitor
 //! task saves the contacts every tick, so a restart loses at most one tick of them.
 
+use crate::domain::{LoggerRow, TenantId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -12,8 +13,8 @@ use crate::store::DeviceAuth;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
     /// The logger's row id.
-    pub row: i64,
-    pub tenant_id: Option<i64>,
+    pub row: LoggerRow,
+    pub tenant_id: Option<TenantId>,
     pub logger_id: String,
     pub online: bool,
     pub last_seen: i64,
@@ -22,14 +23,14 @@ pub struct StatusChange {
 #[derive(Debug)]
 struct Contact {
     logger_id: String,
-    tenant_id: Option<i64>,
+    tenant_id: Option<TenantId>,
     last_seen: i64,
     online: bool,
     unsaved: bool,
 }
 
 pub struct Presence {
-    contacts: Mutex<HashMap<i64, Contact>>,
+    contacts: Mutex<HashMap<LoggerRow, Contact>>,
     /// Silence longer than this makes a logger offline (3 heartbeat intervals).
     timeout_ms: i64,
 }
@@ -46,9 +47,9 @@ impl Presence {
     /// Returns the others (row, last contact): they have been offline since.
     pub fn load(
         &self,
-        rows: Vec<(i64, String, Option<i64>, Option<i64>)>,
+        rows: Vec<(LoggerRow, String, Option<TenantId>, Option<i64>)>,
         now: i64,
-    ) -> Vec<(i64, i64)> {
+    ) -> Vec<(LoggerRow, i64)> {
         let mut contacts = self.contacts.lock().expect("presence lock");
         let mut offline = Vec::new();
         for (row, logger_id, tenant_id, last_seen) in rows {
@@ -75,7 +76,7 @@ impl Presence {
     pub fn touch(
         &self,
         device: &DeviceAuth,
-        tenant_id: Option<i64>,
+        tenant_id: Option<TenantId>,
         now: i64,
     ) -> Option<StatusChange> {
         let mut contacts = self.contacts.lock().expect("presence lock");
@@ -103,7 +104,7 @@ impl Presence {
     }
 
     /// Marks silent loggers offline. Returns those that just went offline, and the contacts to save.
-    pub fn sweep(&self, now: i64) -> (Vec<StatusChange>, Vec<(i64, i64, bool)>) {
+    pub fn sweep(&self, now: i64) -> (Vec<StatusChange>, Vec<(LoggerRow, i64, bool)>) {
         let mut contacts = self.contacts.lock().expect("presence lock");
         let mut went_offline = Vec::new();
         let mut to_save = Vec::new();
@@ -128,7 +129,7 @@ impl Presence {
     }
 
     /// Moves a logger to its tenant (when claimed); returns its status for the new tenant if online.
-    pub fn set_tenant(&self, row: i64, tenant_id: i64) -> Option<StatusChange> {
+    pub fn set_tenant(&self, row: LoggerRow, tenant_id: TenantId) -> Option<StatusChange> {
         let mut contacts = self.contacts.lock().expect("presence lock");
         let c = contacts.get_mut(&row)?;
         c.tenant_id = Some(tenant_id);
@@ -142,12 +143,12 @@ impl Presence {
     }
 
     /// The last contact and online flag of a logger, if it ever made contact.
-    pub fn get(&self, row: i64) -> Option<(i64, bool)> {
+    pub fn get(&self, row: LoggerRow) -> Option<(i64, bool)> {
         let contacts = self.contacts.lock().expect("presence lock");
         contacts.get(&row).map(|c| (c.last_seen, c.online))
     }
 
-    pub fn forget(&self, row: i64) {
+    pub fn forget(&self, row: LoggerRow) {
         self.contacts.lock().expect("presence lock").remove(&row);
     }
 }
@@ -156,41 +157,50 @@ impl Presence {
 mod tests {
     use super::*;
 
-    fn device(row: i64) -> DeviceAuth {
-        DeviceAuth::for_tests(row, &format!("esp-{row}"), Some(1))
+    fn device(row: LoggerRow) -> DeviceAuth {
+        DeviceAuth::for_tests(row, &format!("esp-{row}"), Some(TenantId(1)))
     }
 
     #[test]
     fn a_logger_is_offline_after_three_silent_intervals_and_online_at_its_next_contact() {
         let presence = Presence::new(1000);
-        let d = device(7);
+        let d = device(LoggerRow(7));
         let came = presence
-            .touch(&d, Some(1), 10_000)
+            .touch(&d, Some(TenantId(1)), 10_000)
             .expect("first contact brings it online");
         assert!(came.online);
-        assert_eq!(presence.touch(&d, Some(1), 11_000), None, "already online");
+        assert_eq!(
+            presence.touch(&d, Some(TenantId(1)), 11_000),
+            None,
+            "already online"
+        );
         let (gone, saved) = presence.sweep(14_000);
         assert!(gone.is_empty(), "exactly 3 intervals is not yet too long");
-        assert_eq!(saved, [(7, 11_000, true)]);
+        assert_eq!(saved, [(LoggerRow(7), 11_000, true)]);
         let (gone, saved) = presence.sweep(14_001);
         assert_eq!(
             gone[0],
             StatusChange {
-                row: 7,
-                tenant_id: Some(1),
+                row: LoggerRow(7),
+                tenant_id: Some(TenantId(1)),
                 logger_id: "esp-7".into(),
                 online: false,
                 last_seen: 11_000
             }
         );
-        assert_eq!(saved, [(7, 11_000, false)]);
+        assert_eq!(saved, [(LoggerRow(7), 11_000, false)]);
         assert_eq!(
             presence.sweep(20_000),
             (vec![], vec![]),
             "reported once, saved once"
         );
-        assert!(presence.touch(&d, Some(1), 20_001).unwrap().online);
-        assert_eq!(presence.get(7), Some((20_001, true)));
+        assert!(
+            presence
+                .touch(&d, Some(TenantId(1)), 20_001)
+                .unwrap()
+                .online
+        );
+        assert_eq!(presence.get(LoggerRow(7)), Some((20_001, true)));
     }
 
     #[test]
@@ -198,15 +208,15 @@ mod tests {
         let presence = Presence::new(1000);
         let offline = presence.load(
             vec![
-                (1, "a".into(), Some(1), Some(9_000)),
-                (2, "b".into(), None, Some(1_000)),
-                (3, "c".into(), None, None),
+                (LoggerRow(1), "a".into(), Some(TenantId(1)), Some(9_000)),
+                (LoggerRow(2), "b".into(), None, Some(1_000)),
+                (LoggerRow(3), "c".into(), None, None),
             ],
             10_000,
         );
-        assert_eq!(presence.get(1), Some((9_000, true)));
-        assert_eq!(presence.get(2), Some((1_000, false)));
-        assert_eq!(presence.get(3), None);
-        assert_eq!(offline, [(2, 1_000)]);
+        assert_eq!(presence.get(LoggerRow(1)), Some((9_000, true)));
+        assert_eq!(presence.get(LoggerRow(2)), Some((1_000, false)));
+        assert_eq!(presence.get(LoggerRow(3)), None);
+        assert_eq!(offline, [(LoggerRow(2), 1_000)]);
     }
 }

@@ -1,6 +1,7 @@
 //! One asset's history around a window, digested: its timeline of states, its stops, its
 //! planned time, and the notes operators left on its stops.
 
+use crate::domain::{AssetId, TenantId};
 use std::collections::HashMap;
 
 use assetlog_core::kpi::{self, Event, Figures, Interval, Span, Stop};
@@ -24,7 +25,7 @@ impl History {
     fn new(
         rules: &Rules,
         asset: &Asset,
-        downtime: &[(Option<i64>, i64, i64)],
+        downtime: &[(Option<AssetId>, i64, i64)],
         (from, to): (i64, i64),
         now: i64,
         rows: HistoryRows,
@@ -80,7 +81,11 @@ impl History {
     }
 
     /// The stops that overlap `[from, to)`, cut into their annotated parts.
-    pub(super) fn annotated_stops(&self, asset_id: i64, (from, to): (i64, i64)) -> Vec<StopView> {
+    pub(super) fn annotated_stops(
+        &self,
+        asset_id: AssetId,
+        (from, to): (i64, i64),
+    ) -> Vec<StopView> {
         let overlapping: Vec<Stop> = self
             .stops
             .iter()
@@ -94,9 +99,9 @@ impl History {
 /// The histories of several assets' windows, read in one trip to the database.
 pub(super) async fn histories(
     store: &Store,
-    tenant_id: i64,
+    tenant_id: TenantId,
     rules: &Rules,
-    downtime: &[(Option<i64>, i64, i64)],
+    downtime: &[(Option<AssetId>, i64, i64)],
     now: i64,
     windows: &[(&Asset, (i64, i64))],
 ) -> Result<Vec<History>> {
@@ -122,7 +127,7 @@ pub(super) async fn histories(
 pub struct StopView {
     /// `{asset_id}-{stop_start}-{part_start}`: see [`super::StopId`].
     pub id: String,
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub stop_start: i64,
     pub start: i64,
     pub end: i64,
@@ -136,7 +141,7 @@ pub struct StopView {
 
 /// Cuts each stop into its annotated parts (a stop never split is one part).
 pub(super) fn stop_views(
-    asset_id: i64,
+    asset_id: AssetId,
     history: &History,
     parts: &[StopPart],
     stops: &[Stop],

@@ -18,6 +18,7 @@ mod history;
 mod reasons;
 mod rules;
 
+use crate::domain::{AssetId, TenantId};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -64,14 +65,14 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> AnalyticsError {
 
 /// What an analytics or stops question covers, checked, with what its answer depends on.
 pub struct Scope {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub rules: Rules,
     pub now: i64,
     pub from: i64,
     pub to: i64,
     assets: Vec<Asset>,
     /// Planned downtime in the window: (asset, or all), start, end.
-    downtime: Vec<(Option<i64>, i64, i64)>,
+    downtime: Vec<(Option<AssetId>, i64, i64)>,
 }
 
 impl Scope {
@@ -79,9 +80,9 @@ impl Scope {
     /// `window` (absent ends: today in the tenant's zone).
     pub async fn new(
         store: &Store,
-        tenant_id: i64,
+        tenant_id: TenantId,
         window: (Option<i64>, Option<i64>),
-        asset_ids: &[i64],
+        asset_ids: &[AssetId],
     ) -> Result<Self> {
         let rules = Rules::load(store, tenant_id).await?;
         let now = now_ms();
@@ -106,7 +107,7 @@ impl Scope {
 }
 
 /// The assets asked for (each must be the tenant's: another tenant's id is a 404), or all.
-async fn chosen_assets(store: &Store, tenant_id: i64, ids: &[i64]) -> Result<Vec<Asset>> {
+async fn chosen_assets(store: &Store, tenant_id: TenantId, ids: &[AssetId]) -> Result<Vec<Asset>> {
     if ids.is_empty() {
         return Ok(store.assets(tenant_id).await?);
     }
@@ -143,7 +144,7 @@ pub struct RowFigures {
 
 #[derive(Debug, Clone)]
 pub struct AssetFigures {
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub asset_name: String,
     pub row: RowFigures,
 }
@@ -323,7 +324,7 @@ pub async fn settle_days(state: &AppState) -> Result<()> {
         if from >= today {
             continue;
         }
-        let assets: Vec<i64> = state
+        let assets: Vec<AssetId> = state
             .store
             .assets(tenant_id)
             .await?
@@ -386,7 +387,7 @@ pub async fn stops(store: &Store, scope: &Scope, filter: StopFilter) -> Result<V
 /// A stop part's id: `{asset_id}-{stop_start}-{part_start}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StopId {
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub stop_start: i64,
     pub part_start: i64,
 }
@@ -397,7 +398,7 @@ impl StopId {
         let mut it = raw.splitn(3, '-').map(|p| p.parse::<i64>());
         match (it.next(), it.next(), it.next()) {
             (Some(Ok(asset_id)), Some(Ok(stop_start)), Some(Ok(part_start))) => Ok(Self {
-                asset_id,
+                asset_id: AssetId(asset_id),
                 stop_start,
                 part_start,
             }),
@@ -419,8 +420,8 @@ impl fmt::Display for StopId {
 /// The stop (as it stands now) that starts at `stop_start` on the asset; 404 if there is none.
 async fn find_stop(
     store: &Store,
-    tenant_id: i64,
-    asset_id: i64,
+    tenant_id: TenantId,
+    asset_id: AssetId,
     stop_start: i64,
 ) -> Result<(Asset, Stop)> {
     let asset = store
@@ -446,9 +447,9 @@ async fn find_stop(
 /// The current part starts of a stop (its start, then each split point).
 async fn part_starts(
     store: &Store,
-    tenant_id: i64,
+    tenant_id: TenantId,
     stop: &Stop,
-    asset_id: i64,
+    asset_id: AssetId,
 ) -> Result<Vec<i64>> {
     let parts = store
         .stop_parts(tenant_id, asset_id, stop.start, stop.start + 1)
@@ -467,7 +468,7 @@ async fn part_starts(
 /// Gives a stop part a reason (or none) and a comment.
 pub async fn annotate(
     store: &Store,
-    tenant_id: i64,
+    tenant_id: TenantId,
     id: StopId,
     reason_id: Option<i64>,
     comment: Comment,
@@ -496,7 +497,7 @@ pub async fn annotate(
 }
 
 /// Splits the stop of `id` at `at` (inside it); answers the ids of the two parts around `at`.
-pub async fn split(store: &Store, tenant_id: i64, id: StopId, at: i64) -> Result<[StopId; 2]> {
+pub async fn split(store: &Store, tenant_id: TenantId, id: StopId, at: i64) -> Result<[StopId; 2]> {
     let StopId {
         asset_id,
         stop_start,

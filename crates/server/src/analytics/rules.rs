@@ -1,6 +1,7 @@
 //! What every figure of a tenant depends on (time zone, short-stop threshold, shift calendar),
 //! and the window a question covers.
 
+use crate::domain::TenantId;
 use chrono_tz::Tz;
 
 use super::{AnalyticsError, Result};
@@ -21,7 +22,7 @@ pub struct Rules {
 
 impl Rules {
     /// The tenant's rules as stored (checked when they were saved, and not again).
-    pub async fn load(store: &Store, tenant_id: i64) -> Result<Self> {
+    pub async fn load(store: &Store, tenant_id: TenantId) -> Result<Self> {
         let settings = store.settings(tenant_id).await?;
         let tz: Tz = settings.timezone.parse().map_err(|_| {
             AnalyticsError::Internal(anyhow::anyhow!(

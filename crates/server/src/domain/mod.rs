@@ -2,11 +2,14 @@
 //! (HTTP today, MQTT next), and nothing past the edge checks it again.
 //!
 //! # Layout
+//! - [`ids`]: the row ids (tenant, user, asset, logger row), one type each.
 //! - [`text`]: names, comments, device texts, emails and passwords: one rule per kind of text.
 //! - [`Refusal`]: why an input was refused, as a client is told (a code and a message).
 
+pub mod ids;
 pub mod text;
 
+pub use ids::{AssetId, LoggerRow, TenantId, UserId};
 pub use text::{Comment, DeviceText, Email, Name, Password};
 
 /// An input refused as it is: a stable code for programs and a message for people. The HTTP

@@ -92,7 +92,7 @@ async fn signup(
         .signup(tenant_name, email, password_hash, !state.config.open_signup)
         .await?;
     let (user, tenant) = created.ok_or_else(closed_signup)?;
-    tracing::info!(user = user.id, tenant = tenant.id, "signed up");
+    tracing::info!(user = %user.id, tenant = %tenant.id, "signed up");
     Ok((
         StatusCode::CREATED,
         Json(start_session(&state, &user, &tenant).await?),

@@ -1,5 +1,6 @@
 //! A tenant's assets (machines) with their current state, and its event history.
 
+use crate::domain::AssetId;
 use assetlog_core::RunState;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -103,7 +104,7 @@ async fn update(
 
 #[derive(Deserialize)]
 struct EventsParams {
-    asset_id: Option<i64>,
+    asset_id: Option<AssetId>,
     logger_id: Option<String>,
     from: Option<String>,
     to: Option<String>,

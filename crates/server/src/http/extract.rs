@@ -2,6 +2,7 @@
 //! (axum's own rejections answer plain text) and find the caller: a user by token, or a device
 //! by key.
 
+use crate::domain::TenantId;
 use assetlog_core::wire::ObjectOnly;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -108,7 +109,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub struct CurrentUser(pub Session);
 
 impl CurrentUser {
-    pub fn tenant_id(&self) -> i64 {
+    pub fn tenant_id(&self) -> TenantId {
         self.0.tenant.id
     }
 

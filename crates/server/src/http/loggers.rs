@@ -1,6 +1,7 @@
 //! A tenant's loggers: list, inspect, rename, allow keyless posts, rotate keys, claim, delete.
 //! The original management paths answer through the same handlers, now behind a token.
 
+use crate::domain::LoggerRow;
 use assetlog_core::LoggerId;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,8 +33,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A logger named in a path: its numeric `id`, or (as the original API did) its hardware id.
-async fn resolve(state: &AppState, user: &CurrentUser, raw: &str) -> Result<i64> {
-    if let Ok(id) = raw.parse::<i64>()
+async fn resolve(state: &AppState, user: &CurrentUser, raw: &str) -> Result<LoggerRow> {
+    if let Ok(id) = raw.parse::<LoggerRow>()
         && state.store.logger(user.tenant_id(), id).await.is_ok()
     {
         return Ok(id);
@@ -190,7 +191,7 @@ async fn claim(
             other => other.into(),
         })?;
     state.auth.succeeded(client, Some(&account));
-    tracing::info!(logger = %logger_id, tenant = user.tenant_id(), "logger claimed");
+    tracing::info!(logger = %logger_id, tenant = %user.tenant_id(), "logger claimed");
     if let Some(status) = state.presence.set_tenant(id, user.tenant_id()) {
         crate::ingest::publish_status(&state, &status);
     }

@@ -128,6 +128,6 @@ pub fn parse_time_param(raw: &str, name: &str) -> Result<i64> {
 pub const LATEST_TIME_MS: i64 = 4_102_444_800_000;
 
 /// An id in a path; anything that is not one names nothing (404).
-pub fn parse_id(raw: &str, what: &str) -> Result<i64> {
+pub fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T> {
     raw.parse().map_err(|_| ApiError::not_found(what))
 }

@@ -46,6 +46,6 @@ async fn release(
         .await
         .map_err(not_found_as("pending logger"))?;
     state.presence.forget(row);
-    tracing::info!(logger = %logger_id, by = admin.0.user.id, tenant = admin.tenant_id(), "pending logger released");
+    tracing::info!(logger = %logger_id, by = %admin.0.user.id, tenant = %admin.tenant_id(), "pending logger released");
     Ok(StatusCode::NO_CONTENT)
 }

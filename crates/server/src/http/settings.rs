@@ -1,6 +1,7 @@
 //! What shapes the numbers: settings (time zone, short-stop threshold), the shift calendar,
 //! planned downtime and downtime reasons. Everyone reads; admins change.
 
+use crate::domain::AssetId;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -127,7 +128,7 @@ async fn list_downtime(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DowntimeBody {
-    asset_id: Option<i64>,
+    asset_id: Option<AssetId>,
     from: Value,
     to: Value,
     #[serde(default)]

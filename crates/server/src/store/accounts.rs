@@ -1,5 +1,6 @@
 //! Tenants, users and their sessions.
 
+use crate::domain::{TenantId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Role, Session, Store, StoreError, Tenant, Unique, User, now_ms, on_unique};
@@ -21,14 +22,14 @@ fn insert_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
     )
     .map_err(|e| on_unique(e, Unique::TenantName))?;
     Ok(Tenant {
-        id: conn.last_insert_rowid(),
+        id: TenantId(conn.last_insert_rowid()),
         name: name.into(),
     })
 }
 
 fn insert_user(
     conn: &Connection,
-    tenant_id: i64,
+    tenant_id: TenantId,
     email: &str,
     hash: &str,
     role: Role,
@@ -39,7 +40,7 @@ fn insert_user(
     )
     .map_err(|e| on_unique(e, Unique::UserEmail))?;
     Ok(User {
-        id: conn.last_insert_rowid(),
+        id: UserId(conn.last_insert_rowid()),
         email: email.into(),
         role,
         tenant_id,
@@ -72,7 +73,7 @@ impl Store {
 
     /// True once anyone has an account.
     /// Every tenant, for the background work done per tenant.
-    pub async fn tenant_ids(&self) -> Result<Vec<i64>> {
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         self.read(|conn| {
             Ok(conn
                 .prepare_cached("SELECT id FROM tenants ORDER BY id")?
@@ -122,7 +123,7 @@ impl Store {
 
     pub async fn create_user(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         email: String,
         password_hash: String,
         role: Role,
@@ -152,7 +153,7 @@ impl Store {
 
     pub async fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         token_hash: String,
         expires_at: i64,
     ) -> Result<()> {
@@ -196,7 +197,7 @@ impl Store {
         .await
     }
 
-    pub async fn list_users(&self, tenant_id: i64) -> Result<Vec<User>> {
+    pub async fn list_users(&self, tenant_id: TenantId) -> Result<Vec<User>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, email, role, tenant_id FROM users WHERE tenant_id = ?1 ORDER BY id",
@@ -212,7 +213,12 @@ impl Store {
     /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
     /// Gives a person of the tenant another role; a tenant keeps at least one admin. Takes
     /// effect at their next request (roles are read with the session).
-    pub async fn set_user_role(&self, tenant_id: i64, user_id: i64, role: Role) -> Result<User> {
+    pub async fn set_user_role(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        role: Role,
+    ) -> Result<User> {
         self.write(move |conn| {
             let current = role_of(conn, tenant_id, user_id)?;
             if current == "admin" && role != Role::Admin && admin_count(conn, tenant_id)? <= 1 {
@@ -233,7 +239,7 @@ impl Store {
         .await
     }
 
-    pub async fn delete_user(&self, tenant_id: i64, user_id: i64) -> Result<()> {
+    pub async fn delete_user(&self, tenant_id: TenantId, user_id: UserId) -> Result<()> {
         self.write(move |conn| {
             let role = role_of(conn, tenant_id, user_id)?;
             if role == "admin" && admin_count(conn, tenant_id)? <= 1 {
@@ -253,7 +259,7 @@ impl Store {
 }
 
 /// A person's role, if they are in the tenant.
-fn role_of(conn: &rusqlite::Connection, tenant_id: i64, user_id: i64) -> Result<String> {
+fn role_of(conn: &rusqlite::Connection, tenant_id: TenantId, user_id: UserId) -> Result<String> {
     conn.query_row(
         "SELECT role FROM users WHERE id = ?1 AND tenant_id = ?2",
         params![user_id, tenant_id],
@@ -263,7 +269,7 @@ fn role_of(conn: &rusqlite::Connection, tenant_id: i64, user_id: i64) -> Result<
     .ok_or(StoreError::NotFound)
 }
 
-fn admin_count(conn: &rusqlite::Connection, tenant_id: i64) -> Result<i64> {
+fn admin_count(conn: &rusqlite::Connection, tenant_id: TenantId) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM users WHERE tenant_id = ?1 AND role = 'admin'",
         [tenant_id],

@@ -1,6 +1,7 @@
 //! What loggers do besides reporting (store/reports.rs): register, send heartbeats, and prove
 //! who they are.
 
+use crate::domain::{LoggerRow, TenantId};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -14,11 +15,11 @@ use crate::secrets::hash_secret;
 #[derive(Debug, Clone)]
 pub struct DeviceAuth {
     /// The logger's row id (the `id` of the API).
-    pub row: i64,
+    pub row: LoggerRow,
     pub logger_id: String,
     pub name: String,
     /// None while the logger is pending.
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<TenantId>,
     pub allow_keyless: bool,
     key_hash: String,
 }
@@ -26,7 +27,7 @@ pub struct DeviceAuth {
 impl DeviceAuth {
     /// Credentials with a throwaway key, for unit tests of code that only routes by logger.
     #[cfg(test)]
-    pub fn for_tests(row: i64, logger_id: &str, tenant_id: Option<i64>) -> Self {
+    pub fn for_tests(row: LoggerRow, logger_id: &str, tenant_id: Option<TenantId>) -> Self {
         Self {
             row,
             logger_id: logger_id.into(),
@@ -157,7 +158,7 @@ impl Store {
         .await
     }
 
-    pub async fn heartbeat(&self, logger_row: i64, hb: Heartbeat) -> Result<()> {
+    pub async fn heartbeat(&self, logger_row: LoggerRow, hb: Heartbeat) -> Result<()> {
         self.write(move |conn| {
             conn.prepare_cached(
                 "UPDATE loggers SET uptime_s = COALESCE(?1, uptime_s), rssi = COALESCE(?2, rssi),
@@ -220,7 +221,7 @@ fn register(
         )?;
         return Ok(RegistrationOutcome::Known { device, claim_code });
     }
-    let tenant_id: Option<i64> = if reg.auto_claim {
+    let tenant_id: Option<TenantId> = if reg.auto_claim {
         conn.query_row("SELECT MIN(id) FROM tenants", [], |r| r.get(0))?
     } else {
         None

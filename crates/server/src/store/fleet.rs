@@ -1,5 +1,6 @@
 //! What a tenant sees and manages: its loggers, assets and event history.
 
+use crate::domain::{AssetId, LoggerRow, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Asset, Event, Logger, Result, Store, StoreError, now_ms, state_of};
@@ -10,7 +11,7 @@ const LOGGER_COLUMNS: &str =
      free_heap, uptime_s, queued_events, dropped_events, last_seen, online, acked_seq";
 
 fn logger_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Logger> {
-    let tenant_id: Option<i64> = r.get("tenant_id")?;
+    let tenant_id: Option<TenantId> = r.get("tenant_id")?;
     Ok(Logger {
         id: r.get("id")?,
         logger_id: r.get("logger_id")?,
@@ -57,7 +58,7 @@ fn asset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Asset> {
 /// Filters and paging of `GET /api/v1/events`.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
-    pub asset_id: Option<i64>,
+    pub asset_id: Option<AssetId>,
     pub logger_id: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
@@ -73,7 +74,11 @@ pub struct LoggerUpdate {
     pub allow_keyless: Option<bool>,
 }
 
-fn tenant_loggers(conn: &Connection, tenant_id: i64, only: Option<i64>) -> Result<Vec<Logger>> {
+fn tenant_loggers(
+    conn: &Connection,
+    tenant_id: TenantId,
+    only: Option<LoggerRow>,
+) -> Result<Vec<Logger>> {
     let sql = format!(
         "SELECT {LOGGER_COLUMNS} FROM loggers WHERE tenant_id = ?1 AND deleted_at IS NULL
          AND (?2 IS NULL OR id = ?2) ORDER BY name, id"
@@ -93,7 +98,11 @@ fn tenant_loggers(conn: &Connection, tenant_id: i64, only: Option<i64>) -> Resul
     Ok(loggers)
 }
 
-fn tenant_assets(conn: &Connection, tenant_id: i64, only: Option<i64>) -> Result<Vec<Asset>> {
+fn tenant_assets(
+    conn: &Connection,
+    tenant_id: TenantId,
+    only: Option<AssetId>,
+) -> Result<Vec<Asset>> {
     let sql = format!(
         "{ASSET_SELECT} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.id = ?2) ORDER BY l.name, a.pin"
     );
@@ -104,7 +113,7 @@ fn tenant_assets(conn: &Connection, tenant_id: i64, only: Option<i64>) -> Result
 }
 
 /// The row id of a live logger of the tenant, else NotFound.
-fn owned_logger(conn: &Connection, tenant_id: i64, id: i64) -> Result<String> {
+fn owned_logger(conn: &Connection, tenant_id: TenantId, id: LoggerRow) -> Result<String> {
     conn.query_row(
         "SELECT logger_id FROM loggers WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
         params![id, tenant_id],
@@ -115,12 +124,12 @@ fn owned_logger(conn: &Connection, tenant_id: i64, id: i64) -> Result<String> {
 }
 
 impl Store {
-    pub async fn loggers(&self, tenant_id: i64) -> Result<Vec<Logger>> {
+    pub async fn loggers(&self, tenant_id: TenantId) -> Result<Vec<Logger>> {
         self.read(move |conn| tenant_loggers(conn, tenant_id, None))
             .await
     }
 
-    pub async fn logger(&self, tenant_id: i64, id: i64) -> Result<Logger> {
+    pub async fn logger(&self, tenant_id: TenantId, id: LoggerRow) -> Result<Logger> {
         self.read(move |conn| {
             tenant_loggers(conn, tenant_id, Some(id))?
                 .pop()
@@ -132,9 +141,9 @@ impl Store {
     /// A tenant's logger by its hardware id (the original API's way of naming one).
     pub async fn logger_row_by_hardware_id(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         logger_id: String,
-    ) -> Result<i64> {
+    ) -> Result<LoggerRow> {
         self.read(move |conn| {
             conn.query_row(
                 "SELECT id FROM loggers WHERE logger_id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL",
@@ -147,7 +156,12 @@ impl Store {
         .await
     }
 
-    pub async fn update_logger(&self, tenant_id: i64, id: i64, update: LoggerUpdate) -> Result<()> {
+    pub async fn update_logger(
+        &self,
+        tenant_id: TenantId,
+        id: LoggerRow,
+        update: LoggerUpdate,
+    ) -> Result<()> {
         let store = self.clone();
         self.write_then(
             move |conn| {
@@ -165,7 +179,12 @@ impl Store {
     }
 
     /// Removes a logger; its history stays unless `purge`, and its key stops working at once.
-    pub async fn delete_logger(&self, tenant_id: i64, id: i64, purge: bool) -> Result<()> {
+    pub async fn delete_logger(
+        &self,
+        tenant_id: TenantId,
+        id: LoggerRow,
+        purge: bool,
+    ) -> Result<()> {
         let store = self.clone();
         self.write_then(
             move |conn| {
@@ -202,7 +221,12 @@ impl Store {
     }
 
     /// Replaces a logger's key; the old one stops working at once.
-    pub async fn rotate_key(&self, tenant_id: i64, id: i64, new_key: String) -> Result<()> {
+    pub async fn rotate_key(
+        &self,
+        tenant_id: TenantId,
+        id: LoggerRow,
+        new_key: String,
+    ) -> Result<()> {
         let store = self.clone();
         self.write_then(
             move |conn| {
@@ -223,15 +247,15 @@ impl Store {
     /// pending logger has that id and code.
     pub async fn claim(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         logger_id: String,
         claim_code: String,
-    ) -> Result<i64> {
+    ) -> Result<LoggerRow> {
         let store = self.clone();
         let forget = logger_id.clone();
         self.write_then(
             move |conn| {
-                let row: i64 = conn
+                let row: LoggerRow = conn
                     .query_row(
                         "SELECT id FROM loggers WHERE logger_id = ?1 AND claim_code = ?2
                          AND tenant_id IS NULL AND deleted_at IS NULL",
@@ -265,9 +289,9 @@ impl Store {
 
     /// The tenant's machines on its current loggers (a deleted logger's assets keep their
     /// history, reachable by id, but leave the board).
-    pub async fn assets(&self, tenant_id: i64) -> Result<Vec<Asset>> {
+    pub async fn assets(&self, tenant_id: TenantId) -> Result<Vec<Asset>> {
         self.read(move |conn| {
-            let live: std::collections::HashSet<i64> = conn
+            let live: std::collections::HashSet<LoggerRow> = conn
                 .prepare_cached(
                     "SELECT id FROM loggers WHERE tenant_id = ?1 AND deleted_at IS NULL",
                 )?
@@ -280,7 +304,7 @@ impl Store {
         .await
     }
 
-    pub async fn asset(&self, tenant_id: i64, id: i64) -> Result<Asset> {
+    pub async fn asset(&self, tenant_id: TenantId, id: AssetId) -> Result<Asset> {
         self.read(move |conn| {
             tenant_assets(conn, tenant_id, Some(id))?
                 .pop()
@@ -292,8 +316,8 @@ impl Store {
     /// Renames an asset or sets its short-stop threshold (`Some(None)` clears it).
     pub async fn update_asset(
         &self,
-        tenant_id: i64,
-        id: i64,
+        tenant_id: TenantId,
+        id: AssetId,
         name: Option<String>,
         threshold_s: Option<Option<i64>>,
     ) -> Result<()> {
@@ -322,7 +346,7 @@ impl Store {
     }
 
     /// The time of the tenant's first event, if it has one.
-    pub async fn first_event_ts(&self, tenant_id: i64) -> Result<Option<i64>> {
+    pub async fn first_event_ts(&self, tenant_id: TenantId) -> Result<Option<i64>> {
         self.read_events(move |conn| {
             Ok(conn
                 .prepare_cached("SELECT MIN(ts) FROM events WHERE tenant_id = ?1")?
@@ -332,7 +356,7 @@ impl Store {
     }
 
     /// A page of the tenant's events, newest first.
-    pub async fn events(&self, tenant_id: i64, q: EventQuery) -> Result<Vec<Event>> {
+    pub async fn events(&self, tenant_id: TenantId, q: EventQuery) -> Result<Vec<Event>> {
         self.read_events(move |conn| {
             let (before_ts, before_id) = q.before.unzip();
             let mut stmt = conn.prepare_cached(
@@ -378,7 +402,9 @@ impl Store {
     }
 
     /// Every live logger with its tenant and last contact, for presence tracking at start.
-    pub async fn logger_contacts(&self) -> Result<Vec<(i64, String, Option<i64>, Option<i64>)>> {
+    pub async fn logger_contacts(
+        &self,
+    ) -> Result<Vec<(LoggerRow, String, Option<TenantId>, Option<i64>)>> {
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, logger_id, tenant_id, last_seen FROM loggers WHERE deleted_at IS NULL",
@@ -392,7 +418,7 @@ impl Store {
     }
 
     /// Saves last contacts and online flags that presence tracking holds in memory.
-    pub async fn save_contacts(&self, contacts: Vec<(i64, i64, bool)>) -> Result<()> {
+    pub async fn save_contacts(&self, contacts: Vec<(LoggerRow, i64, bool)>) -> Result<()> {
         if contacts.is_empty() {
             return Ok(());
         }
@@ -408,7 +434,7 @@ impl Store {
     }
 
     /// Starts an offline span for a logger at its last contact, unless one is open already.
-    pub async fn open_offline(&self, logger_row: i64, since: i64) -> Result<()> {
+    pub async fn open_offline(&self, logger_row: LoggerRow, since: i64) -> Result<()> {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO logger_offline (logger_row, start_ms)
@@ -422,7 +448,7 @@ impl Store {
     }
 
     /// Ends a logger's open offline span (if any) at its first contact back.
-    pub async fn close_offline(&self, logger_row: i64, at: i64) -> Result<()> {
+    pub async fn close_offline(&self, logger_row: LoggerRow, at: i64) -> Result<()> {
         self.write(move |conn| {
             let start: Option<i64> = conn
                 .query_row(

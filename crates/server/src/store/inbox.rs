@@ -19,6 +19,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::domain::AssetId;
+
 use super::rollups::forget_days_for_late_event;
 use super::{Result, Store};
 
@@ -71,7 +73,7 @@ pub(crate) fn settle_chunk(conn: &Connection, upto: Option<i64>, limit: usize) -
         Err(_) => None,
     };
     let end = beyond.map_or(upto, |next| next - 1);
-    let late: Vec<(i64, i64)> = conn
+    let late: Vec<(AssetId, i64)> = conn
         .prepare_cached(
             "SELECT asset_id, MIN(ts) FROM events_inbox WHERE id BETWEEN ?1 AND ?2 AND late = 1
              GROUP BY asset_id",

@@ -35,6 +35,7 @@ mod accounts;
 mod checkpoint;
 mod devices;
 mod fleet;
+mod ids;
 mod inbox;
 mod model;
 mod pending;

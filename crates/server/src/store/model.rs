@@ -3,6 +3,8 @@
 use assetlog_core::RunState;
 use serde::Serialize;
 
+use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
+
 /// What a user may do in their tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,17 +38,17 @@ impl Role {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tenant {
-    pub id: i64,
+    pub id: TenantId,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub role: Role,
     #[serde(skip)]
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
 }
 
 /// A signed-in user and their tenant, as a valid token proves.
@@ -59,7 +61,7 @@ pub struct Session {
 /// A logger as its tenant sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Logger {
-    pub id: i64,
+    pub id: LoggerRow,
     pub logger_id: String,
     pub name: String,
     pub status: &'static str,
@@ -77,13 +79,13 @@ pub struct Logger {
     pub acked_seq: i64,
     pub assets: Vec<Asset>,
     #[serde(skip)]
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<TenantId>,
 }
 
 /// One machine: one input of one logger, with its latest reported state.
 #[derive(Debug, Clone, Serialize)]
 pub struct Asset {
-    pub id: i64,
+    pub id: AssetId,
     pub name: String,
     pub logger_id: String,
     pub pin_number: u8,
@@ -95,14 +97,14 @@ pub struct Asset {
     #[serde(skip)]
     pub running: Option<bool>,
     #[serde(skip)]
-    pub logger_row: i64,
+    pub logger_row: LoggerRow,
 }
 
 /// One stored report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub id: i64,
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub logger_id: String,
     pub pin: u8,
     pub state: RunState,

@@ -6,6 +6,7 @@
 //! ones, and the release of a squatted hardware id. The caps are checked where the rows are
 //! written (store/devices.rs, store/reports.rs); a claimed logger's report pays nothing for them.
 
+use crate::domain::LoggerRow;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -112,7 +113,7 @@ pub struct PendingLogger {
     pub assets: i64,
     /// The row id, for presence; not shown.
     #[serde(skip)]
-    pub row: i64,
+    pub row: LoggerRow,
 }
 
 /// Pending loggers registered now (the cap of new registrations).
@@ -125,14 +126,14 @@ pub(super) fn count_pending(conn: &Connection) -> Result<i64> {
 }
 
 /// Assets a logger has (checked when a pending logger would get one more).
-pub(super) fn count_assets(conn: &Connection, logger_row: i64) -> Result<i64> {
+pub(super) fn count_assets(conn: &Connection, logger_row: LoggerRow) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT COUNT(*) FROM assets WHERE logger_row = ?1")?
         .query_row([logger_row], |r| r.get(0))?)
 }
 
 /// Adds a pending logger's newly stored events to its count.
-pub(super) fn add_events(conn: &Connection, logger_row: i64, stored: usize) -> Result<()> {
+pub(super) fn add_events(conn: &Connection, logger_row: LoggerRow, stored: usize) -> Result<()> {
     conn.prepare_cached("UPDATE loggers SET pending_events = pending_events + ?1 WHERE id = ?2")?
         .execute(params![stored as i64, logger_row])?;
     Ok(())
@@ -140,7 +141,7 @@ pub(super) fn add_events(conn: &Connection, logger_row: i64, stored: usize) -> R
 
 /// Deletes a pending logger and everything it stored, so its hardware id is free again.
 /// A pending logger has no tenant, so no stop notes, planned downtime or day rollups name it.
-fn delete_pending(conn: &Connection, row: i64) -> Result<()> {
+fn delete_pending(conn: &Connection, row: LoggerRow) -> Result<()> {
     let of_assets = "asset_id IN (SELECT id FROM assets WHERE logger_row = ?1)";
     // Its newest events may still be in the inbox (as in a purge, store/fleet.rs).
     super::inbox::settle(conn)?;
@@ -198,12 +199,12 @@ impl Store {
 
     /// Deletes the pending logger with this hardware id and all it stored; its row id.
     /// NotFound unless such a logger is pending.
-    pub async fn release_pending(&self, logger_id: String) -> Result<i64> {
+    pub async fn release_pending(&self, logger_id: String) -> Result<LoggerRow> {
         let store = self.clone();
         let forget = logger_id.clone();
         self.write_then(
             move |conn| {
-                let row: i64 = conn
+                let row: LoggerRow = conn
                     .query_row(
                         "SELECT id FROM loggers WHERE logger_id = ?1 AND tenant_id IS NULL
                          AND deleted_at IS NULL",
@@ -222,11 +223,11 @@ impl Store {
 
     /// Deletes the loggers still pending that first registered before `registered_before`
     /// (epoch ms), with all they stored; their row ids and hardware ids.
-    pub async fn expire_pending(&self, registered_before: i64) -> Result<Vec<(i64, String)>> {
+    pub async fn expire_pending(&self, registered_before: i64) -> Result<Vec<(LoggerRow, String)>> {
         let store = self.clone();
         self.write_then(
             move |conn| {
-                let expired: Vec<(i64, String)> = conn
+                let expired: Vec<(LoggerRow, String)> = conn
                     .prepare_cached(
                         "SELECT id, logger_id FROM loggers WHERE tenant_id IS NULL
                          AND deleted_at IS NULL AND created_at < ?1",

@@ -17,6 +17,7 @@
 //!   asset's `rollup_gen` in the same transaction; a reader takes the generation before reading
 //!   the events, and the store keeps its rollups only while the generation is unchanged.
 
+use crate::domain::{AssetId, LoggerRow, TenantId};
 use assetlog_core::kpi::Figures;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -38,7 +39,7 @@ pub struct DayRollup {
 /// Days of one asset computed from the events, to store if the asset's rollups were not
 /// invalidated since `generation` was read.
 pub struct NewDays {
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub generation: i64,
     pub days: Vec<DayRollup>,
 }
@@ -58,8 +59,8 @@ impl Store {
     /// in a few parallel parts (a year of 500 assets is 182,500 rows).
     pub async fn day_rollups(
         &self,
-        tenant_id: i64,
-        asset_ids: Vec<i64>,
+        tenant_id: TenantId,
+        asset_ids: Vec<AssetId>,
         from: i64,
         to: i64,
     ) -> Result<Vec<StoredDays>> {
@@ -72,7 +73,11 @@ impl Store {
     /// Stores computed days of several assets in one transaction; an asset's days are dropped
     /// instead when its rollups were invalidated since their `generation` was read (they may be
     /// stale). Returns how many assets' days were stored.
-    pub async fn save_day_rollups(&self, tenant_id: i64, assets: Vec<NewDays>) -> Result<usize> {
+    pub async fn save_day_rollups(
+        &self,
+        tenant_id: TenantId,
+        assets: Vec<NewDays>,
+    ) -> Result<usize> {
         self.write(move |conn| {
             let mut saved = 0;
             for NewDays {
@@ -106,14 +111,14 @@ impl Store {
 /// One asset's part of [`Store::day_rollups`].
 fn stored_days(
     tx: &Connection,
-    tenant_id: i64,
-    asset_id: i64,
+    tenant_id: TenantId,
+    asset_id: AssetId,
     from: i64,
     to: i64,
 ) -> Result<StoredDays> {
     let generation: i64 = tx
         .prepare_cached("SELECT rollup_gen FROM assets WHERE id = ?1 AND tenant_id = ?2")?
-        .query_row([asset_id, tenant_id], |r| r.get(0))
+        .query_row(params![asset_id, tenant_id], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
     let newest: Option<(i64, bool)> = tx
@@ -121,7 +126,7 @@ fn stored_days(
             "SELECT ts, running FROM events WHERE asset_id = ?1 AND tenant_id = ?2
              ORDER BY ts DESC, COALESCE(seq, id) DESC LIMIT 1",
         )?
-        .query_row([asset_id, tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![asset_id, tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     // Walks the (asset_id, ts) index backwards to the first event of the other state
     // (a MAX() with this filter would read the asset's whole history).
@@ -214,7 +219,7 @@ fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
 /// Forgets the asset's days that end after `after` (all of them for `None`).
 pub(crate) fn forget_asset_days(
     conn: &Connection,
-    asset_id: i64,
+    asset_id: AssetId,
     after: Option<i64>,
 ) -> Result<()> {
     conn.prepare_cached("DELETE FROM day_rollups WHERE asset_id = ?1 AND day_end > ?2")?
@@ -226,7 +231,11 @@ pub(crate) fn forget_asset_days(
 
 /// A late event of the asset at `ts`: forgets the days from the last RUNNING event before it on
 /// (the stop `ts` falls into, if any, began at or after that event).
-pub(crate) fn forget_days_for_late_event(conn: &Connection, asset_id: i64, ts: i64) -> Result<()> {
+pub(crate) fn forget_days_for_late_event(
+    conn: &Connection,
+    asset_id: AssetId,
+    ts: i64,
+) -> Result<()> {
     let last_running: Option<i64> = conn
         .prepare_cached(
             "SELECT ts FROM events WHERE asset_id = ?1 AND ts < ?2 AND running = 1
@@ -238,7 +247,11 @@ pub(crate) fn forget_days_for_late_event(conn: &Connection, asset_id: i64, ts: i
 }
 
 /// Forgets the days of every asset of a logger that end after `after`.
-pub(crate) fn forget_logger_days(conn: &Connection, logger_row: i64, after: i64) -> Result<()> {
+pub(crate) fn forget_logger_days(
+    conn: &Connection,
+    logger_row: LoggerRow,
+    after: i64,
+) -> Result<()> {
     conn.prepare_cached(
         "DELETE FROM day_rollups WHERE day_end > ?2 AND asset_id IN (SELECT id FROM assets WHERE logger_row = ?1)",
     )?
@@ -249,7 +262,7 @@ pub(crate) fn forget_logger_days(conn: &Connection, logger_row: i64, after: i64)
 }
 
 /// Forgets every day of a tenant (its settings, calendar, planned downtime or reasons changed).
-pub(crate) fn forget_tenant_days(conn: &Connection, tenant_id: i64) -> Result<()> {
+pub(crate) fn forget_tenant_days(conn: &Connection, tenant_id: TenantId) -> Result<()> {
     conn.prepare_cached("DELETE FROM day_rollups WHERE tenant_id = ?1")?
         .execute([tenant_id])?;
     conn.prepare_cached("UPDATE assets SET rollup_gen = rollup_gen + 1 WHERE tenant_id = ?1")?

@@ -2,6 +2,7 @@
 //! entry per event: they tell a new event from a retransmit, and give the acknowledgement
 //! watermark. The run arithmetic is `assetlog_core::seq::SeqRuns`, property-tested in core.
 
+use crate::domain::LoggerRow;
 use assetlog_core::seq::SeqRuns;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -10,7 +11,7 @@ use super::Result;
 /// One logger's stored seqs around a request's: the runs of `seq_runs` that hold or touch any
 /// seq of the request, read once, updated in memory per event, and written back once.
 pub(super) struct LoggerSeqs {
-    logger_row: i64,
+    logger_row: LoggerRow,
     read: Vec<(u64, u64)>,
     runs: SeqRuns,
 }
@@ -19,7 +20,7 @@ impl LoggerSeqs {
     /// The runs around the numbered events of a request, or None when none is numbered.
     pub(super) fn around(
         conn: &Connection,
-        logger_row: i64,
+        logger_row: LoggerRow,
         seqs: impl Iterator<Item = i64> + Clone,
     ) -> Result<Option<Self>> {
         match (seqs.clone().min(), seqs.max()) {
@@ -28,7 +29,7 @@ impl LoggerSeqs {
         }
     }
 
-    fn read(conn: &Connection, logger_row: i64, lo: i64, hi: i64) -> Result<Self> {
+    fn read(conn: &Connection, logger_row: LoggerRow, lo: i64, hi: i64) -> Result<Self> {
         let mut stmt = conn.prepare_cached(
             "SELECT first, last FROM seq_runs WHERE logger_row = ?1 AND first <= ?2
              ORDER BY first DESC",
@@ -79,7 +80,11 @@ impl LoggerSeqs {
 
 /// Moves the logger's acknowledgement watermark from its stored value `saved` over the run of
 /// stored seqs that starts right after it, and saves it if it moved.
-pub(super) fn advance_stored_ack(conn: &Connection, logger_row: i64, saved: i64) -> Result<i64> {
+pub(super) fn advance_stored_ack(
+    conn: &Connection,
+    logger_row: LoggerRow,
+    saved: i64,
+) -> Result<i64> {
     let run: Option<(i64, i64)> = conn
         .prepare_cached(
             "SELECT first, last FROM seq_runs WHERE logger_row = ?1 AND first <= ?2

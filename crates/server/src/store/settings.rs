@@ -1,6 +1,7 @@
 //! What shapes a tenant's numbers: time zone, short-stop threshold, shift calendar, planned
 //! downtime, downtime reasons, and operators' notes on stops.
 
+use crate::domain::{AssetId, LoggerRow, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedDowntime {
     pub id: i64,
-    pub asset_id: Option<i64>,
+    pub asset_id: Option<AssetId>,
     pub from: i64,
     pub to: i64,
     pub note: String,
@@ -33,14 +34,14 @@ pub struct Reason {
 /// An operator's note on (a part of) a stop.
 #[derive(Debug, Clone)]
 pub struct StopPart {
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub stop_start: i64,
     pub part_start: i64,
     pub reason_id: Option<i64>,
     pub comment: String,
 }
 
-fn asset_in_tenant(conn: &Connection, tenant_id: i64, asset_id: i64) -> Result<()> {
+fn asset_in_tenant(conn: &Connection, tenant_id: TenantId, asset_id: AssetId) -> Result<()> {
     conn.query_row(
         "SELECT 1 FROM assets WHERE id = ?1 AND tenant_id = ?2",
         params![asset_id, tenant_id],
@@ -50,7 +51,7 @@ fn asset_in_tenant(conn: &Connection, tenant_id: i64, asset_id: i64) -> Result<(
     .ok_or(StoreError::NotFound)
 }
 
-fn reason_in_tenant(conn: &Connection, tenant_id: i64, reason_id: i64) -> Result<()> {
+fn reason_in_tenant(conn: &Connection, tenant_id: TenantId, reason_id: i64) -> Result<()> {
     conn.query_row(
         "SELECT 1 FROM reasons WHERE id = ?1 AND tenant_id = ?2",
         params![reason_id, tenant_id],
@@ -61,7 +62,7 @@ fn reason_in_tenant(conn: &Connection, tenant_id: i64, reason_id: i64) -> Result
 }
 
 impl Store {
-    pub async fn settings(&self, tenant_id: i64) -> Result<Settings> {
+    pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings> {
         self.read(move |conn| {
             Ok(conn.query_row(
                 "SELECT timezone, short_stop_threshold_s FROM tenants WHERE id = ?1",
@@ -79,7 +80,7 @@ impl Store {
 
     pub async fn update_settings(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         timezone: Option<String>,
         threshold_s: Option<i64>,
     ) -> Result<()> {
@@ -95,7 +96,7 @@ impl Store {
     }
 
     /// The tenant's shift calendar, as checked when it was set.
-    pub async fn shifts(&self, tenant_id: i64) -> Result<Calendar> {
+    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar> {
         let stored: String = self
             .read(move |conn| {
                 Ok(conn.query_row(
@@ -112,7 +113,7 @@ impl Store {
         })
     }
 
-    pub async fn set_shifts(&self, tenant_id: i64, calendar: Calendar) -> Result<()> {
+    pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()> {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE tenants SET shifts = ?1 WHERE id = ?2",
@@ -125,8 +126,8 @@ impl Store {
 
     pub async fn add_planned_downtime(
         &self,
-        tenant_id: i64,
-        asset_id: Option<i64>,
+        tenant_id: TenantId,
+        asset_id: Option<AssetId>,
         from: i64,
         to: i64,
         note: String,
@@ -148,7 +149,7 @@ impl Store {
     /// Planned downtime of the tenant overlapping `[from, to)` (all of it when both are None).
     pub async fn planned_downtime(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<Vec<PlannedDowntime>> {
@@ -168,7 +169,7 @@ impl Store {
         .await
     }
 
-    pub async fn delete_planned_downtime(&self, tenant_id: i64, id: i64) -> Result<()> {
+    pub async fn delete_planned_downtime(&self, tenant_id: TenantId, id: i64) -> Result<()> {
         self.write(move |conn| {
             match conn.execute(
                 "DELETE FROM planned_downtime WHERE id = ?1 AND tenant_id = ?2",
@@ -181,7 +182,7 @@ impl Store {
         .await
     }
 
-    pub async fn reasons(&self, tenant_id: i64) -> Result<Vec<Reason>> {
+    pub async fn reasons(&self, tenant_id: TenantId) -> Result<Vec<Reason>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT id, category, name FROM reasons WHERE tenant_id = ?1 ORDER BY category, name")?;
             let rows = stmt
@@ -194,7 +195,7 @@ impl Store {
 
     pub async fn add_reason(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         category: String,
         name: String,
     ) -> Result<Reason> {
@@ -215,7 +216,7 @@ impl Store {
 
     pub async fn update_reason(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         id: i64,
         category: Option<String>,
         name: Option<String>,
@@ -238,7 +239,7 @@ impl Store {
     }
 
     /// Deletes a reason; stops that had it become unassigned.
-    pub async fn delete_reason(&self, tenant_id: i64, id: i64) -> Result<()> {
+    pub async fn delete_reason(&self, tenant_id: TenantId, id: i64) -> Result<()> {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE stop_parts SET reason_id = NULL WHERE reason_id = ?1 AND tenant_id = ?2",
@@ -258,8 +259,8 @@ impl Store {
     /// Notes on the asset's stops that start in `[from, to)`.
     pub async fn stop_parts(
         &self,
-        tenant_id: i64,
-        asset_id: i64,
+        tenant_id: TenantId,
+        asset_id: AssetId,
         from: i64,
         to: i64,
     ) -> Result<Vec<StopPart>> {
@@ -268,7 +269,7 @@ impl Store {
     }
 
     /// Sets the reason and comment of one part of a stop (the part starting at `part_start`).
-    pub async fn annotate_stop(&self, tenant_id: i64, part: StopPart) -> Result<()> {
+    pub async fn annotate_stop(&self, tenant_id: TenantId, part: StopPart) -> Result<()> {
         self.write(move |conn| {
             asset_in_tenant(conn, tenant_id, part.asset_id)?;
             if let Some(r) = part.reason_id {
@@ -290,8 +291,8 @@ impl Store {
     /// keeps its reason; a split at an existing part start changes nothing.
     pub async fn split_stop(
         &self,
-        tenant_id: i64,
-        asset_id: i64,
+        tenant_id: TenantId,
+        asset_id: AssetId,
         stop_start: i64,
         at: i64,
     ) -> Result<()> {
@@ -317,7 +318,7 @@ impl Store {
     /// 1,000 edge-day windows.
     pub async fn histories(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         asks: Vec<HistoryAsk>,
         now: i64,
     ) -> Result<Vec<HistoryRows>> {
@@ -331,8 +332,8 @@ impl Store {
 /// One asset and window whose figures are asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryAsk {
-    pub asset_id: i64,
-    pub logger_row: i64,
+    pub asset_id: AssetId,
+    pub logger_row: LoggerRow,
     pub from: i64,
     pub to: i64,
 }
@@ -356,7 +357,7 @@ pub struct HistoryRows {
 
 fn history_rows(
     conn: &Connection,
-    tenant_id: i64,
+    tenant_id: TenantId,
     ask: &HistoryAsk,
     now: i64,
 ) -> Result<HistoryRows> {
@@ -378,7 +379,7 @@ fn history_rows(
 /// Offline spans of a logger overlapping `[from, to)`; an open span ends at `now`.
 fn offline_spans(
     conn: &Connection,
-    logger_row: i64,
+    logger_row: LoggerRow,
     from: i64,
     to: i64,
     now: i64,
@@ -398,8 +399,8 @@ fn offline_spans(
 /// The events of [`HistoryRows::events`].
 fn analytics_events(
     conn: &Connection,
-    tenant_id: i64,
-    asset_id: i64,
+    tenant_id: TenantId,
+    asset_id: AssetId,
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, i64, bool)>> {
@@ -446,8 +447,8 @@ fn analytics_events(
 /// Notes on the asset's stops that start in `[from, to)`.
 fn stop_parts(
     conn: &Connection,
-    tenant_id: i64,
-    asset_id: i64,
+    tenant_id: TenantId,
+    asset_id: AssetId,
     from: i64,
     to: i64,
 ) -> Result<Vec<StopPart>> {

@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
+use assetlog_server::domain::UserId;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -198,7 +199,7 @@ async fn admins_change_roles_at_once_but_never_leave_a_tenant_without_an_admin()
     let app = spawn_app().await;
     let admin = app.signup("ada@a.example", "A").await;
     let val = app.add_user(&admin, "val@a.example", "viewer").await;
-    let set_role = |user: i64, body: Value, token: String| {
+    let set_role = |user: UserId, body: Value, token: String| {
         let app = &app;
         async move {
             app.send(
@@ -244,7 +245,7 @@ async fn admins_change_roles_at_once_but_never_leave_a_tenant_without_an_admin()
         let resp = set_role(val.user_id, body, val.token.clone()).await;
         assert_error(resp, StatusCode::BAD_REQUEST, "invalid_field").await;
     }
-    let missing = set_role(999_999, role("viewer"), val.token.clone()).await;
+    let missing = set_role(UserId(999_999), role("viewer"), val.token.clone()).await;
     assert_error(missing, StatusCode::NOT_FOUND, "not_found").await;
     let users = app.get_json("/api/v1/users", &val.token).await;
     let roles: Vec<&str> = users

@@ -1,6 +1,7 @@
 //! Analytics as a plant manager reads them: hand-worked histories, settings that shape the
 //! numbers, stops with reasons, CSV, and the tenant wall.
 
+use assetlog_server::domain::LoggerRow;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -626,9 +627,11 @@ async fn the_documented_worked_example_gives_the_documented_figures() {
     // The logger was out of contact twice; the second time it kept logging (it rebooted at
     // 03:10) and its backlog arrives last.
     let store = app.store.as_ref().unwrap();
-    let row = app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
-        .as_i64()
-        .unwrap();
+    let row = LoggerRow(
+        app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
+            .as_i64()
+            .unwrap(),
+    );
     for (from, to) in [
         ("2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"),
         ("2026-10-25T03:00:00Z", "2026-10-25T04:00:00Z"),
@@ -755,9 +758,11 @@ async fn purging_a_logger_takes_its_notes_downtime_and_offline_history_along() {
         &json!({"asset_id": asset, "from": t0, "to": t0 + HOUR}),
     )
     .await;
-    let logger = app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
-        .as_i64()
-        .unwrap();
+    let logger = LoggerRow(
+        app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
+            .as_i64()
+            .unwrap(),
+    );
     let store = app.store.as_ref().unwrap();
     store.open_offline(logger, t0 + 4 * HOUR).await.unwrap();
     store

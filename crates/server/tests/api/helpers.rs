@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use assetlog_server::Application;
 use assetlog_server::config::ServeConfig;
+use assetlog_server::domain::UserId;
 use futures_util::StreamExt;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -32,7 +33,7 @@ pub struct TestApp {
 pub struct Account {
     pub token: String,
     pub tenant_id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
 /// A logger registered with the server.
@@ -329,7 +330,7 @@ fn account(body: Value) -> Account {
     Account {
         token: body["token"].as_str().expect("token").into(),
         tenant_id: body["tenant"]["id"].as_i64().expect("tenant id"),
-        user_id: body["user"]["id"].as_i64().expect("user id"),
+        user_id: UserId(body["user"]["id"].as_i64().expect("user id")),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The analytics answer as JSON, written by hand where serde's generic path was measured too
 //! slow (the buckets); a test holds the text equal to what serde writes.
 
+use crate::domain::AssetId;
 use std::sync::Arc;
 
 use assetlog_core::kpi::Figures;
@@ -20,7 +21,7 @@ struct AnswerHead {
 }
 
 struct AssetOut {
-    asset_id: i64,
+    asset_id: AssetId,
     asset_name: String,
     figures: Figures,
     downtime_by_reason: Vec<ReasonShare>,
@@ -77,7 +78,7 @@ pub(super) fn answer(answer: Answer) -> std::io::Result<Response> {
 #[derive(Serialize)]
 struct RowHead<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    asset_id: Option<i64>,
+    asset_id: Option<AssetId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     asset_name: Option<&'a str>,
     #[serde(flatten)]

@@ -10,13 +10,14 @@ use serde::de::value::{Error as ValueError, StrDeserializer};
 use crate::AppState;
 use crate::analytics::Scope;
 use crate::calendar::Bucket;
+use crate::domain::AssetId;
 use crate::error::{ApiError, Result};
 use crate::http::{CurrentUser, parse_time_param};
 
 pub(in crate::http) struct Params {
     pub from: Option<i64>,
     pub to: Option<i64>,
-    pub asset_ids: Vec<i64>,
+    pub asset_ids: Vec<AssetId>,
     pub bucket: Option<Bucket>,
     pub csv: bool,
     pub min_duration_ms: Option<i64>,

@@ -9,6 +9,7 @@
 //! the seq runs once, forgets the cached days a late batch event made stale, and acknowledges.
 //! Each asset is read once and written once per request, whatever the number of its events.
 
+use crate::domain::{AssetId, LoggerRow, TenantId};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -33,7 +34,7 @@ pub struct NewEvent {
 /// A stored event that changed its asset's current state: what the live board is told.
 #[derive(Debug, Clone)]
 pub struct StoredChange {
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub asset_name: String,
     pub pin: u8,
     pub running: bool,
@@ -45,17 +46,17 @@ pub struct StoredChange {
 #[derive(Debug, Clone, Default)]
 pub struct IngestOutcome {
     /// The tenant the events belong to now (None: pending logger).
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<TenantId>,
     pub stored: usize,
     pub duplicates: usize,
     /// Row id and asset of the first event of the request (stored now or before).
-    pub first: Option<(i64, i64)>,
+    pub first: Option<(i64, AssetId)>,
     pub changes: Vec<StoredChange>,
     pub acked_seq: i64,
 }
 
 pub(super) struct AssetNow {
-    id: i64,
+    id: AssetId,
     name: String,
     running: Option<bool>,
     since: Option<i64>,
@@ -75,8 +76,8 @@ impl AssetNow {
 /// logger (None for a claimed one).
 pub(super) fn ensure_asset(
     conn: &Connection,
-    logger_row: i64,
-    tenant_id: Option<i64>,
+    logger_row: LoggerRow,
+    tenant_id: Option<TenantId>,
     logger_name: &str,
     pin: u8,
     name: Option<&str>,
@@ -107,7 +108,7 @@ pub(super) fn ensure_asset(
     )?
     .execute(params![logger_row, tenant_id, pin, name])?;
     Ok(AssetNow {
-        id: conn.last_insert_rowid(),
+        id: AssetId(conn.last_insert_rowid()),
         name,
         running: None,
         since: None,
@@ -147,7 +148,7 @@ struct Report<'c> {
     assets: HashMap<u8, (AssetNow, bool)>,
     /// The earliest late event of each asset that went straight into `events`: its cached days
     /// from there on are stale (the inbox keeps that in its `late` column instead).
-    late_events: HashMap<i64, i64>,
+    late_events: HashMap<AssetId, i64>,
     /// The caps of a pending logger; None for a claimed one.
     pending: Option<PendingLimits>,
     out: IngestOutcome,
@@ -206,7 +207,7 @@ impl<'c> Report<'c> {
         caps: PendingLimits,
     ) -> Result<Self> {
         // The logger may have been claimed or deleted since its credentials were cached.
-        let (tenant_id, acked, pending_events): (Option<i64>, i64, i64) = conn
+        let (tenant_id, acked, pending_events): (Option<TenantId>, i64, i64) = conn
             .prepare_cached(
                 "SELECT tenant_id, acked_seq, pending_events FROM loggers
                  WHERE id = ?1 AND deleted_at IS NULL",
@@ -266,7 +267,7 @@ impl<'c> Report<'c> {
     }
 
     /// The id of the asset `e` reports on, read (or created) at its first event.
-    fn asset(&mut self, e: &NewEvent) -> Result<i64> {
+    fn asset(&mut self, e: &NewEvent) -> Result<AssetId> {
         Ok(match self.assets.entry(e.pin) {
             Entry::Occupied(entry) => entry.get().0.id,
             Entry::Vacant(entry) => {
@@ -299,7 +300,7 @@ impl<'c> Report<'c> {
     }
 
     /// Inserts a new event into the sink; its id, or None when the sink already held it.
-    fn insert(&mut self, asset_id: i64, e: &NewEvent) -> Result<Option<i64>> {
+    fn insert(&mut self, asset_id: AssetId, e: &NewEvent) -> Result<Option<i64>> {
         let asset = &self.assets[&e.pin].0;
         let late = asset.is_late(e.ts);
         let id = match self.sink {
@@ -427,10 +428,10 @@ const RECENT_EVENTS: i64 = 1000;
 /// [`RECENT_EVENTS`] (a retransmit without its own timestamp); an unnumbered one by its key.
 fn existing_event(
     conn: &Connection,
-    logger_row: i64,
-    asset_id: i64,
+    logger_row: LoggerRow,
+    asset_id: AssetId,
     e: &NewEvent,
-) -> Result<Option<(i64, i64)>> {
+) -> Result<Option<(i64, AssetId)>> {
     // The stored event may still be in the inbox; it has to move some time, so move it now.
     inbox::settle(conn)?;
     let id = match e.seq {
@@ -460,7 +461,11 @@ fn existing_event(
 
 /// The id of the unnumbered report in `events` with the same logger, pin, time and state as `e`
 /// (the inbox's own unique index catches a repeat while both copies wait there).
-fn stored_unnumbered(conn: &Connection, logger_row: i64, e: &NewEvent) -> Result<Option<i64>> {
+fn stored_unnumbered(
+    conn: &Connection,
+    logger_row: LoggerRow,
+    e: &NewEvent,
+) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached(
             "SELECT id FROM events WHERE logger_row = ?1 AND pin = ?2 AND ts = ?3 AND running = ?4 AND seq IS NULL",

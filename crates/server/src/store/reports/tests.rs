@@ -1,6 +1,7 @@
 //! The hot path's steps against a real database: inbox, batches, late events, retransmits.
 
 use super::*;
+use crate::domain::{AssetId, LoggerRow, TenantId};
 
 /// A migrated database with one tenant and one claimed logger (row 1).
 fn database() -> (tempfile::TempDir, Connection, DeviceAuth) {
@@ -13,7 +14,11 @@ fn database() -> (tempfile::TempDir, Connection, DeviceAuth) {
          VALUES (1, 'esp', 1, 'esp', 'h', 'c', 0);",
     )
     .unwrap();
-    (dir, conn, DeviceAuth::for_tests(1, "esp", Some(1)))
+    (
+        dir,
+        conn,
+        DeviceAuth::for_tests(LoggerRow(1), "esp", Some(TenantId(1))),
+    )
 }
 
 fn event(seq: i64, ts: i64) -> NewEvent {
@@ -75,7 +80,7 @@ fn a_late_single_report_forgets_cached_days_when_it_moves_not_before() {
     let t = 1_700_000_000_000 / day * day;
     let batch: Vec<NewEvent> = (1..=10).map(|seq| event(seq, t + seq * day)).collect();
     store_events(&conn, &device, &batch, t, true).unwrap();
-    let asset_id: i64 = conn
+    let asset_id: AssetId = conn
         .query_row("SELECT id FROM assets", [], |r| r.get(0))
         .unwrap();
     let cache_day = |start: i64| {
