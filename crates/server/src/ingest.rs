@@ -124,6 +124,13 @@ pub async fn report(
         .events_duplicate
         .inc_by(outcome.duplicates as u64);
     touch(state, device, outcome.tenant_id).await;
+    if outcome.tenant_id.is_some()
+        && outcome
+            .earliest
+            .is_some_and(|ts| ts < now_ms() - crate::monitor::BACKFILL_AGE_MS)
+    {
+        state.backfilled.notify_one();
+    }
     if let Some(tenant_id) = outcome.tenant_id {
         for change in &outcome.changes {
             state.live.publish(

@@ -56,6 +56,11 @@ pub struct AppState {
     pub auth: Arc<limits::AuthLimits>,
     /// Serialises a logger's offline/online transitions with the writes that record them.
     pub transitions: Arc<tokio::sync::Mutex<()>>,
+    /// Told when a report stored events of days that may have ended (a backfill, a logger
+    /// catching up): the day rollups are then settled soon, not at the next period.
+    pub backfilled: Arc<tokio::sync::Notify>,
+    /// How many background settles of the day rollups have finished (for those who wait on one).
+    pub days_settled: Arc<tokio::sync::watch::Sender<u64>>,
     /// Turns true when the server begins to shut down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

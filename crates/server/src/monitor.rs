@@ -51,11 +51,21 @@ pub async fn settle_events(state: AppState) {
 }
 
 /// How often the day rollups are brought up to date (`analytics::settle_days`): days that
-/// ended, and days a backfill made stale, are computed within this time of it.
+/// ended are computed within this time of their end.
 const SETTLE_DAYS_EVERY: Duration = Duration::from_secs(600);
 
+/// A stored event older than this is a backfill (or a logger catching up): its day may have
+/// ended, so the days are settled soon after, not at the next period.
+pub const BACKFILL_AGE_MS: i64 = 3_600_000;
+
+/// After a backfill, the days are settled once no further backfill came for this long (a bulk
+/// load is many requests) ...
+const BACKFILL_QUIET: Duration = Duration::from_secs(3);
+/// ... or this long after the first one, whichever comes first.
+const BACKFILL_WAIT_MAX: Duration = Duration::from_secs(60);
+
 /// Keeps the day rollups filled in the background, every [`SETTLE_DAYS_EVERY`] (the first time
-/// one period after start) until shutdown.
+/// one period after start) and soon after a backfill, until shutdown.
 pub async fn settle_days(state: AppState) {
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::now() + SETTLE_DAYS_EVERY,
@@ -64,12 +74,19 @@ pub async fn settle_days(state: AppState) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = state.shutdown.clone();
     loop {
+        let due = async {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = after_backfill(&state) => {}
+            }
+        };
         tokio::select! {
-            _ = ticker.tick() => {
+            _ = due => {
                 // Stops at shutdown even half way: what it stored so far is kept.
                 tokio::select! {
-                    done = crate::analytics::settle_days(&state) => if let Err(e) = done {
-                        tracing::warn!(error = %e, "cannot bring the day rollups up to date");
+                    done = crate::analytics::settle_days(&state) => match done {
+                        Ok(()) => state.days_settled.send_modify(|n| *n += 1),
+                        Err(e) => tracing::warn!(error = %e, "cannot bring the day rollups up to date"),
                     },
                     _ = crate::stopped(&mut shutdown) => break,
                 }
@@ -77,6 +94,18 @@ pub async fn settle_days(state: AppState) {
             _ = crate::stopped(&mut shutdown) => break,
         }
     }
+}
+
+/// Resolves when a backfill has come and the backfilling went quiet (see [`BACKFILL_QUIET`]).
+async fn after_backfill(state: &AppState) {
+    state.backfilled.notified().await;
+    let deadline = tokio::time::Instant::now() + BACKFILL_WAIT_MAX;
+    while let Ok(Ok(())) = tokio::time::timeout_at(
+        deadline,
+        tokio::time::timeout(BACKFILL_QUIET, state.backfilled.notified()),
+    )
+    .await
+    {}
 }
 
 /// How often to look for expired pending loggers: a tenth of the expiry, between 100 ms and

@@ -93,6 +93,8 @@ impl Application {
             auth: Arc::new(AuthLimits::new(config.auth_settings())),
             config: Arc::new(config),
             transitions: Arc::default(),
+            backfilled: Arc::default(),
+            days_settled: Arc::new(tokio::sync::watch::Sender::new(0)),
             shutdown,
         };
         Ok(Self {

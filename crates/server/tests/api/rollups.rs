@@ -241,3 +241,51 @@ async fn the_background_settle_leaves_no_day_of_a_backfill_for_a_reader_to_compu
     assert_eq!(week["assets"][0]["run_ms"], 7 * 12 * HOUR);
     assert_eq!(week["assets"][0]["down_ms"], 7 * 12 * HOUR);
 }
+
+/// A backfill of ended days gets its day rollups computed in the background, soon after the
+/// backfilling goes quiet: the first reader of that history does not pay for them.
+#[tokio::test]
+async fn a_backfill_of_ended_days_is_rolled_up_without_a_reader() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let state = app.state.as_ref().expect("in-process server");
+    let mut settled = state.days_settled.subscribe();
+    let today = now_ms() / DAY * DAY;
+    let from = today - 4 * DAY;
+    let events: Vec<Value> = (0..12)
+        .map(|n| json!({"seq": n + 1, "pin": 0, "running": n % 2 == 0, "ts": from + n * 7 * HOUR}))
+        .collect();
+
+    let store = &state.store;
+    let tenant = store.tenant_ids().await.unwrap()[0];
+    let asset = store.assets(tenant).await.unwrap();
+    assert!(asset.is_empty(), "no asset before its first event");
+    assert_eq!(
+        app.ingest(&device, json!(events)).await.status(),
+        StatusCode::OK
+    );
+    let asset = store.assets(tenant).await.unwrap()[0].id;
+    let stored = store
+        .day_rollups(tenant, vec![asset], from, today)
+        .await
+        .unwrap();
+    assert!(stored[0].days.is_empty(), "no reader has asked yet");
+
+    // No reader asks; the background settle runs once the backfill is quiet.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        settled.wait_for(|n| *n >= 1),
+    )
+    .await
+    .expect("the days are settled within a minute of the backfill")
+    .unwrap();
+    let stored = store
+        .day_rollups(tenant, vec![asset], from, today)
+        .await
+        .unwrap();
+    assert!(
+        !stored[0].days.is_empty(),
+        "the ended days of the backfill are rolled up"
+    );
+}

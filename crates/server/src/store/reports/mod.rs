@@ -51,6 +51,8 @@ pub struct IngestOutcome {
     pub duplicates: usize,
     /// Row id and asset of the first event of the request (stored now or before).
     pub first: Option<(i64, AssetId)>,
+    /// The time of the earliest event stored now (not of a retransmit).
+    pub earliest: Option<i64>,
     pub changes: Vec<StoredChange>,
     pub acked_seq: i64,
 }
@@ -338,6 +340,7 @@ impl<'c> Report<'c> {
         let (asset, moved) = self.assets.get_mut(&e.pin).expect("read by `asset`");
         self.out.stored += 1;
         self.out.first.get_or_insert((id, asset.id));
+        self.out.earliest = Some(self.out.earliest.map_or(e.ts, |t| t.min(e.ts)));
         if asset.is_late(e.ts) {
             if matches!(self.sink, Sink::Events) {
                 self.late_events
