@@ -16,6 +16,8 @@ use crate::target::Target;
 const DAY_MS: i64 = 86_400_000;
 const PINS: u32 = 8;
 const BATCH: usize = 1000;
+/// How long the bench waits for the server's background settle of the loaded days.
+const SETTLE_WAIT: Duration = Duration::from_secs(600);
 
 pub struct Params {
     pub assets: u32,
@@ -112,12 +114,27 @@ pub async fn run(target: &mut Target, p: Params) -> anyhow::Result<String> {
     }
     let load = load_started.elapsed();
 
+    // The server settles the backfilled days in the background once the load is quiet; a
+    // reader that comes after finds them stored. (Polled: the bench sees only the metrics.)
+    let settles = target.metrics().await?.rollup_settles;
+    let settle_started = Instant::now();
+    while target.metrics().await?.rollup_settles == settles {
+        ensure!(
+            settle_started.elapsed() < SETTLE_WAIT,
+            "the server did not settle the day rollups within {SETTLE_WAIT:?} of the load"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let settle = settle_started.elapsed();
+
     let path_all = format!("/api/v1/analytics?from={start}&to={now}&bucket=day");
-    // The first answer computes every settled day from the events and stores it as a rollup;
-    // the repeats read the rollups.
+    // The first answer after the settle reads the stored days (and computes today's); the
+    // repeats read the same.
+    let computed = target.metrics().await?.rollup_days_computed;
     let cold_started = Instant::now();
     target.user_get_ok(&path_all).await?;
     let cold = cold_started.elapsed();
+    let cold_computed = target.metrics().await?.rollup_days_computed - computed;
     let (all_min, all_med, all_max) = time_get(target, &path_all, p.repeats).await?;
     let day_from = now - DAY_MS;
     let one_asset = target.first_asset_id().await?;
@@ -137,7 +154,9 @@ pub async fn run(target: &mut Target, p: Params) -> anyhow::Result<String> {
     ));
     out.push_str("| query | min | median | max |\n|---|---:|---:|---:|\n");
     out.push_str(&format!(
-        "| all assets, whole history, `bucket=day` (API), first time: from the events, storing the day rollups | {} | | |\n",
+        "| all assets, whole history, `bucket=day` (API), first time, after the background settle ({:.1} s after the load; this answer computed {} asset-days) | {} | | |\n",
+        settle.as_secs_f64(),
+        thousands(cold_computed),
         ms(cold),
     ));
     out.push_str(&format!(

@@ -56,6 +56,9 @@ pub struct Counters {
     pub ingested: u64,
     pub duplicates: u64,
     pub live_dropped: u64,
+    /// Background settles of the day rollups finished, and asset-days computed from events.
+    pub rollup_settles: u64,
+    pub rollup_days_computed: u64,
 }
 
 impl Target {
@@ -166,6 +169,8 @@ impl Target {
             ingested: counter("assetlog_events_ingested_total"),
             duplicates: counter("assetlog_events_duplicate_total"),
             live_dropped: counter("assetlog_live_dropped_clients_total"),
+            rollup_settles: counter("assetlog_analytics_rollup_settles_total"),
+            rollup_days_computed: counter("assetlog_analytics_rollup_days_computed_total"),
         })
     }
 

@@ -30,6 +30,8 @@ pub struct Metrics {
     /// Asset-days of analytics answered from day rollups, and computed from the events.
     pub rollup_days_read: Counter,
     pub rollup_days_computed: Counter,
+    /// Background settles of the day rollups finished (`monitor::settle_days`).
+    pub rollup_settles: Counter,
     pub request_seconds: Family<RouteLabels, Histogram>,
 }
 
@@ -43,6 +45,7 @@ impl Default for Metrics {
         let connections_open = Gauge::default();
         let rollup_days_read = Counter::default();
         let rollup_days_computed = Counter::default();
+        let rollup_settles = Counter::default();
         let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 16))
         });
@@ -82,6 +85,11 @@ impl Default for Metrics {
             rollup_days_computed.clone(),
         );
         registry.register(
+            "analytics_rollup_settles",
+            "Background settles of the day rollups finished (periodic and after backfills)",
+            rollup_settles.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             request_seconds.clone(),
@@ -95,6 +103,7 @@ impl Default for Metrics {
             connections_open,
             rollup_days_read,
             rollup_days_computed,
+            rollup_settles,
             request_seconds,
         }
     }

@@ -85,7 +85,10 @@ pub async fn settle_days(state: AppState) {
                 // Stops at shutdown even half way: what it stored so far is kept.
                 tokio::select! {
                     done = crate::analytics::settle_days(&state) => match done {
-                        Ok(()) => state.days_settled.send_modify(|n| *n += 1),
+                        Ok(()) => {
+                            state.metrics.rollup_settles.inc();
+                            state.days_settled.send_modify(|n| *n += 1);
+                        }
                         Err(e) => tracing::warn!(error = %e, "cannot bring the day rollups up to date"),
                     },
                     _ = crate::stopped(&mut shutdown) => break,
