@@ -204,7 +204,7 @@ fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
             .ok()
     };
     // A day's times and counts are never negative, nor anywhere near PLAUSIBLE: a word beyond
-    // is a damaged row, and would overflow the sums of the figures (found by fuzzing).
+    // is a damaged row, and would overflow the sums of the figures.
     let ms = |i: usize| word(i).filter(|n| (0..=PLAUSIBLE).contains(n));
     let count = |i: usize| ms(i).and_then(|n| u64::try_from(n).ok());
     let figures = Figures::from_parts(ms(0)?, ms(1)?, ms(2)?, ms(3)?, count(4)?, count(5)?);
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(decode(&negative), None);
     }
 
-    /// Found by the fuzz target `rollup_decode`: huge times overflowed `run + down` in
+    /// Found writing the fuzz target `rollup_decode` (what it checks): huge times overflowed `run + down` in
     /// `Figures::from_parts` (a panic in debug builds, a wrapped figure in release ones).
     #[test]
     fn fuzz_regression_huge_figures_are_a_damaged_row() {
