@@ -22,6 +22,9 @@ pub enum Command {
     /// Run a demo: the server with a demo tenant and user, a dozen simulated machines on three
     /// lines, and a week of history, so every page has data at once.
     Demo(DemoArgs),
+    /// Check the whole database (PRAGMA integrity_check, reads every page; the server may run
+    /// meanwhile). Exit status 0 when it is sound, 1 when it has problems (listed).
+    Check(CheckArgs),
     /// Manage users from the command line (works while the server is stopped or running).
     User {
         #[command(subcommand)]
@@ -180,6 +183,13 @@ pub struct DemoArgs {
     /// Directory for the demo's database (kept, so a second run goes on where the first ended).
     /// Default ./demo-data.
     #[arg(long, env = "ASSETLOG_DEMO_DATA_DIR", default_value = "./demo-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Directory of the database. Default ./data.
+    #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 }
 

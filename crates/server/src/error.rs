@@ -90,6 +90,13 @@ impl From<StoreError> for ApiError {
             StoreError::PendingFull { what, limit } => {
                 Self::too_many(what.code(), what.message(limit), PENDING_RETRY_AFTER_S)
             }
+            // 507: the server is fine, its disk has no room; the client keeps what it sent (a
+            // logger its unacknowledged events) and tries again later.
+            StoreError::Full(reason) => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                format!("nothing was stored: {reason}"),
+            ),
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

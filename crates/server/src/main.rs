@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use assetlog_server::Application;
-use assetlog_server::config::{Cli, Command, RoleArg, UserAdd, UserCommand};
+use assetlog_server::config::{CheckArgs, Cli, Command, RoleArg, UserAdd, UserCommand};
 use assetlog_server::domain::{Email, Password};
 use assetlog_server::store::Role;
 use clap::Parser;
@@ -27,10 +27,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::anyhow!("cannot start the runtime: {e}")),
     };
+    if let Command::Check(args) = &cli.command {
+        return check(args);
+    }
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(config) => serve(config).await,
             Command::Demo(args) => assetlog_server::demo::run(args, shutdown_signal()).await,
+            Command::Check(_) => unreachable!("answered above"),
             Command::User {
                 command: UserCommand::Add(args),
             } => add_user(args).await,
@@ -70,6 +74,36 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// `assetlog check`: the full integrity check, its findings on standard output.
+fn check(args: &CheckArgs) -> ExitCode {
+    let path = assetlog_server::startup::database_path(&args.data_dir);
+    let started = std::time::Instant::now();
+    match assetlog_server::store::check_integrity(&path) {
+        Ok(found) if found.problems.is_empty() => {
+            println!(
+                "{}: ok ({} pages checked in {:.1?})",
+                path.display(),
+                found.pages,
+                started.elapsed()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(found) => {
+            println!(
+                "{}: damaged, {} problem(s):",
+                path.display(),
+                found.problems.len()
+            );
+            for problem in &found.problems {
+                println!("  {problem}");
+            }
+            println!("restore it from a backup; the server refuses to start on a damaged header");
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(e),
+    }
 }
 
 async fn add_user(args: UserAdd) -> anyhow::Result<()> {

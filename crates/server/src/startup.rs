@@ -16,7 +16,7 @@ use crate::limits::AuthLimits;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
-use crate::store::{Store, now_ms};
+use crate::store::{Store, StoreError, now_ms};
 use crate::{AppState, http, monitor};
 
 /// Messages a live client may fall behind before it is dropped.
@@ -59,16 +59,29 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let probe = dir.join(".assetlog-write-test");
-    std::fs::write(&probe, b"ok")
-        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    let written = std::fs::write(&probe, b"ok");
     let _ = std::fs::remove_file(probe);
-    Ok(())
+    match written {
+        // Writable, but full: the store opens read-only if it must (store/open.rs).
+        Err(e) if crate::store::io_no_space(&e) => {
+            tracing::warn!(data_dir = %dir.display(), "the data directory's disk is full");
+            Ok(())
+        }
+        written => {
+            written.with_context(|| format!("data directory {} is not writable", dir.display()))
+        }
+    }
+}
+
+/// The database file of a data directory.
+pub fn database_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("assetlog.db")
 }
 
 /// Opens the database of a data directory.
 pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
     prepare_data_dir(dir)?;
-    Store::open(&dir.join("assetlog.db"))
+    Store::open(&database_path(dir))
 }
 
 impl Application {
@@ -82,7 +95,15 @@ impl Application {
         // Loggers silent for too long (the server may have been down itself) are offline since
         // their last contact.
         for (row, since) in presence.load(store.logger_contacts().await?, now_ms()) {
-            store.open_offline(row, since).await?;
+            match store.open_offline(row, since).await {
+                Ok(()) => {}
+                // Read-only on a full disk: the spans are recorded once the server can write.
+                Err(StoreError::Full(reason)) => {
+                    tracing::warn!("cannot record that loggers went offline: {reason}");
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = AppState {

@@ -8,6 +8,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::AppState;
+use crate::store::StorageHealth;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -15,16 +16,26 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// 200 when the database answers, else 503.
+/// 200 when the database answers and writes reach the disk; else 503 with the reason: the
+/// database does not answer, writes fail (the disk is full, or failing), or the server started
+/// read-only on a full disk.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.store.ping().await {
-        (StatusCode::OK, axum::Json(json!({ "status": "ok" })))
-    } else {
-        (
+    if !state.store.ping().await {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({ "status": "database unavailable" })),
-        )
+        );
     }
+    let (status, reason) = match state.store.storage_health() {
+        StorageHealth::Ok => return (StatusCode::OK, axum::Json(json!({ "status": "ok" }))),
+        StorageHealth::Full { reason } => ("storage full", reason),
+        StorageHealth::Failing { reason } => ("storage failing", reason),
+        StorageHealth::ReadOnly { reason } => ("read-only", reason),
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({ "status": status, "reason": reason })),
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -138,6 +138,10 @@ impl Store {
     /// history stays readable when nothing can be written. Cached days stay right either way,
     /// since a late event forgets them only when it moves.
     pub(super) async fn settle_before_read(&self) {
+        // A store that started read-only cannot move anything: its reads just go on.
+        if self.inner.health.refusal().is_some() {
+            return;
+        }
         if let Err(e) = self.settle().await {
             tracing::warn!(error = %e, "reading without the newest events: cannot move the events inbox");
         }

@@ -30,14 +30,18 @@
 //! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
 //! - `rollups`: the day rollups analytics keeps. `model`: the rows handed out.
 //! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
+//! - `open`: opening the file (header and schema checked, migrations, read-only on a full disk)
+//!   and the full integrity check of `assetlog check`. `health`: storage faults, for `/healthz`.
 
 mod accounts;
 mod checkpoint;
 mod devices;
 mod fleet;
+mod health;
 mod ids;
 mod inbox;
 mod model;
+mod open;
 mod pending;
 mod reports;
 mod rollups;
@@ -45,21 +49,23 @@ mod seqs;
 mod settings;
 mod writer;
 
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 pub use devices::{DeviceAuth, Heartbeat, Registration, RegistrationOutcome};
 pub use fleet::{EventQuery, LoggerUpdate};
+pub use health::{StorageHealth, io_no_space};
 pub use model::*;
+pub use open::{Integrity, check_integrity};
 pub use pending::{PendingLimit, PendingLimits, PendingLogger};
 pub use reports::{IngestOutcome, NewEvent, StoredChange};
-pub use rollups::{DayRollup, NewDays, StoredDays};
+pub use rollups::{DayRollup, NewDays, StoredDays, check_rollup_decoding};
 pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;
+#[cfg(test)]
+use open::MIGRATIONS;
 use writer::Writer;
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;
@@ -79,6 +85,10 @@ pub enum StoreError {
     /// nothing of it is stored.
     #[error("a cap on pending loggers: {what:?} {limit}")]
     PendingFull { what: PendingLimit, limit: i64 },
+    /// The disk is full (or the server started read-only on a full disk): nothing of the write
+    /// is stored. The message says which, for the client.
+    #[error("storage full: {0}")]
+    Full(String),
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is closed")]
@@ -149,17 +159,6 @@ pub(crate) fn on_unique(err: rusqlite::Error, which: Unique) -> StoreError {
     err.into()
 }
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_analytics.sql"),
-    include_str!("../../migrations/0003_dropped_events.sql"),
-    include_str!("../../migrations/0004_day_rollups.sql"),
-    include_str!("../../migrations/0005_packed_day_rollups.sql"),
-    include_str!("../../migrations/0006_seq_runs.sql"),
-    include_str!("../../migrations/0007_events_inbox.sql"),
-    include_str!("../../migrations/0008_pending_limits.sql"),
-];
-
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -168,8 +167,11 @@ pub struct Store {
 
 struct Inner {
     writer: Writer,
-    checkpointer: Checkpointer,
-    readers: r2d2::Pool<SqliteConnectionManager>,
+    /// None in a store that started read-only.
+    checkpointer: Option<Checkpointer>,
+    /// What the writer met of storage faults (read-only since start, the last failed write).
+    health: Arc<health::Health>,
+    readers: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
     /// Device credentials by hardware id. Only the writer thread changes it (after a commit),
     /// so it can never hold a value older than the database.
     devices: RwLock<DeviceCache>,
@@ -184,75 +186,7 @@ struct DeviceCache {
     map: std::collections::HashMap<String, Arc<DeviceAuth>>,
 }
 
-/// Prepared statements a connection keeps: more than the store has distinct cached ones, so a
-/// busy writer never re-parses its hot statements (rusqlite keeps 16 by default).
-const STATEMENT_CACHE: usize = 64;
-
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // FULL: a committed transaction survives power loss, not only a crash of this process.
-    // temp_store MEMORY: each job's savepoint journals the pages it changes; for a batch that is
-    // more than SQLite's 64 KiB in-memory limit, and the journal went to a temporary file.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
-    )
-}
-
 impl Store {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        // Only the writer thread uses this connection, so it needs no per-call mutex either.
-        let mut conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        configure(&conn)
-            .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
-        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-        anyhow::ensure!(
-            check == "ok",
-            "database {} is damaged: {check}",
-            path.display()
-        );
-        migrate(&mut conn)?;
-        // Events a stop or crash left in the inbox join the history before anyone reads it.
-        let tx = conn.transaction()?;
-        inbox::settle(&tx)?;
-        tx.commit()?;
-        conn.pragma_update(
-            None,
-            "wal_autocheckpoint",
-            checkpoint::WRITER_BACKSTOP_PAGES,
-        )?;
-
-        let manager = SqliteConnectionManager::file(path)
-            // The pool lends a connection to one thread at a time, so SQLite's per-call mutex
-            // (taken on every column read) is not needed.
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(|c| {
-                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-                c.busy_timeout(std::time::Duration::from_secs(5))?;
-                // Reads through a memory map share the OS page cache instead of copying pages
-                // into each connection's own cache: long analytics windows read many pages.
-                c.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 2147418112;")?;
-                c.authorizer(Some(events_only_when_settled))
-            });
-        let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                writer: Writer::start(conn)?,
-                checkpointer: Checkpointer::start(path)?,
-                readers,
-                devices: RwLock::default(),
-                pending: pending::Caps::default(),
-            }),
-        })
-    }
-
     /// Runs `f` on a read-only connection, off the async threads.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
@@ -354,11 +288,18 @@ impl Store {
             .is_ok()
     }
 
+    /// Whether writes reach the disk (see `store/health.rs`).
+    pub fn storage_health(&self) -> StorageHealth {
+        self.inner.health.now()
+    }
+
     /// Finishes the writes already queued, checkpoints the WAL and closes the writer.
     pub async fn close(&self) {
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            inner.checkpointer.stop();
+            if let Some(checkpointer) = &inner.checkpointer {
+                checkpointer.stop();
+            }
             inner.writer.close();
         })
         .await;
@@ -399,23 +340,6 @@ fn events_only_when_settled(
         }
         _ => Authorization::Allow,
     }
-}
-
-fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
-    anyhow::ensure!(
-        applied <= MIGRATIONS.len(),
-        "the database was written by a newer assetlog (schema {applied}, this build knows {})",
-        MIGRATIONS.len()
-    );
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 /// Milliseconds since the epoch, now.

@@ -194,6 +194,10 @@ fn encode(day: &DayRollup) -> Vec<u8> {
     out
 }
 
+/// Above any time (ms) or count one day can hold (35 years of milliseconds), far below where
+/// the sums of a year of many assets' days could overflow.
+const PLAUSIBLE: i64 = 1 << 40;
+
 fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
     if bytes.len() < 48 || !(bytes.len() - 48).is_multiple_of(24) {
         return None;
@@ -204,16 +208,38 @@ fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
             .map(i64::from_le_bytes)
             .ok()
     };
-    let count = |i: usize| word(i).and_then(|n| u64::try_from(n).ok());
-    let figures = Figures::from_parts(word(0)?, word(1)?, word(2)?, word(3)?, count(4)?, count(5)?);
+    // A day's times and counts are never negative, nor anywhere near PLAUSIBLE: a word beyond
+    // is a damaged row, and would overflow the sums of the figures.
+    let ms = |i: usize| word(i).filter(|n| (0..=PLAUSIBLE).contains(n));
+    let count = |i: usize| ms(i).and_then(|n| u64::try_from(n).ok());
+    let figures = Figures::from_parts(ms(0)?, ms(1)?, ms(2)?, ms(3)?, count(4)?, count(5)?);
     let reasons = (0..(bytes.len() - 48) / 24)
         .map(|k| {
             let at = 6 + 3 * k;
             let id = word(at)?;
-            Some(((id != 0).then_some(id), count(at + 1)?, word(at + 2)?))
+            Some(((id != 0).then_some(id), count(at + 1)?, ms(at + 2)?))
         })
         .collect::<Option<_>>()?;
     Some((figures, reasons))
+}
+
+/// What the fuzz target `rollup_decode` (fuzz/) and its regression tests check of any bytes in
+/// the `figures` column: decoding never panics, and a row it accepts packs back into one that
+/// decodes the same.
+#[doc(hidden)]
+pub fn check_rollup_decoding(bytes: &[u8]) {
+    if let Some((figures, reasons)) = decode(bytes) {
+        let day = DayRollup {
+            day_start: 0,
+            day_end: 0,
+            figures,
+            reasons,
+        };
+        assert_eq!(
+            decode(&encode(&day)),
+            Some((day.figures, day.reasons.clone()))
+        );
+    }
 }
 
 /// Forgets the asset's days that end after `after` (all of them for `None`).
@@ -296,5 +322,21 @@ mod tests {
         let mut negative = bytes.clone();
         negative[32..40].copy_from_slice(&(-1_i64).to_le_bytes());
         assert_eq!(decode(&negative), None);
+    }
+
+    /// Found writing the fuzz target `rollup_decode` (what it checks): huge times overflowed `run + down` in
+    /// `Figures::from_parts` (a panic in debug builds, a wrapped figure in release ones).
+    #[test]
+    fn fuzz_regression_huge_figures_are_a_damaged_row() {
+        let mut bytes = vec![0_u8; 48];
+        bytes[..8].copy_from_slice(&i64::MAX.to_le_bytes());
+        bytes[8..16].copy_from_slice(&1_i64.to_le_bytes());
+        check_rollup_decoding(&bytes);
+        assert_eq!(decode(&bytes), None);
+        let mut stops = vec![0_u8; 48];
+        stops[32..40].copy_from_slice(&i64::MAX.to_le_bytes());
+        stops[40..48].copy_from_slice(&i64::MAX.to_le_bytes());
+        check_rollup_decoding(&stops);
+        assert_eq!(decode(&stops), None);
     }
 }

@@ -423,8 +423,13 @@ impl ServerProcess {
     }
 
     pub fn app(&self, dir: TempDir) -> TestApp {
+        Self::app_at(&self.url, dir)
+    }
+
+    /// A client of a server at `url` that this test started some other way.
+    pub fn app_at(url: &str, dir: TempDir) -> TestApp {
         TestApp {
-            url: self.url.clone(),
+            url: url.to_owned(),
             client: reqwest::Client::new(),
             dir,
             store: None,

@@ -98,7 +98,7 @@ async fn kill_9_right_after_an_acknowledgement_loses_nothing() {
     assert_eq!(logger["acked_seq"], 500);
 }
 
-fn start_expecting_failure(args: &[&str]) -> String {
+pub(crate) fn start_expecting_failure(args: &[&str]) -> String {
     let out = assetlog().args(args).stdin(Stdio::null()).output().unwrap();
     assert!(!out.status.success(), "should fail: {args:?}");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

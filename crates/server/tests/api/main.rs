@@ -12,4 +12,5 @@ mod hostile;
 mod lifecycle;
 mod live;
 mod rollups;
+mod storage;
 mod tenancy;
