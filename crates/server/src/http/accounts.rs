@@ -12,6 +12,7 @@ use super::{Admin, ApiJson, ApiPath, CurrentUser, bearer, parse_id};
 use crate::AppState;
 use crate::domain::{Email, Name, Password};
 use crate::error::{ApiError, Result, not_found_as};
+use crate::live::Revoked;
 use crate::secrets::{hash_password, hash_secret, new_secret, verify_password};
 use crate::store::{Role, Tenant, User, now_ms};
 
@@ -75,8 +76,8 @@ async fn signup(
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let email = Email::parse(&body.email)?.into_string();
-    Password::parse(&body.password)?;
     let tenant_name = parse_tenant_name(&body.tenant_name)?;
+    Password::parse(&body.password, &[email.as_str(), tenant_name.as_str()])?;
     // Refuse a closed sign-up before paying for a password hash (the store checks again, atomically).
     if !state.config.open_signup && state.store.has_users().await? {
         return Err(closed_signup());
@@ -145,8 +146,9 @@ async fn logout(
     _user: CurrentUser,
     headers: HeaderMap,
 ) -> Result<StatusCode> {
-    let token = bearer(&headers).unwrap_or_default();
-    state.store.delete_session(hash_secret(token)).await?;
+    let token_hash = hash_secret(bearer(&headers).unwrap_or_default());
+    state.store.delete_session(token_hash.clone()).await?;
+    state.live.revoke(Revoked::Session(token_hash.into()));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -173,15 +175,27 @@ fn default_role() -> Role {
 async fn create_user(
     State(state): State<AppState>,
     Admin(user): Admin,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<User>)> {
     let email = Email::parse(&body.email)?.into_string();
-    Password::parse(&body.password)?;
+    Password::parse(
+        &body.password,
+        &[email.as_str(), user.0.tenant.name.as_str()],
+    )?;
+    // An email refused as taken is a guess at who has an account on this server: an admin's
+    // failures count like wrong sign-ins (a success gives its attempt back).
+    let account = format!("user:{}", user.0.user.id);
+    state
+        .auth
+        .attempt(client, Some(&account))
+        .map_err(too_many_attempts)?;
     let password_hash = hash(&state, body.password).await?;
     let created = state
         .store
         .create_user(user.tenant_id(), email, password_hash, body.role)
         .await?;
+    state.auth.succeeded(client, Some(&account));
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -203,6 +217,8 @@ async fn update_user(
         .set_user_role(user.tenant_id(), id, body.role)
         .await
         .map_err(not_found_as("user"))?;
+    // Their live sockets were authorised with the old role: they reconnect with the new one.
+    state.live.revoke(Revoked::User(id));
     Ok(Json(updated))
 }
 
@@ -217,5 +233,6 @@ async fn delete_user(
         .delete_user(user.tenant_id(), id)
         .await
         .map_err(not_found_as("user"))?;
+    state.live.revoke(Revoked::User(id));
     Ok(StatusCode::NO_CONTENT)
 }

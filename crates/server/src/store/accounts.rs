@@ -14,12 +14,21 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// Whether the email is a person of the tenant.
+fn is_member(conn: &Connection, tenant_id: i64, email: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND tenant_id = ?2)",
+        params![email, tenant_id],
+        |r| r.get(0),
+    )
+}
+
+/// A new tenant; names need not be unique (migration 0009).
 fn insert_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
     conn.execute(
         "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
         params![name, now_ms()],
-    )
-    .map_err(|e| on_unique(e, Unique::TenantName))?;
+    )?;
     Ok(Tenant {
         id: conn.last_insert_rowid(),
         name: name.into(),
@@ -89,7 +98,8 @@ impl Store {
         .await
     }
 
-    /// Adds a user to the named tenant, creating the tenant when it does not exist.
+    /// Adds a user to the named tenant, creating the tenant when it does not exist (names are
+    /// labels, not unique: a name that several tenants have is refused as ambiguous).
     pub async fn add_user_to_named_tenant(
         &self,
         tenant_name: String,
@@ -98,19 +108,22 @@ impl Store {
         role: Role,
     ) -> Result<(User, Tenant)> {
         self.write(move |conn| {
-            let existing = conn
-                .query_row(
-                    "SELECT id, name FROM tenants WHERE name = ?1",
-                    [&tenant_name],
-                    |r| {
-                        Ok(Tenant {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?;
-            let tenant = match existing {
+            let mut named: Vec<Tenant> = conn
+                .prepare("SELECT id, name FROM tenants WHERE name = ?1 ORDER BY id")?
+                .query_map([&tenant_name], |r| {
+                    Ok(Tenant {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if named.len() > 1 {
+                return Err(StoreError::Conflict(format!(
+                    "{} tenants are named {tenant_name:?}: add the user from the dashboard",
+                    named.len()
+                )));
+            }
+            let tenant = match named.pop() {
                 Some(t) => t,
                 None => insert_tenant(conn, &tenant_name)?,
             };
@@ -127,8 +140,16 @@ impl Store {
         password_hash: String,
         role: Role,
     ) -> Result<User> {
-        self.write(move |conn| insert_user(conn, tenant_id, &email, &password_hash, role))
-            .await
+        self.write(move |conn| {
+            insert_user(conn, tenant_id, &email, &password_hash, role).map_err(|e| match e {
+                // The admin's own people they see anyway; of anyone else nothing is said.
+                StoreError::Conflict(_) if is_member(conn, tenant_id, &email).unwrap_or(false) => {
+                    StoreError::Conflict("this email is already one of your people".into())
+                }
+                other => other,
+            })
+        })
+        .await
     }
 
     /// The user with this email, their tenant and their password hash.

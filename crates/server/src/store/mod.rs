@@ -112,7 +112,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The unique constraints a client can run into, each with what the client is told.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Unique {
-    TenantName,
     UserEmail,
     ReasonName,
 }
@@ -121,7 +120,6 @@ impl Unique {
     /// How SQLite names the constraint's columns in its error message.
     fn sqlite_columns(self) -> &'static str {
         match self {
-            Self::TenantName => "tenants.name",
             Self::UserEmail => "users.email",
             Self::ReasonName => "reasons.tenant_id, reasons.category, reasons.name",
         }
@@ -129,8 +127,10 @@ impl Unique {
 
     fn message(self) -> &'static str {
         match self {
-            Self::TenantName => "a tenant with that name already exists",
-            Self::UserEmail => "a user with that email already exists",
+            // Says nothing of where: the account may be another tenant's (docs/SECURITY.md).
+            Self::UserEmail => {
+                "this email cannot be used for a new account: if it is yours, sign in"
+            }
             Self::ReasonName => "that reason exists already in that category",
         }
     }
@@ -157,6 +157,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_seq_runs.sql"),
     include_str!("../../migrations/0007_events_inbox.sql"),
     include_str!("../../migrations/0008_pending_limits.sql"),
+    include_str!("../../migrations/0009_tenant_names.sql"),
 ];
 
 /// Handle to the database; cheap to clone.
@@ -409,10 +410,27 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         MIGRATIONS.len()
     );
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        // A table that others refer to is rebuilt with foreign keys off (SQLite's way: dropping
+        // it otherwise deletes what refers to it, or fails); they are checked before the commit.
+        // The pragma does nothing inside a transaction, hence around it.
+        let rebuilds = sql.contains("-- rebuilds tables");
+        if rebuilds {
+            conn.pragma_update(None, "foreign_keys", false)?;
+        }
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if rebuilds {
+            let broken: i64 =
+                tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            anyhow::ensure!(broken == 0, "migration {} broke {broken} references", i + 1);
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
+        if rebuilds {
+            conn.pragma_update(None, "foreign_keys", true)?;
+        }
     }
     Ok(())
 }
