@@ -30,12 +30,14 @@
 //! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
 //! - `rollups`: the day rollups analytics keeps. `model`: the rows handed out.
 //! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
+//! - `migrate`: the migrations, applied at open.
 
 mod accounts;
 mod checkpoint;
 mod devices;
 mod fleet;
 mod inbox;
+mod migrate;
 mod model;
 mod pending;
 mod reports;
@@ -148,18 +150,6 @@ pub(crate) fn on_unique(err: rusqlite::Error, which: Unique) -> StoreError {
     err.into()
 }
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_analytics.sql"),
-    include_str!("../../migrations/0003_dropped_events.sql"),
-    include_str!("../../migrations/0004_day_rollups.sql"),
-    include_str!("../../migrations/0005_packed_day_rollups.sql"),
-    include_str!("../../migrations/0006_seq_runs.sql"),
-    include_str!("../../migrations/0007_events_inbox.sql"),
-    include_str!("../../migrations/0008_pending_limits.sql"),
-    include_str!("../../migrations/0009_tenant_names.sql"),
-];
-
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -218,7 +208,7 @@ impl Store {
             "database {} is damaged: {check}",
             path.display()
         );
-        migrate(&mut conn)?;
+        migrate::run(&mut conn)?;
         // Events a stop or crash left in the inbox join the history before anyone reads it.
         let tx = conn.transaction()?;
         inbox::settle(&tx)?;
@@ -401,40 +391,6 @@ fn events_only_when_settled(
     }
 }
 
-fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
-    anyhow::ensure!(
-        applied <= MIGRATIONS.len(),
-        "the database was written by a newer assetlog (schema {applied}, this build knows {})",
-        MIGRATIONS.len()
-    );
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        // A table that others refer to is rebuilt with foreign keys off (SQLite's way: dropping
-        // it otherwise deletes what refers to it, or fails); they are checked before the commit.
-        // The pragma does nothing inside a transaction, hence around it.
-        let rebuilds = sql.contains("-- rebuilds tables");
-        if rebuilds {
-            conn.pragma_update(None, "foreign_keys", false)?;
-        }
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        if rebuilds {
-            let broken: i64 =
-                tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
-                    r.get(0)
-                })?;
-            anyhow::ensure!(broken == 0, "migration {} broke {broken} references", i + 1);
-        }
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-        if rebuilds {
-            conn.pragma_update(None, "foreign_keys", true)?;
-        }
-    }
-    Ok(())
-}
-
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -443,65 +399,6 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::params;
-
-    #[tokio::test]
-    async fn the_seq_index_becomes_runs_per_logger() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        {
-            // A database as schema 5 left it, with gaps, a second logger and unnumbered events.
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..5] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.execute_batch(
-                "PRAGMA user_version = 5;
-                 INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
-                 INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
-                 VALUES (1, 'a', 1, 'a', 'h', 'c', 0), (2, 'b', 1, 'b', 'h', 'c', 0);
-                 INSERT INTO assets (id, logger_row, tenant_id, pin, name) VALUES (1, 1, 1, 0, 'a0'), (2, 2, 1, 0, 'b0');",
-            )
-            .unwrap();
-            let events: &[(i64, Option<i64>)] = &[
-                (1, Some(9)),
-                (1, Some(1)),
-                (1, Some(2)),
-                (1, Some(3)),
-                (1, Some(5)),
-                (1, Some(6)),
-                (1, None),
-                (2, Some(1)),
-                (2, None),
-            ];
-            for (n, (logger, seq)) in events.iter().enumerate() {
-                conn.execute(
-                    "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
-                     VALUES (1, ?1, ?1, 0, 1, ?2, 0, ?3)",
-                    params![logger, n as i64, seq],
-                )
-                .unwrap();
-            }
-        }
-        Store::open(&path).unwrap().close().await;
-        let conn = Connection::open(&path).unwrap();
-        let runs: Vec<(i64, i64, i64)> = conn
-            .prepare("SELECT logger_row, first, last FROM seq_runs ORDER BY logger_row, first")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(runs, [(1, 1, 3), (1, 5, 6), (1, 9, 9), (2, 1, 1)]);
-        let index: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_logger_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(index, 0);
-    }
 
     #[tokio::test]
     async fn reads_in_parts_answer_in_the_order_asked() {

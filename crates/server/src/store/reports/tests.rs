@@ -6,7 +6,7 @@ use super::*;
 fn database() -> (tempfile::TempDir, Connection, DeviceAuth) {
     let dir = tempfile::tempdir().unwrap();
     let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
-    super::super::migrate(&mut conn).unwrap();
+    super::super::migrate::run(&mut conn).unwrap();
     conn.execute_batch(
         "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
          INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
