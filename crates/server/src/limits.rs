@@ -262,7 +262,8 @@ pub struct AuthLimits {
     pub hashing: HashGate,
     /// By client address (IPv6 by /64: one host can pick any address of its network).
     pub addresses: Throttle<IpAddr>,
-    /// By account: `email:<email>` for sign-in, `user:<id>` for the admin claiming.
+    /// By account: `email:<email>` for sign-in, `user:<id>` for the admin claiming,
+    /// `add-user:<id>` for the admin adding people.
     pub accounts: Throttle<String>,
 }
 

@@ -38,12 +38,25 @@ fn parse_tenant_name(raw: &str) -> Result<String> {
         })
 }
 
-/// Hashes a password in one of the few hashing slots (`crate::limits::HashGate`).
-async fn hash(state: &AppState, password: String) -> Result<String> {
+/// Checks a chosen password in one of the few hashing slots (`crate::limits::HashGate`): the
+/// strength estimate costs up to tens of milliseconds of CPU, which must neither hold an async
+/// worker nor run unbounded.
+async fn chosen_password(state: &AppState, raw: String, known: [String; 2]) -> Result<Password> {
     state
         .auth
         .hashing
-        .run(move || hash_password(&password))
+        .run(move || Password::parse(&raw, &known.each_ref().map(String::as_str)))
+        .await
+        .map_err(|_| busy())?
+        .map_err(ApiError::from)
+}
+
+/// Hashes a password in one of the few hashing slots (`crate::limits::HashGate`).
+async fn hash(state: &AppState, password: Password) -> Result<String> {
+    state
+        .auth
+        .hashing
+        .run(move || hash_password(password.expose()))
         .await
         .map_err(|_| busy())?
         .map_err(ApiError::Internal)
@@ -77,17 +90,19 @@ async fn signup(
 ) -> Result<(StatusCode, Json<Value>)> {
     let email = Email::parse(&body.email)?.into_string();
     let tenant_name = parse_tenant_name(&body.tenant_name)?;
-    Password::parse(&body.password, &[email.as_str(), tenant_name.as_str()])?;
-    // Refuse a closed sign-up before paying for a password hash (the store checks again, atomically).
+    // Refuse a closed sign-up before paying for a password check (the store checks again, atomically).
     if !state.config.open_signup && state.store.has_users().await? {
         return Err(closed_signup());
     }
-    // Every sign-up counts, a successful one too: each costs a hash and makes a tenant.
+    // Every sign-up counts, a successful one too: each costs a strength estimate and a hash,
+    // and makes a tenant.
     state
         .auth
         .attempt(client, None)
         .map_err(too_many_attempts)?;
-    let password_hash = hash(&state, body.password).await?;
+    let known = [email.clone(), tenant_name.clone()];
+    let password = chosen_password(&state, body.password, known).await?;
+    let password_hash = hash(&state, password).await?;
     let created = state
         .store
         .signup(tenant_name, email, password_hash, !state.config.open_signup)
@@ -179,18 +194,19 @@ async fn create_user(
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<User>)> {
     let email = Email::parse(&body.email)?.into_string();
-    Password::parse(
-        &body.password,
-        &[email.as_str(), user.0.tenant.name.as_str()],
-    )?;
+    // Only an admin gets this far, and the slots bound the estimates: a weak password costs no
+    // attempt.
+    let known = [email.clone(), user.0.tenant.name.clone()];
+    let password = chosen_password(&state, body.password, known).await?;
     // An email refused as taken is a guess at who has an account on this server: an admin's
-    // failures count like wrong sign-ins (a success gives its attempt back).
-    let account = format!("user:{}", user.0.user.id);
+    // failures count like wrong sign-ins (a success gives its attempt back). A key of its own,
+    // so mistyped claim codes (`user:<id>`) do not stop an admin adding people, nor the reverse.
+    let account = format!("add-user:{}", user.0.user.id);
     state
         .auth
         .attempt(client, Some(&account))
         .map_err(too_many_attempts)?;
-    let password_hash = hash(&state, body.password).await?;
+    let password_hash = hash(&state, password).await?;
     let created = state
         .store
         .create_user(user.tenant_id(), email, password_hash, body.role)

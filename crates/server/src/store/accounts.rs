@@ -230,7 +230,6 @@ impl Store {
         .await
     }
 
-    /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
     /// Gives a person of the tenant another role; a tenant keeps at least one admin. Takes
     /// effect at their next request (roles are read with the session).
     pub async fn set_user_role(&self, tenant_id: i64, user_id: i64, role: Role) -> Result<User> {
@@ -254,6 +253,7 @@ impl Store {
         .await
     }
 
+    /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
     pub async fn delete_user(&self, tenant_id: i64, user_id: i64) -> Result<()> {
         self.write(move |conn| {
             let role = role_of(conn, tenant_id, user_id)?;
