@@ -16,9 +16,9 @@ let api: ReturnType<typeof userApi>;
 beforeAll(async () => {
   browser = await launchBrowser();
   server = await startServer(); // default enrollment: claim
-  api = userApi(server, (await signUpByApi(server, 'boss@plant.example', 'a long password', 'Plant B')).token);
+  api = userApi(server, (await signUpByApi(server, 'boss@plant.example', 'a long boss password', 'Plant B')).token);
   ({ page, errors } = await openPage(browser, server));
-  await signIn(page, 'boss@plant.example', 'a long password');
+  await signIn(page, 'boss@plant.example', 'a long boss password');
 });
 
 afterAll(async () => {
@@ -157,7 +157,7 @@ describe('loggers and people', () => {
 
     await page.getByRole('link', { name: 'People' }).click();
     await page.getByLabel('Email').fill('val@plant.example');
-    await page.getByLabel(/First password/).fill('viewer password');
+    await page.getByLabel(/First password/).fill('viewer of the plant');
     await page.getByLabel('Role').selectOption('viewer');
     await page.getByRole('button', { name: 'Add person' }).click();
     await page.getByText('val@plant.example can now sign in as viewer').waitFor();
@@ -166,7 +166,7 @@ describe('loggers and people', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
 
-    await signIn(page, 'val@plant.example', 'viewer password');
+    await signIn(page, 'val@plant.example', 'viewer of the plant');
     const nav = page.getByRole('navigation', { name: 'Main' });
     await expect(nav.getByRole('link').allInnerTexts()).resolves.toEqual(['Board', 'Timeline', 'Analytics', 'Stops', 'Loggers']);
 
@@ -193,7 +193,7 @@ describe('loggers and people', () => {
 
   it("changes a person's role, which holds at once, but not the admin's own", async () => {
     const { context, page: admin, errors: adminErrors } = await openPage(browser, server);
-    await signIn(admin, 'boss@plant.example', 'a long password');
+    await signIn(admin, 'boss@plant.example', 'a long boss password');
     await admin.getByRole('link', { name: 'People' }).click();
     const role = admin.getByRole('combobox', { name: 'Role of val@plant.example' });
     await expect(role.inputValue()).resolves.toBe('viewer');
@@ -219,7 +219,7 @@ describe('loggers and people', () => {
   it('removes a person after asking: signed out at once, and they cannot sign in again', async () => {
     // The viewer is still signed in on `page`; an admin works in another browser.
     const { context, page: admin, errors: adminErrors } = await openPage(browser, server);
-    await signIn(admin, 'boss@plant.example', 'a long password');
+    await signIn(admin, 'boss@plant.example', 'a long boss password');
     await admin.getByRole('link', { name: 'People' }).click();
     const rows = admin.locator('#people tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
@@ -248,7 +248,7 @@ describe('loggers and people', () => {
     await page.getByText('Your session has ended. Sign in again.').waitFor();
     // And their password no longer opens the door.
     await page.getByLabel('Email').fill('val@plant.example');
-    await page.getByLabel('Password').fill('viewer password');
+    await page.getByLabel('Password').fill('viewer of the plant');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'wrong email or password' }).waitFor();
     await expect(page.getByRole('heading', { name: 'Live board' }).count()).resolves.toBe(0);
@@ -256,7 +256,7 @@ describe('loggers and people', () => {
     const login = await fetch(`${server.url}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ email: 'val@plant.example', password: 'viewer password' }),
+      body: JSON.stringify({ email: 'val@plant.example', password: 'viewer of the plant' }),
     });
     expect(login.status).toBe(401);
     expect(adminErrors).toEqual([]);

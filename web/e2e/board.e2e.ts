@@ -39,6 +39,10 @@ describe('live board', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
     await page.getByLabel('Plant or company name').fill('Plant A');
     await page.getByLabel('Email').fill('ada@plant.example');
+    // A password long enough for the form but easy to guess: the server's reason is shown.
+    await page.getByLabel('Password').fill('aaaaaaaaaa');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('alert').filter({ hasText: 'this password is too easy to guess' }).waitFor();
     await page.getByLabel('Password').fill('correct horse battery');
     await page.getByRole('button', { name: 'Create account' }).click();
 

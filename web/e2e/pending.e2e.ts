@@ -13,9 +13,9 @@ let errors: string[];
 beforeAll(async () => {
   browser = await launchBrowser();
   server = await startServer();
-  await signUpByApi(server, 'boss@plant.example', 'a long password', 'Plant P');
+  await signUpByApi(server, 'boss@plant.example', 'a long boss password', 'Plant P');
   ({ page, errors } = await openPage(browser, server));
-  await signIn(page, 'boss@plant.example', 'a long password');
+  await signIn(page, 'boss@plant.example', 'a long boss password');
 });
 
 afterAll(async () => {

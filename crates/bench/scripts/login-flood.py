@@ -57,7 +57,7 @@ def main():
             host_port = line.removeprefix("listening on http://")
             host, port = host_port.rsplit(":", 1)
             conn = http.client.HTTPConnection(host, int(port), timeout=30)
-            signup = {"email": "ada@a.example", "password": "correct horse", "tenant_name": "A"}
+            signup = {"email": "ada@a.example", "password": "correct horse battery", "tenant_name": "A"}
             assert post(conn, "/api/v1/auth/signup", signup) == 201
             conn.request("POST", "/api/device/register", json.dumps({"logger_id": "flood-probe"}))
             key = json.loads(conn.getresponse().read())["device_key"]

@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 const BENCH_EMAIL: &str = "bench@example.com";
-const BENCH_PASSWORD: &str = "bench-password";
+const BENCH_PASSWORD: &str = "bench harbour quiet lemon";
 
 /// A server the bench started: killed when dropped (on any error path), stopped gently at the end.
 struct ServerChild {

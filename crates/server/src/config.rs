@@ -123,6 +123,26 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_PENDING_EXPIRY", default_value_t = 604_800,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub pending_expiry: u64,
+    /// Figures one analytics question may need (assets × buckets, or × days where its figures
+    /// are summed from days); a bigger one is answered 400 query_too_large. Default 200000 (a
+    /// year of 500 assets by day).
+    #[arg(long, env = "ASSETLOG_ANALYTICS_MAX_FIGURES", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub analytics_max_figures: u64,
+    /// Stops one stops question may list; a window with more is answered 400 query_too_large.
+    /// Default 100000.
+    #[arg(long, env = "ASSETLOG_STOPS_MAX", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub stops_max: u64,
+    /// Analytics and stops questions answered at once; further ones wait up to
+    /// `--query-wait` seconds, then get 503 with Retry-After. Default: one per CPU core.
+    #[arg(long, env = "ASSETLOG_QUERY_CONCURRENCY",
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub query_concurrency: Option<u64>,
+    /// Seconds an analytics or stops question waits for its turn before it is refused. Default 10.
+    #[arg(long, env = "ASSETLOG_QUERY_WAIT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub query_wait: u64,
 }
 
 /// The heartbeat period loggers are told to keep: the one they keep until told (core's uplink).
@@ -139,6 +159,15 @@ impl ServeConfig {
             events: cap(self.pending_max_events),
             assets: cap(self.pending_max_assets),
         }
+    }
+
+    /// The gate of analytics and stops questions these settings ask for.
+    pub fn query_gate(&self) -> crate::limits::QueryGate {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        crate::limits::QueryGate::new(
+            self.query_concurrency.map_or(cores, |n| n as usize),
+            std::time::Duration::from_secs(self.query_wait),
+        )
     }
 
     /// The sign-in guards these settings ask for.
@@ -171,6 +200,10 @@ impl ServeConfig {
             pending_max_events: 10_000,
             pending_max_assets: 64,
             pending_expiry: 604_800,
+            analytics_max_figures: 200_000,
+            stops_max: 100_000,
+            query_concurrency: None,
+            query_wait: 10,
         }
     }
 }

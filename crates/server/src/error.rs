@@ -107,6 +107,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::limits::QueriesBusy> for ApiError {
+    fn from(e: crate::limits::QueriesBusy) -> Self {
+        Self::Later {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "busy",
+            message: e.to_string(),
+            retry_after_s: e.waited.as_secs().max(1),
+        }
+    }
+}
+
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         Self::bad_request(r.code, r.message)

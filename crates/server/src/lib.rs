@@ -18,7 +18,8 @@
 //! - [`live`]: the per-tenant live hub.
 //! - [`presence`]: which loggers are online; [`monitor`] marks the silent ones offline.
 //! - [`secrets`]: tokens, device keys, claim codes, password hashing.
-//! - [`limits`]: what a hostile client cannot exhaust: hashing slots, sign-in attempts.
+//! - [`limits`]: what a hostile client cannot exhaust: hashing slots, sign-in attempts,
+//!   analytics slots.
 //! - [`metrics`], [`error`].
 
 pub mod analytics;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub config: Arc<config::ServeConfig>,
     /// Hashing slots and the attempts of sign-in, sign-up and claim.
     pub auth: Arc<limits::AuthLimits>,
+    /// Slots of the heavy questions: analytics and stops.
+    pub queries: Arc<limits::QueryGate>,
     /// Serialises a logger's offline/online transitions with the writes that record them.
     pub transitions: Arc<tokio::sync::Mutex<()>>,
     /// Told when a report stored events of days that may have ended (a backfill, a logger

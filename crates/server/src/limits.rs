@@ -1,6 +1,7 @@
 //! Limits that keep a hostile client on the plant network from taking the server down: how many
-//! password hashes run at once ([`HashGate`]), and how often one address or one account may try
-//! to sign in, sign up or claim a logger ([`Throttle`], [`AuthLimits`]).
+//! password hashes run at once ([`HashGate`]), how often one address or one account may try
+//! to sign in, sign up or claim a logger ([`Throttle`], [`AuthLimits`]), and how many analytics
+//! questions are answered at once ([`QueryGate`]).
 //!
 //! Nothing here knows HTTP: the handlers ask before they do the expensive or guessable thing and
 //! turn a refusal into `429`/`503` with `Retry-After`.
@@ -11,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The first refusal of a key waits at least this long; every further one in a row doubles it.
 const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -198,6 +199,44 @@ impl HashGate {
     }
 }
 
+/// How many analytics and stops questions are answered at once: each may hold tens of MB and
+/// both cores for seconds, so a few asked together must not take the memory or starve ingest.
+/// The rest wait a bounded time, then are refused.
+pub struct QueryGate {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+/// Every query slot stayed busy for the whole wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server is answering other analytics questions: try again in a moment")]
+pub struct QueriesBusy {
+    /// How long the question waited: also about how long to wait before asking again.
+    pub waited: Duration,
+}
+
+impl QueryGate {
+    pub fn new(concurrency: usize, wait: Duration) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            wait,
+        }
+    }
+
+    /// A slot, held until the permit drops (when the answer is written or the client left).
+    pub async fn enter(&self) -> Result<OwnedSemaphorePermit, QueriesBusy> {
+        tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| QueriesBusy { waited: self.wait })
+            .map(|p| p.expect("the gate's semaphore is never closed"))
+    }
+
+    /// Slots free now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+}
+
 /// The settings of [`AuthLimits`].
 #[derive(Debug, Clone, Copy)]
 pub struct AuthSettings {
@@ -223,7 +262,8 @@ pub struct AuthLimits {
     pub hashing: HashGate,
     /// By client address (IPv6 by /64: one host can pick any address of its network).
     pub addresses: Throttle<IpAddr>,
-    /// By account: `email:<email>` for sign-in, `user:<id>` for the admin claiming.
+    /// By account: `email:<email>` for sign-in, `user:<id>` for the admin claiming,
+    /// `add-user:<id>` for the admin adding people.
     pub accounts: Throttle<String>,
 }
 

@@ -3,8 +3,11 @@
 //! One broadcast channel per tenant. Publishing never waits: each client reads from a bounded
 //! ring, and a client that falls a whole ring behind is dropped (it reconnects and re-reads the
 //! state). A slow dashboard can thus never slow ingestion or another dashboard.
+//!
+//! The hub also tells the sockets when a session ends or changes ([`Revoked`]): a socket is
+//! authorised once, at its handshake, so a sign-out, a deleted user or a new role must reach it.
 
-use crate::domain::{AssetId, TenantId};
+use crate::domain::{AssetId, TenantId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -36,10 +39,33 @@ pub enum LiveMessage {
 
 pub type Frame = Arc<str>;
 
+/// A session that ended or changed; the live sockets it opened close at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// One session signed out: the hash of its token.
+    Session(Arc<str>),
+    /// Every session of a user: deleted, or given another role.
+    User(UserId),
+}
+
+impl Revoked {
+    /// Whether this ends the session of `token_hash`, of user `user_id`.
+    pub fn ends(&self, token_hash: &str, user_id: UserId) -> bool {
+        match self {
+            Self::Session(hash) => hash.as_ref() == token_hash,
+            Self::User(id) => *id == user_id,
+        }
+    }
+}
+
+/// Revocations a socket may fall behind before it is closed (to reconnect and be checked anew).
+const REVOCATION_BUFFER: usize = 256;
+
 pub struct LiveHub {
     tenants: Mutex<HashMap<TenantId, broadcast::Sender<Frame>>>,
     /// Messages a client may fall behind before it is dropped.
     buffer: usize,
+    revocations: broadcast::Sender<Revoked>,
 }
 
 impl LiveHub {
@@ -47,7 +73,20 @@ impl LiveHub {
         Self {
             tenants: Mutex::default(),
             buffer,
+            revocations: broadcast::channel(REVOCATION_BUFFER).0,
         }
+    }
+
+    /// Closes the sockets of a session that ended or changed (see [`LiveHub::revocations`]).
+    pub fn revoke(&self, revoked: Revoked) {
+        // No receiver: no socket is open.
+        let _ = self.revocations.send(revoked);
+    }
+
+    /// Every revocation from now on. A socket subscribes before its session is checked, so a
+    /// sign-out that races the handshake still reaches it.
+    pub fn revocations(&self) -> broadcast::Receiver<Revoked> {
+        self.revocations.subscribe()
     }
 
     pub fn subscribe(&self, tenant_id: TenantId) -> broadcast::Receiver<Frame> {
@@ -118,6 +157,18 @@ mod tests {
             slow.recv().await,
             Err(broadcast::error::RecvError::Lagged(6))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_revocation_names_a_session_or_every_session_of_a_user() {
+        let hub = LiveHub::new(4);
+        let mut socket = hub.revocations();
+        hub.revoke(Revoked::Session("h1".into()));
+        hub.revoke(Revoked::User(UserId(7)));
+        let first = socket.recv().await.unwrap();
+        assert!(first.ends("h1", UserId(3)) && !first.ends("h2", UserId(3)));
+        let second = socket.recv().await.unwrap();
+        assert!(second.ends("h2", UserId(7)) && !second.ends("h2", UserId(8)));
     }
 
     #[test]

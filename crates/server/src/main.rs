@@ -110,7 +110,10 @@ async fn add_user(args: UserAdd) -> anyhow::Result<()> {
     let email = Email::parse(&args.email)?.into_string();
     let mut password = String::new();
     std::io::stdin().read_to_string(&mut password)?;
-    let password = Password::parse(password.trim_end_matches(['\n', '\r']))?;
+    let password = Password::parse(
+        password.trim_end_matches(['\n', '\r']),
+        &[email.as_str(), args.tenant.as_str()],
+    )?;
     let role = match args.role {
         RoleArg::Admin => Role::Admin,
         RoleArg::Operator => Role::Operator,

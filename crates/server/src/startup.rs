@@ -112,6 +112,7 @@ impl Application {
             presence: Arc::new(presence),
             metrics: Arc::new(Metrics::default()),
             auth: Arc::new(AuthLimits::new(config.auth_settings())),
+            queries: Arc::new(config.query_gate()),
             config: Arc::new(config),
             transitions: Arc::default(),
             backfilled: Arc::default(),

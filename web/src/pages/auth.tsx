@@ -103,13 +103,13 @@ export function SignUp() {
           <input type="email" name="email" autocomplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
         </label>
         <label>
-          Password <span class="hint">(at least 8 characters)</span>
+          Password <span class="hint">(at least 10 characters and hard to guess: a few unrelated words do)</span>
           <input
             type="password"
             name="password"
             autocomplete="new-password"
             required
-            minLength={8}
+            minLength={10}
             value={password}
             onInput={(e) => setPassword(e.currentTarget.value)}
           />

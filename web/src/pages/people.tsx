@@ -104,8 +104,8 @@ export function People() {
             <input type="email" required autocomplete="off" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
           </label>
           <label>
-            First password <span class="hint">(8 characters or more; tell them in person)</span>
-            <input type="password" required minLength={8} autocomplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+            First password <span class="hint">(10 characters or more, hard to guess; tell them in person)</span>
+            <input type="password" required minLength={10} autocomplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
           </label>
           <label>
             Role

@@ -31,6 +31,19 @@ pub(super) fn bucket_spans(
     }
 }
 
+/// How many figures one asset's answer needs: a bucket's worth for hour and shift buckets, a
+/// day's for the rest (summed from days).
+pub(super) fn figures_per_asset(
+    bucket: Option<Bucket>,
+    rules: &Rules,
+    window: (i64, i64),
+) -> usize {
+    match bucket {
+        Some(kind @ (Bucket::Hour | Bucket::Shift)) => bucket_spans(kind, rules, window).len(),
+        _ => calendar::days(rules.tz, window.0, window.1).len(),
+    }
+}
+
 /// One asset's figures and down time by reason over one span.
 pub(super) type SpanFigures = (Figures, Vec<Tally>);
 

@@ -106,6 +106,32 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Refuses a question that needs more than `max` figures: one per asset and bucket, or per
+    /// asset and day where the figures are summed from days (no bucket, day, week, month). The
+    /// answer's size and the work both grow with it (a year of 64 assets by hour is 560,000).
+    pub fn check_work(&self, bucket: Option<Bucket>, max: u64) -> Result<()> {
+        let per_asset = days::figures_per_asset(bucket, &self.rules, (self.from, self.to));
+        let needed = (per_asset.max(1) as u64).saturating_mul(self.assets.len() as u64);
+        if needed <= max {
+            return Ok(());
+        }
+        Err(Refusal::new(
+            "query_too_large",
+            format!(
+                "this question needs {needed} figures ({} assets × {per_asset} {}); one question \
+                 may need at most {max}: ask for fewer assets, a shorter window or a longer bucket",
+                self.assets.len(),
+                match bucket {
+                    Some(Bucket::Hour | Bucket::Shift) => "buckets",
+                    _ => "days",
+                },
+            ),
+        )
+        .into())
+    }
+}
+
 /// The assets asked for (each must be the tenant's: another tenant's id is a 404), or all.
 async fn chosen_assets(store: &Store, tenant_id: TenantId, ids: &[AssetId]) -> Result<Vec<Asset>> {
     if ids.is_empty() {
@@ -349,8 +375,14 @@ pub struct StopFilter {
 }
 
 /// The stops that begin inside the scope's window in planned time, cut into their annotated
-/// parts, newest first.
-pub async fn stops(store: &Store, scope: &Scope, filter: StopFilter) -> Result<Vec<StopView>> {
+/// parts, newest first. A window with more than `max_stops` (before the filter) is refused:
+/// the answer of 100,000 is about 20 MB of JSON.
+pub async fn stops(
+    store: &Store,
+    scope: &Scope,
+    filter: StopFilter,
+    max_stops: usize,
+) -> Result<Vec<StopView>> {
     let (from, to) = (scope.from, scope.to);
     let windows: Vec<_> = scope.assets.iter().map(|a| (a, (from, to))).collect();
     let all = histories(
@@ -362,15 +394,31 @@ pub async fn stops(store: &Store, scope: &Scope, filter: StopFilter) -> Result<V
         &windows,
     )
     .await?;
-    let mut views = Vec::new();
-    for (asset, history) in scope.assets.iter().zip(&all) {
-        let in_window: Vec<Stop> = history
-            .stops
-            .iter()
-            .copied()
-            .filter(|s| (from..to).contains(&s.start) && history.is_planned(s.start))
-            .collect();
-        views.extend(stop_views(asset.id, history, &history.parts, &in_window));
+    let in_window: Vec<Vec<Stop>> = all
+        .iter()
+        .map(|history| {
+            history
+                .stops
+                .iter()
+                .copied()
+                .filter(|s| (from..to).contains(&s.start) && history.is_planned(s.start))
+                .collect()
+        })
+        .collect();
+    let count: usize = in_window.iter().map(Vec::len).sum();
+    if count > max_stops {
+        return Err(Refusal::new(
+            "query_too_large",
+            format!(
+                "this window holds {count} stops; one question may list at most {max_stops}: \
+                 ask for a shorter window or fewer assets"
+            ),
+        )
+        .into());
+    }
+    let mut views = Vec::with_capacity(count);
+    for ((asset, history), in_window) in scope.assets.iter().zip(&all).zip(&in_window) {
+        views.extend(stop_views(asset.id, history, &history.parts, in_window));
     }
     views.retain(|v| {
         filter

@@ -61,9 +61,22 @@ fn forward(from: u32, to: u32) -> u32 {
     (to + MINUTES_PER_DAY - from) % MINUTES_PER_DAY
 }
 
+/// Shifts one calendar may hold: a plant has a handful, and each shift multiplies the work of
+/// every question by shift.
+pub const MAX_SHIFTS: usize = 24;
+/// Breaks one shift may have.
+pub const MAX_BREAKS: usize = 16;
+
 /// Checks a whole calendar: names, days, times, breaks inside their shift, and no two shift
 /// occurrences overlapping anywhere in the week.
 pub fn parse_calendar(shifts: &[Shift]) -> Result<Vec<ParsedShift>, String> {
+    if shifts.len() > MAX_SHIFTS {
+        return Err(format!(
+            "a calendar holds at most {MAX_SHIFTS} shifts (each on any of the week's days); \
+             this one has {}",
+            shifts.len()
+        ));
+    }
     let mut parsed = Vec::with_capacity(shifts.len());
     for (i, shift) in shifts.iter().enumerate() {
         let at = |message: String| format!("shifts[{i}] ({}): {message}", shift.name);
@@ -94,6 +107,9 @@ pub fn parse_calendar(shifts: &[Shift]) -> Result<Vec<ParsedShift>, String> {
             0 => return Err(at("a shift cannot start and end at the same time".into())),
             n => n,
         };
+        if shift.breaks.len() > MAX_BREAKS {
+            return Err(at(format!("a shift has at most {MAX_BREAKS} breaks")));
+        }
         let mut breaks = Vec::new();
         for b in &shift.breaks {
             let bs = parse_clock(&b.start).ok_or_else(|| at("break start must be HH:MM".into()))?;

@@ -12,6 +12,7 @@ use super::{Admin, ApiJson, ApiPath, CurrentUser, bearer, parse_id};
 use crate::AppState;
 use crate::domain::{Email, Name, Password};
 use crate::error::{ApiError, Result, not_found_as};
+use crate::live::Revoked;
 use crate::secrets::{hash_password, hash_secret, new_secret, verify_password};
 use crate::store::{Role, Tenant, User, now_ms};
 
@@ -37,12 +38,25 @@ fn parse_tenant_name(raw: &str) -> Result<String> {
         })
 }
 
-/// Hashes a password in one of the few hashing slots (`crate::limits::HashGate`).
-async fn hash(state: &AppState, password: String) -> Result<String> {
+/// Checks a chosen password in one of the few hashing slots (`crate::limits::HashGate`): the
+/// strength estimate costs up to tens of milliseconds of CPU, which must neither hold an async
+/// worker nor run unbounded.
+async fn chosen_password(state: &AppState, raw: String, known: [String; 2]) -> Result<Password> {
     state
         .auth
         .hashing
-        .run(move || hash_password(&password))
+        .run(move || Password::parse(&raw, &known.each_ref().map(String::as_str)))
+        .await
+        .map_err(|_| busy())?
+        .map_err(ApiError::from)
+}
+
+/// Hashes a password in one of the few hashing slots (`crate::limits::HashGate`).
+async fn hash(state: &AppState, password: Password) -> Result<String> {
+    state
+        .auth
+        .hashing
+        .run(move || hash_password(password.expose()))
         .await
         .map_err(|_| busy())?
         .map_err(ApiError::Internal)
@@ -75,18 +89,20 @@ async fn signup(
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let email = Email::parse(&body.email)?.into_string();
-    Password::parse(&body.password)?;
     let tenant_name = parse_tenant_name(&body.tenant_name)?;
-    // Refuse a closed sign-up before paying for a password hash (the store checks again, atomically).
+    // Refuse a closed sign-up before paying for a password check (the store checks again, atomically).
     if !state.config.open_signup && state.store.has_users().await? {
         return Err(closed_signup());
     }
-    // Every sign-up counts, a successful one too: each costs a hash and makes a tenant.
+    // Every sign-up counts, a successful one too: each costs a strength estimate and a hash,
+    // and makes a tenant.
     state
         .auth
         .attempt(client, None)
         .map_err(too_many_attempts)?;
-    let password_hash = hash(&state, body.password).await?;
+    let known = [email.clone(), tenant_name.clone()];
+    let password = chosen_password(&state, body.password, known).await?;
+    let password_hash = hash(&state, password).await?;
     let created = state
         .store
         .signup(tenant_name, email, password_hash, !state.config.open_signup)
@@ -145,8 +161,9 @@ async fn logout(
     _user: CurrentUser,
     headers: HeaderMap,
 ) -> Result<StatusCode> {
-    let token = bearer(&headers).unwrap_or_default();
-    state.store.delete_session(hash_secret(token)).await?;
+    let token_hash = hash_secret(bearer(&headers).unwrap_or_default());
+    state.store.delete_session(token_hash.clone()).await?;
+    state.live.revoke(Revoked::Session(token_hash.into()));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -173,15 +190,28 @@ fn default_role() -> Role {
 async fn create_user(
     State(state): State<AppState>,
     Admin(user): Admin,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<User>)> {
     let email = Email::parse(&body.email)?.into_string();
-    Password::parse(&body.password)?;
-    let password_hash = hash(&state, body.password).await?;
+    // Only an admin gets this far, and the slots bound the estimates: a weak password costs no
+    // attempt.
+    let known = [email.clone(), user.0.tenant.name.clone()];
+    let password = chosen_password(&state, body.password, known).await?;
+    // An email refused as taken is a guess at who has an account on this server: an admin's
+    // failures count like wrong sign-ins (a success gives its attempt back). A key of its own,
+    // so mistyped claim codes (`user:<id>`) do not stop an admin adding people, nor the reverse.
+    let account = format!("add-user:{}", user.0.user.id);
+    state
+        .auth
+        .attempt(client, Some(&account))
+        .map_err(too_many_attempts)?;
+    let password_hash = hash(&state, password).await?;
     let created = state
         .store
         .create_user(user.tenant_id(), email, password_hash, body.role)
         .await?;
+    state.auth.succeeded(client, Some(&account));
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -203,6 +233,8 @@ async fn update_user(
         .set_user_role(user.tenant_id(), id, body.role)
         .await
         .map_err(not_found_as("user"))?;
+    // Their live sockets were authorised with the old role: they reconnect with the new one.
+    state.live.revoke(Revoked::User(id));
     Ok(Json(updated))
 }
 
@@ -217,5 +249,6 @@ async fn delete_user(
         .delete_user(user.tenant_id(), id)
         .await
         .map_err(not_found_as("user"))?;
+    state.live.revoke(Revoked::User(id));
     Ok(StatusCode::NO_CONTENT)
 }

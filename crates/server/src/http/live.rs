@@ -1,5 +1,6 @@
 //! `GET /api/v1/live`: the WebSocket a dashboard keeps open.
 
+use crate::domain::UserId;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,10 +17,14 @@ use tokio::sync::broadcast;
 use super::{ApiQuery, bearer, session_for};
 use crate::AppState;
 use crate::error::{ApiError, Result};
-use crate::live::Frame;
+use crate::live::{Frame, Revoked};
+use crate::secrets::hash_secret;
 
 /// A client that cannot take a message within this long is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a closing socket waits for its close frame to be taken before it is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Read buffer of a live socket.
 const READ_BUFFER: usize = 4096;
@@ -28,6 +33,8 @@ const READ_BUFFER: usize = 4096;
 const CLOSE_TOO_SLOW: u16 = 1013;
 /// Close code "going away": sent when the server shuts down.
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code "policy violation": the session that opened the socket ended or changed.
+const CLOSE_REVOKED: u16 = 1008;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,7 +59,15 @@ async fn live(
         .as_deref()
         .or_else(|| bearer(&headers))
         .ok_or_else(|| ApiError::unauthorized("sign in first: pass ?token= or a bearer header"))?;
+    // Listen for revocations before the session is checked: a sign-out that races the
+    // handshake then still closes the socket.
+    let revocations = state.live.revocations();
     let session = session_for(&state, token).await?;
+    let owner = Owner {
+        token_hash: hash_secret(token),
+        user_id: session.user.id,
+        revocations,
+    };
     let upgrade =
         upgrade.map_err(|r| ApiError::new(r.status(), "websocket_required", r.body_text()))?;
     // Subscribe before answering, so every message after the handshake reaches the client.
@@ -63,7 +78,33 @@ async fn live(
     // Clients send almost nothing; a small read buffer saves clearing 128 KiB on every poll.
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve_client(state, socket, messages, counted)))
+        .on_upgrade(move |socket| serve_client(state, socket, messages, owner, counted)))
+}
+
+/// Whose socket it is, and the revocations that end it.
+struct Owner {
+    token_hash: String,
+    user_id: UserId,
+    revocations: broadcast::Receiver<Revoked>,
+}
+
+impl Owner {
+    /// Resolves with the close to send once the session is revoked (or the socket missed
+    /// revocations and must reconnect to be checked again).
+    async fn revoked(&mut self) -> (u16, &'static str) {
+        loop {
+            match self.revocations.recv().await {
+                Ok(revoked) if revoked.ends(&self.token_hash, self.user_id) => {
+                    return (CLOSE_REVOKED, "the session ended or changed: sign in again");
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return (CLOSE_REVOKED, "sessions changed: reconnect");
+                }
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
 }
 
 struct ClientCount(prometheus_client::metrics::gauge::Gauge);
@@ -85,6 +126,7 @@ async fn serve_client(
     state: AppState,
     socket: WebSocket,
     mut messages: broadcast::Receiver<Frame>,
+    mut owner: Owner,
     _counted: ClientCount,
 ) {
     let (mut sink, mut incoming) = socket.split();
@@ -94,7 +136,12 @@ async fn serve_client(
             message = messages.recv() => match message {
                 Ok(frame) => {
                     let text = Message::Text(frame.as_ref().into());
-                    match tokio::time::timeout(SEND_TIMEOUT, sink.send(text)).await {
+                    // A revocation does not wait for a slow client to take the message.
+                    let sent = tokio::select! {
+                        sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(text)) => sent,
+                        close = owner.revoked() => break Some(close),
+                    };
+                    match sent {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => break None, // the client went away
                         Err(_) => {
@@ -114,6 +161,7 @@ async fn serve_client(
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
                 Some(Ok(_)) => {}
             },
+            close = owner.revoked() => break Some(close),
             _ = crate::stopped(&mut shutdown) => break Some((CLOSE_GOING_AWAY, "server shutting down")),
         }
     };
@@ -122,6 +170,6 @@ async fn serve_client(
             code,
             reason: reason.into(),
         };
-        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
 }

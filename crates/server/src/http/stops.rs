@@ -38,7 +38,9 @@ async fn list(
         min_duration_ms: params.min_duration_ms,
         unassigned: params.unassigned,
     };
-    let views = analytics::stops(&state.store, &scope, filter).await?;
+    let _slot = state.queries.enter().await?;
+    let max = usize::try_from(state.config.stops_max).unwrap_or(usize::MAX);
+    let views = analytics::stops(&state.store, &scope, filter, max).await?;
     if params.csv {
         let header = [
             "id",

@@ -7,11 +7,13 @@ use axum::response::{IntoResponse, Response};
 /// JSON array, then `tail`. The items are written on blocking threads, one contiguous share per
 /// CPU, and sent in order: a big answer (a year of 500 assets by day is 46 MB) neither holds an
 /// async worker nor waits to be whole before its first byte leaves. If writing fails, the
-/// connection is cut rather than the answer left looking complete.
+/// connection is cut rather than the answer left looking complete. `guard` (a query slot) is
+/// held until the whole answer is sent or the client goes away.
 pub fn streamed_json_array<T: WriteJson + Send + 'static>(
     head: Vec<u8>,
     items: Vec<T>,
     tail: Vec<u8>,
+    guard: impl Send + 'static,
 ) -> Response {
     use futures_util::StreamExt;
     let shares: Vec<_> = crate::shares::per_cpu(items, 1)
@@ -41,7 +43,10 @@ pub fn streamed_json_array<T: WriteJson + Send + 'static>(
     tail.insert(0, b']');
     let body = futures_util::stream::once(async move { Ok(head.into()) })
         .chain(shares)
-        .chain(futures_util::stream::once(async move { Ok(tail.into()) }));
+        .chain(futures_util::stream::once(async move {
+            drop(guard);
+            Ok(tail.into())
+        }));
     (
         [(header::CONTENT_TYPE, "application/json")],
         axum::body::Body::from_stream(body),
@@ -128,7 +133,7 @@ mod tests {
 
     async fn body_of(head: &str, items: Vec<String>, tail: &str) -> serde_json::Value {
         let items = items.into_iter().map(Item).collect();
-        let response = streamed_json_array(head.into(), items, tail.into());
+        let response = streamed_json_array(head.into(), items, tail.into(), ());
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();

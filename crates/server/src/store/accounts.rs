@@ -15,12 +15,21 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// Whether the email is a person of the tenant.
+fn is_member(conn: &Connection, tenant_id: TenantId, email: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND tenant_id = ?2)",
+        params![email, tenant_id],
+        |r| r.get(0),
+    )
+}
+
+/// A new tenant; names need not be unique (migration 0009).
 fn insert_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
     conn.execute(
         "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
         params![name, now_ms()],
-    )
-    .map_err(|e| on_unique(e, Unique::TenantName))?;
+    )?;
     Ok(Tenant {
         id: TenantId(conn.last_insert_rowid()),
         name: name.into(),
@@ -90,7 +99,8 @@ impl Store {
         .await
     }
 
-    /// Adds a user to the named tenant, creating the tenant when it does not exist.
+    /// Adds a user to the named tenant, creating the tenant when it does not exist (names are
+    /// labels, not unique: a name that several tenants have is refused as ambiguous).
     pub async fn add_user_to_named_tenant(
         &self,
         tenant_name: String,
@@ -99,19 +109,22 @@ impl Store {
         role: Role,
     ) -> Result<(User, Tenant)> {
         self.write(move |conn| {
-            let existing = conn
-                .query_row(
-                    "SELECT id, name FROM tenants WHERE name = ?1",
-                    [&tenant_name],
-                    |r| {
-                        Ok(Tenant {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?;
-            let tenant = match existing {
+            let mut named: Vec<Tenant> = conn
+                .prepare("SELECT id, name FROM tenants WHERE name = ?1 ORDER BY id")?
+                .query_map([&tenant_name], |r| {
+                    Ok(Tenant {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if named.len() > 1 {
+                return Err(StoreError::Conflict(format!(
+                    "{} tenants are named {tenant_name:?}: add the user from the dashboard",
+                    named.len()
+                )));
+            }
+            let tenant = match named.pop() {
                 Some(t) => t,
                 None => insert_tenant(conn, &tenant_name)?,
             };
@@ -128,8 +141,16 @@ impl Store {
         password_hash: String,
         role: Role,
     ) -> Result<User> {
-        self.write(move |conn| insert_user(conn, tenant_id, &email, &password_hash, role))
-            .await
+        self.write(move |conn| {
+            insert_user(conn, tenant_id, &email, &password_hash, role).map_err(|e| match e {
+                // The admin's own people they see anyway; of anyone else nothing is said.
+                StoreError::Conflict(_) if is_member(conn, tenant_id, &email).unwrap_or(false) => {
+                    StoreError::Conflict("this email is already one of your people".into())
+                }
+                other => other,
+            })
+        })
+        .await
     }
 
     /// The user with this email, their tenant and their password hash.
@@ -210,7 +231,6 @@ impl Store {
         .await
     }
 
-    /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
     /// Gives a person of the tenant another role; a tenant keeps at least one admin. Takes
     /// effect at their next request (roles are read with the session).
     pub async fn set_user_role(
@@ -239,6 +259,7 @@ impl Store {
         .await
     }
 
+    /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
     pub async fn delete_user(&self, tenant_id: TenantId, user_id: UserId) -> Result<()> {
         self.write(move |conn| {
             let role = role_of(conn, tenant_id, user_id)?;

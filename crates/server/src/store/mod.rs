@@ -32,6 +32,7 @@
 //! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
 //! - `open`: opening the file (header and schema checked, migrations, read-only on a full disk)
 //!   and the full integrity check of `assetlog check`. `health`: storage faults, for `/healthz`.
+//! - `migrate`: the migrations, applied at open.
 
 mod accounts;
 mod checkpoint;
@@ -40,6 +41,7 @@ mod fleet;
 mod health;
 mod ids;
 mod inbox;
+mod migrate;
 mod model;
 mod open;
 mod pending;
@@ -64,8 +66,6 @@ pub use rollups::{DayRollup, NewDays, StoredDays, check_rollup_decoding};
 pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
 
 use checkpoint::Checkpointer;
-#[cfg(test)]
-use open::MIGRATIONS;
 use writer::Writer;
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;
@@ -123,7 +123,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The unique constraints a client can run into, each with what the client is told.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Unique {
-    TenantName,
     UserEmail,
     ReasonName,
 }
@@ -132,7 +131,6 @@ impl Unique {
     /// How SQLite names the constraint's columns in its error message.
     fn sqlite_columns(self) -> &'static str {
         match self {
-            Self::TenantName => "tenants.name",
             Self::UserEmail => "users.email",
             Self::ReasonName => "reasons.tenant_id, reasons.category, reasons.name",
         }
@@ -140,8 +138,10 @@ impl Unique {
 
     fn message(self) -> &'static str {
         match self {
-            Self::TenantName => "a tenant with that name already exists",
-            Self::UserEmail => "a user with that email already exists",
+            // Says nothing of where: the account may be another tenant's (docs/SECURITY.md).
+            Self::UserEmail => {
+                "this email cannot be used for a new account: if it is yours, sign in"
+            }
             Self::ReasonName => "that reason exists already in that category",
         }
     }
@@ -350,65 +350,6 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::params;
-
-    #[tokio::test]
-    async fn the_seq_index_becomes_runs_per_logger() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        {
-            // A database as schema 5 left it, with gaps, a second logger and unnumbered events.
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..5] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.execute_batch(
-                "PRAGMA user_version = 5;
-                 INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
-                 INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
-                 VALUES (1, 'a', 1, 'a', 'h', 'c', 0), (2, 'b', 1, 'b', 'h', 'c', 0);
-                 INSERT INTO assets (id, logger_row, tenant_id, pin, name) VALUES (1, 1, 1, 0, 'a0'), (2, 2, 1, 0, 'b0');",
-            )
-            .unwrap();
-            let events: &[(i64, Option<i64>)] = &[
-                (1, Some(9)),
-                (1, Some(1)),
-                (1, Some(2)),
-                (1, Some(3)),
-                (1, Some(5)),
-                (1, Some(6)),
-                (1, None),
-                (2, Some(1)),
-                (2, None),
-            ];
-            for (n, (logger, seq)) in events.iter().enumerate() {
-                conn.execute(
-                    "INSERT INTO events (tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
-                     VALUES (1, ?1, ?1, 0, 1, ?2, 0, ?3)",
-                    params![logger, n as i64, seq],
-                )
-                .unwrap();
-            }
-        }
-        Store::open(&path).unwrap().close().await;
-        let conn = Connection::open(&path).unwrap();
-        let runs: Vec<(i64, i64, i64)> = conn
-            .prepare("SELECT logger_row, first, last FROM seq_runs ORDER BY logger_row, first")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(runs, [(1, 1, 3), (1, 5, 6), (1, 9, 9), (2, 1, 1)]);
-        let index: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_logger_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(index, 0);
-    }
 
     #[tokio::test]
     async fn reads_in_parts_answer_in_the_order_asked() {

@@ -20,19 +20,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::checkpoint::{self, Checkpointer};
 use super::health::{Fault, Health, fault_of};
+use super::migrate::MIGRATIONS;
 use super::writer::Writer;
 use super::{Inner, Store, StoreError, events_only_when_settled, inbox, pending};
-
-pub(super) const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_analytics.sql"),
-    include_str!("../../migrations/0003_dropped_events.sql"),
-    include_str!("../../migrations/0004_day_rollups.sql"),
-    include_str!("../../migrations/0005_packed_day_rollups.sql"),
-    include_str!("../../migrations/0006_seq_runs.sql"),
-    include_str!("../../migrations/0007_events_inbox.sql"),
-    include_str!("../../migrations/0008_pending_limits.sql"),
-];
 
 /// Prepared statements a connection keeps: more than the store has distinct cached ones, so a
 /// busy writer never re-parses its hot statements (rusqlite keeps 16 by default).
@@ -41,7 +31,7 @@ const STATEMENT_CACHE: usize = 64;
 /// Connections of the read pool of a writable store.
 const READERS: u32 = 8;
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+pub(super) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // FULL: a committed transaction survives power loss, not only a crash of this process.
@@ -299,26 +289,15 @@ fn schema_version(conn: &Connection) -> anyhow::Result<usize> {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Failed> {
-    let applied = schema_version(conn)?;
-    if applied > MIGRATIONS.len() {
-        return Err(Failed::Other(anyhow::anyhow!(
-            "the database was written by a newer assetlog (schema {applied}, this build knows {})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let applied = conn.transaction().and_then(|tx| {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()
-        });
-        applied.map_err(failed(
-            conn,
-            path,
-            &format!("cannot apply migration {}", i + 1),
-        ))?;
-    }
-    Ok(())
+    super::migrate::run(conn).map_err(|e| {
+        let fault = e
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(|sqlite| Fault::of(sqlite, Some(conn)));
+        match fault {
+            Some(fault) if fault.full => Failed::Full(fault),
+            _ => Failed::Other(e.context(format!("cannot migrate database {}", path.display()))),
+        }
+    })
 }
 
 /// Checks that every table and index the migrations make is there (a file whose schema was

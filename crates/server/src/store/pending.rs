@@ -251,7 +251,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::MIGRATIONS;
+    use super::super::migrate::MIGRATIONS;
     use super::*;
 
     #[tokio::test]

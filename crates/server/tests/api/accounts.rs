@@ -48,14 +48,6 @@ async fn signup_is_closed_after_the_first_user_unless_opened() {
     let open = spawn_app_with(|c| c.open_signup = true).await;
     open.signup("first@a.example", "A").await;
     open.signup("second@b.example", "B").await;
-    let taken = open
-        .post(
-            "/api/v1/auth/signup",
-            &json!({"email": "third@c.example", "password": PASSWORD, "tenant_name": "B"}),
-            None,
-        )
-        .await;
-    assert_error(taken, StatusCode::CONFLICT, "conflict").await;
     let email_taken = open
         .post(
             "/api/v1/auth/signup",
@@ -372,5 +364,127 @@ async fn an_expired_token_is_refused() {
     assert_eq!(
         app.get("/api/v1/auth/me", Some(fresh)).await.status(),
         StatusCode::OK
+    );
+}
+
+/// What sign-up says of an email with an account: that it has one, never where.
+const EMAIL_UNAVAILABLE: &str =
+    "this email cannot be used for a new account: if it is yours, sign in";
+
+#[tokio::test]
+async fn signup_tells_nothing_of_other_tenants() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let acme = app.signup("boss@acme.example", "ACME").await;
+    // Another company's name is no refusal: names are labels, tenants their own.
+    let other = app.signup("boss@other.example", "ACME").await;
+    assert_ne!(other.tenant_id, acme.tenant_id);
+    assert_eq!(
+        app.get_json("/api/v1/users", &other.token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An email with an account: told so (its owner should sign in), but not where.
+    let taken = app
+        .post(
+            "/api/v1/auth/signup",
+            &json!({"email": "Boss@ACME.example", "password": PASSWORD, "tenant_name": "New"}),
+            None,
+        )
+        .await;
+    let message = assert_error(taken, StatusCode::CONFLICT, "conflict").await;
+    assert_eq!(message, EMAIL_UNAVAILABLE);
+    let login = app.login("boss@acme.example", PASSWORD).await;
+    assert_eq!(
+        login.json::<Value>().await.unwrap()["tenant"]["id"],
+        acme.tenant_id
+    );
+}
+
+#[tokio::test]
+async fn creating_a_user_whose_email_is_taken_says_no_more_than_needed() {
+    let app = spawn_app_with(|c| {
+        c.open_signup = true;
+        c.auth_attempts_per_account = 3;
+    })
+    .await;
+    let a = app.signup("boss@a.example", "A").await;
+    let b = app.signup("boss@b.example", "B").await;
+    app.add_user(&b, "val@b.example", "viewer").await;
+    let create = |email: &'static str| {
+        let app = &app;
+        let token = a.token.clone();
+        async move {
+            let body = json!({"email": email, "password": PASSWORD, "role": "viewer"});
+            app.post("/api/v1/users", &body, Some(&token)).await
+        }
+    };
+    // Someone of another tenant: the same words as sign-up, nothing of B.
+    let elsewhere = assert_error(
+        create("val@b.example").await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert_eq!(elsewhere, EMAIL_UNAVAILABLE);
+    // One of the admin's own people: said so.
+    let mine = assert_error(
+        create("boss@a.example").await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert_eq!(mine, "this email is already one of your people");
+    // Successes give their attempt back; failures add up: probing a list of addresses stops.
+    app.add_user(&a, "new@a.example", "viewer").await;
+    assert_error(
+        create("boss@b.example").await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    let probing = create("val@b.example").await;
+    assert!(probing.headers().contains_key("retry-after"));
+    assert_error(probing, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    let people = app.get_json("/api/v1/users", &a.token).await;
+    assert_eq!(people.as_array().unwrap().len(), 2, "{people}");
+}
+
+#[tokio::test]
+async fn easy_passwords_are_refused_at_signup_and_user_creation() {
+    let app = spawn_app().await;
+    for easy in [
+        "        ",
+        "aaaaaaaa",
+        "12345678",
+        "aaaaaaaaaa",
+        "1234567890",
+        "ada@a.example1",
+    ] {
+        let body = json!({"email": "ada@a.example", "password": easy, "tenant_name": "A"});
+        let resp = app.post("/api/v1/auth/signup", &body, None).await;
+        let message = assert_error(resp, StatusCode::BAD_REQUEST, "weak_password").await;
+        assert!(
+            message.contains("at least 10 characters") || message.contains("too easy to guess"),
+            "{easy:?}: {message}"
+        );
+    }
+    // Nothing was stored: the first sign-up is still open.
+    let admin = app.signup("ada@a.example", "A").await;
+    for easy in ["          ", "qwertyuiop", "password12"] {
+        let body = json!({"email": "val@a.example", "password": easy, "role": "viewer"});
+        let resp = app.post("/api/v1/users", &body, Some(&admin.token)).await;
+        assert_error(resp, StatusCode::BAD_REQUEST, "weak_password").await;
+    }
+    assert_eq!(
+        app.get_json("/api/v1/users", &admin.token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
 }

@@ -379,6 +379,22 @@ impl LiveClient {
         }
     }
 
+    /// Waits for the server to close the socket, skipping messages: the close code (1006 when
+    /// the connection ended without a close frame), or `None` if it stayed open for `limit`.
+    pub async fn closed_within(&mut self, limit: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return None,
+                Ok(None | Some(Err(_))) => return Some(1006),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Some(frame.map_or(1005, |f| f.code.into()));
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     /// The next message of a type, skipping others.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {

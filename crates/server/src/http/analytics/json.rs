@@ -33,8 +33,8 @@ struct AssetOut {
 ///
 /// Typed answer structs are written straight into the body: a year of 500 assets by day is
 /// 180,000 buckets (46 MB), and building a `serde_json::Value` tree of them first cost most of
-/// the time.
-pub(super) fn answer(answer: Answer) -> std::io::Result<Response> {
+/// the time. `guard` (the question's slot) is held until the answer is sent.
+pub(super) fn answer(answer: Answer, guard: impl Send + 'static) -> std::io::Result<Response> {
     let labels: Arc<[BucketLabel]> = answer
         .buckets
         .iter()
@@ -71,7 +71,7 @@ pub(super) fn answer(answer: Answer) -> std::io::Result<Response> {
     let mut tail = b",\"total\":".to_vec();
     total.write_json(&mut tail)?;
     tail.push(b'}');
-    Ok(streamed_json_array(head, assets, tail))
+    Ok(streamed_json_array(head, assets, tail, guard))
 }
 
 /// An asset's or the total's fields before its buckets.

@@ -26,11 +26,14 @@ async fn figures(
     State(state): State<AppState>,
     Question { params, scope }: Question,
 ) -> Result<Response> {
+    scope.check_work(params.bucket, state.config.analytics_max_figures)?;
+    // Held while the answer is computed and written (CSV) or sent (JSON).
+    let slot = state.queries.enter().await?;
     let answer = analytics::figures(&state, &scope, params.bucket).await?;
     if params.csv {
         return Ok(csv(&answer));
     }
-    json::answer(answer).map_err(|e| ApiError::Internal(e.into()))
+    json::answer(answer, slot).map_err(|e| ApiError::Internal(e.into()))
 }
 
 const FIGURE_COLUMNS: [&str; 10] = [

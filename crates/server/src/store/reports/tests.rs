@@ -6,10 +6,8 @@ use crate::domain::{AssetId, LoggerRow, TenantId};
 /// A migrated database with one tenant and one claimed logger (row 1).
 fn database() -> (tempfile::TempDir, Connection, DeviceAuth) {
     let dir = tempfile::tempdir().unwrap();
-    let conn = Connection::open(dir.path().join("t.db")).unwrap();
-    for sql in super::super::open::MIGRATIONS {
-        conn.execute_batch(sql).unwrap();
-    }
+    let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+    super::super::migrate::run(&mut conn).unwrap();
     conn.execute_batch(
         "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
          INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
