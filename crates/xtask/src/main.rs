@@ -8,7 +8,11 @@
 //! 2. `npm ci` in `web/` when `node_modules` is missing or older than `package-lock.json`;
 //! 3. `cargo test --workspace --locked`;
 //! 4. in `web/`: `npm run typecheck`, `npm run test:unit`, `npm run test:e2e` (the real binary in
-//!    headless Chromium).
+//!    headless Chromium);
+//! 5. `.ci/schemathesis`: schemathesis (from PyPI, into a venv under `~/.cache`; needs python3)
+//!    against the release server with its own OpenAPI document: no 5xx, every answer as
+//!    documented. Here rather than only in `.ci/run`, so a change that breaks the document fails
+//!    the command everyone runs.
 //!
 //! It stops at the first step that fails, says which, and prints a summary of the steps. Nothing
 //! is skipped silently: a missing prerequisite is a failure.
@@ -29,7 +33,7 @@ const USAGE: &str = "usage: cargo xtask test
 
   test   set up what the test suite needs (npm ci; as root, the Debian packages of the browser
          tests), then run all of it: cargo test --workspace, the dashboard's type check, its
-         unit tests and its browser tests";
+         unit tests and its browser tests, then schemathesis against the OpenAPI document";
 
 /// Something the suite needs from the machine besides Rust and Node, and that root can install
 /// with `apt-get`. PostgreSQL and Mosquitto join this list when their tests arrive: their entry
@@ -124,7 +128,8 @@ fn test(repo: &Path) -> bool {
         return false;
     }
 
-    let steps: [(&str, &Path, &OsString, &[&str]); 4] = [
+    let bash = OsString::from("bash");
+    let steps: [(&str, &Path, &OsString, &[&str]); 5] = [
         (
             "cargo test --workspace --locked",
             repo,
@@ -134,6 +139,12 @@ fn test(repo: &Path) -> bool {
         ("npm run typecheck", &web, &npm, &["run", "typecheck"]),
         ("npm run test:unit", &web, &npm, &["run", "test:unit"]),
         ("npm run test:e2e", &web, &npm, &["run", "test:e2e"]),
+        (
+            "schemathesis (.ci/schemathesis)",
+            repo,
+            &bash,
+            &[".ci/schemathesis"],
+        ),
     ];
     for (step, dir, program, args) in steps {
         let started = Instant::now();

@@ -123,7 +123,7 @@ pub(super) async fn histories(
 }
 
 /// One part of a stop as operators see it: the part's own span, reason and comment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StopView {
     /// `{asset_id}-{stop_start}-{part_start}`: see [`super::StopId`].
     pub id: String,

@@ -10,7 +10,7 @@ use super::history::{History, StopView};
 use crate::store::Reason;
 
 /// Down time and stops of one reason, as the API shows them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReasonShare {
     pub reason_id: Option<i64>,
     pub name: String,

@@ -89,7 +89,7 @@ pub fn subtract(a: &[Span], b: &[Span]) -> Vec<Span> {
 }
 
 /// How figures are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {
     Hour,

@@ -1,12 +1,14 @@
 //! Sign-up, sign-in, sign-out, and the people of a tenant.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::peer::{ClientAddr, busy, too_many_attempts};
 use super::{Admin, ApiJson, ApiPath, CurrentUser, bearer, parse_id};
 use crate::AppState;
@@ -16,14 +18,14 @@ use crate::live::Revoked;
 use crate::secrets::{hash_password, hash_secret, new_secret, verify_password};
 use crate::store::{Role, Tenant, User, now_ms};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/signup", post(signup))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/me", get(me))
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{id}", delete(delete_user).patch(update_user))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(delete_user, update_user))
 }
 
 /// A tenant's name, with the refusal sign-up has always answered.
@@ -62,32 +64,69 @@ async fn hash(state: &AppState, password: Password) -> Result<String> {
         .map_err(ApiError::Internal)
 }
 
-async fn start_session(state: &AppState, user: &User, tenant: &Tenant) -> Result<Value> {
+/// A new session: its token (send it as `Authorization: Bearer`), when it expires (epoch ms),
+/// and who it is for.
+#[derive(Serialize, ToSchema)]
+struct SessionAnswer {
+    token: String,
+    expires_at: i64,
+    user: User,
+    tenant: Tenant,
+}
+
+/// The signed-in user and their tenant.
+#[derive(Serialize, ToSchema)]
+struct MeAnswer {
+    user: User,
+    tenant: Tenant,
+}
+
+async fn start_session(state: &AppState, user: &User, tenant: &Tenant) -> Result<SessionAnswer> {
     let token = new_secret("alt_");
     let expires_at = now_ms() + state.config.token_ttl_hours as i64 * 3_600_000;
     state
         .store
         .create_session(user.id, hash_secret(&token), expires_at)
         .await?;
-    Ok(json!({ "token": token, "expires_at": expires_at, "user": user, "tenant": tenant }))
+    Ok(SessionAnswer {
+        token,
+        expires_at,
+        user: user.clone(),
+        tenant: tenant.clone(),
+    })
 }
 
 fn closed_signup() -> ApiError {
     ApiError::forbidden("sign-up is closed: ask an admin of your tenant to add you")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SignupBody {
     email: String,
     password: String,
     tenant_name: String,
 }
 
+/// Creates a tenant and its first admin, and signs them in. Open to anyone only with
+/// `--open-signup`; otherwise only while the server has no user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/signup",
+    tag = "accounts",
+    request_body = SignupBody,
+    responses(
+        (status = 201, description = "Signed up and signed in", body = SessionAnswer),
+        (status = 400, description = "Invalid email, tenant name or a weak password", body = ErrorBody),
+        (status = 403, description = "Sign-up is closed", body = ErrorBody),
+        (status = 409, description = "Taken (answered neutrally)", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn signup(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<SignupBody>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<SessionAnswer>)> {
     let email = Email::parse(&body.email)?.into_string();
     let tenant_name = parse_tenant_name(&body.tenant_name)?;
     // Refuse a closed sign-up before paying for a password check (the store checks again, atomically).
@@ -115,17 +154,29 @@ async fn signup(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
     email: String,
     password: String,
 }
 
+/// Signs in with email and password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "accounts",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in", body = SessionAnswer),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many attempts (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<SessionAnswer>> {
     let email = body.email.trim().to_lowercase();
     // Known or not, an email is an account to the throttle: a 429 must not tell which exist.
     let account = format!("email:{email}");
@@ -156,6 +207,14 @@ async fn login(
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("assetlog-timing-equaliser").unwrap_or_default());
 
+/// Ends this token's session (and closes its live sockets).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "accounts",
+    security(("user_token" = [])),
+    responses((status = 204, description = "Signed out"))
+)]
 async fn logout(
     State(state): State<AppState>,
     _user: CurrentUser,
@@ -167,15 +226,37 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(user: CurrentUser) -> Json<Value> {
-    Json(json!({ "user": user.0.user, "tenant": user.0.tenant }))
+/// Who the token is for.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "accounts",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The signed-in user", body = MeAnswer))
+)]
+async fn me(user: CurrentUser) -> Json<MeAnswer> {
+    Json(MeAnswer {
+        user: user.0.user,
+        tenant: user.0.tenant,
+    })
 }
 
+/// The tenant's users (admins only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "accounts",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "The users", body = Vec<User>),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list_users(State(state): State<AppState>, Admin(user): Admin) -> Result<Json<Vec<User>>> {
     Ok(Json(state.store.list_users(user.tenant_id()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewUserBody {
     email: String,
     password: String,
@@ -187,6 +268,20 @@ fn default_role() -> Role {
     Role::Viewer
 }
 
+/// Adds a user to the tenant (admins only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "accounts",
+    security(("user_token" = [])),
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "That email cannot be used", body = ErrorBody),
+        (status = 429, description = "Too many refused attempts (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn create_user(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -215,12 +310,26 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserUpdateBody {
     role: Role,
 }
 
+/// Changes a user's role (admins only); their live sockets close.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = UserUpdateBody,
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "The tenant would have no admin left", body = ErrorBody),
+    )
+)]
 async fn update_user(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -238,6 +347,19 @@ async fn update_user(
     Ok(Json(updated))
 }
 
+/// Deletes a user (admins only); their sessions and live sockets end.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "The tenant would have no admin left", body = ErrorBody),
+    )
+)]
 async fn delete_user(
     State(state): State<AppState>,
     Admin(user): Admin,

@@ -2,24 +2,27 @@
 
 use crate::domain::AssetId;
 use assetlog_core::RunState;
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id, parse_time_param};
 use crate::AppState;
 use crate::domain::Name;
 use crate::error::{ApiError, Result, not_found_as};
-use crate::store::{Asset, EventQuery};
+use crate::store::{Asset, Event, EventQuery};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/assets", get(list))
-        .route("/api/v1/assets/{id}", get(show).put(update))
-        .route("/api/v1/events", get(events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show, update))
+        .routes(routes!(events))
         .route("/api/events", get(events))
 }
 
@@ -35,6 +38,14 @@ pub(super) fn with_presence(state: &AppState, mut asset: Asset) -> Asset {
     asset
 }
 
+/// The tenant's assets with their current state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets",
+    tag = "assets",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The assets", body = Vec<Asset>))
+)]
 async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<Asset>>> {
     let assets = state.store.assets(user.tenant_id()).await?;
     Ok(Json(
@@ -45,6 +56,15 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<V
     ))
 }
 
+/// One asset.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The asset's id")),
+    responses((status = 200, description = "The asset", body = Asset))
+)]
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -59,10 +79,11 @@ async fn show(
     Ok(Json(with_presence(&state, asset)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateBody {
     name: Option<String>,
     /// A number sets the asset's own threshold; null falls back to the tenant's.
+    #[schema(minimum = 1, maximum = 86400)]
     #[serde(default, deserialize_with = "present")]
     short_stop_threshold_s: Option<Option<i64>>,
 }
@@ -74,6 +95,19 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Ok(Some(Option::deserialize(d)?))
 }
 
+/// Renames an asset or sets its short-stop threshold (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The asset's id")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The asset", body = Asset),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -102,20 +136,53 @@ async fn update(
     show(State(state), user, ApiPath(raw)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsParams {
+    #[param(value_type = Option<i64>)]
     asset_id: Option<AssetId>,
+    /// A logger's hardware id.
     logger_id: Option<String>,
+    /// RFC 3339 or epoch ms, 1970 to 2100.
     from: Option<String>,
+    /// RFC 3339 or epoch ms, after `from`.
     to: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
+}
+
+/// A page of events, newest first; `next_cursor` asks for the next one (null on the last).
+#[derive(Serialize, ToSchema)]
+struct EventsPage {
+    events: Vec<Event>,
+    next_cursor: Option<String>,
 }
 
 pub const DEFAULT_PAGE: i64 = 100;
 pub const MAX_PAGE: i64 = 1000;
 
+/// The stored events, newest first, a page at a time; CSV with `format=csv` or `Accept: text/csv`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "assets",
+    security(("user_token" = [])),
+    params(EventsParams),
+    responses(
+        (status = 200, description = "A page of events (JSON), or CSV with `format=csv`", content(
+            (EventsPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 404, description = "No such asset", body = ErrorBody),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -213,5 +280,9 @@ async fn events(
             .collect();
         return Ok(super::csv::response(&header, rows));
     }
-    Ok(Json(json!({ "events": events, "next_cursor": next_cursor })).into_response())
+    Ok(Json(EventsPage {
+        events,
+        next_cursor,
+    })
+    .into_response())
 }

@@ -2,16 +2,20 @@
 //! `/api/asset-state`) with the original payloads, and the batched `/api/v1/ingest`.
 
 use assetlog_core::{IngestAck, IngestRequest};
+use axum::Json;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{ErrorBody, IngestAckSchema, IngestRequestSchema};
 use super::peer::ClientAddr;
 use super::{ApiJson, bearer};
 use crate::AppState;
@@ -22,15 +26,15 @@ use crate::ingest;
 use crate::secrets::{new_claim_code, new_secret};
 use crate::store::{Heartbeat, NewEvent, Registration, RegistrationOutcome, now_ms};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .route("/api/device/register", post(register))
-        .route("/api/v1/device/register", post(register))
+        .routes(routes!(register))
         .route("/api/device/heartbeat", post(heartbeat))
-        .route("/api/v1/device/heartbeat", post(heartbeat))
+        .routes(routes!(heartbeat))
         .route("/api/asset-state", post(asset_state))
-        .route("/api/v1/asset-state", post(asset_state))
-        .route("/api/v1/ingest", post(ingest))
+        .routes(routes!(asset_state))
+        .routes(routes!(ingest))
         .layer(axum::middleware::from_fn(refuse_browsers))
 }
 
@@ -46,13 +50,13 @@ async fn refuse_browsers(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterAsset {
     pin_number: i64,
     asset_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterBody {
     logger_id: String,
     logger_name: Option<String>,
@@ -62,12 +66,44 @@ struct RegisterBody {
     assets: Vec<RegisterAsset>,
 }
 
+/// What a registration answers: the logger's state, and on its first registration its device
+/// key (keep it: it is shown once) and, while pending, the claim code to show an admin.
+#[derive(Serialize, ToSchema)]
+struct RegisterAnswer {
+    logger_id: String,
+    /// `pending` or `claimed`.
+    #[schema(value_type = String)]
+    status: &'static str,
+    heartbeat_interval_s: u64,
+    /// Epoch ms.
+    server_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim_code: Option<String>,
+}
+
+/// A logger says who it is and which inputs it has; the first time it gets its device key.
+/// Registering again needs that key.
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/register",
+    tag = "device",
+    security((), ("device_key" = [])),
+    request_body = RegisterBody,
+    responses(
+        (status = 200, description = "Registered", body = RegisterAnswer),
+        (status = 401, description = "Registered already: send its device key", body = ErrorBody),
+        (status = 403, description = "Sent by a browser (an `Origin` header)", body = ErrorBody),
+        (status = 429, description = "Too many pending loggers or assets (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RegisterAnswer>> {
     let logger_id = ingest::logger_id(&body.logger_id)?;
     let mut assets = Vec::with_capacity(body.assets.len());
     for a in body.assets {
@@ -105,22 +141,17 @@ async fn register(
     };
     ingest::touch(&state, &device, device.tenant_id).await;
     let pending = device.tenant_id.is_none();
-    let mut answer = json!({
-        "logger_id": device.logger_id,
-        "status": if pending { "pending" } else { "claimed" },
-        "heartbeat_interval_s": state.config.heartbeat_interval,
-        "server_time": now_ms(),
-    });
-    if let Some(key) = device_key {
-        answer["device_key"] = key.into();
-    }
-    if pending {
-        answer["claim_code"] = claim_code.into();
-    }
-    Ok(Json(answer))
+    Ok(Json(RegisterAnswer {
+        logger_id: device.logger_id.clone(),
+        status: if pending { "pending" } else { "claimed" },
+        heartbeat_interval_s: state.config.heartbeat_interval,
+        server_time: now_ms(),
+        device_key,
+        claim_code: pending.then_some(claim_code),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct HeartbeatBody {
     logger_id: String,
     uptime_s: Option<i64>,
@@ -131,11 +162,36 @@ struct HeartbeatBody {
     firmware_version: Option<String>,
 }
 
+/// What a heartbeat answers.
+#[derive(Serialize, ToSchema)]
+struct HeartbeatAnswer {
+    success: bool,
+    /// `pending` or `claimed`.
+    #[schema(value_type = String)]
+    status: &'static str,
+    heartbeat_interval_s: u64,
+    /// Epoch ms.
+    server_time: i64,
+}
+
+/// A logger's health: uptime, signal, memory, queue.
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/heartbeat",
+    tag = "device",
+    security((), ("device_key" = [])),
+    request_body = HeartbeatBody,
+    responses(
+        (status = 200, description = "Noted", body = HeartbeatAnswer),
+        (status = 401, description = "Unknown logger or wrong key", body = ErrorBody),
+        (status = 403, description = "Sent by a browser (an `Origin` header)", body = ErrorBody),
+    )
+)]
 async fn heartbeat(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<HeartbeatBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<HeartbeatAnswer>> {
     let logger_id = ingest::logger_id(&body.logger_id)?;
     for (name, value) in [
         ("uptime_s", body.uptime_s),
@@ -163,16 +219,20 @@ async fn heartbeat(
     };
     state.store.heartbeat(device.row, hb).await?;
     ingest::touch(&state, &device, device.tenant_id).await;
-    Ok(Json(json!({
-        "success": true,
-        "status": if device.tenant_id.is_some() { "claimed" } else { "pending" },
-        "heartbeat_interval_s": state.config.heartbeat_interval,
-        "server_time": now_ms(),
-    })))
+    Ok(Json(HeartbeatAnswer {
+        success: true,
+        status: if device.tenant_id.is_some() {
+            "claimed"
+        } else {
+            "pending"
+        },
+        heartbeat_interval_s: state.config.heartbeat_interval,
+        server_time: now_ms(),
+    }))
 }
 
 /// A JSON boolean, or 0/1 as some original firmware sends.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Flag {
     Bool(bool),
@@ -180,14 +240,14 @@ enum Flag {
 }
 
 /// RFC 3339 text or epoch milliseconds.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Timestamp {
     Millis(i64),
     Text(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AssetStateBody {
     logger_id: String,
     pin_number: i64,
@@ -200,11 +260,35 @@ struct AssetStateBody {
     duration: Option<Value>,
 }
 
+/// What one state report answers; `duplicate` when its seq was stored before.
+#[derive(Serialize, ToSchema)]
+struct AssetStateAnswer {
+    success: bool,
+    event_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    asset_id: Option<crate::domain::AssetId>,
+    duplicate: bool,
+}
+
+/// One state change, in the original firmware's format.
+#[utoipa::path(
+    post,
+    path = "/api/v1/asset-state",
+    tag = "device",
+    security((), ("device_key" = [])),
+    request_body = AssetStateBody,
+    responses(
+        (status = 200, description = "Stored (or a duplicate)", body = AssetStateAnswer),
+        (status = 401, description = "Unknown logger or wrong key", body = ErrorBody),
+        (status = 403, description = "Sent by a browser (an `Origin` header)", body = ErrorBody),
+        (status = 429, description = "A pending logger's cap is reached (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn asset_state(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AssetStateBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<AssetStateAnswer>> {
     let now = now_ms();
     let logger_id = ingest::logger_id(&body.logger_id)?;
     let pin = ingest::pin(body.pin_number)?;
@@ -247,14 +331,29 @@ async fn asset_state(
     };
     let outcome = ingest::report(&state, &device, vec![event], false).await?;
     let (event_id, asset_id) = outcome.first.unzip();
-    Ok(Json(json!({
-        "success": true,
-        "event_id": event_id,
-        "asset_id": asset_id,
-        "duplicate": outcome.duplicates > 0,
-    })))
+    Ok(Json(AssetStateAnswer {
+        success: true,
+        event_id,
+        asset_id,
+        duplicate: outcome.duplicates > 0,
+    }))
 }
 
+/// A batch of up to 1000 state changes; the answer acknowledges every seq up to `acked_seq`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ingest",
+    tag = "device",
+    security((), ("device_key" = [])),
+    request_body = IngestRequestSchema,
+    responses(
+        (status = 200, description = "Stored", body = IngestAckSchema),
+        (status = 401, description = "Unknown logger or wrong key", body = ErrorBody),
+        (status = 403, description = "Sent by a browser (an `Origin` header)", body = ErrorBody),
+        (status = 413, description = "More than 1000 events", body = ErrorBody),
+        (status = 429, description = "A pending logger's cap is reached (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -3,7 +3,6 @@
 use crate::domain::UserId;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -13,7 +12,11 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{ApiQuery, bearer, session_for};
 use crate::AppState;
 use crate::error::{ApiError, Result};
@@ -36,17 +39,35 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code "policy violation": the session that opened the socket ended or changed.
 const CLOSE_REVOKED: u16 = 1008;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/live", get(live))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
         .route("/api/live", get(live))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LiveParams {
+    /// The user's token, for browsers (which cannot set headers on a WebSocket).
     token: Option<String>,
 }
 
+/// The live WebSocket: state changes, logger status and presence of the tenant, as JSON
+/// messages (docs/API.md §11). Authenticated by `?token=` or the bearer header; closed with 1008
+/// when the session ends.
+#[utoipa::path(
+    get,
+    path = "/api/v1/live",
+    tag = "live",
+    security(("user_token" = []), ()),
+    params(LiveParams),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket handshake, or the query does not parse", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded", body = ErrorBody),
+    )
+)]
 async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -3,13 +3,16 @@
 
 use crate::domain::LoggerRow;
 use assetlog_core::LoggerId;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::routing::put;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::peer::{ClientAddr, too_many_attempts};
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::AppState;
@@ -18,12 +21,13 @@ use crate::error::{ApiError, Result, not_found_as};
 use crate::secrets::new_secret;
 use crate::store::{Logger, LoggerUpdate};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/loggers", get(list))
-        .route("/api/v1/loggers/claim", post(claim))
-        .route("/api/v1/loggers/{id}", get(show).put(update).delete(remove))
-        .route("/api/v1/loggers/{id}/rotate-key", post(rotate_key))
+pub fn router() -> OpenApiRouter<AppState> {
+    use axum::routing::get;
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(claim))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(rotate_key))
         // The original design's paths, same handlers.
         .route("/api/loggers", get(list))
         .route("/api/device/list", get(list))
@@ -62,6 +66,14 @@ fn with_presence(state: &AppState, mut logger: Logger) -> Logger {
     logger
 }
 
+/// The tenant's loggers, with their assets and presence.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loggers",
+    tag = "loggers",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The loggers", body = Vec<Logger>))
+)]
 async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<Logger>>> {
     let loggers = state.store.loggers(user.tenant_id()).await?;
     Ok(Json(
@@ -72,6 +84,15 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<V
     ))
 }
 
+/// One logger.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loggers/{id}",
+    tag = "loggers",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The logger's `id`, or its hardware `logger_id`")),
+    responses((status = 200, description = "The logger", body = Logger))
+)]
 async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -86,13 +107,26 @@ async fn show(
     Ok(Json(with_presence(&state, logger)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateBody {
     #[serde(alias = "logger_name")]
     name: Option<String>,
     allow_keyless: Option<bool>,
 }
 
+/// Renames a logger, or allows or refuses keyless posts (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/loggers/{id}",
+    tag = "loggers",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The logger's `id`, or its hardware `logger_id`")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The logger", body = Logger),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -122,12 +156,27 @@ async fn update(
     Ok(Json(with_presence(&state, logger)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeleteQuery {
+    /// Also delete its assets and their history.
     #[serde(default)]
     purge: bool,
 }
 
+/// Deletes a logger (admins only); `purge=true` deletes its history too.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/loggers/{id}",
+    tag = "loggers",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The logger's `id`, or its hardware `logger_id`"), DeleteQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The query does not parse", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -144,11 +193,30 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A logger's new device key; the old one stops working.
+#[derive(Serialize, ToSchema)]
+struct RotatedKey {
+    id: crate::domain::LoggerRow,
+    device_key: String,
+}
+
+/// Gives a logger a new device key (admins only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/loggers/{id}/rotate-key",
+    tag = "loggers",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The logger's `id`, or its hardware `logger_id`")),
+    responses(
+        (status = 200, description = "The new key", body = RotatedKey),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn rotate_key(
     State(state): State<AppState>,
     Admin(user): Admin,
     ApiPath(raw): ApiPath<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RotatedKey>> {
     let id = resolve(&state, &user, &raw).await?;
     let key = new_secret("ald_");
     state
@@ -156,15 +224,32 @@ async fn rotate_key(
         .rotate_key(user.tenant_id(), id, key.clone())
         .await
         .map_err(not_found_as("logger"))?;
-    Ok(Json(json!({ "id": id, "device_key": key })))
+    Ok(Json(RotatedKey {
+        id,
+        device_key: key,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ClaimBody {
     logger_id: String,
     claim_code: String,
 }
 
+/// Claims a pending logger for the tenant with the code it shows (admins only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/loggers/claim",
+    tag = "loggers",
+    security(("user_token" = [])),
+    request_body = ClaimBody,
+    responses(
+        (status = 200, description = "The claimed logger", body = Logger),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No pending logger with that id and claim code", body = ErrorBody),
+        (status = 429, description = "Too many wrong codes (`Retry-After`)", body = ErrorBody),
+    )
+)]
 async fn claim(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

@@ -6,6 +6,8 @@
 //! - `accounts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `live`, `ops`,
 //!   `web`: one domain each.
 //! - `csv`, `stream`: CSV answers, and JSON answers streamed while they are written.
+//! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations as their
+//!   routers register them; served at `/api/v1/openapi.json`.
 
 mod accounts;
 mod analytics;
@@ -15,6 +17,7 @@ mod device;
 mod extract;
 mod live;
 mod loggers;
+pub mod openapi;
 mod ops;
 mod peer;
 mod pending;
@@ -38,8 +41,9 @@ use crate::error::{ApiError, Result};
 /// Largest request body accepted (a full 1000-event batch fits).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route with its documentation ([`openapi`]), before the fallbacks and layers.
+fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    openapi::api()
         .merge(accounts::router())
         .merge(device::router())
         .merge(loggers::router())
@@ -50,6 +54,11 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::router())
         .merge(analytics::router())
         .merge(stops::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = documented().split_for_parts();
+    routes
         .fallback(fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -6,22 +6,35 @@
 //! came from: never its claim code (read off the device's display) nor its key.
 
 use assetlog_core::LoggerId;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{Admin, ApiPath};
 use crate::AppState;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::PendingLogger;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/loggers/pending", get(list))
-        .route("/api/v1/loggers/pending/{logger_id}", delete(release))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(release))
 }
 
+/// The loggers waiting to be claimed, of the whole server (admins only); never their codes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loggers/pending",
+    tag = "loggers",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "The pending loggers", body = Vec<PendingLogger>),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<Vec<PendingLogger>>> {
     let mut pending = state.store.pending_loggers().await?;
     for logger in &mut pending {
@@ -34,6 +47,18 @@ async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<Vec<P
 
 /// Deletes a pending logger with all it stored: the real device can then register afresh and
 /// gets a new key and claim code.
+/// Forgets a pending logger, so the real device can register that hardware id (admins only).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/loggers/pending/{logger_id}",
+    tag = "loggers",
+    security(("user_token" = [])),
+    params(("logger_id" = String, Path, description = "The pending logger's hardware id")),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn release(
     State(state): State<AppState>,
     Admin(admin): Admin,

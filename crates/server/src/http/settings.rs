@@ -2,13 +2,16 @@
 //! planned downtime and downtime reasons. Everyone reads; admins change.
 
 use crate::domain::AssetId;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{ErrorBody, TimeSchema};
 use super::{Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
 use crate::calendar::{Calendar, Shift};
@@ -16,23 +19,14 @@ use crate::domain::{Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{PlannedDowntime, Reason, Settings};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/settings", get(show_settings).put(update_settings))
-        .route("/api/v1/shifts", get(show_shifts).put(update_shifts))
-        .route(
-            "/api/v1/planned-downtime",
-            get(list_downtime).post(add_downtime),
-        )
-        .route(
-            "/api/v1/planned-downtime/{id}",
-            axum::routing::delete(delete_downtime),
-        )
-        .route("/api/v1/reasons", get(list_reasons).post(add_reason))
-        .route(
-            "/api/v1/reasons/{id}",
-            put(update_reason).delete(delete_reason),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show_settings, update_settings))
+        .routes(routes!(show_shifts, update_shifts))
+        .routes(routes!(list_downtime, add_downtime))
+        .routes(routes!(delete_downtime))
+        .routes(routes!(list_reasons, add_reason))
+        .routes(routes!(update_reason, delete_reason))
 }
 
 /// A checked IANA time zone name.
@@ -45,17 +39,39 @@ pub fn parse_timezone(raw: &str) -> Result<chrono_tz::Tz> {
     })
 }
 
+/// The tenant's time zone and short-stop threshold.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings",
+    tag = "settings",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The settings", body = Settings))
+)]
 async fn show_settings(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Settings>> {
     Ok(Json(state.store.settings(user.tenant_id()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsBody {
+    /// An IANA time zone such as `Europe/Berlin`.
     timezone: Option<String>,
+    #[schema(minimum = 1, maximum = 86400)]
     short_stop_threshold_s: Option<i64>,
 }
 
+/// Changes the time zone or the short-stop threshold (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings",
+    tag = "settings",
+    security(("user_token" = [])),
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The settings", body = Settings),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn update_settings(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -80,11 +96,31 @@ async fn update_settings(
     show_settings(State(state), user).await
 }
 
+/// The weekly shift calendar (empty: every hour is planned).
+#[utoipa::path(
+    get,
+    path = "/api/v1/shifts",
+    tag = "settings",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The shifts", body = Vec<Shift>))
+)]
 async fn show_shifts(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<Shift>>> {
     let calendar = state.store.shifts(user.tenant_id()).await?;
     Ok(Json(calendar.shifts().to_vec()))
 }
 
+/// Replaces the shift calendar (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/shifts",
+    tag = "settings",
+    security(("user_token" = [])),
+    request_body = Vec<Shift>,
+    responses(
+        (status = 200, description = "The shifts", body = Vec<Shift>),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn update_shifts(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -97,12 +133,27 @@ async fn update_shifts(
     Ok(Json(answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WindowParams {
+    /// RFC 3339 or epoch ms: only downtime ending after this.
     from: Option<String>,
+    /// RFC 3339 or epoch ms: only downtime starting before this.
     to: Option<String>,
 }
 
+/// Planned downtime, optionally only that overlapping a window.
+#[utoipa::path(
+    get,
+    path = "/api/v1/planned-downtime",
+    tag = "settings",
+    security(("user_token" = [])),
+    params(WindowParams),
+    responses(
+        (status = 200, description = "The planned downtime", body = Vec<PlannedDowntime>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    )
+)]
 async fn list_downtime(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -125,11 +176,15 @@ async fn list_downtime(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DowntimeBody {
+    /// One asset; absent or null: all of them.
+    #[schema(value_type = Option<i64>)]
     asset_id: Option<AssetId>,
+    #[schema(value_type = TimeSchema)]
     from: Value,
+    #[schema(value_type = TimeSchema)]
     to: Value,
     #[serde(default)]
     note: String,
@@ -148,6 +203,19 @@ fn body_time(v: &Value, name: &str) -> Result<i64> {
     })
 }
 
+/// Plans downtime, for one asset or all (admins only); at most 400 days.
+#[utoipa::path(
+    post,
+    path = "/api/v1/planned-downtime",
+    tag = "settings",
+    security(("user_token" = [])),
+    request_body = DowntimeBody,
+    responses(
+        (status = 201, description = "The planned downtime", body = PlannedDowntime),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such asset", body = ErrorBody),
+    )
+)]
 async fn add_downtime(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -175,6 +243,18 @@ async fn add_downtime(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Deletes planned downtime (admins only).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/planned-downtime/{id}",
+    tag = "settings",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The planned downtime's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn delete_downtime(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -189,6 +269,14 @@ async fn delete_downtime(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The tenant's downtime reasons.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reasons",
+    tag = "settings",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The reasons", body = Vec<Reason>))
+)]
 async fn list_reasons(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -196,13 +284,26 @@ async fn list_reasons(
     Ok(Json(state.store.reasons(user.tenant_id()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
     category: Option<String>,
     name: Option<String>,
 }
 
+/// Adds a downtime reason (admins only); both fields are needed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reasons",
+    tag = "settings",
+    security(("user_token" = [])),
+    request_body = ReasonBody,
+    responses(
+        (status = 201, description = "The reason", body = Reason),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "That reason exists", body = ErrorBody),
+    )
+)]
 async fn add_reason(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -222,6 +323,20 @@ async fn add_reason(
     ))
 }
 
+/// Renames a reason or moves it to another category (admins only).
+#[utoipa::path(
+    put,
+    path = "/api/v1/reasons/{id}",
+    tag = "settings",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The reason's id")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The reason", body = Reason),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "That reason exists", body = ErrorBody),
+    )
+)]
 async fn update_reason(
     State(state): State<AppState>,
     Admin(user): Admin,
@@ -247,6 +362,18 @@ async fn update_reason(
     Ok(Json(reason))
 }
 
+/// Deletes a reason; the stops it named become unassigned (admins only).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/reasons/{id}",
+    tag = "settings",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "The reason's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
 async fn delete_reason(
     State(state): State<AppState>,
     Admin(user): Admin,

@@ -1,29 +1,49 @@
 //! The stops of the tenant's machines: listed (`GET /api/v1/stops`, JSON or CSV), given a reason
 //! and a comment by operators, and split where two reasons follow each other.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::analytics::params::Question;
+use super::analytics::params::StopsParams;
+use super::openapi::ErrorBody;
 use super::{ApiJson, ApiPath, Operator, parse_time_param};
 use crate::AppState;
-use crate::analytics::{self, StopFilter, StopId};
+use crate::analytics::{self, StopFilter, StopId, StopView};
 use crate::domain::Comment;
 use crate::error::{ApiError, Result};
 use crate::live::rfc3339;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/stops", get(list))
-        .route("/api/v1/stops/{id}", put(annotate))
-        .route("/api/v1/stops/{id}/split", post(split))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(annotate))
+        .routes(routes!(split))
 }
 
+/// The stops of the window, each part of a split stop on its own; CSV with `format=csv`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stops",
+    tag = "analytics",
+    security(("user_token" = [])),
+    params(StopsParams),
+    responses(
+        (status = 200, description = "The stops (JSON), or CSV with `format=csv`", content(
+            (Vec<StopView> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "Invalid query, or too many stops asked for", body = ErrorBody),
+        (status = 404, description = "No such asset", body = ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     Question { params, scope }: Question,
@@ -74,7 +94,7 @@ async fn list(
     Ok(Json(views).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AnnotateBody {
     reason_id: Option<i64>,
@@ -82,6 +102,19 @@ struct AnnotateBody {
     comment: String,
 }
 
+/// Sets a stop part's reason and comment (operators and admins).
+#[utoipa::path(
+    put,
+    path = "/api/v1/stops/{id}",
+    tag = "analytics",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "A stop part's id, `{asset_id}-{stop_start}-{part_start}`")),
+    request_body = AnnotateBody,
+    responses(
+        (status = 204, description = "Annotated"),
+        (status = 403, description = "A viewer", body = ErrorBody),
+    )
+)]
 async fn annotate(
     State(state): State<AppState>,
     Operator(user): Operator,
@@ -94,18 +127,38 @@ async fn annotate(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SplitBody {
+    #[schema(value_type = super::openapi::TimeSchema)]
     at: Value,
 }
 
+/// The ids of the two parts a split made.
+#[derive(Serialize, ToSchema)]
+struct SplitAnswer {
+    parts: [String; 2],
+}
+
+/// Splits a stop part in two at a time inside it (operators and admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/stops/{id}/split",
+    tag = "analytics",
+    security(("user_token" = [])),
+    params(("id" = String, Path, description = "A stop part's id, `{asset_id}-{stop_start}-{part_start}`")),
+    request_body = SplitBody,
+    responses(
+        (status = 200, description = "Split", body = SplitAnswer),
+        (status = 403, description = "A viewer", body = ErrorBody),
+    )
+)]
 async fn split(
     State(state): State<AppState>,
     Operator(user): Operator,
     ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<SplitBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<SplitAnswer>> {
     let id = StopId::parse(&raw)?;
     let at = match &body.at {
         Value::Number(n) => n.as_i64(),
@@ -116,5 +169,7 @@ async fn split(
         ApiError::bad_request("invalid_field", "at must be RFC 3339 or epoch milliseconds")
     })?;
     let parts = analytics::split(&state.store, user.tenant_id(), id, at).await?;
-    Ok(Json(json!({ "parts": parts.map(|p| p.to_string()) })))
+    Ok(Json(SplitAnswer {
+        parts: parts.map(|p| p.to_string()),
+    }))
 }

@@ -6,7 +6,18 @@ use serde::Serialize;
 use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
 
 /// What a user may do in their tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads everything of the tenant.
@@ -36,13 +47,13 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -59,11 +70,13 @@ pub struct Session {
 }
 
 /// A logger as its tenant sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Logger {
     pub id: LoggerRow,
     pub logger_id: String,
     pub name: String,
+    /// `pending` or `claimed`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub online: bool,
     pub last_seen: Option<i64>,
@@ -83,7 +96,7 @@ pub struct Logger {
 }
 
 /// One machine: one input of one logger, with its latest reported state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Asset {
     pub id: AssetId,
     pub name: String,
@@ -91,6 +104,7 @@ pub struct Asset {
     pub pin_number: u8,
     pub short_stop_threshold_s: Option<i64>,
     /// RUNNING, STOPPED or UNKNOWN (no event yet, or the logger is offline).
+    #[schema(value_type = crate::http::openapi::RunStateSchema)]
     pub state: RunState,
     /// Since when the asset is in `state`, epoch ms; for UNKNOWN of an offline logger, its last contact.
     pub since: Option<i64>,
@@ -101,12 +115,13 @@ pub struct Asset {
 }
 
 /// One stored report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub asset_id: AssetId,
     pub logger_id: String,
     pub pin: u8,
+    #[schema(value_type = crate::http::openapi::RunStateSchema)]
     pub state: RunState,
     pub ts: i64,
     pub received_at: i64,

@@ -97,7 +97,7 @@ impl PendingLimit {
 
 /// A pending logger as an admin of any tenant sees it: who it says it is and where it came
 /// from, never its claim code or key (those prove the device; the admin reads the code off it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PendingLogger {
     pub logger_id: String,
     /// First registration, epoch ms.

@@ -9,13 +9,13 @@ use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{BackendError, Result, Store, StoreError, Unique, now_ms, on_unique};
 use crate::calendar::Calendar;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Settings {
     pub timezone: String,
     pub short_stop_threshold_s: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlannedDowntime {
     pub id: i64,
     pub asset_id: Option<AssetId>,
@@ -24,7 +24,7 @@ pub struct PlannedDowntime {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reason {
     pub id: i64,
     pub category: String,

@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod lifecycle;
 mod live;
+mod openapi;
 mod revocation;
 mod rollups;
 mod storage;

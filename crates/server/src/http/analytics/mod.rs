@@ -5,23 +5,42 @@ mod json;
 pub(super) mod params;
 
 use assetlog_core::kpi::Figures;
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::analytics::{self, Answer};
 use crate::error::{ApiError, Result};
+use crate::http::openapi::{AnalyticsAnswer, ErrorBody};
 use crate::live::rfc3339;
-use params::Question;
+use params::{AnalyticsParams, Question};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/analytics", get(figures))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(figures))
         .route("/api/analytics", get(figures))
 }
 
+/// Availability, MTBF, MTTR, stops and down time by reason over a window, per asset and in
+/// total, optionally per bucket; CSV with `format=csv`. docs/ANALYTICS.md says what each means.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics",
+    tag = "analytics",
+    security(("user_token" = [])),
+    params(AnalyticsParams),
+    responses(
+        (status = 200, description = "The figures (JSON), or CSV with `format=csv`", content(
+            (AnalyticsAnswer = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "Invalid query, or more work than one request may ask", body = ErrorBody),
+        (status = 404, description = "No such asset", body = ErrorBody),
+    )
+)]
 async fn figures(
     State(state): State<AppState>,
     Question { params, scope }: Question,

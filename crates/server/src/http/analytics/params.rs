@@ -14,6 +14,49 @@ use crate::domain::AssetId;
 use crate::error::{ApiError, Result};
 use crate::http::{CurrentUser, parse_time_param};
 
+/// The query of `GET /api/v1/analytics`, for the document ([`Params::parse`] reads it: `asset_id`
+/// repeats, and an unknown parameter is refused).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(in crate::http) struct AnalyticsParams {
+    /// RFC 3339 or epoch ms, 1970 to 2100; default: `to` minus 24 hours.
+    from: Option<String>,
+    /// RFC 3339 or epoch ms; default: now.
+    to: Option<String>,
+    /// Only these assets (repeat the parameter); default: all of the tenant's.
+    #[param(explode = true)]
+    asset_id: Option<Vec<i64>>,
+    /// Figures per bucket too.
+    #[param(inline)]
+    bucket: Option<Bucket>,
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
+/// The query of `GET /api/v1/stops`, for the document (read by [`Params::parse`] too).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(in crate::http) struct StopsParams {
+    /// RFC 3339 or epoch ms, 1970 to 2100; default: `to` minus 24 hours.
+    from: Option<String>,
+    /// RFC 3339 or epoch ms; default: now.
+    to: Option<String>,
+    /// Only these assets (repeat the parameter); default: all of the tenant's.
+    #[param(explode = true)]
+    asset_id: Option<Vec<i64>>,
+    /// Only stops at least this long.
+    #[param(minimum = 0)]
+    min_duration_ms: Option<i64>,
+    /// Only stops without a reason.
+    unassigned: Option<bool>,
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
 pub(in crate::http) struct Params {
     pub from: Option<i64>,
     pub to: Option<i64>,
