@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::live::{Frame, Revoked};
 use crate::secrets::hash_secret;
+use crate::store::now_ms;
 
 /// A client that cannot take a message within this long is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,6 +88,7 @@ async fn live(
     let owner = Owner {
         token_hash: hash_secret(token),
         user_id: session.user.id,
+        expires_at: session.expires_at,
         revocations,
     };
     let upgrade =
@@ -102,17 +104,28 @@ async fn live(
         .on_upgrade(move |socket| serve_client(state, socket, messages, owner, counted)))
 }
 
-/// Whose socket it is, and the revocations that end it.
+/// Whose socket it is, and what ends it: a revocation, or its token's expiry.
 struct Owner {
     token_hash: String,
     user_id: UserId,
+    /// The token's expiry, epoch ms.
+    expires_at: i64,
     revocations: broadcast::Receiver<Revoked>,
 }
 
 impl Owner {
-    /// Resolves with the close to send once the session is revoked (or the socket missed
-    /// revocations and must reconnect to be checked again).
+    /// Resolves with the close to send once the session is revoked or its token expires (or
+    /// the socket missed revocations and must reconnect to be checked again).
     async fn revoked(&mut self) -> (u16, &'static str) {
+        let left = u64::try_from(self.expires_at.saturating_sub(now_ms())).unwrap_or(0);
+        let expiry = tokio::time::sleep(Duration::from_millis(left));
+        tokio::select! {
+            closed = self.revocation() => closed,
+            () = expiry => (CLOSE_REVOKED, "the session expired: sign in again"),
+        }
+    }
+
+    async fn revocation(&mut self) -> (u16, &'static str) {
         loop {
             match self.revocations.recv().await {
                 Ok(revoked) if revoked.ends(&self.token_hash, self.user_id) => {

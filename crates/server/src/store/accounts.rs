@@ -193,14 +193,18 @@ impl Store {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT u.id, u.email, u.role, u.tenant_id, t.name AS tenant_name
+                    "SELECT u.id, u.email, u.role, u.tenant_id, t.name AS tenant_name, s.expires_at
                      FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON t.id = u.tenant_id
                      WHERE s.token_hash = ?1 AND s.expires_at > ?2",
                 )?
                 .query_row(params![token_hash, now_ms()], |r| {
                     let user = user_from_row(r)?;
                     let tenant = Tenant { id: user.tenant_id, name: r.get("tenant_name")? };
-                    Ok(Session { user, tenant })
+                    Ok(Session {
+                        user,
+                        tenant,
+                        expires_at: r.get("expires_at")?,
+                    })
                 })
                 .optional()?)
         })

@@ -67,6 +67,8 @@ pub struct User {
 pub struct Session {
     pub user: User,
     pub tenant: Tenant,
+    /// When the token stops being valid, epoch ms.
+    pub expires_at: i64,
 }
 
 /// A logger as its tenant sees it.

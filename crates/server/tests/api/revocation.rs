@@ -121,3 +121,40 @@ async fn a_new_role_closes_the_socket_and_a_reconnect_gets_the_new_role() {
         "esp-1"
     );
 }
+
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let store = app.store.as_ref().unwrap();
+    // A session that ends two seconds from now: the socket opens, then closes at its expiry.
+    let token = "alt_short_lived_for_the_test";
+    let lifetime = 2_000;
+    store
+        .create_session(
+            admin.user_id,
+            assetlog_server::secrets::hash_secret(token),
+            now_ms() + lifetime,
+        )
+        .await
+        .unwrap();
+    let mut socket = app.live(token).await;
+    let opened = std::time::Instant::now();
+    assert_eq!(
+        socket
+            .closed_within(Duration::from_millis(lifetime as u64) + WITHIN)
+            .await,
+        Some(REVOKED)
+    );
+    assert!(
+        opened.elapsed() >= Duration::from_millis(lifetime as u64 / 2),
+        "closed at its expiry, not at once"
+    );
+    // The admin's own session is untouched.
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&admin.token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
