@@ -7,13 +7,14 @@
 //! The hub also tells the sockets when a session ends or changes ([`Revoked`]): a socket is
 //! authorised once, at its handshake, so a sign-out, a deleted user or a new role must reach it.
 
-use crate::domain::{AssetId, TenantId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use assetlog_core::RunState;
 use serde::Serialize;
 use tokio::sync::broadcast;
+
+use crate::domain::{AssetId, TenantId, UserId};
 
 /// Messages a dashboard receives.
 #[derive(Debug, Clone, Serialize)]

@@ -4,10 +4,10 @@
 //! Keeping this in memory means a device request costs no extra database write; the monitor
 //! task saves the contacts every tick, so a restart loses at most one tick of them.
 
-use crate::domain::{LoggerRow, TenantId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::domain::{LoggerRow, TenantId};
 use crate::store::DeviceAuth;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,6 @@
 //! One asset's history around a window, digested: its timeline of states, its stops, its
 //! planned time, and the notes operators left on its stops.
 
-use crate::domain::{AssetId, TenantId};
 use std::collections::HashMap;
 
 use assetlog_core::kpi::{self, Event, Figures, Interval, Span, Stop};
@@ -9,6 +8,7 @@ use serde::Serialize;
 
 use super::{Result, Rules};
 use crate::calendar;
+use crate::domain::{AssetId, TenantId};
 use crate::store::{Asset, HistoryAsk, HistoryRows, StopPart, Store};
 
 /// One asset's history around a window, digested.

@@ -18,7 +18,6 @@ mod history;
 mod reasons;
 mod rules;
 
-use crate::domain::{AssetId, TenantId};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -30,7 +29,7 @@ pub use rules::{MAX_WINDOW_MS, Rules};
 
 use crate::AppState;
 use crate::calendar::{self, Bucket};
-use crate::domain::{Comment, Refusal};
+use crate::domain::{AssetId, Comment, Refusal, TenantId};
 use crate::store::{Asset, Reason, StopPart, Store, StoreError, now_ms};
 use days::{DayPlan, bucket_spans, sum_days};
 use history::{histories, stop_views};

@@ -1,7 +1,6 @@
 //! What shapes the numbers: settings (time zone, short-stop threshold), the shift calendar,
 //! planned downtime and downtime reasons. Everyone reads; admins change.
 
-use crate::domain::AssetId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +14,7 @@ use super::openapi::{ErrorBody, TimeSchema};
 use super::{Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
 use crate::calendar::{Calendar, Shift};
-use crate::domain::{Comment, Name};
+use crate::domain::{AssetId, Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{PlannedDowntime, Reason, Settings};
 

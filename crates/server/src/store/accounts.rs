@@ -1,9 +1,9 @@
 //! Tenants, users and their sessions.
 
-use crate::domain::{TenantId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Role, Session, Store, StoreError, Tenant, Unique, User, now_ms, on_unique};
+use crate::domain::{TenantId, UserId};
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get("role")?;

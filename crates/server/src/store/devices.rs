@@ -1,7 +1,6 @@
 //! What loggers do besides reporting (store/reports.rs): register, send heartbeats, and prove
 //! who they are.
 
-use crate::domain::{LoggerRow, TenantId};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -9,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::pending::{PendingLimit, PendingLimits, count_pending};
 use super::reports::ensure_asset;
 use super::{Result, Store, StoreError, now_ms};
+use crate::domain::{LoggerRow, TenantId};
 use crate::secrets::hash_secret;
 
 /// A logger's credentials, as every device request checks them.

@@ -1,9 +1,9 @@
 //! What a tenant sees and manages: its loggers, assets and event history.
 
-use crate::domain::{AssetId, LoggerRow, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Asset, Event, Logger, Result, Store, StoreError, now_ms, state_of};
+use crate::domain::{AssetId, LoggerRow, TenantId};
 use crate::secrets::hash_secret;
 
 const LOGGER_COLUMNS: &str =

@@ -17,11 +17,11 @@
 //!   asset's `rollup_gen` in the same transaction; a reader takes the generation before reading
 //!   the events, and the store keeps its rollups only while the generation is unchanged.
 
-use crate::domain::{AssetId, LoggerRow, TenantId};
 use assetlog_core::kpi::Figures;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store};
+use crate::domain::{AssetId, LoggerRow, TenantId};
 
 /// Down time of a day by reason: `(reason id or None for unassigned, stops, down_ms)`.
 pub type Reasons = Vec<(Option<i64>, u64, i64)>;

@@ -1,13 +1,13 @@
 //! What shapes a tenant's numbers: time zone, short-stop threshold, shift calendar, planned
 //! downtime, downtime reasons, and operators' notes on stops.
 
-use crate::domain::{AssetId, LoggerRow, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{BackendError, Result, Store, StoreError, Unique, now_ms, on_unique};
 use crate::calendar::Calendar;
+use crate::domain::{AssetId, LoggerRow, TenantId};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Settings {

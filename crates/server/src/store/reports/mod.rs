@@ -9,7 +9,6 @@
 //! the seq runs once, forgets the cached days a late batch event made stale, and acknowledges.
 //! Each asset is read once and written once per request, whatever the number of its events.
 
-use crate::domain::{AssetId, LoggerRow, TenantId};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -19,6 +18,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use super::pending::{PendingLimit, PendingLimits};
 use super::seqs::{LoggerSeqs, advance_stored_ack};
 use super::{DeviceAuth, Result, Store, StoreError, inbox, now_ms};
+use crate::domain::{AssetId, LoggerRow, TenantId};
 
 /// One reported change, validated.
 #[derive(Debug, Clone)]
