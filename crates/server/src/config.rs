@@ -55,6 +55,14 @@ pub struct ServeConfig {
     /// Directory for the database. Default ./data.
     #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of SQLite: postgres://USER:PASSWORD@HOST:PORT/DB. Several servers may
+    /// share one database (docs/OPERATIONS.md). Default: SQLite in --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections each server keeps to PostgreSQL. Default 16.
+    #[arg(long, env = "ASSETLOG_DATABASE_POOL", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(2..=1024))]
+    pub database_pool: u64,
     /// claim (default): new loggers wait for an admin; auto: they join the first tenant.
     #[arg(long, env = "ASSETLOG_ENROLLMENT", value_enum, default_value_t = Enrollment::Claim)]
     pub enrollment: Enrollment,
@@ -185,6 +193,8 @@ impl ServeConfig {
         Self {
             bind: "127.0.0.1:0".into(),
             data_dir,
+            database_url: None,
+            database_pool: 16,
             enrollment: Enrollment::Claim,
             open_signup: false,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL_S,

@@ -97,6 +97,12 @@ impl From<StoreError> for ApiError {
                 "storage_full",
                 format!("nothing was stored: {reason}"),
             ),
+            StoreError::Unavailable(_) => Self::Later {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "database_unavailable",
+                message: "the database cannot be reached: try again shortly".into(),
+                retry_after_s: 1,
+            },
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

@@ -84,9 +84,26 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Store> {
     Store::open(&database_path(dir))
 }
 
+/// Opens the store the configuration names: PostgreSQL at `--database-url`, else SQLite in the
+/// data directory.
+pub async fn open_configured_store(config: &ServeConfig) -> anyhow::Result<Store> {
+    match &config.database_url {
+        Some(url) => {
+            let options = crate::store::postgres::Options {
+                pool_size: config.database_pool as usize,
+                ..Default::default()
+            };
+            let store = Store::connect(url, options).await?;
+            tracing::info!(database = %crate::store::postgres::redact(url), "using PostgreSQL");
+            Ok(store)
+        }
+        None => open_store(&config.data_dir),
+    }
+}
+
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        let store = open_store(&config.data_dir)?;
+        let store = open_configured_store(&config).await?;
         store.set_pending_limits(config.pending_limits());
         let listener = TcpListener::bind(&config.bind)
             .await

@@ -7,66 +7,37 @@
 //! which names no driver type. Every method that touches a tenant's rows takes the tenant and
 //! filters by it, also where an asset id alone would find the row.
 //!
-//! The shape a second backend takes (the PostgreSQL issue): `Store` stays the one handle and
-//! holds an enum over backends, each domain method a `match` that calls the same-named function
-//! of the backend; the domain types and `StoreError` are shared, the SQL is each backend's own.
-//! An enum rather than a trait object, because the methods are `async` and the set of backends
-//! is closed; rather than a generic `Store<B>`, so that `AppState` and every caller stay
-//! non-generic. Today there is one backend, and its SQL sits directly in the domain files below;
-//! moving it under `store/sqlite/` is the first step of adding the second.
-//!
-//! # The SQLite backend
-//! One file in WAL mode: a single writer thread applies every write with *group commit* (all the
-//! writes waiting at that moment share one transaction and one fsync, each in its own savepoint,
-//! and each caller is answered only after the commit), and a small pool of read-only connections
-//! serves reads. New single events wait in an inbox and move into `events` in bulk (`inbox`):
-//! reads of events go through `Store::read_events`, which moves the inbox first, and the read-only
-//! connections refuse any other statement that reads `events`, so no reader can forget it.
+//! `Store` is one handle over an enum of backends; each domain method below is a `match` that
+//! calls the same-named method of the backend (the [`seam!`] list is the whole API, in one
+//! place). An enum rather than a trait object, because the methods are `async` and the set of
+//! backends is closed; rather than a generic `Store<B>`, so that `AppState` and every caller stay
+//! non-generic. The domain types and `StoreError` are shared; the SQL is each backend's own.
 //!
 //! # Layout
-//! - `accounts`: tenants, users, sessions. `devices`: registration, heartbeats, device keys.
-//! - `reports`: a logger's report stored, in named steps (the hot path); `seqs`: its seq runs.
-//! - `inbox`: the events inbox. `fleet`: loggers, assets and events as their tenant sees them.
-//! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
-//! - `rollups`: the day rollups analytics keeps. `model`: the rows handed out.
-//! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
-//! - `open`: opening the file (header and schema checked, migrations, read-only on a full disk)
-//!   and the full integrity check of `assetlog check`. `health`: storage faults, for `/healthz`.
-//! - `migrate`: the migrations, applied at open.
+//! - `sqlite/`: the default backend, one file in WAL mode with a single writer thread and group
+//!   commit (its own Layout docs). The shared row and request types still live beside its SQL
+//!   and are re-exported here.
+//! - `postgres/`: PostgreSQL, chosen by `--database-url` (its own Layout docs).
+//! - `model`: the rows handed out.
 
-mod accounts;
-mod checkpoint;
-mod devices;
-mod fleet;
-mod health;
-mod ids;
-mod inbox;
-mod migrate;
 mod model;
-mod open;
-mod pending;
-mod reports;
-mod rollups;
-mod seqs;
-mod settings;
-mod writer;
+pub mod postgres;
+pub(crate) mod sqlite;
 
-use std::sync::{Arc, RwLock};
+use std::path::Path;
+use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::calendar::Calendar;
+use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
 
-pub use devices::{DeviceAuth, Heartbeat, Registration, RegistrationOutcome};
-pub use fleet::{EventQuery, LoggerUpdate};
-pub use health::{StorageHealth, io_no_space};
 pub use model::*;
-pub use open::{Integrity, check_integrity};
-pub use pending::{PendingLimit, PendingLimits, PendingLogger};
-pub use reports::{IngestOutcome, NewEvent, StoredChange};
-pub use rollups::{DayRollup, NewDays, StoredDays, check_rollup_decoding};
-pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
-
-use checkpoint::Checkpointer;
-use writer::Writer;
+pub use sqlite::{
+    DayRollup, DeviceAuth, EventQuery, Heartbeat, HistoryAsk, HistoryRows, IngestOutcome,
+    Integrity, LoggerUpdate, NewDays, NewEvent, PendingLimit, PendingLimits, PendingLogger,
+    PlannedDowntime, Reason, Registration, RegistrationOutcome, Settings, StopPart,
+    StorageHealth, StoredChange, StoredDays, check_integrity, check_rollup_decoding,
+    io_no_space,
+};
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;
 /// no variant names a driver type, so a second backend answers with the same errors.
@@ -89,6 +60,10 @@ pub enum StoreError {
     /// is stored. The message says which, for the client.
     #[error("storage full: {0}")]
     Full(String),
+    /// The database cannot be reached (PostgreSQL away or restarting): answered 503, and the
+    /// client tries again.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is closed")]
@@ -98,27 +73,13 @@ pub enum StoreError {
 /// A backend's own error, kept opaque above the store.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct BackendError(Box<dyn std::error::Error + Send + Sync>);
+pub struct BackendError(pub(crate) Box<dyn std::error::Error + Send + Sync>);
 
 impl From<String> for BackendError {
     fn from(message: String) -> Self {
         Self(message.into())
     }
 }
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Database(BackendError(Box::new(e)))
-    }
-}
-
-impl From<r2d2::Error> for StoreError {
-    fn from(e: r2d2::Error) -> Self {
-        Self::Database(BackendError(Box::new(e)))
-    }
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The unique constraints a client can run into, each with what the client is told.
 #[derive(Debug, Clone, Copy)]
@@ -128,14 +89,6 @@ pub(crate) enum Unique {
 }
 
 impl Unique {
-    /// How SQLite names the constraint's columns in its error message.
-    fn sqlite_columns(self) -> &'static str {
-        match self {
-            Self::UserEmail => "users.email",
-            Self::ReasonName => "reasons.tenant_id, reasons.category, reasons.name",
-        }
-    }
-
     fn message(self) -> &'static str {
         match self {
             // Says nothing of where: the account may be another tenant's (docs/SECURITY.md).
@@ -147,228 +100,226 @@ impl Unique {
     }
 }
 
-/// Turns a violation of the unique constraint `which` into a client-facing conflict; every other
-/// error (another constraint too: that is a bug, not the client's doing) passes as it is.
-pub(crate) fn on_unique(err: rusqlite::Error, which: Unique) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &err
-        && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-        && message.ends_with(which.sqlite_columns())
-    {
-        return StoreError::Conflict(which.message().into());
-    }
-    err.into()
-}
-
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    backend: Backend,
 }
 
-struct Inner {
-    writer: Writer,
-    /// None in a store that started read-only.
-    checkpointer: Option<Checkpointer>,
-    /// What the writer met of storage faults (read-only since start, the last failed write).
-    health: Arc<health::Health>,
-    readers: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
-    /// Device credentials by hardware id. Only the writer thread changes it (after a commit),
-    /// so it can never hold a value older than the database.
-    devices: RwLock<DeviceCache>,
-    /// The caps on pending loggers in force.
-    pending: pending::Caps,
-}
-
-#[derive(Default)]
-struct DeviceCache {
-    /// Bumped at every credential change, so a read that raced a change is not cached.
-    epoch: u64,
-    map: std::collections::HashMap<String, Arc<DeviceAuth>>,
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Pg),
 }
 
 impl Store {
-    /// Runs `f` on a read-only connection, off the async threads.
-    async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        let pool = self.inner.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.get()?;
-            f(&conn)
+    /// Opens (or creates) the SQLite database file at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Sqlite(sqlite::Sqlite::open(path)?),
         })
-        .await
-        .map_err(|e| StoreError::Commit(format!("read task failed: {e}")))?
     }
 
-    /// Runs `f` on a read-only connection that may read `events`, after moving the inbox into
-    /// them (store/inbox.rs), so it sees every event acknowledged before it began. The only way
-    /// to read `events`: a plain [`Store::read`] that tries is refused by the connection.
-    async fn read_events<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        self.settle_before_read().await;
-        self.read(move |conn| EventsReadable::within(|| f(conn)))
-            .await
-    }
-
-    /// [`Store::read_in_parts`] over connections that may read `events`, after the inbox moved.
-    async fn read_events_in_parts<I, T, F>(
-        &self,
-        items: Vec<I>,
-        min_share: usize,
-        f: F,
-    ) -> Result<Vec<T>>
-    where
-        I: Send + 'static,
-        T: Send + 'static,
-        F: Fn(&Connection, I) -> Result<T> + Send + Sync + 'static,
-    {
-        self.settle_before_read().await;
-        self.read_in_parts(items, min_share, move |conn, item| {
-            EventsReadable::within(|| f(conn, item))
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date.
+    pub async fn connect(url: &str, options: postgres::Options) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Postgres(postgres::Pg::connect(url, options).await?),
         })
-        .await
     }
 
-    /// Runs `f` over `items` in a few parallel reads (one share of consecutive items per CPU,
-    /// each share in one transaction) and gives the answers in the order of `items`. Fewer than
-    /// `min_share` items are read in one go: a second thread is not worth it for them.
-    async fn read_in_parts<I, T, F>(&self, items: Vec<I>, min_share: usize, f: F) -> Result<Vec<T>>
-    where
-        I: Send + 'static,
-        T: Send + 'static,
-        F: Fn(&Connection, I) -> Result<T> + Send + Sync + 'static,
-    {
-        let f = Arc::new(f);
-        let reads = crate::shares::per_cpu(items, min_share)
-            .into_iter()
-            .map(|mine| {
-                let f = f.clone();
-                self.read(move |conn| {
-                    let tx = conn.unchecked_transaction()?;
-                    let out = mine
-                        .into_iter()
-                        .map(|item| f(&tx, item))
-                        .collect::<Result<Vec<_>>>()?;
-                    tx.finish()?;
-                    Ok(out)
-                })
-            });
-        let parts = futures_util::future::try_join_all(reads).await?;
-        Ok(parts.into_iter().flatten().collect())
+    /// Which backend this is, for logs and `/metrics`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
-    /// Runs `f` in the writer's next group commit; answers after the commit.
-    async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        self.inner.writer.run(f, |_: &T| {}).await
+    /// The PostgreSQL backend, for what only it has (notifications across replicas).
+    pub(crate) fn postgres(&self) -> Option<&postgres::Pg> {
+        match &self.backend {
+            Backend::Postgres(db) => Some(db),
+            Backend::Sqlite(_) => None,
+        }
     }
 
-    /// Like [`Store::write`], and runs `after` on the writer thread once the commit succeeded.
-    async fn write_then<T, F, A>(&self, f: F, after: A) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-        A: FnOnce(&T) + Send + 'static,
-    {
-        self.inner.writer.run(f, after).await
-    }
-
-    /// True when the database answers a query.
-    pub async fn ping(&self) -> bool {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-            .await
-            .is_ok()
-    }
-
-    /// Whether writes reach the disk (see `store/health.rs`).
+    /// Whether writes reach the disk (see `store/sqlite/health.rs`); a PostgreSQL store reports
+    /// whether it reaches its database.
     pub fn storage_health(&self) -> StorageHealth {
-        self.inner.health.now()
-    }
-
-    /// Finishes the writes already queued, checkpoints the WAL and closes the writer.
-    pub async fn close(&self) {
-        let inner = self.inner.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(checkpointer) = &inner.checkpointer {
-                checkpointer.stop();
-            }
-            inner.writer.close();
-        })
-        .await;
-    }
-}
-
-thread_local! {
-    /// True while a reader thread runs a read that settled the inbox first.
-    static EVENTS_READABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks the reads of `events` that [`Store::read_events`] allows, on the thread that runs them.
-struct EventsReadable;
-
-impl EventsReadable {
-    fn within<T>(f: impl FnOnce() -> T) -> T {
-        struct Reset(bool);
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                EVENTS_READABLE.set(self.0);
-            }
+        match &self.backend {
+            Backend::Sqlite(db) => db.storage_health(),
+            Backend::Postgres(db) => db.storage_health(),
         }
-        let _reset = Reset(EVENTS_READABLE.replace(true));
-        f()
+    }
+
+    /// Sets the caps on pending loggers (at start).
+    pub fn set_pending_limits(&self, limits: PendingLimits) {
+        match &self.backend {
+            Backend::Sqlite(db) => db.set_pending_limits(limits),
+            Backend::Postgres(db) => db.set_pending_limits(limits),
+        }
+    }
+
+    pub fn pending_limits(&self) -> PendingLimits {
+        match &self.backend {
+            Backend::Sqlite(db) => db.pending_limits(),
+            Backend::Postgres(db) => db.pending_limits(),
+        }
     }
 }
 
-/// The authorizer of the read-only connections: a statement that reads `events` is refused when
-/// it is prepared outside [`Store::read_events`], so no reader can forget to settle the inbox.
-fn events_only_when_settled(
-    ctx: rusqlite::hooks::AuthContext<'_>,
-) -> rusqlite::hooks::Authorization {
-    use rusqlite::hooks::{AuthAction, Authorization};
-    match ctx.action {
-        AuthAction::Read { table_name, .. } if table_name == "events" && !EVENTS_READABLE.get() => {
-            tracing::error!("a read of events that did not settle the inbox first");
-            Authorization::Deny
-        }
-        _ => Authorization::Allow,
-    }
+/// The domain methods of [`Store`], each passed to the backend's method of the same name.
+macro_rules! seam {
+    ($(
+        $(#[$doc:meta])*
+        pub async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+    )*) => {
+        impl Store {$(
+            $(#[$doc])*
+            pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match &self.backend {
+                    Backend::Sqlite(db) => db.$name($($arg),*).await,
+                    Backend::Postgres(db) => db.$name($($arg),*).await,
+                }
+            }
+        )*}
+    };
 }
+
+seam! {
+    /// True when the database answers a query.
+    pub async fn ping(&self) -> bool;
+    /// Finishes the writes already queued and closes the database.
+    pub async fn close(&self) -> ();
+
+    // accounts
+    /// Creates a tenant and its first admin, unless `only_if_no_user` and a user exists already
+    /// (checked in the same transaction, so two racing first sign-ups cannot both win).
+    pub async fn signup(&self, tenant_name: String, email: String, password_hash: String, only_if_no_user: bool) -> Result<Option<(User, Tenant)>>;
+    /// Every tenant, for the background work done per tenant.
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>>;
+    /// True once anyone has an account.
+    pub async fn has_users(&self) -> Result<bool>;
+    /// Adds a user to the named tenant, creating the tenant when it does not exist (names are
+    /// labels, not unique: a name that several tenants have is refused as ambiguous).
+    pub async fn add_user_to_named_tenant(&self, tenant_name: String, email: String, password_hash: String, role: Role) -> Result<(User, Tenant)>;
+    pub async fn create_user(&self, tenant_id: TenantId, email: String, password_hash: String, role: Role) -> Result<User>;
+    /// The user with this email, their tenant and their password hash.
+    pub async fn user_for_login(&self, email: String) -> Result<Option<(User, Tenant, String)>>;
+    pub async fn create_session(&self, user_id: UserId, token_hash: String, expires_at: i64) -> Result<()>;
+    /// The live session of a token hash: not expired, not revoked, its user not deleted.
+    pub async fn session(&self, token_hash: String) -> Result<Option<Session>>;
+    pub async fn delete_session(&self, token_hash: String) -> Result<()>;
+    pub async fn list_users(&self, tenant_id: TenantId) -> Result<Vec<User>>;
+    /// Gives a person of the tenant another role; a tenant keeps at least one admin. Takes
+    /// effect at their next request (roles are read with the session).
+    pub async fn set_user_role(&self, tenant_id: TenantId, user_id: UserId, role: Role) -> Result<User>;
+    /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
+    pub async fn delete_user(&self, tenant_id: TenantId, user_id: UserId) -> Result<()>;
+
+    // devices
+    /// The credentials of a live logger, from memory when known.
+    pub async fn device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>>;
+    pub async fn register(&self, reg: Registration) -> Result<RegistrationOutcome>;
+    pub async fn heartbeat(&self, logger_row: LoggerRow, hb: Heartbeat) -> Result<()>;
+
+    // fleet
+    pub async fn loggers(&self, tenant_id: TenantId) -> Result<Vec<Logger>>;
+    pub async fn logger(&self, tenant_id: TenantId, id: LoggerRow) -> Result<Logger>;
+    /// A tenant's logger by its hardware id (the original API's way of naming one).
+    pub async fn logger_row_by_hardware_id(&self, tenant_id: TenantId, logger_id: String) -> Result<LoggerRow>;
+    pub async fn update_logger(&self, tenant_id: TenantId, id: LoggerRow, update: LoggerUpdate) -> Result<()>;
+    /// Removes a logger; its history stays unless `purge`, and its key stops working at once.
+    pub async fn delete_logger(&self, tenant_id: TenantId, id: LoggerRow, purge: bool) -> Result<()>;
+    /// Replaces a logger's key; the old one stops working at once.
+    pub async fn rotate_key(&self, tenant_id: TenantId, id: LoggerRow, new_key: String) -> Result<()>;
+    /// Moves a pending logger, with its assets and events, into the tenant. NotFound when no
+    /// pending logger has that id and code.
+    pub async fn claim(&self, tenant_id: TenantId, logger_id: String, claim_code: String) -> Result<LoggerRow>;
+    /// The tenant's machines on its current loggers (a deleted logger's assets keep their
+    /// history, reachable by id, but leave the board).
+    pub async fn assets(&self, tenant_id: TenantId) -> Result<Vec<Asset>>;
+    pub async fn asset(&self, tenant_id: TenantId, id: AssetId) -> Result<Asset>;
+    /// Renames an asset or sets its short-stop threshold (`Some(None)` clears it).
+    pub async fn update_asset(&self, tenant_id: TenantId, id: AssetId, name: Option<String>, threshold_s: Option<Option<i64>>) -> Result<()>;
+    /// The time of the tenant's first event, if it has one.
+    pub async fn first_event_ts(&self, tenant_id: TenantId) -> Result<Option<i64>>;
+    /// A page of the tenant's events, newest first.
+    pub async fn events(&self, tenant_id: TenantId, q: EventQuery) -> Result<Vec<Event>>;
+    /// Every live logger with its tenant and last contact, for presence tracking at start.
+    pub async fn logger_contacts(&self) -> Result<Vec<(LoggerRow, String, Option<TenantId>, Option<i64>)>>;
+    /// Saves last contacts and online flags that presence tracking holds in memory.
+    pub async fn save_contacts(&self, contacts: Vec<(LoggerRow, i64, bool)>) -> Result<()>;
+    /// Starts an offline span for a logger at its last contact, unless one is open already.
+    pub async fn open_offline(&self, logger_row: LoggerRow, since: i64) -> Result<()>;
+    /// Ends a logger's open offline span (if any) at its first contact back.
+    pub async fn close_offline(&self, logger_row: LoggerRow, at: i64) -> Result<()>;
+
+    // pending
+    /// Every pending logger, oldest first.
+    pub async fn pending_loggers(&self) -> Result<Vec<PendingLogger>>;
+    /// Deletes the pending logger with this hardware id and all it stored; its row id.
+    /// NotFound unless such a logger is pending.
+    pub async fn release_pending(&self, logger_id: String) -> Result<LoggerRow>;
+    /// Deletes the loggers still pending that first registered before `registered_before`
+    /// (epoch ms), with all they stored; their row ids and hardware ids.
+    pub async fn expire_pending(&self, registered_before: i64) -> Result<Vec<(LoggerRow, String)>>;
+
+    // reports
+    /// Stores a logger's events, all or nothing, each once; answers after they are durable.
+    /// With `acknowledge`, also advances and returns the logger's acknowledgement watermark
+    /// (the batched protocol needs it; single reports do not pay for it).
+    pub async fn ingest(&self, device: Arc<DeviceAuth>, events: Vec<NewEvent>, acknowledge: bool) -> Result<IngestOutcome>;
+
+    // settings
+    pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings>;
+    pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>) -> Result<()>;
+    /// The tenant's shift calendar, as checked when it was set.
+    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar>;
+    pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()>;
+    pub async fn add_planned_downtime(&self, tenant_id: TenantId, asset_id: Option<AssetId>, from: i64, to: i64, note: String) -> Result<PlannedDowntime>;
+    /// Planned downtime of the tenant overlapping `[from, to)` (all of it when both are None).
+    pub async fn planned_downtime(&self, tenant_id: TenantId, from: Option<i64>, to: Option<i64>) -> Result<Vec<PlannedDowntime>>;
+    pub async fn delete_planned_downtime(&self, tenant_id: TenantId, id: i64) -> Result<()>;
+    pub async fn reasons(&self, tenant_id: TenantId) -> Result<Vec<Reason>>;
+    pub async fn add_reason(&self, tenant_id: TenantId, category: String, name: String) -> Result<Reason>;
+    pub async fn update_reason(&self, tenant_id: TenantId, id: i64, category: Option<String>, name: Option<String>) -> Result<Reason>;
+    /// Deletes a reason; stops that had it become unassigned.
+    pub async fn delete_reason(&self, tenant_id: TenantId, id: i64) -> Result<()>;
+    /// Notes on the asset's stops that start in `[from, to)`.
+    pub async fn stop_parts(&self, tenant_id: TenantId, asset_id: AssetId, from: i64, to: i64) -> Result<Vec<StopPart>>;
+    /// Sets the reason and comment of one part of a stop (the part starting at `part_start`).
+    pub async fn annotate_stop(&self, tenant_id: TenantId, part: StopPart) -> Result<()>;
+    /// Splits a stop at `at`: a new part starts there, with no reason yet. The part it cuts
+    /// keeps its reason; a split at an existing part start changes nothing.
+    pub async fn split_stop(&self, tenant_id: TenantId, asset_id: AssetId, stop_start: i64, at: i64) -> Result<()>;
+    /// What the figures of each asked asset and window are computed from, in the order asked.
+    /// Read in a few parallel transactions, not one per window: a year of 500 assets has
+    /// 1,000 edge-day windows.
+    pub async fn histories(&self, tenant_id: TenantId, asks: Vec<HistoryAsk>, now: i64) -> Result<Vec<HistoryRows>>;
+
+    // rollups
+    /// What the day rollups of these assets inside `[from, to)` need: per asset, in the order
+    /// given, its rollup generation, until when its days are settled (the time of the latest
+    /// event whose state differs from the newest event's; `None` when it never changed state),
+    /// and the stored days. Each asset's part is read in one transaction; many assets are read
+    /// in a few parallel parts (a year of 500 assets is 182,500 rows).
+    pub async fn day_rollups(&self, tenant_id: TenantId, asset_ids: Vec<AssetId>, from: i64, to: i64) -> Result<Vec<StoredDays>>;
+    /// Stores computed days of several assets in one transaction; an asset's days are dropped
+    /// instead when its rollups were invalidated since their `generation` was read (they may be
+    /// stale). Returns how many assets' days were stored.
+    pub async fn save_day_rollups(&self, tenant_id: TenantId, assets: Vec<NewDays>) -> Result<usize>;
+
+    // inbox
+    /// SQLite: moves its events inbox, as it is now, into `events` (store/sqlite/inbox.rs), in
+    /// writer jobs small enough that requests in between wait little; events that arrive
+    /// meanwhile wait for the next settle. PostgreSQL has no inbox: nothing to move.
+    pub async fn settle(&self) -> Result<usize>;
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn reads_in_parts_answer_in_the_order_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        for n in [0_i64, 1, 63, 64, 65, 500] {
-            let items: Vec<i64> = (0..n).collect();
-            let doubled = store
-                .read_in_parts(items, 64, |conn, i| {
-                    Ok(conn.query_row("SELECT ?1 * 2", [i], |r| r.get::<_, i64>(0))?)
-                })
-                .await
-                .unwrap();
-            assert_eq!(
-                doubled,
-                (0..n).map(|i| i * 2).collect::<Vec<_>>(),
-                "{n} items"
-            );
-        }
-        store.close().await;
-    }
 }

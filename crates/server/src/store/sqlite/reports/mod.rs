@@ -17,7 +17,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use super::pending::{PendingLimit, PendingLimits};
 use super::seqs::{LoggerSeqs, advance_stored_ack};
-use super::{DeviceAuth, Result, Store, StoreError, inbox, now_ms};
+use super::{DeviceAuth, Result, Sqlite, StoreError, inbox, now_ms};
 use crate::domain::{AssetId, LoggerRow, TenantId};
 
 /// One reported change, validated.
@@ -477,7 +477,7 @@ fn stored_unnumbered(
         .optional()?)
 }
 
-impl Store {
+impl Sqlite {
     /// Stores a logger's events, all or nothing, each once; answers after they are durable.
     /// With `acknowledge`, also advances and returns the logger's acknowledgement watermark
     /// (the batched protocol needs it; single reports do not pay for it).

@@ -5,7 +5,7 @@
 //! the truth. The rules that keep them right:
 //!
 //! - **Only settled days are stored.** A day is settled when it ends before the asset's last
-//!   change of state ([`Store::day_rollups`] reads that time): an event arriving in order (at or after the
+//!   change of state ([`Sqlite::day_rollups`] reads that time): an event arriving in order (at or after the
 //!   newest one) changes the state only from its own time on, and the only stop it can end
 //!   began at that last change or later, so no settled day moves.
 //! - **Whatever else could move a day deletes it**: a late event deletes the days from the last
@@ -20,7 +20,7 @@
 use assetlog_core::kpi::Figures;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Store};
+use super::{Result, Sqlite};
 use crate::domain::{AssetId, LoggerRow, TenantId};
 
 /// Down time of a day by reason: `(reason id or None for unassigned, stops, down_ms)`.
@@ -44,14 +44,14 @@ pub struct NewDays {
     pub days: Vec<DayRollup>,
 }
 
-/// An asset's stored days and what deciding about new ones needs (see [`Store::day_rollups`]).
+/// An asset's stored days and what deciding about new ones needs (see [`Sqlite::day_rollups`]).
 pub struct StoredDays {
     pub generation: i64,
     pub settled_until: Option<i64>,
     pub days: Vec<DayRollup>,
 }
 
-impl Store {
+impl Sqlite {
     /// What the day rollups of these assets inside `[from, to)` need: per asset, in the order
     /// given, its rollup generation, until when its days are settled (the time of the latest
     /// event whose state differs from the newest event's; `None` when it never changed state),
@@ -108,7 +108,7 @@ impl Store {
     }
 }
 
-/// One asset's part of [`Store::day_rollups`].
+/// One asset's part of [`Sqlite::day_rollups`].
 fn stored_days(
     tx: &Connection,
     tenant_id: TenantId,

@@ -22,7 +22,7 @@ use super::checkpoint::{self, Checkpointer};
 use super::health::{Fault, Health, fault_of};
 use super::migrate::MIGRATIONS;
 use super::writer::Writer;
-use super::{Inner, Store, StoreError, events_only_when_settled, inbox, pending};
+use super::{Inner, Sqlite, StoreError, events_only_when_settled, inbox, pending};
 
 /// Prepared statements a connection keeps: more than the store has distinct cached ones, so a
 /// busy writer never re-parses its hot statements (rusqlite keeps 16 by default).
@@ -82,7 +82,7 @@ fn data_dir(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
 
-impl Store {
+impl Sqlite {
     /// Opens (creating if needed) the database file and applies pending migrations; on a full
     /// disk, opens it read-only with a warning (module documentation).
     pub fn open(path: &Path) -> anyhow::Result<Self> {
@@ -95,7 +95,7 @@ impl Store {
     }
 }
 
-fn open_writable(path: &Path) -> Result<Store, Failed> {
+fn open_writable(path: &Path) -> Result<Sqlite, Failed> {
     // Only the writer thread uses this connection, so it needs no per-call mutex either.
     let mut conn = Connection::open_with_flags(
         path,
@@ -145,7 +145,7 @@ fn open_writable(path: &Path) -> Result<Store, Failed> {
         .build(manager)
         .context("cannot open the database's readers")?;
     let health = Arc::new(Health::default());
-    Ok(Store {
+    Ok(Sqlite {
         inner: Arc::new(Inner {
             writer: Writer::start(conn, health.clone()).context("cannot start the writer")?,
             checkpointer: Some(Checkpointer::start(path)?),
@@ -168,7 +168,7 @@ fn init_reader(c: &mut Connection, first: &str) -> rusqlite::Result<()> {
     c.authorizer(Some(events_only_when_settled))
 }
 
-fn open_read_only(path: &Path, fault: Fault) -> anyhow::Result<Store> {
+fn open_read_only(path: &Path, fault: Fault) -> anyhow::Result<Sqlite> {
     let reason = format!(
         "{}: the server started read-only; free space on it and restart the server",
         fault.message
@@ -212,7 +212,7 @@ fn open_read_only(path: &Path, fault: Fault) -> anyhow::Result<Store> {
         "{reason}. Reads are served; writes are answered 507 storage_full"
     );
     let health = Arc::new(Health::read_only(reason));
-    Ok(Store {
+    Ok(Sqlite {
         inner: Arc::new(Inner {
             writer: Writer::refusing(health.clone()),
             checkpointer: None,

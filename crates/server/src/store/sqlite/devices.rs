@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::pending::{PendingLimit, PendingLimits, count_pending};
 use super::reports::ensure_asset;
-use super::{Result, Store, StoreError, now_ms};
+use super::{Result, Sqlite, StoreError, now_ms};
 use crate::domain::{LoggerRow, TenantId};
 use crate::secrets::hash_secret;
 
@@ -21,7 +21,7 @@ pub struct DeviceAuth {
     /// None while the logger is pending.
     pub tenant_id: Option<TenantId>,
     pub allow_keyless: bool,
-    key_hash: String,
+    pub(in crate::store) key_hash: String,
 }
 
 impl DeviceAuth {
@@ -117,7 +117,7 @@ pub struct Heartbeat {
     pub firmware_version: Option<String>,
 }
 
-impl Store {
+impl Sqlite {
     /// The credentials of a live logger, from memory when known.
     pub async fn device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>> {
         let epoch = {

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Role, Session, Store, StoreError, Tenant, Unique, User, now_ms, on_unique};
+use super::{Result, Role, Session, Sqlite, StoreError, Tenant, Unique, User, now_ms, on_unique};
 use crate::domain::{TenantId, UserId};
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -56,7 +56,7 @@ fn insert_user(
     })
 }
 
-impl Store {
+impl Sqlite {
     /// Creates a tenant and its first admin, unless `only_if_no_user` and a user exists already
     /// (checked in the same transaction, so two racing first sign-ups cannot both win).
     pub async fn signup(
@@ -80,7 +80,6 @@ impl Store {
         .await
     }
 
-    /// True once anyone has an account.
     /// Every tenant, for the background work done per tenant.
     pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         self.read(|conn| {
@@ -92,6 +91,7 @@ impl Store {
         .await
     }
 
+    /// True once anyone has an account.
     pub async fn has_users(&self) -> Result<bool> {
         self.read(|conn| {
             Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)

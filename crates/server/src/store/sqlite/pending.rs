@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store, StoreError};
+use super::{Result, Sqlite, StoreError};
 
 /// The caps on pending loggers (`--max-pending-loggers`, `--pending-max-events`,
 /// `--pending-max-assets`).
@@ -154,7 +154,7 @@ fn delete_pending(conn: &Connection, row: LoggerRow) -> Result<()> {
     Ok(())
 }
 
-impl Store {
+impl Sqlite {
     /// Sets the caps on pending loggers (at start).
     pub fn set_pending_limits(&self, limits: PendingLimits) {
         let caps = &self.inner.pending;
@@ -279,7 +279,7 @@ mod tests {
             )
             .unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = Sqlite::open(&path).unwrap();
         let pending = store.pending_loggers().await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Asset, Event, Logger, Result, Store, StoreError, now_ms, state_of};
+use super::{Asset, Event, Logger, Result, Sqlite, StoreError, now_ms, state_of};
 use crate::domain::{AssetId, LoggerRow, TenantId};
 use crate::secrets::hash_secret;
 
@@ -123,7 +123,7 @@ fn owned_logger(conn: &Connection, tenant_id: TenantId, id: LoggerRow) -> Result
     .ok_or(StoreError::NotFound)
 }
 
-impl Store {
+impl Sqlite {
     pub async fn loggers(&self, tenant_id: TenantId) -> Result<Vec<Logger>> {
         self.read(move |conn| tenant_loggers(conn, tenant_id, None))
             .await

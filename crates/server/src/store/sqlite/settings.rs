@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::rollups::{forget_asset_days, forget_tenant_days};
-use super::{BackendError, Result, Store, StoreError, Unique, now_ms, on_unique};
+use super::{BackendError, Result, Sqlite, StoreError, Unique, now_ms, on_unique};
 use crate::calendar::Calendar;
 use crate::domain::{AssetId, LoggerRow, TenantId};
 
@@ -61,7 +61,7 @@ fn reason_in_tenant(conn: &Connection, tenant_id: TenantId, reason_id: i64) -> R
     .ok_or_else(|| StoreError::Conflict("no such downtime reason in this tenant".into()))
 }
 
-impl Store {
+impl Sqlite {
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings> {
         self.read(move |conn| {
             Ok(conn.query_row(

@@ -9,7 +9,7 @@
 //! one chunk at most (the once-a-second move of a full inbox used to hold them up to 180 ms).
 //!
 //! The rule that keeps readers right: **nothing reads `events` without settling first**. Readers
-//! can only read events through `Store::read_events` (the read-only connections refuse any other
+//! can only read events through `Sqlite::read_events` (the read-only connections refuse any other
 //! statement that reads them), which asks the writer to settle and then reads, so they see every
 //! event acknowledged before their request; writer jobs that read events call [`settle`] inline. A
 //! reader may miss events that arrive between its settle and its read, like a read that began a
@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::domain::AssetId;
 
 use super::rollups::forget_days_for_late_event;
-use super::{Result, Store};
+use super::{Result, Sqlite};
 
 /// Moves every event of the inbox into `events`, in one go: for writer jobs that are about to
 /// read events themselves. Returns how many events joined the history.
@@ -31,7 +31,7 @@ pub(crate) fn settle(conn: &Connection) -> Result<usize> {
     Ok(settle_chunk(conn, None, usize::MAX)?.moved)
 }
 
-/// Events moved at most by one writer job of [`Store::settle`]: the job holds up the requests
+/// Events moved at most by one writer job of [`Sqlite::settle`]: the job holds up the requests
 /// of its group commit, so it is bounded (about 5 µs an event: 10 ms), and a full inbox moves in
 /// several jobs with other requests between them. Large enough that an asset's events still
 /// share index pages in the move.
@@ -114,7 +114,7 @@ pub(crate) fn next_event_id(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-impl Store {
+impl Sqlite {
     /// Moves the inbox, as it is now, into `events` (see the module documentation), in writer
     /// jobs of at most [`CHUNK`] events so that requests in between wait for one chunk at most.
     /// Cheap when it is empty. Events that arrive meanwhile wait for the next settle.

@@ -6,15 +6,15 @@ use anyhow::Context;
 use rusqlite::Connection;
 
 pub(super) const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_analytics.sql"),
-    include_str!("../../migrations/0003_dropped_events.sql"),
-    include_str!("../../migrations/0004_day_rollups.sql"),
-    include_str!("../../migrations/0005_packed_day_rollups.sql"),
-    include_str!("../../migrations/0006_seq_runs.sql"),
-    include_str!("../../migrations/0007_events_inbox.sql"),
-    include_str!("../../migrations/0008_pending_limits.sql"),
-    include_str!("../../migrations/0009_tenant_names.sql"),
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_analytics.sql"),
+    include_str!("../../../migrations/sqlite/0003_dropped_events.sql"),
+    include_str!("../../../migrations/sqlite/0004_day_rollups.sql"),
+    include_str!("../../../migrations/sqlite/0005_packed_day_rollups.sql"),
+    include_str!("../../../migrations/sqlite/0006_seq_runs.sql"),
+    include_str!("../../../migrations/sqlite/0007_events_inbox.sql"),
+    include_str!("../../../migrations/sqlite/0008_pending_limits.sql"),
+    include_str!("../../../migrations/sqlite/0009_tenant_names.sql"),
 ];
 
 /// The line that marks a migration rebuilding a table other tables refer to (SQLite changes a
@@ -81,7 +81,7 @@ fn apply_one(
 mod tests {
     use super::*;
     use crate::domain::{TenantId, UserId};
-    use crate::store::Store;
+    use crate::store::sqlite::Sqlite;
     use rusqlite::params;
 
     #[tokio::test]
@@ -122,7 +122,7 @@ mod tests {
                 .unwrap();
             }
         }
-        Store::open(&path).unwrap().close().await;
+        Sqlite::open(&path).unwrap().close().await;
         let conn = Connection::open(&path).unwrap();
         let runs: Vec<(i64, i64, i64)> = conn
             .prepare("SELECT logger_row, first, last FROM seq_runs ORDER BY logger_row, first")
@@ -145,7 +145,7 @@ mod tests {
     /// A database as schema 8 left it: two tenants and what refers to them.
     fn schema_8_with_data(path: &std::path::Path) -> Connection {
         let conn = Connection::open(path).unwrap();
-        crate::store::open::configure(&conn).unwrap();
+        super::super::open::configure(&conn).unwrap();
         for sql in &MIGRATIONS[..8] {
             conn.execute_batch(sql).unwrap();
         }
@@ -263,7 +263,7 @@ mod tests {
         drop(conn);
 
         // And the server reads it.
-        let store = Store::open(&path).unwrap();
+        let store = Sqlite::open(&path).unwrap();
         let (user, tenant, _) = store
             .user_for_login("ada@acme.example".into())
             .await
