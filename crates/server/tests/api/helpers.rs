@@ -52,6 +52,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = ServeConfig::local(dir.path().join("data"));
     configure(&mut config);
+    if config.database_url.is_none() {
+        config.database_url = test_database(&config.data_dir);
+    }
     let app = Application::build(config).await.expect("server starts");
     let url = format!("http://{}", app.local_addr());
     let store = Some(app.state().store.clone());
@@ -418,10 +421,15 @@ pub fn assetlog() -> Command {
 
 impl ServerProcess {
     pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> Self {
-        let mut child = assetlog()
+        let mut command = assetlog();
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(extra)
+            .args(extra);
+        if let Some(url) = test_database(data_dir) {
+            command.env("DATABASE_URL", url);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -461,4 +469,57 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The environment variable that runs the suite against PostgreSQL: the URL of a database the
+/// tests may connect to, as a role that may create databases (docs/OPERATIONS.md, the README).
+pub const TEST_DATABASE_ENV: &str = "ASSETLOG_TEST_DATABASE_URL";
+
+/// Whether this run is against PostgreSQL: the few tests of SQLite's own file (a full disk, a
+/// damaged file, `assetlog check`) return early then.
+pub fn on_postgres() -> bool {
+    std::env::var_os(TEST_DATABASE_ENV).is_some()
+}
+
+/// With [`TEST_DATABASE_ENV`] set: the URL of a fresh database for the data directory
+/// `data_dir` (made at its first use), so a test that restarts its server over the same
+/// directory finds its data again. Databases are named `assetlog_t_*`; `cargo xtask test` drops
+/// them before a run.
+pub fn test_database(data_dir: &std::path::Path) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let admin = std::env::var(TEST_DATABASE_ENV).ok()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let name = format!("assetlog_t_{:016x}", hasher.finish());
+    let url = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("{TEST_DATABASE_ENV} must end in /DATABASE"),
+    };
+    // Its own thread and runtime: callers may be inside a runtime, or not.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach {TEST_DATABASE_ENV}: {e}"));
+            tokio::spawn(connection);
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .expect("list databases")
+                .is_some();
+            if !exists {
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create the test database");
+            }
+        });
+    })
+    .join()
+    .expect("test database made");
+    Some(url)
 }

@@ -8,7 +8,8 @@ use deadpool_postgres::Object;
 use super::super::now_ms;
 
 /// The migrations, in order; the version of each is its place in the list, from 1.
-pub(super) const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+pub(super) const MIGRATIONS: &[&str] =
+    &[include_str!("../../../migrations/postgres/0001_init.sql")];
 
 /// The key of the advisory lock the migrations run under (any number, the same in every replica).
 const MIGRATION_LOCK: i64 = 0x6173_7365_746c_6f67; // "assetlog"
@@ -37,7 +38,10 @@ async fn apply(client: &mut Object) -> anyhow::Result<()> {
         .await
         .context("cannot make the table of migrations")?;
     let version: i64 = client
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await?
         .get(0);
     let known = MIGRATIONS.len() as i64;

@@ -19,7 +19,10 @@ fn month_start(ms: i64, months: i32) -> Option<(i64, String)> {
     let index = at.year() * 12 + at.month0() as i32 + months;
     let (year, month) = (index.div_euclid(12), index.rem_euclid(12) as u32 + 1);
     let start = Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).single()?;
-    Some((start.timestamp_millis(), format!("events_{year:04}_{month:02}")))
+    Some((
+        start.timestamp_millis(),
+        format!("events_{year:04}_{month:02}"),
+    ))
 }
 
 /// The partitions of the months from `from_ms`'s to `MONTHS_AHEAD` after `now`'s: (name,
@@ -27,8 +30,12 @@ fn month_start(ms: i64, months: i32) -> Option<(i64, String)> {
 pub fn months(from_ms: i64, now: i64) -> Vec<(String, i64, i64)> {
     let mut out = Vec::new();
     let mut at = 0;
-    while let (Some((start, name)), Some((end, _))) = (month_start(from_ms, at), month_start(from_ms, at + 1)) {
-        if start > now && month_start(now, MONTHS_AHEAD as i32).is_some_and(|(last, _)| start > last) {
+    while let (Some((start, name)), Some((end, _))) =
+        (month_start(from_ms, at), month_start(from_ms, at + 1))
+    {
+        if start > now
+            && month_start(now, MONTHS_AHEAD as i32).is_some_and(|(last, _)| start > last)
+        {
             break;
         }
         out.push((name, start, end));
@@ -77,13 +84,37 @@ mod tests {
 
     #[test]
     fn months_run_from_the_first_to_three_ahead() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap().timestamp_millis();
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 15, 12, 0, 0)
+            .unwrap()
+            .timestamp_millis();
         let names: Vec<String> = months(now, now).into_iter().map(|m| m.0).collect();
-        assert_eq!(names, ["events_2026_11", "events_2026_12", "events_2027_01", "events_2027_02"]);
+        assert_eq!(
+            names,
+            [
+                "events_2026_11",
+                "events_2026_12",
+                "events_2027_01",
+                "events_2027_02"
+            ]
+        );
         let (_, start, end) = &months(now, now)[1];
-        assert_eq!(*start, Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap().timestamp_millis());
-        assert_eq!(*end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap().timestamp_millis());
-        let older = Utc.with_ymd_and_hms(2025, 12, 31, 23, 0, 0).unwrap().timestamp_millis();
+        assert_eq!(
+            *start,
+            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+        assert_eq!(
+            *end,
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+        let older = Utc
+            .with_ymd_and_hms(2025, 12, 31, 23, 0, 0)
+            .unwrap()
+            .timestamp_millis();
         assert_eq!(months(older, now).len(), 15);
     }
 }

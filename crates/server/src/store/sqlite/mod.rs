@@ -46,6 +46,7 @@ pub use open::{Integrity, check_integrity};
 pub use pending::{PendingLimit, PendingLimits, PendingLogger};
 pub use reports::{IngestOutcome, NewEvent, StoredChange};
 pub use rollups::{DayRollup, NewDays, StoredDays, check_rollup_decoding};
+pub(in crate::store) use seqs::run_changes;
 pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
 
 pub(crate) use super::model::*;

@@ -61,13 +61,12 @@ impl LoggerSeqs {
     /// Writes back the runs that changed: a run that grew at its end (the usual case: the next
     /// seq) is updated in place; runs that no longer start where they did are deleted.
     pub(super) fn save(&self, conn: &Connection) -> Result<()> {
-        let now = self.runs.runs();
-        let starts_now = |first: u64| now.binary_search_by_key(&first, |r| r.0).is_ok();
-        for &(first, _) in self.read.iter().filter(|r| !starts_now(r.0)) {
+        let (gone, changed) = run_changes(&self.read, self.runs.runs());
+        for first in gone {
             conn.prepare_cached("DELETE FROM seq_runs WHERE logger_row = ?1 AND first = ?2")?
                 .execute(params![self.logger_row, first as i64])?;
         }
-        for &(first, last) in now.iter().filter(|r| self.read.binary_search(r).is_err()) {
+        for (first, last) in changed {
             conn.prepare_cached(
                 "INSERT INTO seq_runs (logger_row, first, last) VALUES (?1, ?2, ?3)
                  ON CONFLICT (logger_row, first) DO UPDATE SET last = excluded.last",
@@ -76,6 +75,24 @@ impl LoggerSeqs {
         }
         Ok(())
     }
+}
+
+/// What writing back `now` over the runs `read` takes (both sorted by `first`): the starts of
+/// the read runs that no longer start a run (to delete), and the runs that are new or grew (to
+/// insert or update). The usual case, a run that grew at its end, is one update and no delete.
+pub(crate) fn run_changes(read: &[(u64, u64)], now: &[(u64, u64)]) -> (Vec<u64>, Vec<(u64, u64)>) {
+    let starts_now = |first: u64| now.binary_search_by_key(&first, |r| r.0).is_ok();
+    let gone = read
+        .iter()
+        .filter(|r| !starts_now(r.0))
+        .map(|r| r.0)
+        .collect();
+    let changed = now
+        .iter()
+        .filter(|r| read.binary_search(r).is_err())
+        .copied()
+        .collect();
+    (gone, changed)
 }
 
 /// Moves the logger's acknowledgement watermark from its stored value `saved` over the run of
