@@ -157,7 +157,8 @@ pub async fn report(
 /// writes are committed by then and must be answered as such.
 pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<TenantId>) {
     let now = now_ms();
-    if let Some(change) = state.presence.touch(device, tenant_id, now) {
+    let decides = *state.leads.borrow();
+    if let Some(change) = state.presence.touch(device, tenant_id, now, decides) {
         // After the monitor's write of the span's start, never before it (see `monitor`).
         let _ordered = state.transitions.lock().await;
         if let Err(e) = state.store.close_offline(device.row, now).await {

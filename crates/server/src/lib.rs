@@ -14,9 +14,11 @@
 //! - [`connections`]: the accept loop: connection cap, idle and header-read timeouts, drain.
 //! - [`http`]: the API, one module per domain (accounts, device protocol, loggers, assets and
 //!   events, live socket, operations).
-//! - [`store`]: the storage seam; SQLite with group commit today.
+//! - [`store`]: the storage seam: SQLite (default) or PostgreSQL behind it.
 //! - [`live`]: the per-tenant live hub.
 //! - [`presence`]: which loggers are online; [`monitor`] marks the silent ones offline.
+//! - [`replicas`]: several servers on one database as one: live messages and revocations
+//!   cross between them, one leads.
 //! - [`secrets`]: tokens, device keys, claim codes, password hashing.
 //! - [`limits`]: what a hostile client cannot exhaust: hashing slots, sign-in attempts,
 //!   analytics slots.
@@ -36,6 +38,7 @@ pub mod live;
 pub mod metrics;
 pub mod monitor;
 pub mod presence;
+pub mod replicas;
 pub mod secrets;
 pub mod shares;
 pub mod startup;
@@ -64,6 +67,9 @@ pub struct AppState {
     pub backfilled: Arc<tokio::sync::Notify>,
     /// How many background settles of the day rollups have finished (for those who wait on one).
     pub days_settled: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Whether this server leads the others on its database (always, alone on SQLite): the
+    /// once-per-installation work of `monitor` is the leader's.
+    pub leads: tokio::sync::watch::Receiver<bool>,
     /// Turns true when the server begins to shut down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -8,11 +8,11 @@
 //! authorised once, at its handshake, so a sign-out, a deleted user or a new role must reach it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use assetlog_core::RunState;
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::domain::{AssetId, TenantId, UserId};
 
@@ -47,6 +47,9 @@ pub enum Revoked {
     Session(Arc<str>),
     /// Every session of a user: deleted, or given another role.
     User(UserId),
+    /// Every socket: this server missed messages (replicas.rs), so each client reconnects and
+    /// re-reads the state.
+    Everyone,
 }
 
 impl Revoked {
@@ -55,6 +58,7 @@ impl Revoked {
         match self {
             Self::Session(hash) => hash.as_ref() == token_hash,
             Self::User(id) => *id == user_id,
+            Self::Everyone => true,
         }
     }
 }
@@ -67,6 +71,16 @@ pub struct LiveHub {
     /// Messages a client may fall behind before it is dropped.
     buffer: usize,
     revocations: broadcast::Sender<Revoked>,
+    /// Where what is published and revoked here also goes, for the other servers on the same
+    /// database (replicas.rs); unset for a server alone.
+    others: OnceLock<mpsc::UnboundedSender<Outgoing>>,
+}
+
+/// What the hub hands to the other servers.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Frame(TenantId, Frame),
+    Revoked(Revoked),
 }
 
 impl LiveHub {
@@ -75,11 +89,28 @@ impl LiveHub {
             tenants: Mutex::default(),
             buffer,
             revocations: broadcast::channel(REVOCATION_BUFFER).0,
+            others: OnceLock::new(),
         }
     }
 
-    /// Closes the sockets of a session that ended or changed (see [`LiveHub::revocations`]).
+    /// From now on, everything published or revoked here is also handed to the receiver, for
+    /// the other servers (once per hub; None when already taken).
+    pub fn share(&self) -> Option<mpsc::UnboundedReceiver<Outgoing>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.others.set(sender).ok().map(|()| receiver)
+    }
+
+    /// Closes the sockets of a session that ended or changed (see [`LiveHub::revocations`]),
+    /// here and on the other servers.
     pub fn revoke(&self, revoked: Revoked) {
+        if let Some(others) = self.others.get() {
+            let _ = others.send(Outgoing::Revoked(revoked.clone()));
+        }
+        self.revoke_here(revoked);
+    }
+
+    /// [`LiveHub::revoke`] on this server only (what another server revoked).
+    pub fn revoke_here(&self, revoked: Revoked) {
         // No receiver: no socket is open.
         let _ = self.revocations.send(revoked);
     }
@@ -98,7 +129,28 @@ impl LiveHub {
             .subscribe()
     }
 
+    /// Sends `message` to the tenant's clients, here and on the other servers.
     pub fn publish(&self, tenant_id: TenantId, message: &LiveMessage) {
+        let others = self.others.get();
+        if others.is_none() && !self.has_clients(tenant_id) {
+            return;
+        }
+        let frame: Frame = match serde_json::to_string(message) {
+            Ok(text) => text.into(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a live message");
+                return;
+            }
+        };
+        if let Some(others) = others {
+            let _ = others.send(Outgoing::Frame(tenant_id, frame.clone()));
+        }
+        self.deliver(tenant_id, frame);
+    }
+
+    /// Sends an encoded message to the tenant's clients on this server only (what another
+    /// server published).
+    pub fn deliver(&self, tenant_id: TenantId, frame: Frame) {
         let mut tenants = self.tenants.lock().expect("hub lock");
         let Some(sender) = tenants.get(&tenant_id) else {
             return;
@@ -107,12 +159,14 @@ impl LiveHub {
             tenants.remove(&tenant_id);
             return;
         }
-        match serde_json::to_string(message) {
-            Ok(text) => {
-                let _ = sender.send(text.into());
-            }
-            Err(e) => tracing::error!(error = %e, "cannot encode a live message"),
-        }
+        let _ = sender.send(frame);
+    }
+
+    fn has_clients(&self, tenant_id: TenantId) -> bool {
+        let tenants = self.tenants.lock().expect("hub lock");
+        tenants
+            .get(&tenant_id)
+            .is_some_and(|sender| sender.receiver_count() > 0)
     }
 }
 

@@ -81,7 +81,7 @@ pub async fn settle_days(state: AppState) {
             }
         };
         tokio::select! {
-            _ = due => {
+            _ = due, if *state.leads.borrow() => {
                 // Stops at shutdown even half way: what it stored so far is kept.
                 tokio::select! {
                     done = crate::analytics::settle_days(&state) => match done {
@@ -127,7 +127,7 @@ pub async fn expire_pending(state: AppState) {
     let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
     loop {
         tokio::select! {
-            _ = ticker.tick() => {
+            _ = ticker.tick(), if *state.leads.borrow() => {
                 match state.store.expire_pending(now_ms().saturating_sub(expiry_ms)).await {
                     Ok(expired) => {
                         for (row, logger_id) in expired {
@@ -144,6 +144,13 @@ pub async fn expire_pending(state: AppState) {
 }
 
 async fn sweep(state: &AppState) {
+    let leads = *state.leads.borrow();
+    if state.store.shared() {
+        share_presence(state, leads).await;
+    }
+    if !leads {
+        return;
+    }
     // Going offline (in memory) and recording the span's start happen under one lock, which a
     // logger coming back takes before recording the end: so the end never precedes the start.
     let ordered = state.transitions.lock().await;
@@ -158,5 +165,28 @@ async fn sweep(state: &AppState) {
     drop(ordered);
     if let Err(e) = state.store.save_contacts(contacts).await {
         tracing::warn!(error = %e, "cannot save logger contacts");
+    }
+}
+
+/// With other servers on the database: hands on the contacts this one heard, and takes in
+/// theirs; the leader announces the loggers that came back through another server.
+async fn share_presence(state: &AppState, leads: bool) {
+    if !leads && let Err(e) = state.store.record_last_seen(state.presence.heard()).await {
+        tracing::warn!(error = %e, "cannot share logger contacts");
+    }
+    let rows = match state.store.presence_contacts().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the other servers' logger contacts");
+            return;
+        }
+    };
+    let _ordered = state.transitions.lock().await;
+    for change in state.presence.merge(rows, leads, now_ms()) {
+        tracing::info!(logger = %change.logger_id, "logger came online (through another server)");
+        if let Err(e) = state.store.close_offline(change.row, now_ms()).await {
+            tracing::warn!(error = %e, "cannot record the end of an offline span");
+        }
+        publish_status(state, &change);
     }
 }

@@ -72,12 +72,15 @@ impl Presence {
         offline
     }
 
-    /// Records a contact; returns the change when the logger was offline (or never seen).
+    /// Records a contact; returns the change when the logger was offline (or never seen) and
+    /// this server `decides` (leads: replicas.rs). A server that does not only records the
+    /// contact, for the leader to learn at its next [`Presence::merge`].
     pub fn touch(
         &self,
         device: &DeviceAuth,
         tenant_id: Option<TenantId>,
         now: i64,
+        decides: bool,
     ) -> Option<StatusChange> {
         let mut contacts = self.contacts.lock().expect("presence lock");
         let contact = contacts.entry(device.row).or_insert_with(|| Contact {
@@ -90,7 +93,7 @@ impl Presence {
         contact.tenant_id = tenant_id;
         contact.last_seen = contact.last_seen.max(now);
         contact.unsaved = true;
-        if contact.online {
+        if contact.online || !decides {
             return None;
         }
         contact.online = true;
@@ -126,6 +129,59 @@ impl Presence {
             }
         }
         (went_offline, to_save)
+    }
+
+    /// The contacts heard since the last call, to share with the other servers (a server that
+    /// does not lead: the leader saves its own with [`Presence::sweep`]).
+    pub fn heard(&self) -> Vec<(LoggerRow, i64)> {
+        let mut contacts = self.contacts.lock().expect("presence lock");
+        contacts
+            .iter_mut()
+            .filter(|(_, c)| c.unsaved)
+            .map(|(row, c)| {
+                c.unsaved = false;
+                (*row, c.last_seen)
+            })
+            .collect()
+    }
+
+    /// Takes in what all servers on the database heard (`rows`: logger, hardware id, tenant,
+    /// last contact, online as the leader last decided). The leader (`decides`) keeps its own
+    /// view of who is online and returns the loggers that came online through another server;
+    /// another server takes the leader's view and returns nothing.
+    pub fn merge(
+        &self,
+        rows: Vec<(LoggerRow, String, Option<TenantId>, i64, bool)>,
+        decides: bool,
+        now: i64,
+    ) -> Vec<StatusChange> {
+        let mut contacts = self.contacts.lock().expect("presence lock");
+        let mut came_online = Vec::new();
+        for (row, logger_id, tenant_id, last_seen, online) in rows {
+            let contact = contacts.entry(row).or_insert_with(|| Contact {
+                logger_id,
+                tenant_id,
+                last_seen,
+                online,
+                unsaved: false,
+            });
+            contact.tenant_id = tenant_id;
+            contact.last_seen = contact.last_seen.max(last_seen);
+            if !decides {
+                contact.online = online;
+            } else if !contact.online && now - contact.last_seen <= self.timeout_ms {
+                contact.online = true;
+                contact.unsaved = true;
+                came_online.push(StatusChange {
+                    row,
+                    tenant_id,
+                    logger_id: contact.logger_id.clone(),
+                    online: true,
+                    last_seen: contact.last_seen,
+                });
+            }
+        }
+        came_online
     }
 
     /// Moves a logger to its tenant (when claimed); returns its status for the new tenant if online.
@@ -166,11 +222,11 @@ mod tests {
         let presence = Presence::new(1000);
         let d = device(LoggerRow(7));
         let came = presence
-            .touch(&d, Some(TenantId(1)), 10_000)
+            .touch(&d, Some(TenantId(1)), 10_000, true)
             .expect("first contact brings it online");
         assert!(came.online);
         assert_eq!(
-            presence.touch(&d, Some(TenantId(1)), 11_000),
+            presence.touch(&d, Some(TenantId(1)), 11_000, true),
             None,
             "already online"
         );
@@ -196,7 +252,7 @@ mod tests {
         );
         assert!(
             presence
-                .touch(&d, Some(TenantId(1)), 20_001)
+                .touch(&d, Some(TenantId(1)), 20_001, true)
                 .unwrap()
                 .online
         );
@@ -218,5 +274,44 @@ mod tests {
         assert_eq!(presence.get(LoggerRow(2)), Some((1_000, false)));
         assert_eq!(presence.get(LoggerRow(3)), None);
         assert_eq!(offline, [(LoggerRow(2), 1_000)]);
+    }
+
+    #[test]
+    fn with_replicas_only_the_leader_decides_and_learns_what_the_others_heard() {
+        let (leader, other) = (Presence::new(1000), Presence::new(1000));
+        let d = device(LoggerRow(7));
+        // The other server hears the logger: it records, it does not announce.
+        assert_eq!(other.touch(&d, Some(TenantId(1)), 10_000, false), None);
+        assert_eq!(other.heard(), [(LoggerRow(7), 10_000)]);
+        assert!(other.heard().is_empty(), "handed over once");
+        // The leader learns it from the database: the logger came online, once.
+        let row = (
+            LoggerRow(7),
+            "esp-7".to_string(),
+            Some(TenantId(1)),
+            10_000,
+            false,
+        );
+        let came = leader.merge(vec![row.clone()], true, 10_500);
+        assert_eq!(came.len(), 1);
+        assert!(came[0].online);
+        assert!(leader.merge(vec![row], true, 10_600).is_empty());
+        // The other server takes the leader's view, whatever it had.
+        other.merge(
+            vec![(
+                LoggerRow(7),
+                "esp-7".into(),
+                Some(TenantId(1)),
+                10_000,
+                true,
+            )],
+            false,
+            10_700,
+        );
+        assert_eq!(other.get(LoggerRow(7)), Some((10_000, true)));
+        // A contact too old is not a return.
+        let stale = Presence::new(1000);
+        let old = (LoggerRow(8), "esp-8".to_string(), None, 1_000, false);
+        assert!(stale.merge(vec![old], true, 10_000).is_empty());
     }
 }

@@ -123,6 +123,7 @@ impl Application {
             }
         }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let store_leads = store.lead().await;
         let state = AppState {
             store,
             live: Arc::new(LiveHub::new(LIVE_BUFFER)),
@@ -134,6 +135,7 @@ impl Application {
             transitions: Arc::default(),
             backfilled: Arc::default(),
             days_settled: Arc::new(tokio::sync::watch::Sender::new(0)),
+            leads: store_leads,
             shutdown,
         };
         Ok(Self {
@@ -168,6 +170,7 @@ impl Application {
         let settler = tokio::spawn(monitor::settle_events(state.clone()));
         let days = tokio::spawn(monitor::settle_days(state.clone()));
         let expirer = tokio::spawn(monitor::expire_pending(state.clone()));
+        let bridge = crate::replicas::start(&state);
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         let limits = connection_limits(&state.config);
@@ -183,6 +186,9 @@ impl Application {
         let _ = settler.await;
         let _ = days.await;
         let _ = expirer.await;
+        for task in bridge {
+            let _ = task.await;
+        }
         state.store.close().await;
         tracing::info!("database closed");
         served.context("server error")

@@ -128,6 +128,12 @@ impl Owner {
     async fn revocation(&mut self) -> (u16, &'static str) {
         loop {
             match self.revocations.recv().await {
+                Ok(Revoked::Everyone) => {
+                    return (
+                        CLOSE_TOO_SLOW,
+                        "the server missed messages: reconnect and re-read the state",
+                    );
+                }
                 Ok(revoked) if revoked.ends(&self.token_hash, self.user_id) => {
                     return (CLOSE_REVOKED, "the session ended or changed: sign in again");
                 }

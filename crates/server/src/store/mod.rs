@@ -22,6 +22,7 @@
 
 mod model;
 pub mod postgres;
+pub use postgres::Broadcast;
 pub(crate) mod sqlite;
 
 use std::path::Path;
@@ -134,11 +135,34 @@ impl Store {
         }
     }
 
-    /// The PostgreSQL backend, for what only it has (notifications across replicas).
-    pub(crate) fn postgres(&self) -> Option<&postgres::Pg> {
+    /// Whether other servers may share this database (PostgreSQL); one SQLite file has one.
+    pub fn shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Tells every server on the database `payload` (at most [`postgres::MAX_PAYLOAD`] bytes);
+    /// nothing to do for SQLite.
+    pub async fn broadcast(&self, payload: &str) -> Result<()> {
         match &self.backend {
-            Backend::Postgres(db) => Some(db),
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(db) => db.broadcast(payload).await,
+        }
+    }
+
+    /// What the servers on the database broadcast (this one's too), when it is shared.
+    pub fn listen(&self) -> Option<tokio::sync::mpsc::Receiver<Broadcast>> {
+        match &self.backend {
             Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => Some(db.listen()),
+        }
+    }
+
+    /// Whether this server leads the others on the database: the once-per-installation work
+    /// (offline detection, day rollups, expiry) is the leader's. A SQLite server always leads.
+    pub async fn lead(&self) -> tokio::sync::watch::Receiver<bool> {
+        match &self.backend {
+            Backend::Sqlite(_) => tokio::sync::watch::channel(true).1,
+            Backend::Postgres(db) => db.lead().await,
         }
     }
 
@@ -249,6 +273,11 @@ seam! {
     pub async fn logger_contacts(&self) -> Result<Vec<(LoggerRow, String, Option<TenantId>, Option<i64>)>>;
     /// Saves last contacts and online flags that presence tracking holds in memory.
     pub async fn save_contacts(&self, contacts: Vec<(LoggerRow, i64, bool)>) -> Result<()>;
+    /// Every live logger that ever made contact: row, hardware id, tenant, last contact, online
+    /// (what the servers on a shared database learn of each other's contacts: replicas.rs).
+    pub async fn presence_contacts(&self) -> Result<Vec<(LoggerRow, String, Option<TenantId>, i64, bool)>>;
+    /// Records contacts heard (the latest wins), leaving the online flags to the leader.
+    pub async fn record_last_seen(&self, contacts: Vec<(LoggerRow, i64)>) -> Result<()>;
     /// Starts an offline span for a logger at its last contact, unless one is open already.
     pub async fn open_offline(&self, logger_row: LoggerRow, since: i64) -> Result<()>;
     /// Ends a logger's open offline span (if any) at its first contact back.

@@ -19,6 +19,7 @@
 //! - `partitions`: the months of `events`, made ahead of time.
 //! - `accounts`, `devices`, `fleet`, `pending`, `settings`, `rollups`: as in SQLite's backend.
 //! - `reports`: a logger's report stored; reports waiting together share one transaction.
+//! - `notify`: broadcasts between the servers on the database, and which of them leads.
 //! - `ids`: how the typed ids bind.
 
 mod accounts;
@@ -26,8 +27,10 @@ mod devices;
 mod fleet;
 mod ids;
 mod migrate;
+mod notify;
 pub(crate) mod partitions;
 mod pending;
+mod presence;
 mod reports;
 mod rollups;
 mod settings;
@@ -40,6 +43,8 @@ use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Transaction};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+
+pub use notify::{Broadcast, MAX_PAYLOAD};
 
 use super::{BackendError, PendingLimits, Result, StorageHealth, StoreError, Unique};
 use crate::domain::TenantId;

@@ -29,6 +29,7 @@ mod inbox;
 mod migrate;
 mod open;
 mod pending;
+mod presence;
 mod reports;
 mod rollups;
 mod seqs;
