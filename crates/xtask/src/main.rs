@@ -6,7 +6,8 @@
 //!    what is missing with `apt-get` (and starts the services among them); otherwise it names
 //!    what is missing and fails;
 //! 2. `npm ci` in `web/` when `node_modules` is missing or older than `package-lock.json`;
-//! 3. `cargo test --workspace --locked`;
+//! 3. `cargo test --workspace --locked` (the server on SQLite), then the server's tests again
+//!    on PostgreSQL (`ASSETLOG_TEST_DATABASE_URL`, [`TEST_DATABASE`] unless set);
 //! 4. in `web/`: `npm run typecheck`, `npm run test:unit`, `npm run test:e2e` (the real binary in
 //!    headless Chromium);
 //! 5. `.ci/schemathesis`: schemathesis (from PyPI, into a venv under `~/.cache`; needs python3)
@@ -36,9 +37,7 @@ const USAGE: &str = "usage: cargo xtask test
          unit tests and its browser tests, then schemathesis against the OpenAPI document";
 
 /// Something the suite needs from the machine besides Rust and Node, and that root can install
-/// with `apt-get`. PostgreSQL and Mosquitto join this list when their tests arrive: their entry
-/// names the package, tells whether it is there, and has a `start` that brings the server up
-/// before the tests run.
+/// with `apt-get`. A service's entry has a `start` that brings it up before the tests run.
 struct Need {
     /// What it is and which tests use it, for messages.
     what: &'static str,
@@ -51,12 +50,133 @@ struct Need {
     start: Option<fn() -> Result<(), String>>,
 }
 
-const NEEDS: &[Need] = &[Need {
-    what: "Chromium, for the dashboard's browser tests",
-    package: "chromium",
-    found: chromium_found,
-    start: None,
-}];
+const NEEDS: &[Need] = &[
+    Need {
+        what: "Chromium, for the dashboard's browser tests",
+        package: "chromium",
+        found: chromium_found,
+        start: None,
+    },
+    Need {
+        what: "PostgreSQL, for the server's tests on PostgreSQL",
+        package: "postgresql",
+        found: postgres_found,
+        start: Some(start_postgres),
+    },
+];
+
+/// The database the server's tests on PostgreSQL start from (they make one database each
+/// beside it): the role `assetlog` (password `assetlog`, may create databases) on this machine.
+/// `ASSETLOG_TEST_DATABASE_URL` names another.
+const TEST_DATABASE: &str = "postgres://assetlog:assetlog@127.0.0.1/assetlog";
+
+/// The URL the tests on PostgreSQL use.
+fn test_database() -> String {
+    env::var("ASSETLOG_TEST_DATABASE_URL").unwrap_or_else(|_| TEST_DATABASE.to_owned())
+}
+
+/// Debian's PostgreSQL: its cluster tools and a server binary.
+fn postgres_found() -> Result<bool, String> {
+    Ok(Path::new("/usr/bin/pg_ctlcluster").exists()
+        && output("pg_lsclusters", &["-h"]).is_some_and(|l| !l.is_empty()))
+}
+
+/// Starts the first cluster (as root) and makes the tests' role and database if they are
+/// missing; without root, checks that the tests' database answers.
+fn start_postgres() -> Result<(), String> {
+    let root = output("id", &["-u"]).as_deref() == Some("0");
+    if root {
+        let clusters = output("pg_lsclusters", &["-h"]).unwrap_or_default();
+        let mut first = clusters.split_whitespace();
+        let (Some(version), Some(name)) = (first.next(), first.next()) else {
+            return Err("no PostgreSQL cluster (pg_lsclusters shows none)".to_owned());
+        };
+        if !clusters
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("online")
+        {
+            run(
+                &format!("pg_ctlcluster {version} {name} start"),
+                Path::new("/"),
+                &OsString::from("pg_ctlcluster"),
+                &[version, name, "start"],
+            )?;
+        }
+        if env::var_os("ASSETLOG_TEST_DATABASE_URL").is_none() {
+            let sql = "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'assetlog') THEN
+                   CREATE ROLE assetlog LOGIN CREATEDB PASSWORD 'assetlog';
+                 END IF; END $$;";
+            as_postgres(&["-c", sql])?;
+            let has_db = output(
+                "runuser",
+                &[
+                    "-u",
+                    "postgres",
+                    "--",
+                    "psql",
+                    "-Atc",
+                    "SELECT 1 FROM pg_database WHERE datname = 'assetlog'",
+                ],
+            );
+            if has_db.as_deref() != Some("1") {
+                as_postgres(&["-c", "CREATE DATABASE assetlog OWNER assetlog"])?;
+            }
+        }
+    }
+    let url = test_database();
+    match output("psql", &[&url, "-Atc", "SELECT 1"]) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "the tests' database {} does not answer: start PostgreSQL and make the role \
+             (docs/OPERATIONS.md, \"Tests on PostgreSQL\"), or set ASSETLOG_TEST_DATABASE_URL",
+            TEST_DATABASE.replace(":assetlog@", "@")
+        )),
+    }
+}
+
+/// Runs psql as the `postgres` user with `args`.
+fn as_postgres(args: &[&str]) -> Result<(), String> {
+    let mut all = vec![
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+    ];
+    all.extend(args);
+    run(
+        "psql as postgres",
+        Path::new("/"),
+        &OsString::from("runuser"),
+        &all,
+    )
+    .map(|_| ())
+}
+
+/// Drops the databases earlier runs of the tests on PostgreSQL left (`assetlog_t_*`).
+fn drop_test_databases(url: &str) -> Result<String, String> {
+    let names = output("psql", &[url, "-Atc", "SELECT datname FROM pg_database WHERE datname LIKE 'assetlog\\_t\\_%' OR datname LIKE 'assetlog\\_u\\_%' OR datname LIKE 'assetlog\\_m\\_%'"])
+        .ok_or_else(|| format!("cannot list the databases at {url}"))?;
+    let mut dropped = 0;
+    for name in names.lines().filter(|n| !n.is_empty()) {
+        output(
+            "psql",
+            &[
+                url,
+                "-qc",
+                &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+            ],
+        )
+        .ok_or_else(|| format!("cannot drop {name}"))?;
+        dropped += 1;
+    }
+    Ok(format!("dropped {dropped} databases of earlier runs"))
+}
 
 /// Where the browser tests look for Chromium (`web/e2e/global-setup.ts`): `CHROMIUM_PATH`, else
 /// Debian's `/usr/bin/chromium`.
@@ -129,12 +249,19 @@ fn test(repo: &Path) -> bool {
     }
 
     let bash = OsString::from("bash");
-    let steps: [(&str, &Path, &OsString, &[&str]); 5] = [
+    let url = test_database();
+    let steps: [(&str, &Path, &OsString, &[&str]); 6] = [
         (
             "cargo test --workspace --locked",
             repo,
             &cargo,
             &["test", "--workspace", "--locked"],
+        ),
+        (
+            "cargo test -p assetlog-server --locked, on PostgreSQL",
+            repo,
+            &cargo,
+            &["test", "-p", "assetlog-server", "--locked"],
         ),
         ("npm run typecheck", &web, &npm, &["run", "typecheck"]),
         ("npm run test:unit", &web, &npm, &["run", "test:unit"]),
@@ -148,7 +275,20 @@ fn test(repo: &Path) -> bool {
     ];
     for (step, dir, program, args) in steps {
         let started = Instant::now();
-        let result = run(step, dir, program, args);
+        let result = if step.ends_with("on PostgreSQL") {
+            drop_test_databases(&url).and_then(|dropped| {
+                println!("{dropped}");
+                run_with(
+                    step,
+                    dir,
+                    program,
+                    args,
+                    &[("ASSETLOG_TEST_DATABASE_URL", &url)],
+                )
+            })
+        } else {
+            run(step, dir, program, args)
+        };
         let failed = result.is_err();
         done.push(Done {
             step: step.to_owned(),
@@ -314,11 +454,23 @@ fn version_satisfies(version: &str, wanted: &str) -> bool {
 /// Runs `program args` in `dir` with its output on ours; answers `ok` or why it failed.
 /// (`DEBIAN_FRONTEND` keeps apt-get from asking questions; the other commands ignore it.)
 fn run(step: &str, dir: &Path, program: &OsString, args: &[&str]) -> Result<String, String> {
+    run_with(step, dir, program, args, &[])
+}
+
+/// [`run`] with more environment.
+fn run_with(
+    step: &str,
+    dir: &Path,
+    program: &OsString,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Result<String, String> {
     banner(step);
     let status = Command::new(program)
         .args(args)
         .current_dir(dir)
         .env("DEBIAN_FRONTEND", "noninteractive")
+        .envs(envs.iter().copied())
         .status()
         .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
     if status.success() {

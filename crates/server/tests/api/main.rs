@@ -13,6 +13,7 @@ mod hostile;
 mod lifecycle;
 mod live;
 mod openapi;
+mod replicas;
 mod revocation;
 mod rollups;
 mod storage;

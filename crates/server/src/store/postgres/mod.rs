@@ -155,8 +155,13 @@ impl Pg {
     /// Connects, applies the migrations (one replica at a time) and makes the coming months'
     /// partitions.
     pub async fn connect(url: &str, options: Options) -> anyhow::Result<Self> {
-        let config = tokio_postgres::Config::from_str(url)
+        let mut config = tokio_postgres::Config::from_str(url)
             .with_context(|| format!("not a PostgreSQL URL: {}", redact(url)))?;
+        // Names this server's connections in pg_stat_activity (an operator's, or a test's, way
+        // to tell replicas apart), unless the URL names them.
+        if config.get_application_name().is_none() {
+            config.application_name(format!("assetlog {}", std::process::id()));
+        }
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
