@@ -54,7 +54,7 @@ pub async fn run(
     }
     let mut conns = Vec::with_capacity(loggers.len());
     for _ in &loggers {
-        conns.push(Conn::open(target.addr).await?);
+        conns.push(Conn::open(target.addr_for(conns.len())).await?);
     }
     let window = Window::after_warmup(timing);
     let workers: Vec<_> = loggers

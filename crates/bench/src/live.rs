@@ -83,9 +83,12 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
 
     // Clients first: the server subscribes a client before it completes the handshake, so once
     // connected, a client sees every later event.
+    // With replicas the clients watch the last server and the events go to the first, so each
+    // crosses between them (replicas.rs of the server).
     let url = format!(
         "ws://{}/api/v1/live?token={}",
-        target.addr, target.user_token
+        target.watch_addr(),
+        target.user_token
     );
     let (stop, stopped) = watch::channel(false);
     let received = Arc::new(AtomicU64::new(0));

@@ -128,6 +128,13 @@ pub struct Cli {
     /// `drain`: events queued in the agent before it starts. Default 1,000,000.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     backlog: u64,
+    /// Servers the bench starts use PostgreSQL at this URL (an empty database) instead of SQLite.
+    #[arg(long, conflicts_with = "url")]
+    database_url: Option<String>,
+    /// Servers to start on the `--database-url` database: `single` and `batch` spread their
+    /// connections over them, `live` sends to the first and watches on the last. Default 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    replicas: u32,
     /// Worker threads of the client's runtime. Default: one per CPU.
     #[arg(long)]
     threads: Option<usize>,

@@ -29,7 +29,14 @@ pub async fn run(target: &mut Target, connections: u32, timing: Timing) -> anyho
     let loggers = target.register_loggers("s", connections).await?;
     let mut conns = Vec::with_capacity(loggers.len());
     for logger in &loggers {
-        conns.push(LeanConn::open(target.addr, "/api/asset-state", &logger.key).await?);
+        conns.push(
+            LeanConn::open(
+                target.addr_for(conns.len()),
+                "/api/asset-state",
+                &logger.key,
+            )
+            .await?,
+        );
     }
     let window = Window::after_warmup(timing);
     let workers: Vec<_> = loggers

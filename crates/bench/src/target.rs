@@ -29,13 +29,18 @@ struct ServerChild {
     child: Child,
     pid: u32,
     bin: PathBuf,
+    /// Which backend it runs on, for the report.
+    database: &'static str,
     /// Removed after the server is gone.
     _data: tempfile::TempDir,
 }
 
 pub struct Target {
+    /// The first server: setup, checks and the scenarios' writes go here.
     pub addr: SocketAddr,
-    child: Option<ServerChild>,
+    /// Every server, the first included (`--replicas`: several on one PostgreSQL database).
+    pub addrs: Vec<SocketAddr>,
+    children: Vec<ServerChild>,
     /// Setup and checks go through this one connection.
     conn: Conn,
     pub user_token: String,
@@ -63,17 +68,29 @@ pub struct Counters {
 
 impl Target {
     pub async fn prepare(cli: &Cli) -> anyhow::Result<Self> {
-        let (addr, child) = match &cli.url {
-            Some(url) => (parse_loopback_url(url)?, None),
+        let (addrs, children) = match &cli.url {
+            Some(url) => (vec![parse_loopback_url(url)?], Vec::new()),
             None => {
                 let bin = match &cli.server_bin {
                     Some(bin) => bin.clone(),
                     None => std::env::current_exe()?.with_file_name("assetlog"),
                 };
-                let (addr, child) = start_server(bin).await?;
-                (addr, Some(child))
+                ensure!(
+                    cli.replicas == 1 || cli.database_url.is_some(),
+                    "--replicas needs --database-url: replicas share one PostgreSQL database"
+                );
+                let mut addrs = Vec::new();
+                let mut children = Vec::new();
+                for _ in 0..cli.replicas {
+                    let (addr, child) =
+                        start_server(bin.clone(), cli.database_url.as_deref()).await?;
+                    addrs.push(addr);
+                    children.push(child);
+                }
+                (addrs, children)
             }
         };
+        let addr = addrs[0];
         let mut conn = Conn::open(addr).await?;
         let user_token = match (&cli.email, &cli.password) {
             (Some(email), Some(password)) => sign_in(&mut conn, email, password).await?,
@@ -84,7 +101,8 @@ impl Target {
             .as_millis();
         Ok(Self {
             addr,
-            child,
+            addrs,
+            children,
             conn,
             user_bearer: bearer(&user_token)?,
             user_token,
@@ -93,15 +111,21 @@ impl Target {
     }
 
     pub fn describe(&self) -> String {
-        match &self.child {
-            Some(child) => format!(
-                "{} (started by the bench, pid {}) at http://{}",
-                child.bin.display(),
-                child.pid,
-                self.addr
-            ),
-            None => format!("already running at http://{}", self.addr),
+        if self.children.is_empty() {
+            return format!("already running at http://{}", self.addr);
         }
+        let servers: Vec<String> = self
+            .children
+            .iter()
+            .zip(&self.addrs)
+            .map(|(child, addr)| format!("pid {} at http://{addr}", child.pid))
+            .collect();
+        format!(
+            "{} (started by the bench: {}; {})",
+            self.children[0].bin.display(),
+            servers.join(", "),
+            self.children[0].database
+        )
     }
 
     /// What the ids of this run's loggers of one kind start with.
@@ -151,27 +175,34 @@ impl Target {
         Ok(loggers)
     }
 
+    /// The counters of every server, added up.
     pub async fn metrics(&mut self) -> anyhow::Result<Counters> {
-        let reply = self.conn.get("/metrics", None).await?;
-        ensure!(
-            reply.status == StatusCode::OK,
-            "/metrics: {}",
-            reply.snippet()
-        );
-        let text = String::from_utf8_lossy(&reply.body);
-        let counter = |name: &str| -> u64 {
-            text.lines()
-                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .map_or(0, |v| v as u64)
-        };
-        Ok(Counters {
-            ingested: counter("assetlog_events_ingested_total"),
-            duplicates: counter("assetlog_events_duplicate_total"),
-            live_dropped: counter("assetlog_live_dropped_clients_total"),
-            rollup_settles: counter("assetlog_analytics_rollup_settles_total"),
-            rollup_days_computed: counter("assetlog_analytics_rollup_days_computed_total"),
-        })
+        let mut total = self.metrics_of_first().await?;
+        for addr in self.addrs.clone().into_iter().skip(1) {
+            let mut conn = Conn::open(addr).await?;
+            let c = counters_of(&mut conn).await?;
+            total.ingested += c.ingested;
+            total.duplicates += c.duplicates;
+            total.live_dropped += c.live_dropped;
+            total.rollup_settles += c.rollup_settles;
+            total.rollup_days_computed += c.rollup_days_computed;
+        }
+        Ok(total)
+    }
+
+    async fn metrics_of_first(&mut self) -> anyhow::Result<Counters> {
+        counters_of(&mut self.conn).await
+    }
+
+    /// The server the `n`th connection of a scenario goes to: round the servers.
+    pub fn addr_for(&self, n: usize) -> SocketAddr {
+        self.addrs[n % self.addrs.len()]
+    }
+
+    /// Where the live scenario's watchers connect: the last server, so that with replicas the
+    /// events cross from the first to it.
+    pub fn watch_addr(&self) -> SocketAddr {
+        *self.addrs.last().expect("one server at least")
     }
 
     /// The newest stored event, in short, as a sign that reads see what was written.
@@ -212,37 +243,45 @@ impl Target {
         assets[0]["id"].as_i64().context("no asset")
     }
 
-    /// The database file of a server the bench started (None for `--url`).
+    /// The SQLite file of a server the bench started (None for `--url` or PostgreSQL).
     pub fn database_path(&self) -> Option<PathBuf> {
-        self.child
-            .as_ref()
+        self.children
+            .first()
+            .filter(|c| c.database == "SQLite")
             .map(|c| c._data.path().join("assetlog.db"))
     }
 
-    /// CPU seconds the server child has used so far; None for a server the bench did not start.
+    /// CPU seconds the started servers have used so far (PostgreSQL's own processes not
+    /// counted); None for a server the bench did not start.
     pub fn server_cpu(&self) -> Option<f64> {
-        self.child.as_ref().and_then(|c| process_cpu(c.pid))
+        if self.children.is_empty() {
+            return None;
+        }
+        self.children.iter().map(|c| process_cpu(c.pid)).sum()
     }
 
-    /// Asks a started server to shut down (it drains and closes the database), then waits.
+    /// Asks the started servers to shut down (they drain and close the database), then waits.
     pub async fn stop(mut self) {
-        let Some(mut server) = self.child.take() else {
-            return;
-        };
-        // SIGTERM lets the server checkpoint and close cleanly; SIGKILL is the fallback.
-        // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
-        unsafe {
-            libc::kill(server.pid as libc::pid_t, libc::SIGTERM);
+        for server in std::mem::take(&mut self.children) {
+            stop_server(server).await;
         }
-        match tokio::time::timeout(STOP_TIMEOUT, server.child.wait()).await {
-            Ok(Ok(status)) if !status.success() => {
-                eprintln!("warning: the server exited with {status}");
-            }
-            Ok(_) => {}
-            Err(_) => {
-                eprintln!("warning: the server did not stop within {STOP_TIMEOUT:?}; killing it");
-                let _ = server.child.kill().await;
-            }
+    }
+}
+
+async fn stop_server(mut server: ServerChild) {
+    // SIGTERM lets the server checkpoint and close cleanly; SIGKILL is the fallback.
+    // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
+    unsafe {
+        libc::kill(server.pid as libc::pid_t, libc::SIGTERM);
+    }
+    match tokio::time::timeout(STOP_TIMEOUT, server.child.wait()).await {
+        Ok(Ok(status)) if !status.success() => {
+            eprintln!("warning: the server exited with {status}");
+        }
+        Ok(_) => {}
+        Err(_) => {
+            eprintln!("warning: the server did not stop within {STOP_TIMEOUT:?}; killing it");
+            let _ = server.child.kill().await;
         }
     }
 }
@@ -265,7 +304,10 @@ fn parse_loopback_url(url: &str) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)> {
+async fn start_server(
+    bin: PathBuf,
+    database_url: Option<&str>,
+) -> anyhow::Result<(SocketAddr, ServerChild)> {
     ensure!(
         bin.is_file(),
         "no server binary at {}: build it (cargo build --release -p assetlog-server) or pass --server-bin",
@@ -288,6 +330,7 @@ async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)>
             "--data-dir",
         ])
         .arg(data.path())
+        .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -302,6 +345,9 @@ async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)>
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
             Ok(())
         });
+    }
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
     }
     // Info logs (one per registered logger) would bury the report; warnings still show.
     if std::env::var_os("RUST_LOG").is_none() {
@@ -331,6 +377,11 @@ async fn start_server(bin: PathBuf) -> anyhow::Result<(SocketAddr, ServerChild)>
             child,
             pid,
             bin,
+            database: if database_url.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            },
             _data: data,
         },
     ))
@@ -380,4 +431,28 @@ pub fn process_cpu(pid: u32) -> Option<f64> {
     // SAFETY: sysconf only reads a system constant.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
+}
+
+/// The counters `/metrics` of one server shows.
+async fn counters_of(conn: &mut Conn) -> anyhow::Result<Counters> {
+    let reply = conn.get("/metrics", None).await?;
+    ensure!(
+        reply.status == StatusCode::OK,
+        "/metrics: {}",
+        reply.snippet()
+    );
+    let text = String::from_utf8_lossy(&reply.body);
+    let counter = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    Ok(Counters {
+        ingested: counter("assetlog_events_ingested_total"),
+        duplicates: counter("assetlog_events_duplicate_total"),
+        live_dropped: counter("assetlog_live_dropped_clients_total"),
+        rollup_settles: counter("assetlog_analytics_rollup_settles_total"),
+        rollup_days_computed: counter("assetlog_analytics_rollup_days_computed_total"),
+    })
 }
