@@ -532,3 +532,482 @@ impl Pg {
         Ok(())
     }
 }
+
+/// Against a real PostgreSQL (`ASSETLOG_TEST_DATABASE_URL`, a role that may create databases):
+/// each test in a database of its own, dropped after. Skipped when the variable is unset.
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use tokio_postgres::NoTls;
+
+    use super::super::super::{PendingLimit, PendingLimits, Registration, RegistrationOutcome};
+    use super::super::Options;
+    use super::*;
+    use crate::store::Role;
+
+    /// Runs `test` against a fresh database, dropped after (also when the test panics).
+    async fn with_database<F, Fut>(test: F)
+    where
+        F: FnOnce(Pg) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(url) = std::env::var("ASSETLOG_TEST_DATABASE_URL") else {
+            eprintln!("ASSETLOG_TEST_DATABASE_URL is unset: skipped");
+            return;
+        };
+        let (admin, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let name = format!("assetlog_u_{}", hex::encode(rand::random::<[u8; 8]>()));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let (base, query) = match url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (url.as_str(), String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').expect("a URL with a database");
+        let pg = Pg::connect(&format!("{server}/{name}{query}"), Options::default())
+            .await
+            .unwrap();
+        let outcome = tokio::spawn(test(pg.clone())).await;
+        pg.close().await;
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    fn registration(logger_id: &str, key: Option<&str>, pins: &[u8]) -> Registration {
+        Registration {
+            logger_id: logger_id.into(),
+            logger_name: None,
+            firmware_version: Some("1.0".into()),
+            ip_address: Some("10.0.0.7".into()),
+            assets: pins.iter().map(|p| (*p, format!("M{p}"))).collect(),
+            key: key.map(str::to_owned),
+            new_key: format!("key-of-{logger_id}"),
+            new_claim_code: "CODE42".into(),
+            auto_claim: false,
+            remote_address: Some("192.0.2.1".into()),
+        }
+    }
+
+    /// Rows of `table` that a transaction of `scope` sees without any filter of its own.
+    async fn visible(pg: &Pg, scope: Scope, table: &str) -> i64 {
+        let mut client = pg.client().await.unwrap();
+        let tx = super::super::begin(&mut client, scope).await.unwrap();
+        let n = tx
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        tx.commit().await.unwrap();
+        n
+    }
+
+    #[tokio::test]
+    async fn postgres_signup_to_claimed_logger_and_the_tenant_wall() {
+        with_database(|pg| async move {
+            // Accounts.
+            let (admin, a) = pg
+                .signup("A".into(), "a@example.com".into(), "h".into(), true)
+                .await
+                .unwrap()
+                .expect("the first sign-up wins");
+            assert_eq!(admin.role, Role::Admin);
+            assert!(
+                pg.signup("X".into(), "x@example.com".into(), "h".into(), true)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let (_, b) = pg
+                .signup("B".into(), "b@example.com".into(), "h".into(), false)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(pg.has_users().await.unwrap());
+            assert_eq!(pg.tenant_ids().await.unwrap(), vec![a.id, b.id]);
+            let op = pg
+                .create_user(a.id, "op@example.com".into(), "h".into(), Role::Operator)
+                .await
+                .unwrap();
+            let again = pg
+                .create_user(a.id, "op@example.com".into(), "h".into(), Role::Viewer)
+                .await;
+            assert!(
+                matches!(&again, Err(StoreError::Conflict(m)) if m == "this email is already one of your people"),
+                "{again:?}"
+            );
+            let elsewhere = pg
+                .create_user(b.id, "op@example.com".into(), "h".into(), Role::Viewer)
+                .await;
+            assert!(
+                matches!(&elsewhere, Err(StoreError::Conflict(m)) if m.contains("sign in")),
+                "{elsewhere:?}"
+            );
+            let users = pg.list_users(a.id).await.unwrap();
+            assert_eq!(
+                users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
+                ["a@example.com", "op@example.com"]
+            );
+            assert!(pg.list_users(b.id).await.unwrap().iter().all(|u| u.tenant_id == b.id));
+            assert!(matches!(
+                pg.set_user_role(a.id, admin.id, Role::Viewer).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                pg.delete_user(a.id, admin.id).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                pg.set_user_role(b.id, op.id, Role::Admin).await,
+                Err(StoreError::NotFound)
+            ));
+            assert_eq!(
+                pg.set_user_role(a.id, op.id, Role::Admin).await.unwrap().role,
+                Role::Admin
+            );
+            let (login, tenant, hash) = pg
+                .user_for_login("a@example.com".into())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((login.id, tenant.id, hash.as_str()), (admin.id, a.id, "h"));
+            pg.create_session(admin.id, "tok".into(), now_ms() + 60_000)
+                .await
+                .unwrap();
+            let session = pg.session("tok".into()).await.unwrap().unwrap();
+            assert_eq!((session.user.id, session.tenant.name.as_str()), (admin.id, "A"));
+            pg.delete_session("tok".into()).await.unwrap();
+            assert!(pg.session("tok".into()).await.unwrap().is_none());
+
+            // A logger registers, pending; its key proves it afterwards.
+            let created = pg.register(registration("L1", None, &[0, 1])).await.unwrap();
+            let RegistrationOutcome::Created { device, claim_code } = created else {
+                panic!("{created:?}");
+            };
+            assert_eq!((device.tenant_id, claim_code.as_str()), (None, "CODE42"));
+            assert!(matches!(
+                pg.register(registration("L1", None, &[])).await.unwrap(),
+                RegistrationOutcome::Rejected
+            ));
+            let known = pg
+                .register(registration("L1", Some("key-of-L1"), &[2]))
+                .await
+                .unwrap();
+            assert!(
+                matches!(&known, RegistrationOutcome::Known { claim_code, .. } if claim_code == "CODE42"),
+                "{known:?}"
+            );
+            let auth = pg.device("L1").await.unwrap().unwrap();
+            assert!(auth.accepts(Some("key-of-L1")) && !auth.accepts(Some("other")));
+            let pending = pg.pending_loggers().await.unwrap();
+            assert_eq!(
+                pending.iter().map(|p| (p.logger_id.as_str(), p.assets)).collect::<Vec<_>>(),
+                [("L1", 3)]
+            );
+            // Pending, it is no tenant's.
+            assert!(pg.loggers(a.id).await.unwrap().is_empty());
+            assert_eq!(visible(&pg, Scope::Tenant(a.id), "loggers").await, 0);
+
+            // Claimed by A (the code in any case), not by B after.
+            let row = pg
+                .claim(a.id, "L1".into(), "code42".into())
+                .await
+                .unwrap();
+            assert_eq!(row, device.row);
+            assert!(matches!(
+                pg.claim(b.id, "L1".into(), "CODE42".into()).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(pg.pending_loggers().await.unwrap().is_empty());
+            let loggers = pg.loggers(a.id).await.unwrap();
+            assert_eq!(loggers.len(), 1);
+            assert_eq!((loggers[0].status, loggers[0].name.as_str()), ("claimed", "L1"));
+            assert_eq!(
+                loggers[0].assets.iter().map(|a| (a.pin_number, a.name.as_str())).collect::<Vec<_>>(),
+                [(0, "M0"), (1, "M1"), (2, "M2")]
+            );
+            let assets = pg.assets(a.id).await.unwrap();
+            assert_eq!(assets.len(), 3);
+            assert_eq!(pg.logger(a.id, row).await.unwrap().id, row);
+            assert_eq!(
+                pg.logger_row_by_hardware_id(a.id, "L1".into()).await.unwrap(),
+                row
+            );
+
+            // Tenant B sees none of it, by filter and by the wall.
+            assert!(pg.loggers(b.id).await.unwrap().is_empty());
+            assert!(pg.assets(b.id).await.unwrap().is_empty());
+            assert!(matches!(pg.logger(b.id, row).await, Err(StoreError::NotFound)));
+            assert!(matches!(
+                pg.asset(b.id, assets[0].id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.logger_row_by_hardware_id(b.id, "L1".into()).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.update_logger(b.id, row, LoggerUpdate::default()).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.rotate_key(b.id, row, "stolen".into()).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.update_asset(b.id, assets[0].id, Some("mine".into()), None).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.delete_logger(b.id, row, true).await,
+                Err(StoreError::NotFound)
+            ));
+            assert_eq!(visible(&pg, Scope::Tenant(b.id), "loggers").await, 0);
+            assert_eq!(visible(&pg, Scope::Tenant(b.id), "assets").await, 0);
+            assert_eq!(visible(&pg, Scope::Tenant(a.id), "loggers").await, 1);
+            assert_eq!(visible(&pg, Scope::Tenant(a.id), "assets").await, 3);
+
+            // The tenant manages it.
+            pg.update_asset(a.id, assets[0].id, Some("Press".into()), Some(Some(60)))
+                .await
+                .unwrap();
+            let press = pg.asset(a.id, assets[0].id).await.unwrap();
+            assert_eq!((press.name.as_str(), press.short_stop_threshold_s), ("Press", Some(60)));
+            pg.update_asset(a.id, assets[0].id, None, Some(None)).await.unwrap();
+            assert_eq!(pg.asset(a.id, assets[0].id).await.unwrap().short_stop_threshold_s, None);
+            pg.update_logger(
+                a.id,
+                row,
+                LoggerUpdate {
+                    name: Some("Hall".into()),
+                    allow_keyless: Some(true),
+                },
+            )
+            .await
+            .unwrap();
+            assert!(pg.device("L1").await.unwrap().unwrap().accepts(None));
+            pg.rotate_key(a.id, row, "new".into()).await.unwrap();
+            let auth = pg.device("L1").await.unwrap().unwrap();
+            assert!(auth.accepts(Some("new")) && !auth.accepts(Some("key-of-L1")));
+            pg.heartbeat(
+                row,
+                crate::store::Heartbeat {
+                    rssi: Some(-60),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            pg.save_contacts(vec![(row, 1_000, true)]).await.unwrap();
+            let hall = pg.logger(a.id, row).await.unwrap();
+            assert_eq!(
+                (hall.name.as_str(), hall.rssi, hall.last_seen, hall.online),
+                ("Hall", Some(-60), Some(1_000), true)
+            );
+            assert!(pg.logger_contacts().await.unwrap().contains(&(
+                row,
+                "L1".into(),
+                Some(a.id),
+                Some(1_000)
+            )));
+            pg.open_offline(row, 1_000).await.unwrap();
+            pg.open_offline(row, 2_000).await.unwrap();
+            pg.close_offline(row, 500).await.unwrap();
+            pg.close_offline(row, 9_000).await.unwrap();
+            assert_eq!(visible(&pg, Scope::System, "logger_offline").await, 1);
+            assert_eq!(pg.first_event_ts(a.id).await.unwrap(), None);
+            let page = EventQuery {
+                logger_id: Some("L1".into()),
+                limit: 10,
+                ..Default::default()
+            };
+            assert!(pg.events(a.id, page).await.unwrap().is_empty());
+
+            // Deleted, it leaves the board and its key stops working.
+            pg.delete_logger(a.id, row, false).await.unwrap();
+            assert!(pg.loggers(a.id).await.unwrap().is_empty());
+            assert!(pg.assets(a.id).await.unwrap().is_empty());
+            assert!(pg.device("L1").await.unwrap().is_none());
+            assert_eq!(pg.asset(a.id, assets[0].id).await.unwrap().name, "Press");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_pending_caps_release_expiry_and_purge() {
+        with_database(|pg| async move {
+            let (_, a) = pg
+                .signup("A".into(), "a@example.com".into(), "h".into(), true)
+                .await
+                .unwrap()
+                .unwrap();
+            pg.set_pending_limits(PendingLimits {
+                loggers: 2,
+                events: 10,
+                assets: 1,
+            });
+            let too_many = pg.register(registration("P0", None, &[0, 1])).await;
+            assert!(
+                matches!(
+                    too_many,
+                    Err(StoreError::PendingFull {
+                        what: PendingLimit::Assets,
+                        limit: 1
+                    })
+                ),
+                "{too_many:?}"
+            );
+            assert!(
+                pg.device("P0").await.unwrap().is_none(),
+                "nothing of it stored"
+            );
+            pg.register(registration("P1", None, &[0])).await.unwrap();
+            pg.register(registration("P2", None, &[0])).await.unwrap();
+            let full = pg.register(registration("P3", None, &[])).await;
+            assert!(
+                matches!(
+                    full,
+                    Err(StoreError::PendingFull {
+                        what: PendingLimit::Loggers,
+                        limit: 2
+                    })
+                ),
+                "{full:?}"
+            );
+            // A claimed logger pays nothing for the caps.
+            let auto = Registration {
+                auto_claim: true,
+                ..registration("C1", None, &[0, 1, 2])
+            };
+            let RegistrationOutcome::Created { device, .. } = pg.register(auto).await.unwrap()
+            else {
+                panic!("not created");
+            };
+            assert_eq!(device.tenant_id, Some(a.id));
+            assert_eq!(pg.loggers(a.id).await.unwrap()[0].assets.len(), 3);
+
+            let released = pg.release_pending("P1".into()).await.unwrap();
+            assert!(matches!(
+                pg.release_pending("P1".into()).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.release_pending("C1".into()).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(pg.device("P1").await.unwrap().is_none());
+            let expired = pg.expire_pending(now_ms() + 1).await.unwrap();
+            assert_eq!(
+                expired
+                    .iter()
+                    .map(|(_, id)| id.as_str())
+                    .collect::<Vec<_>>(),
+                ["P2"]
+            );
+            assert_ne!(expired[0].0, released);
+            assert!(pg.pending_loggers().await.unwrap().is_empty());
+
+            pg.delete_logger(a.id, device.row, true).await.unwrap();
+            assert_eq!(visible(&pg, Scope::System, "loggers").await, 0);
+            assert_eq!(visible(&pg, Scope::System, "assets").await, 0);
+            // The hardware id is free again.
+            assert!(matches!(
+                pg.register(registration("C1", None, &[])).await.unwrap(),
+                RegistrationOutcome::Created { .. }
+            ));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_racing_writes_decide_as_one_writer_would() {
+        with_database(|pg| async move {
+            // Racing first sign-ups: one wins.
+            let signups = (0..4).map(|i| {
+                pg.signup(
+                    format!("T{i}"),
+                    format!("{i}@example.com"),
+                    "h".into(),
+                    true,
+                )
+            });
+            let won = futures_util::future::join_all(signups).await;
+            assert_eq!(
+                won.iter().filter(|w| matches!(w, Ok(Some(_)))).count(),
+                1,
+                "{won:?}"
+            );
+            assert!(won.iter().all(Result::is_ok), "{won:?}");
+            let tenant = pg.tenant_ids().await.unwrap()[0];
+            let (_, other) = pg
+                .add_user_to_named_tenant(
+                    "T9".into(),
+                    "z@example.com".into(),
+                    "h".into(),
+                    Role::Admin,
+                )
+                .await
+                .unwrap();
+            let other = other.id;
+
+            // Racing first registrations of one hardware id: one logger, the others refused.
+            let registrations = (0..4).map(|_| pg.register(registration("R1", None, &[0])));
+            let outcomes = futures_util::future::join_all(registrations).await;
+            let created = outcomes
+                .iter()
+                .filter(|o| matches!(o, Ok(RegistrationOutcome::Created { .. })))
+                .count();
+            let rejected = outcomes
+                .iter()
+                .filter(|o| matches!(o, Ok(RegistrationOutcome::Rejected)))
+                .count();
+            assert_eq!((created, rejected), (1, 3), "{outcomes:?}");
+
+            // Racing claims of it by two tenants: one gets it.
+            let (first, second) = tokio::join!(
+                pg.claim(tenant, "R1".into(), "CODE42".into()),
+                pg.claim(other, "R1".into(), "CODE42".into()),
+            );
+            assert_eq!(
+                [&first, &second].iter().filter(|c| c.is_ok()).count(),
+                1,
+                "{first:?} {second:?}"
+            );
+            let owner = if first.is_ok() { tenant } else { other };
+            assert_eq!(pg.assets(owner).await.unwrap().len(), 1);
+
+            // Two admins demoting each other at once: one stays admin.
+            let second_admin = pg
+                .create_user(tenant, "second@example.com".into(), "h".into(), Role::Admin)
+                .await
+                .unwrap();
+            let first_admin = pg.list_users(tenant).await.unwrap()[0].clone();
+            let (x, y) = tokio::join!(
+                pg.set_user_role(tenant, first_admin.id, Role::Viewer),
+                pg.set_user_role(tenant, second_admin.id, Role::Viewer),
+            );
+            assert_eq!(
+                [&x, &y].iter().filter(|r| r.is_ok()).count(),
+                1,
+                "{x:?} {y:?}"
+            );
+            let admins = pg
+                .list_users(tenant)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|u| u.role == Role::Admin)
+                .count();
+            assert_eq!(admins, 1);
+        })
+        .await;
+    }
+}
