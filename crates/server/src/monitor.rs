@@ -1,7 +1,9 @@
 //! The background tasks: one marks silent loggers offline and saves last contacts; one moves
 //! new events from the inbox into the history (store/inbox.rs); one keeps the day rollups
 //! filled (`analytics::settle_days`), so that no reader computes a long history's days; one
-//! deletes the loggers left unclaimed for too long (store/pending.rs).
+//! deletes the loggers left unclaimed for too long (store/pending.rs); one keeps the database
+//! (`Store::housekeeping`). With replicas, the leader alone marks loggers offline, settles the
+//! days, expires pending loggers and keeps the database; every server shares its contacts.
 
 use std::time::Duration;
 
@@ -109,6 +111,26 @@ async fn after_backfill(state: &AppState) {
     )
     .await
     {}
+}
+
+/// How often the leader does the database's upkeep (`Store::housekeeping`).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+
+/// The database's upkeep, at start and every [`HOUSEKEEPING_EVERY`], while this server leads.
+pub async fn housekeeping(state: AppState) {
+    let mut ticker = tokio::time::interval(HOUSEKEEPING_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = ticker.tick(), if *state.leads.borrow() => {
+                if let Err(e) = state.store.housekeeping(now_ms()).await {
+                    tracing::warn!(error = %e, "cannot do the database's upkeep");
+                }
+            }
+            _ = crate::stopped(&mut shutdown) => break,
+        }
+    }
 }
 
 /// How often to look for expired pending loggers: a tenth of the expiry, between 100 ms and

@@ -170,6 +170,7 @@ impl Application {
         let settler = tokio::spawn(monitor::settle_events(state.clone()));
         let days = tokio::spawn(monitor::settle_days(state.clone()));
         let expirer = tokio::spawn(monitor::expire_pending(state.clone()));
+        let keeper = tokio::spawn(monitor::housekeeping(state.clone()));
         let bridge = crate::replicas::start(&state);
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
@@ -186,6 +187,7 @@ impl Application {
         let _ = settler.await;
         let _ = days.await;
         let _ = expirer.await;
+        let _ = keeper.await;
         for task in bridge {
             let _ = task.await;
         }

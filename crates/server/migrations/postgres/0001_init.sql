@@ -182,6 +182,12 @@ ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE events FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_wall ON events
     USING ((SELECT assetlog_system()) OR tenant_id = (SELECT assetlog_tenant()));
+-- A partition named by itself would pass the parent's policy: each has its own (the monthly
+-- ones get theirs when they are made).
+ALTER TABLE events_default ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events_default FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_wall ON events_default
+    USING ((SELECT assetlog_system()) OR tenant_id = (SELECT assetlog_tenant()));
 
 ALTER TABLE planned_downtime ENABLE ROW LEVEL SECURITY;
 ALTER TABLE planned_downtime FORCE ROW LEVEL SECURITY;

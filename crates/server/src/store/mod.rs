@@ -166,6 +166,15 @@ impl Store {
         }
     }
 
+    /// The periodic upkeep of the database (the leader's, `monitor::housekeeping`): on
+    /// PostgreSQL, the coming months' partitions of `events`.
+    pub async fn housekeeping(&self, now: i64) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(db) => db.housekeeping(now).await,
+        }
+    }
+
     /// Whether writes reach the disk (see `store/sqlite/health.rs`); a PostgreSQL store reports
     /// whether it reaches its database.
     pub fn storage_health(&self) -> StorageHealth {

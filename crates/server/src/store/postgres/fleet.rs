@@ -477,7 +477,9 @@ impl Pg {
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::System).await?;
         let stmt = tx
-            .prepare_cached("UPDATE loggers SET last_seen = $1, online = $2 WHERE id = $3")
+            .prepare_cached(
+                "UPDATE loggers SET last_seen = GREATEST(last_seen, $1), online = $2 WHERE id = $3",
+            )
             .await?;
         // Pipelined: sent together and run in order, without a round trip each.
         let updates = contacts.iter().map(|(row, last_seen, online)| {

@@ -121,8 +121,10 @@ pub(crate) fn on_unique(err: tokio_postgres::Error, which: Unique) -> StoreError
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        // A closed connection, or one that never came: the database is away, not the request bad.
-        if e.is_closed() || e.as_db_error().is_none_or(|db| is_unavailable(db.code())) {
+        // A closed or broken connection, or a server that cannot serve now: the database is
+        // away, not the request bad.
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if e.is_closed() || io || e.as_db_error().is_some_and(|db| is_unavailable(db.code())) {
             return Self::Unavailable(e.to_string());
         }
         Self::Database(BackendError(Box::new(e)))
@@ -235,6 +237,13 @@ impl Pg {
     pub async fn close(&self) {
         self.stop_reports().await;
         self.inner.pool.close();
+    }
+
+    /// Makes the partitions of the coming months that are missing.
+    pub async fn housekeeping(&self, now: i64) -> Result<()> {
+        let mut client = self.client().await?;
+        partitions::ensure(&mut client, now).await?;
+        Ok(())
     }
 
     pub fn set_pending_limits(&self, limits: PendingLimits) {

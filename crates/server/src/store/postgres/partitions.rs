@@ -65,8 +65,12 @@ pub async fn ensure_from(client: &mut Object, from_ms: i64, now: i64) -> Result<
         }
         // The default partition must not hold rows of the new month; it holds only events
         // older than the first month made, so a month ahead never meets any.
+        // A partition can be named in a query by itself, past the parent's policy: it gets
+        // the tenant wall of its own.
         tx.batch_execute(&format!(
-            "CREATE TABLE {name} PARTITION OF events FOR VALUES FROM ({start}) TO ({end})"
+            "CREATE TABLE {name} PARTITION OF events FOR VALUES FROM ({start}) TO ({end});
+             {}",
+            wall(&name)
         ))
         .await?;
         made += 1;
@@ -76,6 +80,16 @@ pub async fn ensure_from(client: &mut Object, from_ms: i64, now: i64) -> Result<
         tracing::info!(made, "made partitions of events");
     }
     Ok(made)
+}
+
+/// The row-level security of a partition of `events`: the parent's (migrations/postgres/0001).
+pub(super) fn wall(table: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+         CREATE POLICY tenant_wall ON {table}
+             USING ((SELECT assetlog_system()) OR tenant_id = (SELECT assetlog_tenant()));"
+    )
 }
 
 #[cfg(test)]

@@ -518,7 +518,7 @@ impl Group {
         }
         let allocate = tx
             .prepare_cached(
-                "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1)",
+                "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1::bigint)",
             )
             .await?;
         let ids: Vec<i64> = tx
