@@ -30,7 +30,7 @@ mod migrate;
 mod open;
 mod pending;
 mod reports;
-mod rollups;
+pub(crate) mod rollups;
 mod seqs;
 mod settings;
 mod writer;
