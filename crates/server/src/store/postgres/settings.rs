@@ -453,7 +453,8 @@ fn ask_index(r: &Row) -> usize {
 
 /// The events of each ask's [`HistoryRows::events`] (SQLite's `analytics_events`: before the
 /// window back to its last RUNNING event, or the last one when none ran; inside; after it up to
-/// the first RUNNING one), streamed: a year of many assets is millions of rows.
+/// the first RUNNING one), streamed: a year of many assets is millions of rows. The bounds are
+/// found once per ask, in a materialized CTE: inline, PostgreSQL checked them per event.
 async fn history_events(
     tx: &Transaction<'_>,
     tenant_id: TenantId,
@@ -461,23 +462,29 @@ async fn history_events(
 ) -> Result<Vec<HistoryRows>> {
     let stmt = tx
         .prepare_cached(
-            "WITH ask AS (
-                 SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])
+            "WITH ask AS MATERIALIZED (
+                 SELECT a.*,
+                     COALESCE(
+                         (SELECT p.ts FROM events p
+                          WHERE p.asset_id = a.asset_id AND p.tenant_id = $1 AND p.ts < a.lo
+                            AND p.running
+                          ORDER BY p.ts DESC LIMIT 1),
+                         (SELECT MAX(p.ts) FROM events p
+                          WHERE p.asset_id = a.asset_id AND p.tenant_id = $1 AND p.ts < a.lo))
+                         AS since,
+                     COALESCE(
+                         (SELECT MIN(p.ts) FROM events p
+                          WHERE p.asset_id = a.asset_id AND p.tenant_id = $1 AND p.ts >= a.hi
+                            AND p.running),
+                         a.hi) AS until
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[])
                      WITH ORDINALITY AS a(asset_id, lo, hi, k)
              )
              SELECT a.k, 0::smallint, e.ts, e.id, e.seq_or_id, e.running
              FROM ask a
              CROSS JOIN LATERAL (
-                 SELECT COALESCE(
-                     (SELECT p.ts FROM events p
-                      WHERE p.asset_id = a.asset_id AND p.tenant_id = $1 AND p.ts < a.lo AND p.running
-                      ORDER BY p.ts DESC LIMIT 1),
-                     (SELECT MAX(p.ts) FROM events p
-                      WHERE p.asset_id = a.asset_id AND p.tenant_id = $1 AND p.ts < a.lo)) AS since
-             ) b
-             CROSS JOIN LATERAL (
                  SELECT ts, id, COALESCE(seq, id) AS seq_or_id, running FROM events
-                 WHERE asset_id = a.asset_id AND tenant_id = $1 AND ts < a.lo AND ts >= b.since
+                 WHERE asset_id = a.asset_id AND tenant_id = $1 AND ts >= a.since AND ts < a.lo
              ) e
              UNION ALL
              SELECT a.k, 1::smallint, e.ts, e.id, e.seq_or_id, e.running
@@ -490,14 +497,8 @@ async fn history_events(
              SELECT a.k, 2::smallint, e.ts, e.id, e.seq_or_id, e.running
              FROM ask a
              CROSS JOIN LATERAL (
-                 SELECT COALESCE(
-                     (SELECT MIN(p.ts) FROM events p
-                      WHERE p.asset_id = a.asset_id AND p.tenant_id = $1 AND p.ts >= a.hi AND p.running),
-                     a.hi) AS until
-             ) c
-             CROSS JOIN LATERAL (
                  SELECT ts, id, COALESCE(seq, id) AS seq_or_id, running FROM events
-                 WHERE asset_id = a.asset_id AND tenant_id = $1 AND ts >= a.hi AND ts <= c.until
+                 WHERE asset_id = a.asset_id AND tenant_id = $1 AND ts >= a.hi AND ts <= a.until
              ) e",
         )
         .await?;
@@ -587,3 +588,4 @@ async fn history_parts(
         .map(|r| (ask_index(r), stop_part(r, 1)))
         .collect())
 }
+
