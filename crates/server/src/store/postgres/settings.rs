@@ -589,3 +589,469 @@ async fn history_parts(
         .collect())
 }
 
+#[cfg(test)]
+mod tests {
+    //! Against a real PostgreSQL (`ASSETLOG_TEST_DATABASE_URL`; skipped when unset), in a fresh
+    //! database per test. Rows are set up with plain SQL in System scope: ingest is not here yet.
+
+    use std::future::Future;
+    use std::panic::AssertUnwindSafe;
+
+    use assetlog_core::kpi::Figures;
+    use futures_util::FutureExt;
+    use tokio_postgres::{Client, NoTls};
+
+    use super::super::super::{DayRollup, NewDays};
+    use super::super::Options;
+    use super::*;
+    use crate::domain::LoggerRow;
+
+    const A: TenantId = TenantId(1);
+    const B: TenantId = TenantId(2);
+    const PRESS: AssetId = AssetId(1);
+    const LATHE: AssetId = AssetId(2);
+    const DRILL: AssetId = AssetId(3);
+    const NOW: i64 = 20_000;
+
+    /// Two tenants with a logger each; tenant A's logger has PRESS and DRILL, B's has LATHE.
+    /// PRESS ran at 1000, stopped at 2000 (and again at 3000), ran 6000 to 8000, stopped
+    /// 11000, ran 12000, stopped 13000; DRILL only ever stopped. A's logger was offline
+    /// 500..700 and is again since 9000.
+    const ROWS: &str = "
+        INSERT INTO tenants (id, name, created_at) VALUES (1, 'A', 0), (2, 'B', 0);
+        INSERT INTO loggers (id, logger_id, tenant_id, name, key_hash, claim_code, created_at)
+            VALUES (1, 'aa', 1, 'a', '', '', 0), (2, 'bb', 2, 'b', '', '', 0);
+        INSERT INTO assets (id, logger_row, tenant_id, pin, name)
+            VALUES (1, 1, 1, 0, 'press'), (2, 2, 2, 0, 'lathe'), (3, 1, 1, 1, 'drill');
+        INSERT INTO events (id, tenant_id, logger_row, asset_id, pin, running, ts, received_at, seq)
+            VALUES (1, 1, 1, 1, 0, true, 1000, 0, 1), (2, 1, 1, 1, 0, false, 2000, 0, 2),
+                   (3, 1, 1, 1, 0, false, 3000, 0, 3), (4, 1, 1, 1, 0, true, 6000, 0, 4),
+                   (5, 1, 1, 1, 0, false, 8000, 0, 5), (6, 1, 1, 1, 0, false, 11000, 0, 6),
+                   (7, 1, 1, 1, 0, true, 12000, 0, 7), (8, 1, 1, 1, 0, false, 13000, 0, 8),
+                   (9, 1, 1, 3, 1, false, 100, 0, NULL), (10, 1, 1, 3, 1, false, 200, 0, NULL),
+                   (11, 1, 1, 3, 1, false, 400, 0, NULL),
+                   (12, 2, 2, 2, 0, true, 5000, 0, 1);
+        INSERT INTO logger_offline (logger_row, start_ms, end_ms)
+            VALUES (1, 500, 700), (1, 9000, NULL), (2, 100, NULL);
+    ";
+
+    /// Runs `body` with a backend on a fresh database holding [`ROWS`], and drops the database
+    /// after, whatever happened.
+    async fn with_database<F, Fut>(body: F)
+    where
+        F: FnOnce(Pg) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let Ok(url) = std::env::var("ASSETLOG_TEST_DATABASE_URL") else {
+            return;
+        };
+        let (admin, conn) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("connect to the test server");
+        tokio::spawn(conn);
+        let name = format!("assetlog_u_{:016x}", rand::random::<u64>());
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let url = format!(
+            "{}/{name}",
+            url.rsplit_once('/').expect("a URL with a path").0
+        );
+        let outcome = AssertUnwindSafe(async {
+            let pg = Pg::connect(&url, Options::default())
+                .await
+                .expect("connect");
+            let (mut raw, conn) = tokio_postgres::connect(&url, NoTls).await.expect("raw");
+            tokio::spawn(conn);
+            system(&mut raw, ROWS).await;
+            body(pg.clone()).await;
+            pg.close().await;
+        })
+        .catch_unwind()
+        .await;
+        // FORCE waits a few seconds for the backends it ends; on a busy machine one may outlive
+        // that, and the next try finds it gone.
+        let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+        let mut tries = 0;
+        while let Err(e) = admin.batch_execute(&drop).await {
+            tries += 1;
+            assert!(tries < 5, "cannot drop the test database {name}: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    async fn system(raw: &mut Client, sql: &str) {
+        let tx = raw.transaction().await.expect("begin");
+        tx.batch_execute("SET LOCAL assetlog.system = 'on'")
+            .await
+            .expect("system scope");
+        tx.batch_execute(sql).await.expect("set-up rows");
+        tx.commit().await.expect("commit");
+    }
+
+    fn ask(asset_id: AssetId, from: i64, to: i64) -> HistoryAsk {
+        HistoryAsk {
+            asset_id,
+            logger_row: LoggerRow(if asset_id == LATHE { 2 } else { 1 }),
+            from,
+            to,
+        }
+    }
+
+    fn times(rows: &HistoryRows) -> Vec<i64> {
+        rows.events.iter().map(|e| e.0).collect()
+    }
+
+    fn day(day_start: i64, day_end: i64) -> DayRollup {
+        DayRollup {
+            day_start,
+            day_end,
+            figures: Figures::from_parts(day_end - day_start, 0, 0, 0, 0, 0),
+            reasons: vec![(None, 1, 10), (Some(7), 2, 20)],
+        }
+    }
+
+    #[tokio::test]
+    async fn settings_shifts_downtime_and_reasons_as_sqlite_has_them() {
+        with_database(|pg| async move {
+            let s = pg.settings(A).await.unwrap();
+            assert_eq!(
+                (s.timezone.as_str(), s.short_stop_threshold_s),
+                ("UTC", 300)
+            );
+            pg.update_settings(A, Some("Europe/Berlin".into()), None)
+                .await
+                .unwrap();
+            let s = pg.settings(A).await.unwrap();
+            assert_eq!(
+                (s.timezone.as_str(), s.short_stop_threshold_s),
+                ("Europe/Berlin", 300)
+            );
+            pg.update_settings(A, None, Some(60)).await.unwrap();
+            assert_eq!(pg.settings(A).await.unwrap().short_stop_threshold_s, 60);
+            assert_eq!(pg.settings(B).await.unwrap().timezone, "UTC");
+
+            assert_eq!(pg.shifts(A).await.unwrap(), Calendar::default());
+            let calendar = Calendar::from_stored(
+                r#"[{"name":"Early","days":["mon"],"start":"06:00","end":"14:00","breaks":[]}]"#,
+            )
+            .unwrap();
+            pg.set_shifts(A, calendar.clone()).await.unwrap();
+            assert_eq!(pg.shifts(A).await.unwrap(), calendar);
+            assert_eq!(pg.shifts(B).await.unwrap(), Calendar::default());
+
+            let all = pg
+                .add_planned_downtime(A, None, 1000, 2000, "lunch".into())
+                .await
+                .unwrap();
+            let press = pg
+                .add_planned_downtime(A, Some(PRESS), 5000, 6000, "service".into())
+                .await
+                .unwrap();
+            assert!(matches!(
+                pg.add_planned_downtime(A, Some(LATHE), 1, 2, "not ours".into())
+                    .await,
+                Err(StoreError::NotFound)
+            ));
+            let ids = |v: Vec<PlannedDowntime>| v.iter().map(|p| p.id).collect::<Vec<_>>();
+            assert_eq!(
+                ids(pg.planned_downtime(A, None, None).await.unwrap()),
+                [all.id, press.id]
+            );
+            assert_eq!(
+                ids(pg.planned_downtime(A, Some(2000), None).await.unwrap()),
+                [press.id]
+            );
+            assert_eq!(
+                ids(pg.planned_downtime(A, None, Some(5000)).await.unwrap()),
+                [all.id]
+            );
+            assert_eq!(
+                pg.planned_downtime(A, None, None).await.unwrap()[1].asset_id,
+                Some(PRESS)
+            );
+            assert!(pg.planned_downtime(B, None, None).await.unwrap().is_empty());
+            assert!(matches!(
+                pg.delete_planned_downtime(B, all.id).await,
+                Err(StoreError::NotFound)
+            ));
+            pg.delete_planned_downtime(A, all.id).await.unwrap();
+            assert!(matches!(
+                pg.delete_planned_downtime(A, all.id).await,
+                Err(StoreError::NotFound)
+            ));
+
+            let belt = pg
+                .add_reason(A, "Mechanical".into(), "belt".into())
+                .await
+                .unwrap();
+            let fuse = pg
+                .add_reason(A, "Electrical".into(), "fuse".into())
+                .await
+                .unwrap();
+            let low = pg
+                .add_reason(A, "mechanical".into(), "belt".into())
+                .await
+                .unwrap();
+            // The same name in B is B's own.
+            pg.add_reason(B, "Mechanical".into(), "belt".into())
+                .await
+                .unwrap();
+            let taken = "that reason exists already in that category";
+            match pg.add_reason(A, "Mechanical".into(), "belt".into()).await {
+                Err(StoreError::Conflict(m)) => assert_eq!(m, taken),
+                other => panic!("a duplicate reason: {other:?}"),
+            }
+            match pg
+                .update_reason(A, fuse.id, Some("Mechanical".into()), Some("belt".into()))
+                .await
+            {
+                Err(StoreError::Conflict(m)) => assert_eq!(m, taken),
+                other => panic!("a rename onto another reason: {other:?}"),
+            }
+            // Ordered by bytes, as SQLite does: upper case before lower case.
+            let names = |v: Vec<Reason>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+            assert_eq!(
+                names(pg.reasons(A).await.unwrap()),
+                [fuse.id, belt.id, low.id]
+            );
+            let renamed = pg
+                .update_reason(A, fuse.id, None, Some("breaker".into()))
+                .await
+                .unwrap();
+            assert_eq!(
+                (renamed.id, renamed.category.as_str(), renamed.name.as_str()),
+                (fuse.id, "Electrical", "breaker")
+            );
+            assert!(matches!(
+                pg.update_reason(B, fuse.id, None, Some("x".into())).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.delete_reason(B, fuse.id).await,
+                Err(StoreError::NotFound)
+            ));
+            pg.delete_reason(A, fuse.id).await.unwrap();
+            assert!(matches!(
+                pg.delete_reason(A, fuse.id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert_eq!(pg.reasons(B).await.unwrap().len(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stop_notes_and_histories_as_sqlite_reads_them() {
+        with_database(|pg| async move {
+            let belt = pg
+                .add_reason(A, "Mechanical".into(), "belt".into())
+                .await
+                .unwrap();
+            let theirs = pg
+                .add_reason(B, "Mechanical".into(), "belt".into())
+                .await
+                .unwrap();
+            // The stop 8000..12000, split at 9000; the second part has a reason.
+            pg.split_stop(A, PRESS, 8000, 9000).await.unwrap();
+            pg.split_stop(A, PRESS, 8000, 9000).await.unwrap();
+            let part = |reason_id, comment: &str| StopPart {
+                asset_id: PRESS,
+                stop_start: 8000,
+                part_start: 9000,
+                reason_id,
+                comment: comment.into(),
+            };
+            pg.annotate_stop(A, part(Some(belt.id), "jam"))
+                .await
+                .unwrap();
+            assert!(matches!(
+                pg.annotate_stop(A, part(Some(theirs.id), "x")).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                pg.annotate_stop(B, part(None, "x")).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                pg.split_stop(B, PRESS, 8000, 8500).await,
+                Err(StoreError::NotFound)
+            ));
+            let parts = pg.stop_parts(A, PRESS, 0, 10_000).await.unwrap();
+            let seen: Vec<_> = parts
+                .iter()
+                .map(|p| (p.stop_start, p.part_start, p.reason_id, p.comment.as_str()))
+                .collect();
+            assert_eq!(
+                seen,
+                [(8000, 8000, None, ""), (8000, 9000, Some(belt.id), "jam")]
+            );
+            assert!(
+                pg.stop_parts(A, PRESS, 8001, 10_000)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(pg.stop_parts(B, PRESS, 0, 10_000).await.unwrap().is_empty());
+
+            let asks = vec![
+                // Starts in a stop: back to the last RUNNING event (1000); after it, up to the
+                // first RUNNING one (12000).
+                ask(PRESS, 5000, 10_000),
+                // Starts running: from 1000; after it up to 6000.
+                ask(PRESS, 1500, 1800),
+                // Never ran: the last event before, and one exactly at the end.
+                ask(DRILL, 300, 400),
+                // Nothing before the first event.
+                ask(PRESS, 0, 500),
+                // Not the tenant's.
+                ask(LATHE, 0, 10_000),
+            ];
+            let rows = pg.histories(A, asks.clone(), NOW).await.unwrap();
+            assert_eq!(rows.len(), 5);
+            assert_eq!(
+                times(&rows[0]),
+                [1000, 2000, 3000, 6000, 8000, 11_000, 12_000]
+            );
+            assert_eq!(rows[0].events[0], (1000, 1, true));
+            // Open since 9000: ends now; 500..700 ends before the events start.
+            assert_eq!(rows[0].offline, [(9000, NOW)]);
+            assert_eq!(rows[0].parts.len(), 2);
+            assert_eq!(rows[0].parts[1].reason_id, Some(belt.id));
+            assert_eq!(times(&rows[1]), [1000, 2000, 3000, 6000]);
+            assert_eq!(rows[1].offline, [(9000, NOW)]);
+            assert!(rows[1].parts.is_empty());
+            assert_eq!(times(&rows[2]), [200, 400]);
+            // Unnumbered events: their row id stands for the seq.
+            assert_eq!(rows[2].events[0], (200, 10, false));
+            // From its first event (200) on: both spans.
+            assert_eq!(rows[2].offline, [(500, 700), (9000, NOW)]);
+            assert_eq!(times(&rows[3]), [1000]);
+            assert_eq!(rows[3].offline, [(500, 700), (9000, NOW)]);
+            assert!(rows[4].events.is_empty() && rows[4].offline.is_empty());
+            // B sees nothing of A's, and its own lathe.
+            let theirs = pg.histories(B, asks.clone(), NOW).await.unwrap();
+            assert!(
+                theirs[..4]
+                    .iter()
+                    .all(|r| r.events.is_empty() && r.offline.is_empty() && r.parts.is_empty())
+            );
+            assert_eq!(times(&theirs[4]), [5000]);
+            assert_eq!(theirs[4].offline, [(100, NOW)]);
+
+            // Deleting the reason unassigns the part.
+            pg.delete_reason(A, belt.id).await.unwrap();
+            let parts = pg.stop_parts(A, PRESS, 0, 10_000).await.unwrap();
+            assert_eq!(
+                (parts[1].reason_id, parts[1].comment.as_str()),
+                (None, "jam")
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn day_rollups_are_saved_only_while_their_generation_holds() {
+        with_database(|pg| async move {
+            let stored = pg
+                .day_rollups(A, vec![PRESS, DRILL, LATHE], 0, 20_000)
+                .await
+                .unwrap();
+            assert_eq!(stored.len(), 3);
+            // PRESS last changed state at 12000 (the newest, 13000, stopped again);
+            // DRILL never changed; LATHE is not A's.
+            assert_eq!(stored[0].settled_until, Some(12_000));
+            assert_eq!(stored[1].settled_until, None);
+            assert_eq!((stored[2].generation, stored[2].settled_until), (0, None));
+            assert!(stored.iter().all(|s| s.days.is_empty()));
+            let generation = stored[0].generation;
+
+            let days = vec![day(5000, 10_000), day(0, 5000), day(10_000, 15_000)];
+            let saved = pg
+                .save_day_rollups(
+                    A,
+                    vec![
+                        NewDays {
+                            asset_id: PRESS,
+                            generation,
+                            days: days.clone(),
+                        },
+                        // Not A's: dropped.
+                        NewDays {
+                            asset_id: LATHE,
+                            generation: 0,
+                            days: vec![day(0, 5000)],
+                        },
+                    ],
+                )
+                .await
+                .unwrap();
+            assert_eq!(saved, 1);
+            let stored = pg.day_rollups(A, vec![PRESS], 0, 10_000).await.unwrap();
+            // In order, and only the days inside [from, to).
+            assert_eq!(stored[0].days, [day(0, 5000), day(5000, 10_000)]);
+            assert_eq!(stored[0].generation, generation);
+            assert!(
+                pg.day_rollups(B, vec![PRESS], 0, 20_000).await.unwrap()[0]
+                    .days
+                    .is_empty()
+            );
+            assert_eq!(
+                pg.save_day_rollups(
+                    B,
+                    vec![NewDays {
+                        asset_id: PRESS,
+                        generation,
+                        days: vec![day(20_000, 25_000)]
+                    }]
+                )
+                .await
+                .unwrap(),
+                0
+            );
+
+            // A note on the stop from 8000 forgets the days ending after it and bumps the
+            // generation: a day computed before is refused.
+            pg.split_stop(A, PRESS, 8000, 9000).await.unwrap();
+            let stored = pg.day_rollups(A, vec![PRESS], 0, 20_000).await.unwrap();
+            assert_eq!(stored[0].days, [day(0, 5000)]);
+            assert!(stored[0].generation > generation);
+            let stale = NewDays {
+                asset_id: PRESS,
+                generation,
+                days: vec![day(5000, 10_000)],
+            };
+            assert_eq!(pg.save_day_rollups(A, vec![stale]).await.unwrap(), 0);
+            assert_eq!(
+                pg.day_rollups(A, vec![PRESS], 0, 20_000).await.unwrap()[0].days,
+                [day(0, 5000)]
+            );
+            // The same day with the new generation is saved; saved again, it replaces.
+            let fresh = |figures_ms| NewDays {
+                asset_id: PRESS,
+                generation: stored[0].generation,
+                days: vec![DayRollup {
+                    figures: Figures::from_parts(figures_ms, 0, 0, 0, 0, 0),
+                    ..day(5000, 10_000)
+                }],
+            };
+            assert_eq!(pg.save_day_rollups(A, vec![fresh(1)]).await.unwrap(), 1);
+            assert_eq!(pg.save_day_rollups(A, vec![fresh(2)]).await.unwrap(), 1);
+            let days = &pg.day_rollups(A, vec![PRESS], 0, 20_000).await.unwrap()[0].days;
+            assert_eq!(days.len(), 2);
+            assert_eq!(days[1].figures, Figures::from_parts(2, 0, 0, 0, 0, 0));
+            // A change of the tenant's settings forgets every day.
+            pg.update_settings(A, None, Some(60)).await.unwrap();
+            assert!(
+                pg.day_rollups(A, vec![PRESS], 0, 20_000).await.unwrap()[0]
+                    .days
+                    .is_empty()
+            );
+        })
+        .await;
+    }
+}
