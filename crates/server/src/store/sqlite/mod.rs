@@ -31,7 +31,7 @@ mod open;
 mod pending;
 mod presence;
 mod reports;
-mod rollups;
+pub(crate) mod rollups;
 mod seqs;
 mod settings;
 mod writer;

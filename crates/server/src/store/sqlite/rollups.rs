@@ -173,7 +173,7 @@ fn stored_days(
 /// The `figures` column: 48 bytes of figures, then 24 bytes per reason; all little-endian
 /// i64s (see migration 0005). A year of 500 assets is 182,500 rows, so it is read without a
 /// parser.
-fn encode(day: &DayRollup) -> Vec<u8> {
+pub(crate) fn encode(day: &DayRollup) -> Vec<u8> {
     let f = &day.figures;
     let mut out = Vec::with_capacity(48 + day.reasons.len() * 24);
     for word in [
@@ -198,7 +198,7 @@ fn encode(day: &DayRollup) -> Vec<u8> {
 /// the sums of a year of many assets' days could overflow.
 const PLAUSIBLE: i64 = 1 << 40;
 
-fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<(Figures, Reasons)> {
     if bytes.len() < 48 || !(bytes.len() - 48).is_multiple_of(24) {
         return None;
     }
