@@ -241,6 +241,9 @@ pub struct UserAdd {
     /// Directory of the database. Default ./data.
     #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// The PostgreSQL database instead of SQLite in --data-dir (as `serve --database-url`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Tenant name; created if it does not exist.
     #[arg(long)]
     pub tenant: String,

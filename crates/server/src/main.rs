@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use assetlog_server::Application;
 use assetlog_server::config::{CheckArgs, Cli, Command, RoleArg, UserAdd, UserCommand};
 use assetlog_server::domain::{Email, Password};
-use assetlog_server::store::Role;
+use assetlog_server::store::{Role, Store};
 use clap::Parser;
 
 /// mimalloc gives freed memory back to the system; glibc's allocator kept what a flood of
@@ -119,7 +119,10 @@ async fn add_user(args: UserAdd) -> anyhow::Result<()> {
         RoleArg::Operator => Role::Operator,
         RoleArg::Viewer => Role::Viewer,
     };
-    let store = assetlog_server::startup::open_store(&args.data_dir)?;
+    let store = match &args.database_url {
+        Some(url) => Store::connect(url, Default::default()).await?,
+        None => assetlog_server::startup::open_store(&args.data_dir)?,
+    };
     let hash = assetlog_server::secrets::hash_password(password.expose())?;
     let (user, tenant) = store
         .add_user_to_named_tenant(args.tenant.clone(), email, hash, role)

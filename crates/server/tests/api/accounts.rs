@@ -299,7 +299,11 @@ async fn bad_sign_up_and_user_input_is_refused() {
 async fn the_command_line_adds_a_user_who_can_then_sign_in() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut child = assetlog()
+    let mut command = assetlog();
+    if let Some(url) = crate::helpers::test_database(&data) {
+        command.env("DATABASE_URL", url);
+    }
+    let mut child = command
         .args([
             "user",
             "add",

@@ -85,15 +85,20 @@ async fn a_silent_logger_is_offline_once_per_dashboard_and_the_leaders_work_move
     let (app_a, app_b) = (client(&a), client(&b));
     let admin = app_a.signup("ada@a.example", "A").await;
     let device = app_a.claimed_device(&admin, "esp-1").await;
+    // Online since it registered (on A); the dashboards open on both.
     let mut live_a = app_a.live(&admin.token).await;
     let mut live_b = app_b.live(&admin.token).await;
-    // It reports to B, which does not lead: the leader learns of it and tells both.
+    // Silent for three intervals: offline, once on each dashboard.
+    for live in [&mut live_a, &mut live_b] {
+        assert_eq!(live.next_of("logger_status").await["online"], false);
+    }
+    // It reports to B, which does not lead: the leader learns of it and tells both. The next
+    // status each dashboard hears is this return, not a second offline.
     heartbeat(&app_b, &device).await;
     for live in [&mut live_a, &mut live_b] {
         assert_eq!(live.next_of("logger_status").await["online"], true);
     }
-    // Silent for three intervals: offline, once on each dashboard. The next status each hears
-    // is its return, not a second offline.
+    // And once more: silent, offline once; back (through A), online once.
     for live in [&mut live_a, &mut live_b] {
         assert_eq!(live.next_of("logger_status").await["online"], false);
     }

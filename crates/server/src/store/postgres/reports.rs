@@ -499,7 +499,9 @@ impl Group {
         let ids = self.insert_events(tx).await?;
         // Late events forget the cached days they make stale (after the insert: the search for
         // the last RUNNING event before one sees the group's own).
-        for (asset_id, ts) in std::mem::take(&mut self.late) {
+        let mut late: Vec<(AssetId, i64)> = std::mem::take(&mut self.late).into_iter().collect();
+        late.sort();
+        for (asset_id, ts) in late {
             forget_days_for_late_event(tx, asset_id, ts).await?;
         }
         self.write_assets(tx).await?;
@@ -553,12 +555,14 @@ impl Group {
     }
 
     async fn write_assets(&self, tx: &Transaction<'_>) -> Result<()> {
-        let moved: Vec<&AssetNow> = self
+        let mut moved: Vec<&AssetNow> = self
             .loggers
             .values()
             .flat_map(|l| l.assets.values())
             .filter(|a| a.moved)
             .collect();
+        // In id order, as every writer locks assets (rollup saves too), so none deadlocks.
+        moved.sort_by_key(|a| a.id);
         if moved.is_empty() {
             return Ok(());
         }
