@@ -25,6 +25,20 @@ pub enum Command {
     /// Check the whole database (PRAGMA integrity_check, reads every page; the server may run
     /// meanwhile). Exit status 0 when it is sound, 1 when it has problems (listed).
     Check(CheckArgs),
+    /// Copy a SQLite installation into a new, empty PostgreSQL database, then check the copy.
+    ///
+    /// Everything is copied with its ids: tenants, users and their sessions, loggers (their
+    /// keys stay valid: only their hashes are stored, and those are copied), assets, the whole
+    /// event history (with the events still in SQLite's inbox), planned downtime, reasons, stop
+    /// notes, offline spans and day rollups. The PostgreSQL schema is made first; a database
+    /// that already holds any row is refused. The copy is one transaction: before it commits,
+    /// the rows of every table are counted on both sides and a digest of the events is compared;
+    /// any difference, or any error, leaves the PostgreSQL database as it was.
+    ///
+    /// The SQLite file is opened read-only and never changed, so the old installation stays
+    /// usable. Stop its server first: what arrives during the copy is not copied. Afterwards
+    /// start `assetlog serve --database-url URL`; loggers and people sign in as before.
+    MigrateToPostgres(MigrateArgs),
     /// Manage users from the command line (works while the server is stopped or running).
     User {
         #[command(subcommand)]
@@ -234,6 +248,17 @@ pub struct CheckArgs {
     /// Directory of the database. Default ./data.
     #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Data directory of the SQLite installation to copy (read, never written). Default ./data.
+    #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The new PostgreSQL database to copy into: postgres://USER:PASSWORD@HOST:PORT/DB, as a
+    /// role that may create tables there (it will own them). It must hold no rows. Required.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
 }
 
 #[derive(Debug, Clone, Args)]

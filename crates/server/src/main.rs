@@ -4,7 +4,9 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use assetlog_server::Application;
-use assetlog_server::config::{CheckArgs, Cli, Command, RoleArg, UserAdd, UserCommand};
+use assetlog_server::config::{
+    CheckArgs, Cli, Command, MigrateArgs, RoleArg, UserAdd, UserCommand,
+};
 use assetlog_server::domain::{Email, Password};
 use assetlog_server::store::{Role, Store};
 use clap::Parser;
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
             Command::Serve(config) => serve(config).await,
             Command::Demo(args) => assetlog_server::demo::run(args, shutdown_signal()).await,
             Command::Check(_) => unreachable!("answered above"),
+            Command::MigrateToPostgres(args) => migrate_to_postgres(args).await,
             Command::User {
                 command: UserCommand::Add(args),
             } => add_user(args).await,
@@ -104,6 +107,19 @@ fn check(args: &CheckArgs) -> ExitCode {
         }
         Err(e) => fail(e),
     }
+}
+
+/// `assetlog migrate-to-postgres`: the copy, then its summary on standard output.
+async fn migrate_to_postgres(args: MigrateArgs) -> anyhow::Result<()> {
+    let path = assetlog_server::startup::database_path(&args.data_dir);
+    let summary = assetlog_server::store::migrate_pg::migrate(&path, &args.database_url).await?;
+    println!(
+        "copied {} into {}:",
+        path.display(),
+        assetlog_server::store::postgres::redact(&args.database_url)
+    );
+    println!("{summary}");
+    Ok(())
 }
 
 async fn add_user(args: UserAdd) -> anyhow::Result<()> {

@@ -19,7 +19,10 @@
 //!   and are re-exported here.
 //! - `postgres/`: PostgreSQL, chosen by `--database-url` (its own Layout docs).
 //! - `model`: the rows handed out.
+//! - `migrate_pg`: `assetlog migrate-to-postgres`, a SQLite installation copied into a new
+//!   PostgreSQL database (it reads SQLite's file itself, below the seam).
 
+pub mod migrate_pg;
 mod model;
 pub mod postgres;
 pub use postgres::Broadcast;

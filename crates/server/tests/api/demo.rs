@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn start_demo(data: &std::path::Path) -> ServerProcess {
+/// `assetlog demo` on `data`, once it has its week of history.
+pub fn start_demo(data: &std::path::Path) -> ServerProcess {
     let mut child = assetlog()
         .args(["demo", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data)

@@ -421,12 +421,23 @@ pub fn assetlog() -> Command {
 
 impl ServerProcess {
     pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_on(data_dir, test_database(data_dir).as_deref(), extra)
+    }
+
+    /// The server on exactly this database: PostgreSQL at `database_url`, or SQLite in
+    /// `data_dir` when None (also when the suite runs against PostgreSQL).
+    pub fn start_on(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let mut command = assetlog();
         command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(extra);
-        if let Some(url) = test_database(data_dir) {
+            .args(extra)
+            .env_remove("DATABASE_URL");
+        if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
         }
         let mut child = command

@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod lifecycle;
 mod live;
+mod migrate_pg;
 mod openapi;
 mod replicas;
 mod revocation;

@@ -48,6 +48,9 @@ pub use pending::{PendingLimit, PendingLimits, PendingLogger};
 pub use reports::{IngestOutcome, NewEvent, StoredChange};
 pub use rollups::{DayRollup, NewDays, StoredDays, check_rollup_decoding};
 pub(in crate::store) use seqs::run_changes;
+
+/// The schema version (`PRAGMA user_version`) of a database with every migration applied.
+pub(crate) const SCHEMA_VERSION: usize = migrate::MIGRATIONS.len();
 pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
 
 pub(crate) use super::model::*;
