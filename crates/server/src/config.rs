@@ -25,6 +25,10 @@ pub enum Command {
     /// Check the whole database (PRAGMA integrity_check, reads every page; the server may run
     /// meanwhile). Exit status 0 when it is sound, 1 when it has problems (listed).
     Check(CheckArgs),
+    /// Copy the SQLite database into a new file while the server runs (a consistent snapshot;
+    /// the server goes on writing). Restore: stop the server, put the file at DATA_DIR/assetlog.db
+    /// and remove any assetlog.db-wal and assetlog.db-shm beside it (docs/OPERATIONS.md).
+    Backup(BackupArgs),
     /// Manage users from the command line (works while the server is stopped or running).
     User {
         #[command(subcommand)]
@@ -234,6 +238,16 @@ pub struct CheckArgs {
     /// Directory of the database. Default ./data.
     #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Directory of the database. Default ./data.
+    #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The backup file to write; it must not exist (nothing is overwritten).
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
