@@ -39,6 +39,10 @@ pub enum Command {
     /// usable. Stop its server first: what arrives during the copy is not copied. Afterwards
     /// start `assetlog serve --database-url URL`; loggers and people sign in as before.
     MigrateToPostgres(MigrateArgs),
+    /// Copy the SQLite database into a new file while the server runs (a consistent snapshot;
+    /// the server goes on writing). Restore: stop the server, put the file at DATA_DIR/assetlog.db
+    /// and remove any assetlog.db-wal and assetlog.db-shm beside it (docs/OPERATIONS.md).
+    Backup(BackupArgs),
     /// Manage users from the command line (works while the server is stopped or running).
     User {
         #[command(subcommand)]
@@ -259,6 +263,13 @@ pub struct MigrateArgs {
     /// role that may create tables there (it will own them). It must hold no rows. Required.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+pub struct BackupArgs {
+    /// Directory of the database. Default ./data.
+    #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The backup file to write; it must not exist (nothing is overwritten).
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use assetlog_server::Application;
 use assetlog_server::config::{
-    CheckArgs, Cli, Command, MigrateArgs, RoleArg, UserAdd, UserCommand,
+    BackupArgs, CheckArgs, Cli, Command, MigrateArgs, RoleArg, UserAdd, UserCommand,
 };
 use assetlog_server::domain::{Email, Password};
 use assetlog_server::store::{Role, Store};
@@ -29,15 +29,17 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::anyhow!("cannot start the runtime: {e}")),
     };
-    if let Command::Check(args) = &cli.command {
-        return check(args);
+    match &cli.command {
+        Command::Check(args) => return check(args),
+        Command::Backup(args) => return backup(args),
+        _ => {}
     }
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(config) => serve(config).await,
             Command::Demo(args) => assetlog_server::demo::run(args, shutdown_signal()).await,
-            Command::Check(_) => unreachable!("answered above"),
             Command::MigrateToPostgres(args) => migrate_to_postgres(args).await,
+            Command::Check(_) | Command::Backup(_) => unreachable!("answered above"),
             Command::User {
                 command: UserCommand::Add(args),
             } => add_user(args).await,
@@ -120,6 +122,25 @@ async fn migrate_to_postgres(args: MigrateArgs) -> anyhow::Result<()> {
     );
     println!("{summary}");
     Ok(())
+}
+
+/// `assetlog backup`: the online copy, its size and how long it took on standard output.
+fn backup(args: &BackupArgs) -> ExitCode {
+    let path = assetlog_server::startup::database_path(&args.data_dir);
+    let started = std::time::Instant::now();
+    match assetlog_server::store::backup(&path, &args.to) {
+        Ok(made) => {
+            println!(
+                "{} -> {}: {:.1} MB in {:.1} s",
+                path.display(),
+                args.to.display(),
+                made.bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
 }
 
 async fn add_user(args: UserAdd) -> anyhow::Result<()> {

@@ -36,10 +36,10 @@ use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
 
 pub use model::*;
 pub use sqlite::{
-    DayRollup, DeviceAuth, EventQuery, Heartbeat, HistoryAsk, HistoryRows, IngestOutcome,
+    Backup, DayRollup, DeviceAuth, EventQuery, Heartbeat, HistoryAsk, HistoryRows, IngestOutcome,
     Integrity, LoggerUpdate, NewDays, NewEvent, PendingLimit, PendingLimits, PendingLogger,
     PlannedDowntime, Reason, Registration, RegistrationOutcome, Settings, StopPart, StorageHealth,
-    StoredChange, StoredDays, check_integrity, check_rollup_decoding, io_no_space,
+    StoredChange, StoredDays, backup, check_integrity, check_rollup_decoding, io_no_space,
 };
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;

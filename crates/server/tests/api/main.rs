@@ -3,6 +3,7 @@
 
 mod accounts;
 mod analytics;
+mod backup;
 mod bad_input;
 mod demo;
 mod device;

@@ -16,10 +16,12 @@
 //! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
 //! - `open`: opening the file (header and schema checked, migrations, read-only on a full disk)
 //!   and the full integrity check of `assetlog check`. `health`: storage faults, for `/healthz`.
+//! - `backup`: the online copy of `assetlog backup` (`VACUUM INTO`, and why).
 //! - `migrate`: the migrations (`migrations/sqlite/`), applied at open.
 //! - `ids`: how the typed ids bind.
 
 mod accounts;
+mod backup;
 mod checkpoint;
 mod devices;
 mod fleet;
@@ -40,6 +42,7 @@ use std::sync::{Arc, RwLock};
 
 use rusqlite::Connection;
 
+pub use backup::{Backup, backup};
 pub use devices::{DeviceAuth, Heartbeat, Registration, RegistrationOutcome};
 pub use fleet::{EventQuery, LoggerUpdate};
 pub use health::{StorageHealth, io_no_space};
