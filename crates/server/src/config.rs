@@ -263,6 +263,9 @@ pub struct MigrateArgs {
     /// role that may create tables there (it will own them). It must hold no rows. Required.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct BackupArgs {
     /// Directory of the database. Default ./data.
     #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]

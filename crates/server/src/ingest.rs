@@ -164,6 +164,16 @@ pub async fn touch(state: &AppState, device: &DeviceAuth, tenant_id: Option<Tena
         if let Err(e) = state.store.close_offline(device.row, now).await {
             tracing::warn!(error = %e, logger = %device.logger_id, "cannot record the end of an offline span");
         }
+        // With other servers, at once rather than at the next sweep: a server that takes over
+        // the lead from this one must know the logger is announced online.
+        if state.store.shared()
+            && let Err(e) = state
+                .store
+                .save_contacts(vec![(device.row, change.last_seen, true)])
+                .await
+        {
+            tracing::warn!(error = %e, logger = %device.logger_id, "cannot save that a logger is online");
+        }
         publish_status(state, &change);
     }
 }

@@ -22,13 +22,14 @@ pub async fn run(state: AppState) {
         tokio::time::interval(tick(Duration::from_secs(state.config.heartbeat_interval)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = state.shutdown.clone();
+    let mut led = false;
     loop {
         tokio::select! {
-            _ = ticker.tick() => sweep(&state).await,
+            _ = ticker.tick() => led = sweep(&state, led).await,
             _ = crate::stopped(&mut shutdown) => break,
         }
     }
-    sweep(&state).await;
+    sweep(&state, led).await;
 }
 
 /// How often new events move from the inbox into the history when nobody reads it. Reads
@@ -165,13 +166,19 @@ pub async fn expire_pending(state: AppState) {
     }
 }
 
-async fn sweep(state: &AppState) {
+/// One tick of presence; `led`: whether this server led at the last tick. Answers whether it
+/// leads now.
+async fn sweep(state: &AppState, led: bool) -> bool {
     let leads = *state.leads.borrow();
     if state.store.shared() {
+        // A server that just took the lead first takes in what the last leader decided.
+        if leads && !led {
+            share_presence(state, false).await;
+        }
         share_presence(state, leads).await;
     }
     if !leads {
-        return;
+        return false;
     }
     // Going offline (in memory) and recording the span's start happen under one lock, which a
     // logger coming back takes before recording the end: so the end never precedes the start.
@@ -188,6 +195,7 @@ async fn sweep(state: &AppState) {
     if let Err(e) = state.store.save_contacts(contacts).await {
         tracing::warn!(error = %e, "cannot save logger contacts");
     }
+    true
 }
 
 /// With other servers on the database: hands on the contacts this one heard, and takes in

@@ -174,6 +174,7 @@ async fn a_graceful_stop_finishes_writes_and_a_new_server_reads_them() {
 
     let mut config = assetlog_server::config::ServeConfig::local(dir.path().join("data"));
     config.bind = "127.0.0.1:0".into();
+    config.database_url = crate::helpers::test_database(&config.data_dir);
     let again = assetlog_server::Application::build(config).await.unwrap();
     let url = format!("http://{}", again.local_addr());
     tokio::spawn(again.run_until(std::future::pending()));

@@ -266,7 +266,9 @@ async fn kill_9_of_a_replica_mid_batch_loses_no_acknowledged_event() {
     a.child.kill().unwrap();
     a.child.wait().unwrap();
     let acked = sender.await.unwrap();
-    assert!(acked >= 500, "acknowledged before the kill: {acked}");
+    // The kill may come before the answer of a batch that was committed: the logger then
+    // sends it again, and its seqs keep it from being stored twice.
+    assert!(acked >= 400, "acknowledged before the kill: {acked}");
     // B has every acknowledged event, each once.
     let logger = &app_b.get_json("/api/v1/loggers", &admin.token).await[0];
     assert!(logger["acked_seq"].as_i64().unwrap() >= acked, "{logger}");
