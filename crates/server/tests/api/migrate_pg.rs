@@ -266,10 +266,23 @@ async fn after_the_copy_keys_passwords_and_figures_are_those_of_sqlite() {
         format!("/api/v1/analytics?from={from}&to={to}&bucket=hour"),
         format!("/api/v1/stops?from={from}&to={to}"),
     ] {
-        let on_sqlite = sqlite_app.get_json(&query, &sqlite_token).await;
-        let on_postgres = pg_app.get_json(&query, &pg_token).await;
+        let on_sqlite = settled(sqlite_app.get_json(&query, &sqlite_token).await);
+        let on_postgres = settled(pg_app.get_json(&query, &pg_token).await);
         assert_eq!(on_postgres, on_sqlite, "{query}");
     }
+}
+
+/// An answer without what depends on the moment it was asked: an ongoing stop lasts until now.
+fn settled(mut answer: Value) -> Value {
+    if let Some(stops) = answer.as_array_mut() {
+        for stop in stops.iter_mut().filter(|s| s["ongoing"] == true) {
+            let stop = stop.as_object_mut().expect("a stop is an object");
+            for moving in ["end", "duration_ms", "stop_duration_ms"] {
+                stop.remove(moving);
+            }
+        }
+    }
+    answer
 }
 
 const DEMO_EMAIL: &str = "demo@assetlog.example";
