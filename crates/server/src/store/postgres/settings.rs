@@ -451,6 +451,10 @@ fn ask_index(r: &Row) -> usize {
     usize::try_from(r.get::<_, i64>(0) - 1).expect("an ordinality counts from 1")
 }
 
+/// One event of an ask as the query gives it: its part of the window (before, inside, after),
+/// time, row id, seq (or row id), state.
+type PartEvent = (i16, i64, i64, i64, bool);
+
 /// The events of each ask's [`HistoryRows::events`] (SQLite's `analytics_events`: before the
 /// window back to its last RUNNING event, or the last one when none ran; inside; after it up to
 /// the first RUNNING one), streamed: a year of many assets is millions of rows. The bounds are
@@ -508,7 +512,7 @@ async fn history_events(
     let params: [&(dyn ToSql + Sync); 4] = [&tenant_id, &asset_ids, &from, &to];
     let mut rows = pin!(tx.query_raw(&stmt, params).await?);
     // Sorted here, not by the database: each ask's rows arrive (nearly) in order already.
-    let mut keyed: Vec<Vec<(i16, i64, i64, i64, bool)>> = vec![Vec::new(); asks.len()];
+    let mut keyed: Vec<Vec<PartEvent>> = vec![Vec::new(); asks.len()];
     while let Some(r) = rows.try_next().await? {
         keyed[ask_index(&r)].push((r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)));
     }
