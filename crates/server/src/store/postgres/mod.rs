@@ -127,7 +127,15 @@ impl From<tokio_postgres::Error> for StoreError {
         if e.is_closed() || io || e.as_db_error().is_some_and(|db| is_unavailable(db.code())) {
             return Self::Unavailable(e.to_string());
         }
-        Self::Database(BackendError(Box::new(e)))
+        // "db error" alone says nothing: the log gets PostgreSQL's code and message.
+        match e.as_db_error() {
+            Some(db) => Self::Database(BackendError::from(format!(
+                "PostgreSQL {}: {}",
+                db.code().code(),
+                db.message()
+            ))),
+            None => Self::Database(BackendError(Box::new(e))),
+        }
     }
 }
 

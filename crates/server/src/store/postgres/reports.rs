@@ -3,7 +3,8 @@
 //! store the group in a fixed number of set-based statements, whatever its size.
 //!
 //! A group, in named steps: [`Group::lock`] locks and reads the loggers (in id order, so two
-//! groups, or two replicas, never deadlock on them) with the seq runs and assets the reports
+//! groups, or two replicas, never deadlock on them; `NO KEY UPDATE`, which the foreign-key
+//! checks of other inserts do not wait for) with the seq runs and assets the reports
 //! touch; per report, [`Group::classify`] tells new events from retransmits in memory (seq runs
 //! for numbered events, the stored keys for unnumbered ones), makes the assets of new pins and
 //! moves each asset's current state; [`Group::finish`] inserts every new event in one statement
@@ -258,7 +259,7 @@ impl Group {
         let standing = tx
             .prepare_cached(
                 "SELECT id, tenant_id, acked_seq, pending_events FROM loggers
-                 WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
+                 WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR NO KEY UPDATE",
             )
             .await?;
         let mut loggers: HashMap<LoggerRow, LoggerNow> = HashMap::new();
@@ -294,7 +295,11 @@ impl Group {
             .iter()
             .map(|(row, (lo, hi))| (*row, (*lo, *hi)))
             .unzip();
-        if !rows.is_empty() {
+        // The seq runs and the assets: two reads sent together.
+        let read_runs = async {
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
             let runs = tx
                 .prepare_cached(
                     "SELECT r.logger_row, r.first, r.last FROM seq_runs r
@@ -303,23 +308,28 @@ impl Group {
                      ORDER BY r.logger_row, r.first",
                 )
                 .await?;
-            for r in tx.query(&runs, &[&rows, &los, &his]).await? {
-                let (row, first, last): (LoggerRow, i64, i64) = (r.get(0), r.get(1), r.get(2));
-                if let Some(logger) = loggers.get_mut(&row) {
-                    logger.read_runs.push((first as u64, last as u64));
-                }
-            }
-            for logger in loggers.values_mut() {
-                logger.runs = SeqRuns::from_runs(logger.read_runs.iter().copied());
+            tx.query(&runs, &[&rows, &los, &his]).await
+        };
+        let read_assets = async {
+            let assets = tx
+                .prepare_cached(
+                    "SELECT id, logger_row, pin, name, running, since, last_ts FROM assets
+                     WHERE logger_row = ANY($1)",
+                )
+                .await?;
+            tx.query(&assets, &[&ids]).await
+        };
+        let (runs, assets) = tokio::try_join!(read_runs, read_assets)?;
+        for r in runs {
+            let (row, first, last): (LoggerRow, i64, i64) = (r.get(0), r.get(1), r.get(2));
+            if let Some(logger) = loggers.get_mut(&row) {
+                logger.read_runs.push((first as u64, last as u64));
             }
         }
-        let assets = tx
-            .prepare_cached(
-                "SELECT id, logger_row, pin, name, running, since, last_ts FROM assets
-                 WHERE logger_row = ANY($1)",
-            )
-            .await?;
-        for r in tx.query(&assets, &[&ids]).await? {
+        for logger in loggers.values_mut() {
+            logger.runs = SeqRuns::from_runs(logger.read_runs.iter().copied());
+        }
+        for r in assets {
             let row: LoggerRow = r.get(1);
             let pin: i16 = r.get(2);
             if let (Some(logger), Ok(pin)) = (loggers.get_mut(&row), u8::try_from(pin)) {
@@ -504,8 +514,9 @@ impl Group {
         for (asset_id, ts) in late {
             forget_days_for_late_event(tx, asset_id, ts).await?;
         }
-        self.write_assets(tx).await?;
-        self.write_runs(tx).await?;
+        // Independent writes: sent together (pipelined on the one connection), not one round
+        // trip each.
+        tokio::try_join!(self.write_assets(tx), self.write_runs(tx))?;
         for (answer, first) in answers.iter_mut().zip(&self.firsts) {
             if let (Ok(out), Some(row)) = (answer, first) {
                 out.first = Some((ids[*row], self.rows[*row].asset_id));
