@@ -143,6 +143,9 @@ impl From<tokio_postgres::Error> for StoreError {
 /// connection, too many connections), not a mistake of the query.
 fn is_unavailable(code: &SqlState) -> bool {
     [
+        // Two transactions that met: either may go again at once (and the ingest does).
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::T_R_SERIALIZATION_FAILURE,
         SqlState::ADMIN_SHUTDOWN,
         SqlState::CRASH_SHUTDOWN,
         SqlState::CANNOT_CONNECT_NOW,

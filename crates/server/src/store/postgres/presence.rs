@@ -1,6 +1,8 @@
 //! What several servers share of presence (replicas.rs): the contacts each heard, and the
 //! online flags the leader decides.
 
+use tokio_postgres::types::ToSql;
+
 use super::super::Result;
 use super::{Pg, Scope, begin};
 use crate::domain::{LoggerRow, TenantId};
@@ -34,9 +36,18 @@ impl Pg {
         if contacts.is_empty() {
             return Ok(());
         }
+        let mut contacts = contacts;
+        contacts.sort_unstable();
         let (rows, seen): (Vec<LoggerRow>, Vec<i64>) = contacts.into_iter().unzip();
         let mut client = self.client().await?;
         let tx = begin(&mut client, Scope::System).await?;
+        // Locked in id order first, as the ingest locks loggers: an update's own order is the
+        // join's, and two writers locking in different orders deadlock.
+        let lock = tx
+            .prepare_cached(
+                "SELECT id FROM loggers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            )
+            .await?;
         let stmt = tx
             .prepare_cached(
                 "UPDATE loggers l SET last_seen = GREATEST(l.last_seen, u.last_seen)
@@ -44,7 +55,13 @@ impl Pg {
                  WHERE l.id = u.id",
             )
             .await?;
-        tx.execute(&stmt, &[&rows, &seen]).await?;
+        // Sent together; PostgreSQL runs them in order.
+        let (lock_params, update_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2]) =
+            ([&rows], [&rows, &seen]);
+        tokio::try_join!(
+            tx.query(&lock, &lock_params),
+            tx.execute(&stmt, &update_params)
+        )?;
         tx.commit().await?;
         Ok(())
     }

@@ -37,6 +37,9 @@ const WRITERS: usize = 4;
 /// Events a group holds at most (a batch alone may be larger).
 const GROUP_EVENTS: usize = 8192;
 
+/// Tries of a group that failed for a reason that may pass (see `write_reports`).
+const GROUP_TRIES: usize = 3;
+
 /// How many of an asset's latest events are searched for a retransmit whose time differs.
 const RECENT_EVENTS: i64 = 1000;
 
@@ -118,7 +121,18 @@ impl Pg {
                     )
                 })
                 .collect();
-            let answers = self.store_group(&jobs).await;
+            // A group that met another transaction (a deadlock PostgreSQL broke) or lost its
+            // connection goes again, a few times, before its reports are answered 503.
+            let mut answers = self.store_group(&jobs).await;
+            for _ in 1..GROUP_TRIES {
+                match &answers {
+                    Err(StoreError::Unavailable(why)) => {
+                        tracing::info!(why = %why, "storing a group of reports again");
+                        answers = self.store_group(&jobs).await;
+                    }
+                    _ => break,
+                }
+            }
             match answers {
                 Ok(answers) => {
                     for (job, answer) in group.into_iter().zip(answers) {
