@@ -313,7 +313,8 @@ seam! {
 
     // settings
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings>;
-    pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>) -> Result<()>;
+    /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
+    pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>, retention_days: Option<Option<i64>>) -> Result<()>;
     /// The tenant's shift calendar, as checked when it was set.
     pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar>;
     pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()>;
