@@ -766,10 +766,12 @@ mod tests {
             assert_eq!(pg.settings(A).await.unwrap().retention_days, Some(30));
             pg.update_settings(A, None, Some(61), None).await.unwrap();
             assert_eq!(pg.settings(A).await.unwrap().retention_days, Some(30));
+            assert_eq!(pg.retentions().await.unwrap(), [(A, 30)]);
             pg.update_settings(A, None, Some(60), Some(None))
                 .await
                 .unwrap();
             assert_eq!(pg.settings(A).await.unwrap().retention_days, None);
+            assert!(pg.retentions().await.unwrap().is_empty());
 
             assert_eq!(pg.shifts(A).await.unwrap(), Calendar::default());
             let calendar = Calendar::from_stored(
