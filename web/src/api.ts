@@ -136,6 +136,8 @@ export interface Stop {
 export interface Settings {
   timezone: string;
   short_stop_threshold_s: number;
+  /** Days of history kept; null keeps all of it. */
+  retention_days: number | null;
 }
 
 export interface Shift {

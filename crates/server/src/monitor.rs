@@ -2,7 +2,7 @@
 //! new events from the inbox into the history (store/inbox.rs); one keeps the day rollups
 //! filled (`analytics::settle_days`), so that no reader computes a long history's days; one
 //! deletes the loggers left unclaimed for too long (store/pending.rs); one keeps the database
-//! (`Store::housekeeping`). With replicas, the leader alone marks loggers offline, settles the
+//! (`Store::housekeeping`: PostgreSQL's coming partitions, and each tenant's retention). With replicas, the leader alone marks loggers offline, settles the
 //! days, expires pending loggers and keeps the database; every server shares its contacts.
 
 use std::time::Duration;

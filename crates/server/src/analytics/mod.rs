@@ -342,10 +342,17 @@ pub async fn settle_days(state: &AppState) -> Result<()> {
             continue;
         };
         let rules = Rules::load(&state.store, tenant_id).await?;
-        let today = calendar::today(rules.tz, now_ms()).start;
-        let from = calendar::today(rules.tz, first)
+        let now = now_ms();
+        let today = calendar::today(rules.tz, now).start;
+        let mut from = calendar::today(rules.tz, first)
             .start
             .max(today - MAX_WINDOW_MS);
+        // The days that end before the retention's cutoff go at the next housekeeping: the
+        // events kept from before it (what later days need) are not worth rolling up.
+        if let Some(days) = rules.retention_days {
+            let cutoff = now.saturating_sub(days.saturating_mul(crate::store::DAY_MS));
+            from = from.max(calendar::today(rules.tz, cutoff).start);
+        }
         if from >= today {
             continue;
         }

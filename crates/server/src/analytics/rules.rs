@@ -18,6 +18,9 @@ pub struct Rules {
     /// The tenant's short-stop threshold (an asset may have its own).
     pub threshold_ms: i64,
     pub calendar: Vec<ParsedShift>,
+    /// Days of history the tenant keeps (None: all); shapes no figure, but no day before it is
+    /// worth rolling up.
+    pub retention_days: Option<i64>,
 }
 
 impl Rules {
@@ -35,6 +38,7 @@ impl Rules {
             tz,
             threshold_ms: settings.short_stop_threshold_s * 1000,
             calendar,
+            retention_days: settings.retention_days,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! What shapes the numbers: settings (time zone, short-stop threshold), the shift calendar,
-//! planned downtime and downtime reasons. Everyone reads; admins change.
+//! What shapes the numbers: settings (time zone, short-stop threshold, how long the history is
+//! kept), the shift calendar, planned downtime and downtime reasons. Everyone reads; admins
+//! change.
 
 use axum::Json;
 use axum::extract::State;
@@ -38,7 +39,7 @@ pub fn parse_timezone(raw: &str) -> Result<chrono_tz::Tz> {
     })
 }
 
-/// The tenant's time zone and short-stop threshold.
+/// The tenant's time zone, short-stop threshold and retention.
 #[utoipa::path(
     get,
     path = "/api/v1/settings",
@@ -57,9 +58,44 @@ struct SettingsBody {
     timezone: Option<String>,
     #[schema(minimum = 1, maximum = 86400)]
     short_stop_threshold_s: Option<i64>,
+    /// Keep this many days of history (1 to 36500); null keeps all of it. Left out, it stays.
+    // Read as any JSON value (absent: None; null: Some(Null)), so that every wrong one gets
+    // the same message.
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
+    #[serde(default, deserialize_with = "given")]
+    retention_days: Option<Value>,
 }
 
-/// Changes the time zone or the short-stop threshold (admins only).
+/// A field that was given, null included (serde reads a null `Option` as absent).
+fn given<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Ok(Some(Value::deserialize(d)?))
+}
+
+/// The longest retention, a hundred years: anything longer is "forever", which is null.
+const MAX_RETENTION_DAYS: i64 = 36_500;
+
+/// A retention as given: null keeps all (`None`), else a whole number of days in range.
+fn retention(raw: &Value) -> Result<Option<i64>> {
+    match raw {
+        Value::Null => Ok(None),
+        Value::Number(n) => match n.as_i64() {
+            Some(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => Ok(Some(days)),
+            _ => Err(retention_refused()),
+        },
+        _ => Err(retention_refused()),
+    }
+}
+
+fn retention_refused() -> ApiError {
+    ApiError::bad_request(
+        "invalid_field",
+        format!(
+            "retention_days must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, or null to keep all"
+        ),
+    )
+}
+
+/// Changes the time zone, the short-stop threshold or the retention (admins only).
 #[utoipa::path(
     put,
     path = "/api/v1/settings",
@@ -68,6 +104,7 @@ struct SettingsBody {
     request_body = SettingsBody,
     responses(
         (status = 200, description = "The settings", body = Settings),
+        (status = 400, description = "A field out of range", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
     )
 )]
@@ -88,9 +125,15 @@ async fn update_settings(
             "short_stop_threshold_s must be 1 to 86400",
         ));
     }
+    let retention_days = body.retention_days.as_ref().map(retention).transpose()?;
     state
         .store
-        .update_settings(user.tenant_id(), body.timezone, body.short_stop_threshold_s)
+        .update_settings(
+            user.tenant_id(),
+            body.timezone,
+            body.short_stop_threshold_s,
+            retention_days,
+        )
         .await?;
     show_settings(State(state), user).await
 }

@@ -105,6 +105,7 @@ const TABLES: &[Table] = &[
             ("short_stop_threshold_s", Int),
             ("created_at", Int),
             ("shifts", Text),
+            ("retention_days", Int),
         ],
     },
     Table {

@@ -170,12 +170,36 @@ impl Store {
     }
 
     /// The periodic upkeep of the database (the leader's, `monitor::housekeeping`): on
-    /// PostgreSQL, the coming months' partitions of `events`.
+    /// PostgreSQL, the coming months' partitions of `events`; on both, the history older than
+    /// its tenant's retention deleted ([`Store::apply_retention`]). A tenant that fails is
+    /// logged and the others go on; the first failure is the answer.
     pub async fn housekeeping(&self, now: i64) -> Result<()> {
-        match &self.backend {
+        let partitions = match &self.backend {
             Backend::Sqlite(_) => Ok(()),
             Backend::Postgres(db) => db.housekeeping(now).await,
+        };
+        let mut outcome = partitions;
+        for (tenant_id, days) in self.retentions().await? {
+            let before = now.saturating_sub(days.saturating_mul(DAY_MS));
+            match self.apply_retention(tenant_id, before).await {
+                Ok(0) => {}
+                Ok(events) => {
+                    tracing::info!(
+                        tenant = tenant_id.0,
+                        days,
+                        events,
+                        "deleted history past retention"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = tenant_id.0, error = %e, "cannot apply the retention");
+                    if outcome.is_ok() {
+                        outcome = Err(e);
+                    }
+                }
+            }
         }
+        outcome
     }
 
     /// Whether writes reach the disk (see `store/sqlite/health.rs`); a PostgreSQL store reports
@@ -313,7 +337,8 @@ seam! {
 
     // settings
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings>;
-    pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>) -> Result<()>;
+    /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
+    pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>, retention_days: Option<Option<i64>>) -> Result<()>;
     /// The tenant's shift calendar, as checked when it was set.
     pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar>;
     pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()>;
@@ -350,6 +375,16 @@ seam! {
     /// stale). Returns how many assets' days were stored.
     pub async fn save_day_rollups(&self, tenant_id: TenantId, assets: Vec<NewDays>) -> Result<usize>;
 
+    // retention
+    /// Every tenant that keeps its history for a limited time, with its days.
+    pub async fn retentions(&self) -> Result<Vec<(TenantId, i64)>>;
+    /// Deletes the tenant's history from before `before` (epoch ms) that no figure of a later
+    /// window needs: per asset, the events before its last RUNNING one before the cutoff (its
+    /// last one, when none ran), the notes on stops and the ended offline spans before that,
+    /// and the day rollups that end by the cutoff (store/sqlite/retention.rs). In chunks, so
+    /// other writes get in between. How many events went.
+    pub async fn apply_retention(&self, tenant_id: TenantId, before: i64) -> Result<u64>;
+
     // inbox
     /// SQLite: moves its events inbox, as it is now, into `events` (store/sqlite/inbox.rs), in
     /// writer jobs small enough that requests in between wait little; events that arrive
@@ -358,6 +393,9 @@ seam! {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Milliseconds in a day (a retention is counted in days of 24 hours).
+pub const DAY_MS: i64 = 86_400_000;
 
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {

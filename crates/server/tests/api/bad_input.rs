@@ -337,3 +337,47 @@ async fn health_and_metrics_answer() {
     assert!(text.contains("assetlog_live_clients 1"), "{text}");
     assert!(text.contains("assetlog_http_request_duration_seconds_count{method=\"POST\",route=\"/api/asset-state\"} 2"), "{text}");
 }
+
+#[tokio::test]
+async fn a_retention_out_of_range_or_not_a_number_is_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let bad = [
+        json!({"retention_days": 0}),
+        json!({"retention_days": -1}),
+        json!({"retention_days": 36_501}),
+        json!({"retention_days": "30"}),
+        json!({"retention_days": 1.5}),
+        json!({"retention_days": true}),
+        json!({"retention_days": [30]}),
+        // Refused whole: the valid field beside it is not stored either.
+        json!({"retention_days": 0, "short_stop_threshold_s": 60}),
+    ];
+    for body in &bad {
+        let message = assert_error(
+            app.put_settings(&admin, body).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        )
+        .await;
+        assert!(message.contains("retention_days"), "{body}: {message}");
+    }
+    let settings = app.get_json("/api/v1/settings", &admin.token).await;
+    assert_eq!(settings["retention_days"], Value::Null);
+    assert_eq!(settings["short_stop_threshold_s"], 300);
+
+    // The bounds are in; a change of another field leaves the retention as it is.
+    for days in [1, 36_500] {
+        let resp = app
+            .put_settings(&admin, &json!({"retention_days": days}))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let resp = app
+        .put_settings(&admin, &json!({"short_stop_threshold_s": 60}))
+        .await;
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["retention_days"],
+        36_500
+    );
+}

@@ -16,6 +16,7 @@ mod live;
 mod migrate_pg;
 mod openapi;
 mod replicas;
+mod retention;
 mod revocation;
 mod rollups;
 mod storage;

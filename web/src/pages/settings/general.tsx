@@ -1,7 +1,9 @@
-// The plant: the time zone that cuts days and shifts, and the short-stop threshold.
+// The plant: the time zone that cuts days and shifts, the short-stop threshold, and how long
+// the history is kept.
 
 import { useState } from 'preact/hooks';
 import { api, type Settings } from '../../api';
+import { describeRetention, MAX_RETENTION_DAYS, parseRetention } from '../../retention';
 import { loadSettings } from '../../session';
 import { timeZones } from '../../time';
 import { ErrorNote, Loading, Saved, useData, useSave } from '../../ui';
@@ -15,13 +17,23 @@ export function General() {
 function GeneralForm({ initial }: { initial: Settings }) {
   const [tz, setTz] = useState(initial.timezone);
   const [threshold, setThreshold] = useState(String(initial.short_stop_threshold_s));
+  const [forever, setForever] = useState(initial.retention_days === null);
+  const [days, setDays] = useState(String(initial.retention_days ?? 365));
+  const [kept, setKept] = useState(initial.retention_days);
   const save = useSave();
   return (
     <form
       class="card stack"
       aria-labelledby="general-title"
       onSubmit={save.submit(async () => {
-        await api.updateSettings({ timezone: tz, short_stop_threshold_s: Number(threshold) });
+        const retention = parseRetention(forever ? { forever } : { forever, days });
+        if ('error' in retention) throw new Error(retention.error);
+        const saved = await api.updateSettings({
+          timezone: tz,
+          short_stop_threshold_s: Number(threshold),
+          retention_days: retention.ok,
+        });
+        setKept(saved.retention_days);
         await loadSettings();
       })}
     >
@@ -45,6 +57,33 @@ function GeneralForm({ initial }: { initial: Settings }) {
       <p class="hint" style="margin:0">
         Days, weeks and shifts are cut in this time zone. A stop shorter than the threshold counts as short (a machine can set its own
         threshold on the Loggers page).
+      </p>
+      <div class="row">
+        <label>
+          Keep history
+          <select value={forever ? 'forever' : 'days'} onChange={(e) => setForever(e.currentTarget.value === 'forever')}>
+            <option value="forever">forever</option>
+            <option value="days">for a number of days</option>
+          </select>
+        </label>
+        {!forever && (
+          <label>
+            Days kept
+            <input
+              type="number"
+              min={1}
+              max={MAX_RETENTION_DAYS}
+              step={1}
+              required
+              value={days}
+              onInput={(e) => setDays(e.currentTarget.value)}
+            />
+          </label>
+        )}
+      </div>
+      <p class="hint" style="margin:0">
+        Now kept: {describeRetention(kept)}. Every hour, events, stop notes and day figures older than that are deleted for good (what the
+        figures of the days kept need stays).
       </p>
       <ErrorNote error={save.error} />
       <div class="row">

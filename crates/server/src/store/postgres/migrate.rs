@@ -8,8 +8,10 @@ use deadpool_postgres::Object;
 use super::super::now_ms;
 
 /// The migrations, in order; the version of each is its place in the list, from 1.
-pub(super) const MIGRATIONS: &[&str] =
-    &[include_str!("../../../migrations/postgres/0001_init.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_retention.sql"),
+];
 
 /// The key of the advisory lock the migrations run under (any number, the same in every replica).
 const MIGRATION_LOCK: i64 = 0x6173_7365_746c_6f67; // "assetlog"

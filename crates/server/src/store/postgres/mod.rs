@@ -19,6 +19,7 @@
 //! - `partitions`: the months of `events`, made ahead of time.
 //! - `accounts`, `devices`, `fleet`, `pending`, `settings`, `rollups`: as in SQLite's backend.
 //! - `reports`: a logger's report stored; reports waiting together share one transaction.
+//! - `retention`: what is older than a tenant's retention, deleted (SQLite's rule).
 //! - `notify`: broadcasts between the servers on the database, and which of them leads.
 //! - `ids`: how the typed ids bind.
 
@@ -32,6 +33,7 @@ pub(crate) mod partitions;
 mod pending;
 mod presence;
 mod reports;
+mod retention;
 mod rollups;
 mod settings;
 

@@ -101,33 +101,54 @@ impl Pg {
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
-            .prepare_cached("SELECT timezone, short_stop_threshold_s FROM tenants WHERE id = $1")
+            .prepare_cached(
+                "SELECT timezone, short_stop_threshold_s, retention_days FROM tenants WHERE id = $1",
+            )
             .await?;
         let row = promised(tx.query_opt(&stmt, &[&tenant_id]).await?, "settings")?;
         tx.commit().await?;
         Ok(Settings {
             timezone: row.get(0),
             short_stop_threshold_s: row.get(1),
+            retention_days: row.get(2),
         })
     }
 
+    /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
     pub async fn update_settings(
         &self,
         tenant_id: TenantId,
         timezone: Option<String>,
         threshold_s: Option<i64>,
+        retention_days: Option<Option<i64>>,
     ) -> Result<()> {
+        // The retention shapes no figure: a change of it alone keeps the cached days.
+        let reshapes = timezone.is_some() || threshold_s.is_some();
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
             .prepare_cached(
                 "UPDATE tenants SET timezone = COALESCE($1, timezone),
-                 short_stop_threshold_s = COALESCE($2, short_stop_threshold_s) WHERE id = $3",
+                 short_stop_threshold_s = COALESCE($2, short_stop_threshold_s),
+                 retention_days = CASE WHEN $3 THEN $4 ELSE retention_days END
+                 WHERE id = $5",
             )
             .await?;
-        tx.execute(&stmt, &[&timezone, &threshold_s, &tenant_id])
-            .await?;
-        forget_tenant_days(&tx, tenant_id).await?;
+        let (set_retention, retention) = (retention_days.is_some(), retention_days.flatten());
+        tx.execute(
+            &stmt,
+            &[
+                &timezone,
+                &threshold_s,
+                &set_retention,
+                &retention,
+                &tenant_id,
+            ],
+        )
+        .await?;
+        if reshapes {
+            forget_tenant_days(&tx, tenant_id).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -727,7 +748,7 @@ mod tests {
                 (s.timezone.as_str(), s.short_stop_threshold_s),
                 ("UTC", 300)
             );
-            pg.update_settings(A, Some("Europe/Berlin".into()), None)
+            pg.update_settings(A, Some("Europe/Berlin".into()), None, None)
                 .await
                 .unwrap();
             let s = pg.settings(A).await.unwrap();
@@ -735,9 +756,22 @@ mod tests {
                 (s.timezone.as_str(), s.short_stop_threshold_s),
                 ("Europe/Berlin", 300)
             );
-            pg.update_settings(A, None, Some(60)).await.unwrap();
+            pg.update_settings(A, None, Some(60), None).await.unwrap();
             assert_eq!(pg.settings(A).await.unwrap().short_stop_threshold_s, 60);
             assert_eq!(pg.settings(B).await.unwrap().timezone, "UTC");
+            assert_eq!(pg.settings(A).await.unwrap().retention_days, None);
+            pg.update_settings(A, None, None, Some(Some(30)))
+                .await
+                .unwrap();
+            assert_eq!(pg.settings(A).await.unwrap().retention_days, Some(30));
+            pg.update_settings(A, None, Some(61), None).await.unwrap();
+            assert_eq!(pg.settings(A).await.unwrap().retention_days, Some(30));
+            assert_eq!(pg.retentions().await.unwrap(), [(A, 30)]);
+            pg.update_settings(A, None, Some(60), Some(None))
+                .await
+                .unwrap();
+            assert_eq!(pg.settings(A).await.unwrap().retention_days, None);
+            assert!(pg.retentions().await.unwrap().is_empty());
 
             assert_eq!(pg.shifts(A).await.unwrap(), Calendar::default());
             let calendar = Calendar::from_stored(
@@ -1049,7 +1083,7 @@ mod tests {
             assert_eq!(days.len(), 2);
             assert_eq!(days[1].figures, Figures::from_parts(2, 0, 0, 0, 0, 0));
             // A change of the tenant's settings forgets every day.
-            pg.update_settings(A, None, Some(60)).await.unwrap();
+            pg.update_settings(A, None, Some(60), None).await.unwrap();
             assert!(
                 pg.day_rollups(A, vec![PRESS], 0, 20_000).await.unwrap()[0]
                     .days

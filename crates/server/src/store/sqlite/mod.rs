@@ -13,6 +13,7 @@
 //! - `inbox`: the events inbox. `fleet`: loggers, assets and events as their tenant sees them.
 //! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
 //! - `rollups`: the day rollups analytics keeps.
+//! - `retention`: what is older than a tenant's retention, deleted in bounded writer jobs.
 //! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
 //! - `open`: opening the file (header and schema checked, migrations, read-only on a full disk)
 //!   and the full integrity check of `assetlog check`. `health`: storage faults, for `/healthz`.
@@ -33,6 +34,7 @@ mod open;
 mod pending;
 mod presence;
 mod reports;
+mod retention;
 pub(crate) mod rollups;
 mod seqs;
 mod settings;

@@ -13,6 +13,11 @@ use crate::domain::{AssetId, LoggerRow, TenantId};
 pub struct Settings {
     pub timezone: String,
     pub short_stop_threshold_s: i64,
+    /// How many days of history the tenant keeps (null: all of it). Older events, notes on
+    /// stops, offline spans and day rollups are deleted every hour, except what the figures of
+    /// the days kept need (docs/OPERATIONS.md).
+    #[schema(minimum = 1, maximum = 36500)]
+    pub retention_days: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -65,12 +70,13 @@ impl Sqlite {
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings> {
         self.read(move |conn| {
             Ok(conn.query_row(
-                "SELECT timezone, short_stop_threshold_s FROM tenants WHERE id = ?1",
+                "SELECT timezone, short_stop_threshold_s, retention_days FROM tenants WHERE id = ?1",
                 [tenant_id],
                 |r| {
                     Ok(Settings {
                         timezone: r.get(0)?,
                         short_stop_threshold_s: r.get(1)?,
+                        retention_days: r.get(2)?,
                     })
                 },
             )?)
@@ -78,19 +84,34 @@ impl Sqlite {
         .await
     }
 
+    /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
     pub async fn update_settings(
         &self,
         tenant_id: TenantId,
         timezone: Option<String>,
         threshold_s: Option<i64>,
+        retention_days: Option<Option<i64>>,
     ) -> Result<()> {
         self.write(move |conn| {
+            // The retention shapes no figure: a change of it alone keeps the cached days.
+            let reshapes = timezone.is_some() || threshold_s.is_some();
             conn.execute(
                 "UPDATE tenants SET timezone = COALESCE(?1, timezone),
-                 short_stop_threshold_s = COALESCE(?2, short_stop_threshold_s) WHERE id = ?3",
-                params![timezone, threshold_s, tenant_id],
+                 short_stop_threshold_s = COALESCE(?2, short_stop_threshold_s),
+                 retention_days = CASE WHEN ?3 THEN ?4 ELSE retention_days END
+                 WHERE id = ?5",
+                params![
+                    timezone,
+                    threshold_s,
+                    retention_days.is_some(),
+                    retention_days.flatten(),
+                    tenant_id
+                ],
             )?;
-            forget_tenant_days(conn, tenant_id)
+            if reshapes {
+                forget_tenant_days(conn, tenant_id)?;
+            }
+            Ok(())
         })
         .await
     }
