@@ -394,7 +394,12 @@ describe('analytics, stops and timeline', () => {
     await page.getByLabel('Short-stop threshold (seconds)').fill('120');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Saved.' }).first().waitFor();
-    await expect(api.get('/api/v1/settings')).resolves.toEqual({ timezone: ZONE, short_stop_threshold_s: 120 });
+    await expect(api.get('/api/v1/settings')).resolves.toEqual({
+      timezone: ZONE,
+      short_stop_threshold_s: 120,
+      // The form keeps history forever unless a number of days is chosen.
+      retention_days: null,
+    });
 
     // An early shift every day, with a break.
     await page.getByRole('button', { name: 'Add shift' }).click();
