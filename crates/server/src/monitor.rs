@@ -191,10 +191,13 @@ async fn sweep(state: &AppState, led: bool) -> bool {
             tracing::warn!(error = %e, "cannot record an offline span");
         }
     }
-    drop(ordered);
+    // Saved under the lock too: a logger that comes back meanwhile saves "online" after this
+    // save, never before it (a stale "offline" last would make the next leader announce its
+    // return a second time).
     if let Err(e) = state.store.save_contacts(contacts).await {
         tracing::warn!(error = %e, "cannot save logger contacts");
     }
+    drop(ordered);
     true
 }
 
