@@ -81,6 +81,15 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_DATABASE_POOL", default_value_t = 16,
           value_parser = clap::value_parser!(u64).range(2..=1024))]
     pub database_pool: u64,
+    /// Let alert channels send to loopback, link-local and private addresses (the plant's own
+    /// network). Default off: a tenant admin cannot make the server probe the network it runs in.
+    #[arg(long, env = "ASSETLOG_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
+    /// Milliseconds before a failed alert delivery is tried again; the wait doubles up to 15
+    /// minutes, for a day. Default 5000.
+    #[arg(long, env = "ASSETLOG_ALERT_RETRY_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub alert_retry_ms: u64,
     /// claim (default): new loggers wait for an admin; auto: they join the first tenant.
     #[arg(long, env = "ASSETLOG_ENROLLMENT", value_enum, default_value_t = Enrollment::Claim)]
     pub enrollment: Enrollment,
@@ -232,6 +241,8 @@ impl ServeConfig {
             stops_max: 100_000,
             query_concurrency: None,
             query_wait: 10,
+            allow_private_webhooks: false,
+            alert_retry_ms: 5000,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`analytics`]: availability, MTBF, MTTR, stops and reasons from the history: typed
 //!   questions, typed answers, the day rollups kept filled.
+//! - [`alerts`]: rules, alerts and their deliveries (webhook, Slack, Teams), on the leader.
 //! - [`config`]: command line and environment.
 //! - [`domain`]: checked values (names, emails, …) that raw input becomes once, at the edge.
 //! - [`ingest`]: the one path of a logger's report: authenticate, check, store, publish, presence.
@@ -24,6 +25,7 @@
 //!   analytics slots.
 //! - [`metrics`], [`error`].
 
+pub mod alerts;
 pub mod analytics;
 pub mod calendar;
 pub mod config;
@@ -54,6 +56,7 @@ pub struct AppState {
     pub store: store::Store,
     pub live: Arc<live::LiveHub>,
     pub presence: Arc<presence::Presence>,
+    pub alerts: Arc<alerts::Alerts>,
     pub metrics: Arc<metrics::Metrics>,
     pub config: Arc<config::ServeConfig>,
     /// Hashing slots and the attempts of sign-in, sign-up and claim.

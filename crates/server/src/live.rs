@@ -36,6 +36,13 @@ pub enum LiveMessage {
         online: bool,
         last_seen: String,
     },
+    /// An alert opened, was acknowledged, escalated or cleared.
+    Alert {
+        event: &'static str,
+        alert: crate::store::Alert,
+    },
+    /// The tenant's alert rules or channels changed (re-read them).
+    AlertConfigChanged {},
 }
 
 pub type Frame = Arc<str>;
@@ -74,7 +81,13 @@ pub struct LiveHub {
     /// Where what is published and revoked here also goes, for the other servers on the same
     /// database (replicas.rs); unset for a server alone.
     others: OnceLock<mpsc::UnboundedSender<Outgoing>>,
+    /// Every message delivered here, of every tenant, for those inside the server that follow
+    /// the live state (the alert evaluator).
+    observers: broadcast::Sender<(TenantId, Frame)>,
 }
+
+/// Messages an observer may fall behind before it is told it lagged (and re-reads the state).
+const OBSERVER_BUFFER: usize = 65_536;
 
 /// What the hub hands to the other servers.
 #[derive(Debug, Clone)]
@@ -90,6 +103,7 @@ impl LiveHub {
             buffer,
             revocations: broadcast::channel(REVOCATION_BUFFER).0,
             others: OnceLock::new(),
+            observers: broadcast::channel(OBSERVER_BUFFER).0,
         }
     }
 
@@ -121,6 +135,12 @@ impl LiveHub {
         self.revocations.subscribe()
     }
 
+    /// Every message delivered here from now on, of every tenant (published here or by the
+    /// other servers).
+    pub fn observe(&self) -> broadcast::Receiver<(TenantId, Frame)> {
+        self.observers.subscribe()
+    }
+
     pub fn subscribe(&self, tenant_id: TenantId) -> broadcast::Receiver<Frame> {
         let mut tenants = self.tenants.lock().expect("hub lock");
         tenants
@@ -132,7 +152,8 @@ impl LiveHub {
     /// Sends `message` to the tenant's clients, here and on the other servers.
     pub fn publish(&self, tenant_id: TenantId, message: &LiveMessage) {
         let others = self.others.get();
-        if others.is_none() && !self.has_clients(tenant_id) {
+        if others.is_none() && !self.has_clients(tenant_id) && self.observers.receiver_count() == 0
+        {
             return;
         }
         let frame: Frame = match serde_json::to_string(message) {
@@ -151,6 +172,9 @@ impl LiveHub {
     /// Sends an encoded message to the tenant's clients on this server only (what another
     /// server published).
     pub fn deliver(&self, tenant_id: TenantId, frame: Frame) {
+        if self.observers.receiver_count() > 0 {
+            let _ = self.observers.send((tenant_id, frame.clone()));
+        }
         let mut tenants = self.tenants.lock().expect("hub lock");
         let Some(sender) = tenants.get(&tenant_id) else {
             return;

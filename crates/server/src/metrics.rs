@@ -33,6 +33,9 @@ pub struct Metrics {
     /// Background settles of the day rollups finished (`monitor::settle_days`).
     pub rollup_settles: Counter,
     pub request_seconds: Family<RouteLabels, Histogram>,
+    /// Alerts opened, and attempts to deliver them (alerts/).
+    pub alerts_opened: Counter,
+    pub alert_attempts: Counter,
 }
 
 impl Default for Metrics {
@@ -46,6 +49,8 @@ impl Default for Metrics {
         let rollup_days_read = Counter::default();
         let rollup_days_computed = Counter::default();
         let rollup_settles = Counter::default();
+        let alerts_opened = Counter::default();
+        let alert_attempts = Counter::default();
         let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 16))
         });
@@ -89,6 +94,12 @@ impl Default for Metrics {
             "Background settles of the day rollups finished (periodic and after backfills)",
             rollup_settles.clone(),
         );
+        registry.register("alerts_opened", "Alerts opened", alerts_opened.clone());
+        registry.register(
+            "alert_delivery_attempts",
+            "Attempts to deliver an alert to a channel (each retry counts)",
+            alert_attempts.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
@@ -105,6 +116,8 @@ impl Default for Metrics {
             rollup_days_computed,
             rollup_settles,
             request_seconds,
+            alerts_opened,
+            alert_attempts,
         }
     }
 }

@@ -204,6 +204,16 @@ impl Presence {
         contacts.get(&row).map(|c| (c.last_seen, c.online))
     }
 
+    /// The tenant's loggers marked offline: hardware id and last contact.
+    pub fn offline(&self, tenant_id: TenantId) -> Vec<(String, i64)> {
+        let contacts = self.contacts.lock().expect("presence lock");
+        contacts
+            .values()
+            .filter(|c| !c.online && c.tenant_id == Some(tenant_id))
+            .map(|c| (c.logger_id.clone(), c.last_seen))
+            .collect()
+    }
+
     pub fn forget(&self, row: LoggerRow) {
         self.contacts.lock().expect("presence lock").remove(&row);
     }

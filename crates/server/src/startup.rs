@@ -128,6 +128,7 @@ impl Application {
             store,
             live: Arc::new(LiveHub::new(LIVE_BUFFER)),
             presence: Arc::new(presence),
+            alerts: Arc::new(crate::alerts::Alerts::new(&config)),
             metrics: Arc::new(Metrics::default()),
             auth: Arc::new(AuthLimits::new(config.auth_settings())),
             queries: Arc::new(config.query_gate()),
@@ -171,6 +172,8 @@ impl Application {
         let days = tokio::spawn(monitor::settle_days(state.clone()));
         let expirer = tokio::spawn(monitor::expire_pending(state.clone()));
         let keeper = tokio::spawn(monitor::housekeeping(state.clone()));
+        let evaluator = tokio::spawn(crate::alerts::run(state.clone()));
+        let sender = tokio::spawn(crate::alerts::deliver::run(state.clone()));
         let bridge = crate::replicas::start(&state);
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
@@ -188,6 +191,8 @@ impl Application {
         let _ = days.await;
         let _ = expirer.await;
         let _ = keeper.await;
+        let _ = evaluator.await;
+        let _ = sender.await;
         for task in bridge {
             let _ = task.await;
         }

@@ -3,13 +3,14 @@
 //!
 //! # Layout
 //! - [`extract`]: the extractors every handler shares (JSON errors; the caller by token or key).
-//! - `accounts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `live`, `ops`,
+//! - `accounts`, `alerts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `live`, `ops`,
 //!   `web`: one domain each.
 //! - `csv`, `stream`: CSV answers, and JSON answers streamed while they are written.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations as their
 //!   routers register them; served at `/api/v1/openapi.json`.
 
 mod accounts;
+mod alerts;
 mod analytics;
 mod assets;
 mod csv;
@@ -54,6 +55,7 @@ fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(analytics::router())
         .merge(stops::router())
+        .merge(alerts::router())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -45,6 +45,7 @@ use crate::domain::AssetId;
         (name = "assets", description = "Assets and their events"),
         (name = "analytics", description = "Figures and stops"),
         (name = "settings", description = "Settings, shifts, planned downtime, reasons"),
+        (name = "alerts", description = "Alert channels, rules, alerts and their deliveries"),
         (name = "live", description = "The live WebSocket"),
         (name = "ops", description = "Health, metrics, this document"),
     )

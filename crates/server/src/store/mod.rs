@@ -385,6 +385,39 @@ seam! {
     /// other writes get in between. How many events went.
     pub async fn apply_retention(&self, tenant_id: TenantId, before: i64) -> Result<u64>;
 
+    // alerts (docs/ALERTS.md)
+    /// The tenant's alert channels or rules, as the JSON they were stored as, by id.
+    pub async fn alert_docs(&self, tenant_id: TenantId, doc: AlertDoc) -> Result<Vec<(i64, String)>>;
+    /// Every tenant's channels or rules (for the evaluator, which serves them all).
+    pub async fn every_alert_doc(&self, doc: AlertDoc) -> Result<Vec<(TenantId, i64, String)>>;
+    pub async fn add_alert_doc(&self, tenant_id: TenantId, doc: AlertDoc, body: String) -> Result<i64>;
+    pub async fn update_alert_doc(&self, tenant_id: TenantId, doc: AlertDoc, id: i64, body: String) -> Result<()>;
+    pub async fn delete_alert_doc(&self, tenant_id: TenantId, doc: AlertDoc, id: i64) -> Result<()>;
+    /// Opens an alert and puts its deliveries in the outbox, in one transaction; None (and
+    /// nothing written) when the rule has an open alert for that machine or logger already, or
+    /// had one for that stop or spell (the database's unique indexes decide, across replicas).
+    pub async fn open_alert(&self, new: NewAlert, deliveries: Vec<NewDelivery>) -> Result<Option<Alert>>;
+    /// Clears an open alert, with its deliveries; None when it was cleared already.
+    pub async fn clear_alert(&self, tenant_id: TenantId, id: i64, at: i64, deliveries: Vec<NewDelivery>) -> Result<Option<Alert>>;
+    /// Marks an open, unacknowledged, unescalated alert escalated, with its deliveries; None
+    /// otherwise.
+    pub async fn escalate_alert(&self, tenant_id: TenantId, id: i64, at: i64, deliveries: Vec<NewDelivery>) -> Result<Option<Alert>>;
+    /// Acknowledges an alert (NotFound outside the tenant; Conflict when acknowledged already).
+    pub async fn acknowledge_alert(&self, tenant_id: TenantId, id: i64, at: i64, by: String, comment: Option<String>) -> Result<Alert>;
+    /// The tenant's alerts, newest first.
+    pub async fn alerts(&self, tenant_id: TenantId, q: AlertQuery) -> Result<Vec<Alert>>;
+    /// Every tenant's alerts not cleared yet (for the evaluator when it starts to lead).
+    pub async fn open_alerts(&self) -> Result<Vec<Alert>>;
+    /// Claims the deliveries due at `now` (at most `limit`): they are not due again before
+    /// `lease_until`, so a sender that dies with them in hand leaves them to be sent again.
+    pub async fn due_deliveries(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Delivery>>;
+    /// Logs an attempt at a delivery and what becomes of it.
+    pub async fn finish_attempt(&self, tenant_id: TenantId, delivery_id: i64, attempt: Attempt, after: AfterAttempt) -> Result<()>;
+    /// Logs a test message sent to a channel, with its one attempt.
+    pub async fn record_test_delivery(&self, tenant_id: TenantId, delivery: NewDelivery, attempt: Attempt) -> Result<()>;
+    /// The tenant's logged attempts (of one alert's deliveries, when given), newest first.
+    pub async fn delivery_attempts(&self, tenant_id: TenantId, alert_id: Option<i64>, limit: i64) -> Result<Vec<DeliveryAttempt>>;
+
     // inbox
     /// SQLite: moves its events inbox, as it is now, into `events` (store/sqlite/inbox.rs), in
     /// writer jobs small enough that requests in between wait little; events that arrive

@@ -134,3 +134,147 @@ pub struct Event {
 pub(crate) fn state_of(running: Option<bool>) -> RunState {
     running.map_or(RunState::Unknown, RunState::from_running)
 }
+
+/// What of alerting is kept as checked JSON documents (alerts/config.rs): one table each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertDoc {
+    Channel,
+    Rule,
+}
+
+impl AlertDoc {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Self::Channel => "alert_channels",
+            Self::Rule => "alert_rules",
+        }
+    }
+}
+
+/// One alert: about one stop of one machine, or one offline spell of one logger.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Alert {
+    pub id: i64,
+    pub rule_id: i64,
+    /// The rule's name when the alert opened.
+    pub rule_name: String,
+    /// `stop_longer_than`, `logger_offline` or `availability_below`.
+    pub kind: String,
+    pub asset_id: Option<AssetId>,
+    /// The logger's hardware id (logger alerts).
+    pub logger_id: Option<String>,
+    /// When what the alert is about began (the stop, the silence), epoch ms.
+    pub since: i64,
+    pub opened_at: i64,
+    pub acknowledged_at: Option<i64>,
+    /// The email of who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    pub ack_comment: Option<String>,
+    pub cleared_at: Option<i64>,
+    /// When the escalation channels were told.
+    pub escalated_at: Option<i64>,
+    /// `active`, `acknowledged` or `cleared`.
+    #[schema(value_type = String)]
+    pub state: &'static str,
+    /// At least `{"text": ...}`, the sentence the messages carry.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+}
+
+impl Alert {
+    /// The state its times make.
+    pub fn state_of(acknowledged_at: Option<i64>, cleared_at: Option<i64>) -> &'static str {
+        match (cleared_at, acknowledged_at) {
+            (Some(_), _) => "cleared",
+            (None, Some(_)) => "acknowledged",
+            (None, None) => "active",
+        }
+    }
+}
+
+/// An alert to open (`cleared_at`: a stop already over when it was seen to cross).
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub tenant_id: TenantId,
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub kind: String,
+    pub asset_id: Option<AssetId>,
+    pub logger_id: Option<String>,
+    pub since: i64,
+    pub opened_at: i64,
+    pub cleared_at: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+/// A message for one channel, put in the outbox with the change it tells of.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub channel_id: i64,
+    pub channel_name: String,
+    /// `opened`, `cleared`, `escalated` or `test`.
+    pub event: &'static str,
+    /// The message (alerts/deliver.rs renders it per channel kind when sending).
+    pub message: String,
+    pub due_at: i64,
+}
+
+/// A message of the outbox, claimed for sending.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub alert_id: Option<i64>,
+    pub channel_id: i64,
+    pub event: String,
+    pub message: String,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// What one attempt to send a delivery gave.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub at: i64,
+    pub ok: bool,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    Sent,
+    /// Tried again at this time.
+    Retry(i64),
+    GiveUp,
+}
+
+/// One logged attempt, as `GET /api/v1/alert-deliveries` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DeliveryAttempt {
+    pub delivery_id: i64,
+    pub alert_id: Option<i64>,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub event: String,
+    pub at: i64,
+    pub ok: bool,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// Which alerts `GET /api/v1/alerts` lists.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// `active`, `acknowledged` or `cleared`; None: all.
+    pub state: Option<&'static str>,
+    /// Opened at or after (epoch ms).
+    pub from: Option<i64>,
+    /// Opened before.
+    pub to: Option<i64>,
+    pub limit: i64,
+}

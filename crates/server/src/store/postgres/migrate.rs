@@ -11,6 +11,7 @@ use super::super::now_ms;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_retention.sql"),
+    include_str!("../../../migrations/postgres/0003_alerts.sql"),
 ];
 
 /// The key of the advisory lock the migrations run under (any number, the same in every replica).

@@ -19,11 +19,13 @@
 //! - `partitions`: the months of `events`, made ahead of time.
 //! - `accounts`, `devices`, `fleet`, `pending`, `settings`, `rollups`: as in SQLite's backend.
 //! - `reports`: a logger's report stored; reports waiting together share one transaction.
+//! - `alerts`: alert channels, rules, alerts and their outbox (as in SQLite's backend).
 //! - `retention`: what is older than a tenant's retention, deleted (SQLite's rule).
 //! - `notify`: broadcasts between the servers on the database, and which of them leads.
 //! - `ids`: how the typed ids bind.
 
 mod accounts;
+mod alerts;
 mod devices;
 mod fleet;
 mod ids;

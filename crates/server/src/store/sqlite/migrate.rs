@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0008_pending_limits.sql"),
     include_str!("../../../migrations/sqlite/0009_tenant_names.sql"),
     include_str!("../../../migrations/sqlite/0010_retention.sql"),
+    include_str!("../../../migrations/sqlite/0011_alerts.sql"),
 ];
 
 /// The line that marks a migration rebuilding a table other tables refer to (SQLite changes a

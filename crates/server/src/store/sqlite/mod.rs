@@ -12,7 +12,8 @@
 //! - `reports`: a logger's report stored, in named steps (the hot path); `seqs`: its seq runs.
 //! - `inbox`: the events inbox. `fleet`: loggers, assets and events as their tenant sees them.
 //! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
-//! - `rollups`: the day rollups analytics keeps.
+//! - `rollups`: the day rollups analytics keeps. `alerts`: alert channels, rules, alerts and
+//!   their outbox.
 //! - `retention`: what is older than a tenant's retention, deleted in bounded writer jobs.
 //! - `writer`: the writer thread and its group commit; `checkpoint`: WAL checkpoints.
 //! - `open`: opening the file (header and schema checked, migrations, read-only on a full disk)
@@ -22,6 +23,7 @@
 //! - `ids`: how the typed ids bind.
 
 mod accounts;
+mod alerts;
 mod backup;
 mod checkpoint;
 mod devices;

@@ -1,0 +1,732 @@
+//! The evaluator: which alerts open, clear and escalate, decided from the live state and a
+//! timer per threshold, not by polling. It runs on the leader only (one evaluator across
+//! replicas); the database's unique indexes make a second one harmless all the same.
+//!
+//! [`Evaluator`] is the decision, pure: it is told of state changes, logger status and time,
+//! and answers [`Action`]s; `alerts::run` feeds it from the live hub and carries the actions out.
+//!
+//! # What counts
+//! - A stop is alerted once, when it has lasted the rule's threshold (counting only planned
+//!   time with `only_in_planned_time`). If it ended before the timer fired but after it crossed,
+//!   while the evaluator knew of it, the alert is opened and cleared at once: an alert is about
+//!   the stop, not about a sample.
+//! - A stop the evaluator learns of only after it crossed (a logger catching up after an
+//!   outage) is alerted if the machine is still stopped, and not if the same report already
+//!   says it runs again: late events do not fire alerts for stops that are over.
+//! - A logger is alerted when it is marked offline (and still offline `threshold_s` later).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono_tz::Tz;
+
+use super::config::{Rule, RuleKind};
+use crate::calendar::{self, ParsedShift, Span};
+use crate::domain::{AssetId, TenantId};
+use crate::store::Alert;
+
+/// How late after its crossing a stop may become known and still count as seen live.
+pub const GRACE_MS: i64 = 5_000;
+/// How far ahead planned time is looked for (a stop that began before a long shutdown).
+const HORIZON_MS: i64 = 31 * 86_400_000;
+
+/// What an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Asset(AssetId),
+    Logger(String),
+}
+
+/// One rule's alert about one subject: at most one is open at a time.
+pub type Key = (i64, Subject);
+
+/// A tenant's planned production time: its calendar, time zone and planned downtime.
+#[derive(Debug, Clone)]
+pub struct PlannedTime {
+    pub tz: Tz,
+    pub calendar: Vec<ParsedShift>,
+    /// Planned downtime: of one machine, or (None) of all.
+    pub downtime: Vec<(Option<AssetId>, Span)>,
+}
+
+impl PlannedTime {
+    /// When a stop of `asset` that began at `since` has lasted `threshold_ms` of planned time.
+    fn crossing(&self, asset: AssetId, since: i64, threshold_ms: i64) -> Option<i64> {
+        let downtime: Vec<Span> = self
+            .downtime
+            .iter()
+            .filter(|(a, _)| a.is_none_or(|a| a == asset))
+            .map(|(_, s)| *s)
+            .collect();
+        let spans = calendar::planned_spans(
+            &self.calendar,
+            self.tz,
+            since,
+            since + HORIZON_MS,
+            &downtime,
+        );
+        let mut left = threshold_ms;
+        for span in spans {
+            if span.len_ms() >= left {
+                return Some(span.start + left);
+            }
+            left -= span.len_ms();
+        }
+        None
+    }
+}
+
+/// A machine's state as a live message (or the database, at start) tells it.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub tenant: TenantId,
+    pub asset: AssetId,
+    pub name: &'a str,
+    pub logger_id: &'a str,
+    /// None: no event yet.
+    pub running: Option<bool>,
+    /// Since when (the change's time).
+    pub ts: i64,
+}
+
+/// A machine as the evaluator knows it.
+#[derive(Debug, Clone)]
+struct Watch {
+    tenant: TenantId,
+    name: String,
+    logger_id: String,
+    /// When its current stop began; None while it runs (or before its first event).
+    stopped_since: Option<i64>,
+    /// When the evaluator learned of that stop.
+    learned_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Stop {
+        rule: i64,
+        asset: AssetId,
+        since: i64,
+    },
+    Offline {
+        rule: i64,
+        tenant: TenantId,
+        logger: String,
+        since: i64,
+    },
+    Escalate {
+        key: Key,
+        alert: i64,
+    },
+}
+
+/// An open alert as the evaluator keeps it.
+#[derive(Debug, Clone)]
+struct Open {
+    id: i64,
+    tenant: TenantId,
+}
+
+/// What the evaluator decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Open {
+        key: Key,
+        tenant: TenantId,
+        rule: Rule,
+        /// The machine (stop alerts).
+        asset: Option<(AssetId, String)>,
+        logger_id: String,
+        since: i64,
+        /// Set when the stop was over already: the alert opens cleared.
+        cleared_at: Option<i64>,
+        /// How long the threshold was (ms), for the message.
+        threshold_ms: i64,
+    },
+    Clear {
+        tenant: TenantId,
+        alert: i64,
+        at: i64,
+        /// The rule's channels are told (None: the rule is gone or off; cleared silently).
+        rule: Option<Rule>,
+        /// How long the stop or silence lasted.
+        lasted_ms: i64,
+    },
+    Escalate {
+        tenant: TenantId,
+        alert: i64,
+        rule: Rule,
+    },
+}
+
+#[derive(Default)]
+pub struct Evaluator {
+    rules: HashMap<TenantId, Vec<Rule>>,
+    planned: HashMap<TenantId, PlannedTime>,
+    assets: HashMap<AssetId, Watch>,
+    /// Loggers marked offline, with their last contact.
+    offline: HashMap<(TenantId, String), i64>,
+    open: HashMap<Key, Open>,
+    timers: BTreeSet<(i64, Timer)>,
+}
+
+impl Evaluator {
+    /// The rules of every tenant, and the planned time of each tenant that has rules.
+    pub fn new(
+        rules: HashMap<TenantId, Vec<Rule>>,
+        planned: HashMap<TenantId, PlannedTime>,
+    ) -> Self {
+        Self {
+            rules,
+            planned,
+            ..Self::default()
+        }
+    }
+
+    pub fn watches_tenant(&self, tenant: TenantId) -> bool {
+        self.rules
+            .get(&tenant)
+            .is_some_and(|r| r.iter().any(|r| r.enabled))
+    }
+
+    fn rule(&self, tenant: TenantId, id: i64) -> Option<&Rule> {
+        self.rules
+            .get(&tenant)?
+            .iter()
+            .find(|r| r.id == id && r.enabled)
+    }
+
+    fn enabled(&self, tenant: TenantId, kind: RuleKind) -> Vec<Rule> {
+        self.rules
+            .get(&tenant)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter(|r| r.enabled && r.kind == kind)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// An alert the database has open (at start, or found open by another evaluator).
+    pub fn adopt(&mut self, alert: &Alert) {
+        let subject = match (&alert.asset_id, &alert.logger_id) {
+            (Some(a), _) if alert.kind == RuleKind::StopLongerThan.as_str() => Subject::Asset(*a),
+            (_, Some(l)) => Subject::Logger(l.clone()),
+            _ => return,
+        };
+        let key = (alert.rule_id, subject);
+        self.open.insert(
+            key.clone(),
+            Open {
+                id: alert.id,
+                tenant: alert.tenant_id,
+            },
+        );
+        if alert.acknowledged_at.is_none()
+            && alert.escalated_at.is_none()
+            && let Some(after) = self
+                .rule(alert.tenant_id, alert.rule_id)
+                .and_then(|r| r.escalate_after_s)
+        {
+            self.timers.insert((
+                alert.opened_at + after * 1000,
+                Timer::Escalate {
+                    key,
+                    alert: alert.id,
+                },
+            ));
+        }
+    }
+
+    /// Open alerts whose rule is gone or off: cleared, silently.
+    pub fn orphans(&mut self, now: i64) -> Vec<Action> {
+        let gone: Vec<Key> = self
+            .open
+            .iter()
+            .filter(|((rule, _), open)| self.rule(open.tenant, *rule).is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        gone.into_iter()
+            .filter_map(|k| self.open.remove(&k))
+            .map(|open| Action::Clear {
+                tenant: open.tenant,
+                alert: open.id,
+                at: now,
+                rule: None,
+                lasted_ms: 0,
+            })
+            .collect()
+    }
+
+    /// A machine's state, learned at `now`.
+    pub fn asset(&mut self, seen: Seen<'_>, now: i64) -> Vec<Action> {
+        let Seen {
+            tenant,
+            asset,
+            name,
+            logger_id,
+            running,
+            ts,
+        } = seen;
+        let watch = self.assets.entry(asset).or_insert_with(|| Watch {
+            tenant,
+            name: name.to_owned(),
+            logger_id: logger_id.to_owned(),
+            stopped_since: None,
+            learned_at: now,
+        });
+        watch.name = name.to_owned();
+        let previous = watch.stopped_since;
+        let learned_at = watch.learned_at;
+        let mut actions = Vec::new();
+        match running {
+            Some(false) => {
+                if previous.is_some() {
+                    return actions;
+                }
+                watch.stopped_since = Some(ts);
+                watch.learned_at = now;
+                for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
+                    if !rule.watches(asset) {
+                        continue;
+                    }
+                    if let Some(at) = self.crossing(tenant, &rule, asset, ts) {
+                        self.timers.insert((
+                            at.max(now),
+                            Timer::Stop {
+                                rule: rule.id,
+                                asset,
+                                since: ts,
+                            },
+                        ));
+                    }
+                }
+            }
+            Some(true) => {
+                watch.stopped_since = None;
+                let Some(since) = previous else {
+                    return actions;
+                };
+                for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
+                    if !rule.watches(asset) {
+                        continue;
+                    }
+                    let key = (rule.id, Subject::Asset(asset));
+                    if let Some(open) = self.open.remove(&key) {
+                        actions.push(Action::Clear {
+                            tenant,
+                            alert: open.id,
+                            at: ts,
+                            rule: Some(rule.clone()),
+                            lasted_ms: ts - since,
+                        });
+                        continue;
+                    }
+                    // Crossed before it ended, while known: the timer had not fired yet.
+                    if let Some(at) = self.crossing(tenant, &rule, asset, since)
+                        && at <= ts
+                        && learned_at <= at + GRACE_MS
+                    {
+                        actions.push(self.open_stop(tenant, &rule, asset, since, Some(ts)));
+                    }
+                }
+            }
+            None => {}
+        }
+        // Stops that ended on their own count; a stop before any rule is in any case stale.
+        actions
+    }
+
+    fn crossing(&self, tenant: TenantId, rule: &Rule, asset: AssetId, since: i64) -> Option<i64> {
+        let threshold = rule.threshold_s.unwrap_or(0) * 1000;
+        match self.planned.get(&tenant) {
+            Some(planned) if rule.only_in_planned_time => planned.crossing(asset, since, threshold),
+            _ => Some(since + threshold),
+        }
+    }
+
+    fn open_stop(
+        &mut self,
+        tenant: TenantId,
+        rule: &Rule,
+        asset: AssetId,
+        since: i64,
+        cleared_at: Option<i64>,
+    ) -> Action {
+        let watch = &self.assets[&asset];
+        Action::Open {
+            key: (rule.id, Subject::Asset(asset)),
+            tenant,
+            rule: rule.clone(),
+            asset: Some((asset, watch.name.clone())),
+            logger_id: watch.logger_id.clone(),
+            since,
+            cleared_at,
+            threshold_ms: rule.threshold_s.unwrap_or(0) * 1000,
+        }
+    }
+
+    /// A logger marked offline (with its last contact) or back online (at `at`).
+    pub fn logger(
+        &mut self,
+        tenant: TenantId,
+        logger: &str,
+        online: bool,
+        at: i64,
+        now: i64,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let id = (tenant, logger.to_owned());
+        let rules = self.enabled(tenant, RuleKind::LoggerOffline);
+        if online {
+            let Some(since) = self.offline.remove(&id) else {
+                return actions;
+            };
+            for rule in rules {
+                if let Some(open) = self
+                    .open
+                    .remove(&(rule.id, Subject::Logger(logger.to_owned())))
+                {
+                    actions.push(Action::Clear {
+                        tenant,
+                        alert: open.id,
+                        at,
+                        rule: Some(rule),
+                        lasted_ms: at - since,
+                    });
+                }
+            }
+            return actions;
+        }
+        if self.offline.contains_key(&id) {
+            return actions;
+        }
+        self.offline.insert(id, at);
+        for rule in rules {
+            if !self.covers(&rule, tenant, logger) {
+                continue;
+            }
+            let delay = rule.threshold_s.unwrap_or(0) * 1000;
+            self.timers.insert((
+                now + delay,
+                Timer::Offline {
+                    rule: rule.id,
+                    tenant,
+                    logger: logger.to_owned(),
+                    since: at,
+                },
+            ));
+        }
+        actions
+    }
+
+    /// Whether a logger rule covers a logger: all of them, or one with a listed machine.
+    fn covers(&self, rule: &Rule, tenant: TenantId, logger: &str) -> bool {
+        rule.asset_ids.is_none()
+            || self
+                .assets
+                .iter()
+                .any(|(id, w)| w.tenant == tenant && w.logger_id == logger && rule.watches(*id))
+    }
+
+    /// When the next timer is due.
+    pub fn next_due(&self) -> Option<i64> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// The timers due at `now`, as actions.
+    pub fn due(&mut self, now: i64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        while let Some((at, _)) = self.timers.first()
+            && *at <= now
+        {
+            let (_, timer) = self.timers.pop_first().expect("a first timer");
+            match timer {
+                Timer::Stop { rule, asset, since } => {
+                    let Some(watch) = self.assets.get(&asset) else {
+                        continue;
+                    };
+                    let tenant = watch.tenant;
+                    if watch.stopped_since != Some(since)
+                        || self.open.contains_key(&(rule, Subject::Asset(asset)))
+                    {
+                        continue;
+                    }
+                    let Some(rule) = self.rule(tenant, rule).cloned() else {
+                        continue;
+                    };
+                    actions.push(self.open_stop(tenant, &rule, asset, since, None));
+                }
+                Timer::Offline {
+                    rule,
+                    tenant,
+                    logger,
+                    since,
+                } => {
+                    if self.offline.get(&(tenant, logger.clone())) != Some(&since)
+                        || self
+                            .open
+                            .contains_key(&(rule, Subject::Logger(logger.clone())))
+                    {
+                        continue;
+                    }
+                    let Some(rule) = self.rule(tenant, rule).cloned() else {
+                        continue;
+                    };
+                    actions.push(Action::Open {
+                        key: (rule.id, Subject::Logger(logger.clone())),
+                        tenant,
+                        threshold_ms: rule.threshold_s.unwrap_or(0) * 1000,
+                        rule,
+                        asset: None,
+                        logger_id: logger,
+                        since,
+                        cleared_at: None,
+                    });
+                }
+                Timer::Escalate { key, alert } => {
+                    let Some(open) = self.open.get(&key).filter(|o| o.id == alert) else {
+                        continue;
+                    };
+                    let tenant = open.tenant;
+                    let Some(rule) = self.rule(tenant, key.0).cloned() else {
+                        continue;
+                    };
+                    actions.push(Action::Escalate {
+                        tenant,
+                        alert,
+                        rule,
+                    });
+                }
+            }
+        }
+        actions
+    }
+
+    /// An alert opened as an [`Action::Open`] asked (still open unless it opened cleared).
+    pub fn opened(&mut self, key: Key, alert: &Alert) {
+        if alert.cleared_at.is_none() {
+            self.adopt(alert);
+        } else {
+            self.open.remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: TenantId = TenantId(1);
+    const A: AssetId = AssetId(5);
+
+    fn rule(id: i64, kind: RuleKind, threshold_s: i64) -> Rule {
+        Rule {
+            id,
+            name: format!("rule {id}"),
+            kind,
+            asset_ids: None,
+            threshold_s: Some(threshold_s),
+            threshold_pct: None,
+            only_in_planned_time: false,
+            channel_ids: vec![1],
+            escalate_after_s: None,
+            escalate_channel_ids: vec![],
+            notify_on_clear: true,
+            enabled: true,
+        }
+    }
+
+    fn seen(running: Option<bool>, ts: i64) -> Seen<'static> {
+        Seen {
+            tenant: T,
+            asset: A,
+            name: "Press",
+            logger_id: "esp-1",
+            running,
+            ts,
+        }
+    }
+
+    fn evaluator(rules: Vec<Rule>) -> Evaluator {
+        Evaluator::new(HashMap::from([(T, rules)]), HashMap::new())
+    }
+
+    fn alert_of(action: &Action, id: i64, opened_at: i64) -> (Key, Alert) {
+        let Action::Open {
+            key,
+            tenant,
+            rule,
+            asset,
+            logger_id,
+            since,
+            cleared_at,
+            ..
+        } = action
+        else {
+            panic!("not an open: {action:?}");
+        };
+        (
+            key.clone(),
+            Alert {
+                id,
+                rule_id: rule.id,
+                rule_name: rule.name.clone(),
+                kind: rule.kind.as_str().into(),
+                asset_id: asset.as_ref().map(|a| a.0),
+                logger_id: Some(logger_id.clone()),
+                since: *since,
+                opened_at,
+                acknowledged_at: None,
+                acknowledged_by: None,
+                ack_comment: None,
+                cleared_at: *cleared_at,
+                escalated_at: None,
+                state: "active",
+                detail: serde_json::Value::Null,
+                tenant_id: *tenant,
+            },
+        )
+    }
+
+    #[test]
+    fn a_stop_opens_once_at_its_threshold_and_clears_when_the_machine_runs() {
+        let mut e = evaluator(vec![rule(1, RuleKind::StopLongerThan, 600)]);
+        assert!(e.asset(seen(Some(false), 1_000), 1_000).is_empty());
+        assert_eq!(e.next_due(), Some(601_000));
+        assert!(e.due(600_999).is_empty());
+        let opened = e.due(601_000);
+        assert_eq!(opened.len(), 1);
+        let (key, alert) = alert_of(&opened[0], 9, 601_000);
+        e.opened(key, &alert);
+        // A repeated STOPPED (a retransmit) changes nothing; RUNNING clears.
+        assert!(e.asset(seen(Some(false), 2_000), 2_000).is_empty());
+        let cleared = e.asset(seen(Some(true), 700_000), 700_000);
+        assert!(
+            matches!(
+                cleared[..],
+                [Action::Clear {
+                    alert: 9,
+                    at: 700_000,
+                    lasted_ms: 699_000,
+                    ..
+                }]
+            ),
+            "{cleared:?}"
+        );
+        assert!(e.due(10_000_000).is_empty(), "nothing more");
+    }
+
+    #[test]
+    fn a_stop_that_crossed_and_ended_before_its_timer_fired_is_alerted_opened_and_cleared() {
+        let mut e = evaluator(vec![rule(1, RuleKind::StopLongerThan, 60)]);
+        e.asset(seen(Some(false), 0), 0);
+        // The RUNNING arrives before the evaluator looked at its timers.
+        let got = e.asset(seen(Some(true), 61_000), 61_500);
+        assert!(
+            matches!(
+                &got[..],
+                [Action::Open {
+                    since: 0,
+                    cleared_at: Some(61_000),
+                    ..
+                }]
+            ),
+            "{got:?}"
+        );
+        assert!(
+            e.due(100_000).is_empty(),
+            "the timer of the ended stop is stale"
+        );
+    }
+
+    #[test]
+    fn a_backfilled_stop_that_is_over_fires_nothing_but_an_ongoing_one_does() {
+        let mut e = evaluator(vec![rule(1, RuleKind::StopLongerThan, 60)]);
+        let now = 10_000_000;
+        // Both ends of an old stop in one catching-up report.
+        e.asset(seen(Some(false), 1_000), now);
+        assert!(e.asset(seen(Some(true), 500_000), now).is_empty());
+        assert!(e.due(now).is_empty());
+        // An old stop that still lasts.
+        e.asset(seen(Some(false), 600_000), now);
+        assert_eq!(e.due(now).len(), 1);
+    }
+
+    #[test]
+    fn planned_time_only_counts_inside_the_calendar() {
+        let mut rule = rule(1, RuleKind::StopLongerThan, 600);
+        rule.only_in_planned_time = true;
+        let planned = PlannedTime {
+            tz: chrono_tz::UTC,
+            calendar: vec![],
+            // Planned downtime for the first hour: the stop's first hour does not count.
+            downtime: vec![(None, Span::new(0, 3_600_000))],
+        };
+        let mut e = Evaluator::new(
+            HashMap::from([(T, vec![rule])]),
+            HashMap::from([(T, planned)]),
+        );
+        e.asset(seen(Some(false), 0), 0);
+        assert_eq!(e.next_due(), Some(3_600_000 + 600_000));
+    }
+
+    #[test]
+    fn an_offline_logger_opens_after_its_delay_and_clears_when_it_reports() {
+        let mut e = evaluator(vec![rule(2, RuleKind::LoggerOffline, 30)]);
+        assert!(e.logger(T, "esp-1", false, 1_000, 5_000).is_empty());
+        assert!(
+            e.logger(T, "esp-1", false, 1_000, 6_000).is_empty(),
+            "told twice"
+        );
+        assert!(e.due(34_999).is_empty());
+        let opened = e.due(35_000);
+        assert_eq!(opened.len(), 1, "{opened:?}");
+        let (key, alert) = alert_of(&opened[0], 3, 35_000);
+        e.opened(key, &alert);
+        let back = e.logger(T, "esp-1", true, 40_000, 40_000);
+        assert!(
+            matches!(
+                back[..],
+                [Action::Clear {
+                    alert: 3,
+                    lasted_ms: 39_000,
+                    ..
+                }]
+            ),
+            "{back:?}"
+        );
+        // Back before the delay: nothing.
+        e.logger(T, "esp-1", false, 50_000, 50_000);
+        e.logger(T, "esp-1", true, 60_000, 60_000);
+        assert!(e.due(1_000_000).is_empty());
+    }
+
+    #[test]
+    fn an_unacknowledged_alert_escalates_once_and_a_removed_rule_clears_its_alerts() {
+        let mut r = rule(1, RuleKind::StopLongerThan, 10);
+        r.escalate_after_s = Some(60);
+        r.escalate_channel_ids = vec![2];
+        let mut e = evaluator(vec![r]);
+        e.asset(seen(Some(false), 0), 0);
+        let opened = e.due(10_000);
+        let (key, alert) = alert_of(&opened[0], 4, 10_000);
+        e.opened(key, &alert);
+        assert!(e.due(69_999).is_empty());
+        assert!(matches!(
+            e.due(70_000)[..],
+            [Action::Escalate { alert: 4, .. }]
+        ));
+        assert!(e.due(1_000_000).is_empty());
+        e.rules.clear();
+        assert!(matches!(
+            e.orphans(5)[..],
+            [Action::Clear {
+                alert: 4,
+                rule: None,
+                ..
+            }]
+        ));
+    }
+}

@@ -1,0 +1,505 @@
+//! Alerting: rules watch the machines and loggers of a tenant; when one fires, an alert opens
+//! (exactly one per rule and machine or logger: the database decides), its channels are told
+//! through an outbox that survives restarts, and it clears when the machine runs again or the
+//! logger reports (docs/ALERTS.md).
+//!
+//! # Layout
+//! - `config`: channels and rules, checked once, stored as checked JSON.
+//! - `engine`: the evaluator, pure: state changes and time in, actions out.
+//! - `deliver`: the outbox's sender (webhook signed with HMAC, Slack, Teams), retries.
+//! - `guard`: which receivers may be reached (no private addresses unless allowed).
+//! - this file: [`run`], which feeds the evaluator from the live hub on the leader and carries
+//!   its actions out (alert rows and deliveries in one transaction, live messages after).
+
+pub mod config;
+pub mod deliver;
+pub mod engine;
+pub mod guard;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::AppState;
+use crate::calendar::Span;
+use crate::domain::{AssetId, TenantId};
+use crate::live::{LiveMessage, rfc3339};
+use crate::store::{Alert, AlertDoc, NewAlert, NewDelivery, now_ms};
+use config::{Channel, Rule, RuleKind};
+use engine::{Action, Evaluator, PlannedTime, Seen};
+
+/// What the handlers, the evaluator and the sender share.
+pub struct Alerts {
+    /// Told when deliveries were queued.
+    pub outbox: tokio::sync::Notify,
+    pub targets: guard::Targets,
+    /// The wait before a failed delivery's first retry (it doubles from there).
+    pub first_retry_ms: i64,
+    /// Whether email can be sent (`--smtp-url`).
+    pub smtp: bool,
+}
+
+impl Alerts {
+    pub fn new(config: &crate::config::ServeConfig) -> Self {
+        Self {
+            outbox: tokio::sync::Notify::new(),
+            targets: guard::Targets {
+                allow_private: config.allow_private_webhooks,
+            },
+            first_retry_ms: config.alert_retry_ms as i64,
+            smtp: false,
+        }
+    }
+}
+
+/// Tells the evaluator (on whichever server leads) that a tenant's rules or channels changed,
+/// and the tenant's dashboards that they may re-read them.
+pub fn config_changed(state: &AppState, tenant_id: TenantId) {
+    state
+        .live
+        .publish(tenant_id, &LiveMessage::AlertConfigChanged {});
+}
+
+/// How often the evaluator re-reads everything it knows besides being told (calendars and
+/// planned downtime change without telling it).
+const RELOAD_EVERY: Duration = Duration::from_secs(300);
+
+/// What the evaluator reads of a live message.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Heard {
+    AssetStateChange {
+        asset_id: AssetId,
+        asset_name: String,
+        logger_id: String,
+        state: String,
+        timestamp: String,
+    },
+    LoggerStatus {
+        logger_id: String,
+        online: bool,
+        last_seen: String,
+    },
+    AlertConfigChanged {},
+    #[serde(other)]
+    Other,
+}
+
+fn epoch_ms(rfc3339: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Runs the evaluator while this server leads, until shutdown.
+pub async fn run(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    let mut leads = state.leads.clone();
+    loop {
+        while !*leads.borrow_and_update() {
+            tokio::select! {
+                changed = leads.changed() => if changed.is_err() { return },
+                _ = crate::stopped(&mut shutdown) => return,
+            }
+        }
+        // Listening before reading, so that nothing between the two is missed.
+        let mut heard = state.live.observe();
+        let mut evaluator = match seed(&state).await {
+            Ok(evaluator) => evaluator,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start evaluating alert rules; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = crate::stopped(&mut shutdown) => return,
+                }
+            }
+        };
+        let mut reload =
+            tokio::time::interval_at(tokio::time::Instant::now() + RELOAD_EVERY, RELOAD_EVERY);
+        loop {
+            let wake = evaluator.next_due().map(|at| {
+                tokio::time::Instant::now()
+                    + Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
+            });
+            let mut actions = Vec::new();
+            let mut reseed = false;
+            tokio::select! {
+                got = heard.recv() => {
+                    let mut got = Some(got);
+                    // Everything heard so far, before any timer: a report's later change (a
+                    // stop that is over already) is taken in before its earlier one fires.
+                    while let Some(message) = got.take() {
+                        match message {
+                            Ok((tenant, frame)) => {
+                                reseed |= take_in(&mut evaluator, &mut actions, tenant, &frame);
+                            }
+                            Err(RecvError::Lagged(n)) => {
+                                tracing::warn!(missed = n, "the alert evaluator fell behind; reading the state again");
+                                reseed = true;
+                            }
+                            Err(RecvError::Closed) => return,
+                        }
+                        got = match heard.try_recv() {
+                            Ok(m) => Some(Ok(m)),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                            Err(_) => None,
+                        };
+                    }
+                }
+                _ = async { tokio::time::sleep_until(wake.expect("a timer")).await }, if wake.is_some() => {}
+                _ = reload.tick() => reseed = true,
+                _ = leads.changed() => {
+                    if !*leads.borrow() {
+                        break;
+                    }
+                }
+                _ = crate::stopped(&mut shutdown) => return,
+            }
+            actions.extend(evaluator.due(now_ms()));
+            act(&state, &mut evaluator, actions).await;
+            if reseed {
+                match seed(&state).await {
+                    Ok(fresh) => {
+                        evaluator = fresh;
+                        let due = evaluator.due(now_ms());
+                        act(&state, &mut evaluator, due).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot re-read the alert rules"),
+                }
+            }
+        }
+    }
+}
+
+/// Takes in one live message; true when the rules must be read again.
+fn take_in(
+    evaluator: &mut Evaluator,
+    actions: &mut Vec<Action>,
+    tenant: TenantId,
+    frame: &str,
+) -> bool {
+    if !frame.contains("\"asset_state_change\"")
+        && !frame.contains("\"logger_status\"")
+        && !frame.contains("\"alert_config_changed\"")
+    {
+        return false;
+    }
+    let Ok(heard) = serde_json::from_str::<Heard>(frame) else {
+        return false;
+    };
+    let now = now_ms();
+    match heard {
+        Heard::AlertConfigChanged {} => return true,
+        _ if !evaluator.watches_tenant(tenant) => {}
+        Heard::AssetStateChange {
+            asset_id,
+            asset_name,
+            logger_id,
+            state,
+            timestamp,
+        } => {
+            let running = match state.as_str() {
+                "RUNNING" => Some(true),
+                "STOPPED" => Some(false),
+                _ => None,
+            };
+            if let Some(ts) = epoch_ms(&timestamp) {
+                let seen = Seen {
+                    tenant,
+                    asset: asset_id,
+                    name: &asset_name,
+                    logger_id: &logger_id,
+                    running,
+                    ts,
+                };
+                actions.extend(evaluator.asset(seen, now));
+            }
+        }
+        Heard::LoggerStatus {
+            logger_id,
+            online,
+            last_seen,
+        } => {
+            let at = if online {
+                now
+            } else {
+                epoch_ms(&last_seen).unwrap_or(now)
+            };
+            actions.extend(evaluator.logger(tenant, &logger_id, online, at, now));
+        }
+        Heard::Other => {}
+    }
+    false
+}
+
+/// A fresh evaluator from what the database holds: the rules, each watched tenant's planned
+/// time and machines, the open alerts, and the loggers offline now.
+async fn seed(state: &AppState) -> anyhow::Result<Evaluator> {
+    let mut rules: HashMap<TenantId, Vec<Rule>> = HashMap::new();
+    for (tenant, id, body) in state.store.every_alert_doc(AlertDoc::Rule).await? {
+        if let Some(rule) = Rule::from_stored(id, &body) {
+            rules.entry(tenant).or_default().push(rule);
+        }
+    }
+    let now = now_ms();
+    let mut planned = HashMap::new();
+    for tenant in rules.keys() {
+        let r = crate::analytics::Rules::load(&state.store, *tenant).await?;
+        let downtime = state
+            .store
+            .planned_downtime(
+                *tenant,
+                Some(now - 31 * 86_400_000),
+                Some(now + 62 * 86_400_000),
+            )
+            .await?
+            .into_iter()
+            .map(|d| (d.asset_id, Span::new(d.from, d.to)))
+            .collect();
+        planned.insert(
+            *tenant,
+            PlannedTime {
+                tz: r.tz,
+                calendar: r.calendar,
+                downtime,
+            },
+        );
+    }
+    let tenants: Vec<TenantId> = rules.keys().copied().collect();
+    let mut evaluator = Evaluator::new(rules, planned);
+    for alert in state.store.open_alerts().await? {
+        evaluator.adopt(&alert);
+    }
+    let mut actions = evaluator.orphans(now);
+    for tenant in tenants {
+        if !evaluator.watches_tenant(tenant) {
+            continue;
+        }
+        for asset in state.store.assets(tenant).await? {
+            let (running, since) = (asset.running, asset.since.unwrap_or(now));
+            let seen = Seen {
+                tenant,
+                asset: asset.id,
+                name: &asset.name,
+                logger_id: &asset.logger_id,
+                running,
+                ts: since,
+            };
+            actions.extend(evaluator.asset(seen, now));
+        }
+        for (logger_id, last_seen) in state.presence.offline(tenant) {
+            actions.extend(evaluator.logger(tenant, &logger_id, false, last_seen, now));
+        }
+    }
+    act(state, &mut evaluator, actions).await;
+    Ok(evaluator)
+}
+
+/// A duration as people say it: "45 s", "12 min", "3 h 5 min".
+fn spoken(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        _ if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The deliveries of one change of an alert to some channels.
+fn deliveries(
+    channels: &HashMap<i64, Channel>,
+    ids: &[i64],
+    event: &'static str,
+    message: &serde_json::Value,
+) -> Vec<NewDelivery> {
+    ids.iter()
+        .filter_map(|id| channels.get(id))
+        .map(|c| NewDelivery {
+            channel_id: c.id,
+            channel_name: c.name.clone(),
+            event,
+            message: message.to_string(),
+            due_at: now_ms(),
+        })
+        .collect()
+}
+
+async fn channels_of(state: &AppState, tenant: TenantId) -> HashMap<i64, Channel> {
+    match state.store.alert_docs(tenant, AlertDoc::Channel).await {
+        Ok(docs) => docs
+            .into_iter()
+            .filter_map(|(id, body)| Channel::from_stored(id, &body))
+            .map(|c| (c.id, c))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the alert channels");
+            HashMap::new()
+        }
+    }
+}
+
+/// The message of an alert's change, as stored in the outbox (alerts/deliver.rs adds the ids).
+fn message(event: &str, title: &str, text: String, alert: &serde_json::Value) -> serde_json::Value {
+    json!({ "event": event, "title": title, "text": text, "alert": alert })
+}
+
+/// Carries out what the evaluator decided.
+async fn act(state: &AppState, evaluator: &mut Evaluator, actions: Vec<Action>) {
+    let mut queued = false;
+    for action in actions {
+        match action {
+            Action::Open {
+                key,
+                tenant,
+                rule,
+                asset,
+                logger_id,
+                since,
+                cleared_at,
+                threshold_ms,
+            } => {
+                let text = match (&asset, rule.kind) {
+                    (Some((_, name)), _) => {
+                        format!(
+                            "{name} (logger {logger_id}) has been stopped for longer than {} since {}",
+                            spoken(threshold_ms),
+                            rfc3339(since)
+                        ) + &cleared_at
+                            .map(|at| format!("; it ran again after {}", spoken(at - since)))
+                            .unwrap_or_default()
+                    }
+                    (None, RuleKind::LoggerOffline) => format!(
+                        "Logger {logger_id} is offline: last heard of at {}",
+                        rfc3339(since)
+                    ),
+                    (None, _) => format!("{} on logger {logger_id}", rule.name),
+                };
+                let new = NewAlert {
+                    tenant_id: tenant,
+                    rule_id: rule.id,
+                    rule_name: rule.name.clone(),
+                    kind: rule.kind.as_str().into(),
+                    asset_id: asset.as_ref().map(|a| a.0),
+                    logger_id: Some(logger_id.clone()),
+                    since,
+                    opened_at: now_ms(),
+                    cleared_at,
+                    detail: json!({ "text": text, "asset_name": asset.as_ref().map(|a| a.1.clone()) }),
+                };
+                let summary = json!({
+                    "rule": {"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()},
+                    "asset_id": new.asset_id, "asset_name": asset.as_ref().map(|a| a.1.clone()),
+                    "logger_id": logger_id, "since": since, "opened_at": new.opened_at,
+                    "cleared_at": cleared_at,
+                });
+                // Opened and over at once: told once, as opened (the text says it ended).
+                let channels = channels_of(state, tenant).await;
+                let out = deliveries(
+                    &channels,
+                    &rule.channel_ids,
+                    "opened",
+                    &message("opened", &rule.name, text, &summary),
+                );
+                let count = out.len();
+                match state.store.open_alert(new, out).await {
+                    Ok(Some(alert)) => {
+                        tracing::info!(alert = alert.id, rule = rule.id, "alert opened");
+                        state.metrics.alerts_opened.inc();
+                        evaluator.opened(key, &alert);
+                        publish(state, "opened", &alert);
+                        if alert.cleared_at.is_some() {
+                            publish(state, "cleared", &alert);
+                        }
+                        queued |= count > 0;
+                    }
+                    // Open already (another evaluator, or before a restart): adopt it.
+                    Ok(None) => match state.store.open_alerts().await {
+                        Ok(open) => open.iter().for_each(|a| evaluator.adopt(a)),
+                        Err(e) => tracing::warn!(error = %e, "cannot read the open alerts"),
+                    },
+                    Err(e) => tracing::warn!(error = %e, rule = rule.id, "cannot open an alert"),
+                }
+            }
+            Action::Clear {
+                tenant,
+                alert,
+                at,
+                rule,
+                lasted_ms,
+            } => {
+                let mut out = Vec::new();
+                if let Some(rule) = rule.as_ref().filter(|r| r.notify_on_clear) {
+                    let channels = channels_of(state, tenant).await;
+                    let text = format!("Cleared: {} (after {})", rule.name, spoken(lasted_ms));
+                    let summary = json!({"rule": {"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()}, "cleared_at": at});
+                    out = deliveries(
+                        &channels,
+                        &rule.channel_ids,
+                        "cleared",
+                        &message("cleared", &rule.name, text, &summary),
+                    );
+                }
+                let count = out.len();
+                match state.store.clear_alert(tenant, alert, at, out).await {
+                    Ok(Some(cleared)) => {
+                        publish(state, "cleared", &cleared);
+                        queued |= count > 0;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, alert, "cannot clear an alert"),
+                }
+            }
+            Action::Escalate {
+                tenant,
+                alert,
+                rule,
+            } => {
+                let channels = channels_of(state, tenant).await;
+                let text = format!(
+                    "Not acknowledged after {}: {}",
+                    spoken(rule.escalate_after_s.unwrap_or(0) * 1000),
+                    rule.name
+                );
+                let summary =
+                    json!({"rule": {"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()}});
+                let out = deliveries(
+                    &channels,
+                    &rule.escalate_channel_ids,
+                    "escalated",
+                    &message("escalated", &rule.name, text, &summary),
+                );
+                let count = out.len();
+                match state
+                    .store
+                    .escalate_alert(tenant, alert, now_ms(), out)
+                    .await
+                {
+                    Ok(Some(escalated)) => {
+                        publish(state, "escalated", &escalated);
+                        queued |= count > 0;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, alert, "cannot escalate an alert"),
+                }
+            }
+        }
+    }
+    if queued {
+        state.alerts.outbox.notify_one();
+    }
+}
+
+/// Tells the alert's tenant's dashboards of a change of it.
+pub fn publish(state: &AppState, event: &'static str, alert: &Alert) {
+    state.live.publish(
+        alert.tenant_id,
+        &LiveMessage::Alert {
+            event,
+            alert: alert.clone(),
+        },
+    );
+}
