@@ -42,6 +42,12 @@ pub fn agent_version() -> String {
 }
 
 #[derive(Debug, Clone)]
+/// Makes ring the process's TLS crypto (once; later calls change nothing): every reqwest client
+/// of the process needs one.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub struct Client {
     http: reqwest::Client,
     base: String,
@@ -51,12 +57,13 @@ impl Client {
     /// A client for the server at `base` (no trailing slash). One client is shared by every
     /// logger of a simulator: it pools connections.
     pub fn new(base: &str, timeout: Duration) -> Self {
+        install_crypto();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .tcp_nodelay(true)
             .build()
-            .expect("an HTTP client without TLS always builds");
+            .expect("the HTTP client builds");
         Self {
             http,
             base: base.to_owned(),

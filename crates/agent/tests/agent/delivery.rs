@@ -80,7 +80,7 @@ async fn a_pending_logger_shows_its_claim_code_and_delivers_once_claimed() {
     assert!(agent.page().await.contains(&code));
 
     let token = server.signup().await;
-    let resp = reqwest::Client::new()
+    let resp = crate::helpers::http()
         .post(format!("{}/api/v1/loggers/claim", server.url))
         .bearer_auth(&token)
         .json(&serde_json::json!({"logger_id": "agent-p", "claim_code": code}))

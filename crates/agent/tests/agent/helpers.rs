@@ -14,6 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+
+/// A plain HTTP client for the tests' own requests (with the process's TLS crypto set).
+pub fn http() -> reqwest::Client {
+    assetlog_agent::client::install_crypto();
+    reqwest::Client::new()
+}
 use serde_json::{Value, json};
 use tokio::time::{Instant, timeout_at};
 
@@ -159,7 +165,7 @@ impl Server {
             url,
             addr,
             data_dir: data_dir.to_owned(),
-            http: reqwest::Client::new(),
+            http: crate::helpers::http(),
         }
     }
 
@@ -429,7 +435,7 @@ impl Agent {
             _stdout: stdout,
             status_url,
             log,
-            http: reqwest::Client::new(),
+            http: crate::helpers::http(),
         }
     }
 

@@ -229,6 +229,72 @@ const TABLES: &[Table] = &[
         name: "seq_runs",
         columns: &[("logger_row", Int), ("first", Int), ("last", Int)],
     },
+    Table {
+        name: "alert_channels",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("body", Text),
+            ("created_at", Int),
+        ],
+    },
+    Table {
+        name: "alert_rules",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("body", Text),
+            ("created_at", Int),
+        ],
+    },
+    Table {
+        name: "alerts",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("rule_id", Int),
+            ("rule_name", Text),
+            ("kind", Text),
+            ("asset_id", Int),
+            ("logger_id", Text),
+            ("since", Int),
+            ("opened_at", Int),
+            ("acknowledged_at", Int),
+            ("acknowledged_by", Text),
+            ("ack_comment", Text),
+            ("cleared_at", Int),
+            ("escalated_at", Int),
+            ("detail", Text),
+        ],
+    },
+    Table {
+        name: "alert_deliveries",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("alert_id", Int),
+            ("channel_id", Int),
+            ("channel_name", Text),
+            ("event", Text),
+            ("message", Text),
+            ("state", Text),
+            ("due_at", Int),
+            ("attempts", Int),
+            ("created_at", Int),
+        ],
+    },
+    Table {
+        name: "alert_attempts",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("delivery_id", Int),
+            ("at", Int),
+            ("ok", Bool),
+            ("status", Int),
+            ("error", Text),
+        ],
+    },
 ];
 
 const EVENTS: &str = "events";
@@ -914,6 +980,9 @@ mod tests {
             ("logger_offline", "loggers"),
             ("day_rollups", "assets"),
             ("seq_runs", "loggers"),
+            ("alerts", "tenants"),
+            ("alert_deliveries", "alerts"),
+            ("alert_attempts", "alert_deliveries"),
         ] {
             assert!(at(refers_to) < at(table), "{table} before {refers_to}");
         }

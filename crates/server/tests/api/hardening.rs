@@ -16,6 +16,7 @@ use crate::helpers::{PASSWORD, TestApp, assert_error, now_ms, spawn_app, spawn_a
 
 /// A client whose connections come from `ip` (any 127.x.y.z reaches a server on 127.0.0.1).
 fn client_from(ip: &str) -> reqwest::Client {
+    crate::helpers::http();
     reqwest::Client::builder()
         .local_address(ip.parse::<IpAddr>().expect("an address"))
         .build()

@@ -44,6 +44,13 @@ pub struct Device {
     pub claim_code: Option<String>,
 }
 
+/// A plain HTTP client for the tests' requests. The server's alert deliveries bring rustls
+/// without a default crypto provider, so every client of the process needs ring set first.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -65,7 +72,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     }));
     TestApp {
         url,
-        client: reqwest::Client::new(),
+        client: crate::helpers::http(),
         dir,
         store,
         state,
@@ -465,7 +472,7 @@ impl ServerProcess {
     pub fn app_at(url: &str, dir: TempDir) -> TestApp {
         TestApp {
             url: url.to_owned(),
-            client: reqwest::Client::new(),
+            client: crate::helpers::http(),
             dir,
             store: None,
             state: None,

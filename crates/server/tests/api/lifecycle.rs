@@ -178,7 +178,7 @@ async fn a_graceful_stop_finishes_writes_and_a_new_server_reads_them() {
     let again = assetlog_server::Application::build(config).await.unwrap();
     let url = format!("http://{}", again.local_addr());
     tokio::spawn(again.run_until(std::future::pending()));
-    let body: Value = reqwest::Client::new()
+    let body: Value = crate::helpers::http()
         .get(format!("{url}/api/v1/events?limit=1000"))
         .bearer_auth(&admin.token)
         .send()

@@ -2,6 +2,7 @@
 //! where restarts and crashes are the point) with a fresh data directory.
 
 mod accounts;
+mod alerts;
 mod analytics;
 mod backup;
 mod bad_input;
