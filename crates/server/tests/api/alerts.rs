@@ -528,3 +528,46 @@ async fn an_open_alert_survives_a_restart_neither_doubled_nor_lost() {
     assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
     assert_eq!(alerts[0]["state"], "cleared");
 }
+
+#[tokio::test]
+async fn with_two_replicas_one_evaluates_and_the_other_takes_over_when_it_dies() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flags = ["--allow-private-webhooks", "--alert-retry-ms", "50"];
+    let mut a = ServerProcess::start(&data, &flags);
+    let b = ServerProcess::start(&data, &flags);
+    let (app_a, app_b) = (
+        a.app(tempfile::tempdir().unwrap()),
+        b.app(tempfile::tempdir().unwrap()),
+    );
+    let mut hook = receiver().await;
+    let admin = app_a.signup("ada@a.example", "A").await;
+    let device = app_a.claimed_device(&admin, "esp-1").await;
+    // Rules set on B (which does not lead), reports to B: the leader A evaluates, once.
+    let channel = add_channel(&app_b, &admin, "Hook", &hook.url).await;
+    add_rule(
+        &app_b,
+        &admin,
+        json!({"name": "Stopped", "kind": "stop_longer_than", "threshold_s": 1,
+               "channel_ids": [channel["id"]], "notify_on_clear": true}),
+    )
+    .await;
+    report(&app_b, &device, false).await;
+    assert_eq!(hook.next().await.body["event"], "opened");
+    report(&app_b, &device, true).await;
+    assert_eq!(
+        hook.next().await.body["event"],
+        "cleared",
+        "no second opening"
+    );
+    // A dies: B leads, and evaluates.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    report(&app_b, &device, false).await;
+    assert_eq!(hook.next().await.body["event"], "opened");
+    let alerts = app_b.get_json("/api/v1/alerts", &admin.token).await;
+    assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
+}
