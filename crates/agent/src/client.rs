@@ -41,13 +41,13 @@ pub fn agent_version() -> String {
     format!("assetlog-agent {}", env!("CARGO_PKG_VERSION"))
 }
 
-#[derive(Debug, Clone)]
 /// Makes ring the process's TLS crypto (once; later calls change nothing): every reqwest client
 /// of the process needs one.
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+#[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
