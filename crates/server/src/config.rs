@@ -90,6 +90,19 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_ALERT_RETRY_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub alert_retry_ms: u64,
+    /// The SMTP server for alert emails and reports: smtp://HOST:PORT (add ?tls=required for
+    /// STARTTLS) or smtps://HOST:PORT. Default: none (email channels are refused).
+    #[arg(long, env = "ASSETLOG_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The SMTP user (with --smtp-password-file), when the URL names none.
+    #[arg(long, env = "ASSETLOG_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// A file holding the SMTP password (its first line).
+    #[arg(long, env = "ASSETLOG_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// The sender of emails, such as "assetlog <alerts@plant.example>" (needed with --smtp-url).
+    #[arg(long, env = "ASSETLOG_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// claim (default): new loggers wait for an admin; auto: they join the first tenant.
     #[arg(long, env = "ASSETLOG_ENROLLMENT", value_enum, default_value_t = Enrollment::Claim)]
     pub enrollment: Enrollment,
@@ -242,6 +255,10 @@ impl ServeConfig {
             query_concurrency: None,
             query_wait: 10,
             allow_private_webhooks: false,
+            smtp_url: None,
+            smtp_username: None,
+            smtp_password_file: None,
+            mail_from: None,
             alert_retry_ms: 5000,
         }
     }

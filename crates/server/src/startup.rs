@@ -128,7 +128,7 @@ impl Application {
             store,
             live: Arc::new(LiveHub::new(LIVE_BUFFER)),
             presence: Arc::new(presence),
-            alerts: Arc::new(crate::alerts::Alerts::new(&config)),
+            alerts: Arc::new(crate::alerts::Alerts::new(&config)?),
             metrics: Arc::new(Metrics::default()),
             auth: Arc::new(AuthLimits::new(config.auth_settings())),
             queries: Arc::new(config.query_gate()),

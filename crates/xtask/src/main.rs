@@ -7,7 +7,9 @@
 //!    what is missing and fails;
 //! 2. `npm ci` in `web/` when `node_modules` is missing or older than `package-lock.json`;
 //! 3. `cargo test --workspace --locked` (the server on SQLite), then the server's tests again
-//!    on PostgreSQL (`ASSETLOG_TEST_DATABASE_URL`, [`TEST_DATABASE`] unless set);
+//!    on PostgreSQL (`ASSETLOG_TEST_DATABASE_URL`, [`TEST_DATABASE`] unless set); both with
+//!    `ASSETLOG_TEST_PYTHON`, a venv's Python with aiosmtpd (the real SMTP server of the alert
+//!    email tests, from PyPI, pinned, under `~/.cache/assetlog`);
 //! 4. in `web/`: `npm run typecheck`, `npm run test:unit`, `npm run test:e2e` (the real binary in
 //!    headless Chromium);
 //! 5. `.ci/schemathesis`: schemathesis (from PyPI, into a venv under `~/.cache`; needs python3)
@@ -248,6 +250,20 @@ fn test(repo: &Path) -> bool {
         return false;
     }
 
+    let started = Instant::now();
+    let python = match smtp_python() {
+        Ok(python) => python,
+        Err(why) => {
+            eprintln!("\ncargo xtask test: cannot set up the SMTP server of the tests: {why}");
+            done.push(Done {
+                step: "aiosmtpd".to_owned(),
+                outcome: "FAILED".to_owned(),
+                took: started.elapsed(),
+            });
+            summary(&done, Some("aiosmtpd"));
+            return false;
+        }
+    };
     let bash = OsString::from("bash");
     let url = test_database();
     let steps: [(&str, &Path, &OsString, &[&str]); 6] = [
@@ -283,11 +299,20 @@ fn test(repo: &Path) -> bool {
                     dir,
                     program,
                     args,
-                    &[("ASSETLOG_TEST_DATABASE_URL", &url)],
+                    &[
+                        ("ASSETLOG_TEST_DATABASE_URL", &url),
+                        ("ASSETLOG_TEST_PYTHON", &python),
+                    ],
                 )
             })
         } else {
-            run(step, dir, program, args)
+            run_with(
+                step,
+                dir,
+                program,
+                args,
+                &[("ASSETLOG_TEST_PYTHON", &python)],
+            )
         };
         let failed = result.is_err();
         done.push(Done {
@@ -402,6 +427,45 @@ fn prepare(web: &Path) -> Result<String, Vec<String>> {
     } else {
         format!("ok, {}", did.join(", "))
     })
+}
+
+/// The aiosmtpd the alert email tests start, pinned.
+const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+
+/// A Python with aiosmtpd: a venv under `~/.cache/assetlog` (`ASSETLOG_SMTP_VENV` to put it
+/// elsewhere), made and filled from PyPI when it is missing.
+fn smtp_python() -> Result<String, String> {
+    let venv = env::var_os("ASSETLOG_SMTP_VENV")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/assetlog/smtp-venv")))
+        .ok_or("neither ASSETLOG_SMTP_VENV nor HOME is set")?;
+    let python = venv.join("bin/python");
+    let python_s = python.to_string_lossy().into_owned();
+    let ready = || output(&python_s, &["-c", "import aiosmtpd"]).is_some();
+    if !ready() {
+        banner(&format!("set-up: {AIOSMTPD} into {}", venv.display()));
+        let venv_s = venv.to_string_lossy().into_owned();
+        run(
+            "python3 -m venv",
+            Path::new("/"),
+            &OsString::from("python3"),
+            &["-m", "venv", &venv_s],
+        )?;
+        run(
+            "pip install aiosmtpd",
+            Path::new("/"),
+            &OsString::from(&python_s),
+            &["-m", "pip", "install", "--quiet", AIOSMTPD],
+        )?;
+        if !ready() {
+            return Err(format!("{python_s} still cannot import aiosmtpd"));
+        }
+    }
+    println!(
+        "SMTP server for the tests: {AIOSMTPD} in {}",
+        venv.display()
+    );
+    Ok(python_s)
 }
 
 /// `npm ci` is due when `node_modules` is missing or older than the lock file (npm writes

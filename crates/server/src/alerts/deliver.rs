@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use super::config::{Channel, ChannelKind};
+use super::mail::{Mailer, escape};
 use crate::AppState;
 use crate::store::{AfterAttempt, AlertDoc, Attempt, Delivery, now_ms};
 
@@ -99,9 +100,32 @@ pub fn render(
     }
 }
 
+/// An alert's email: subject, text and HTML (inline styles only, as mail clients show it).
+pub fn email(message: &Value) -> (String, String, String) {
+    let title = message["title"].as_str().unwrap_or("assetlog");
+    let text = message["text"].as_str().unwrap_or_default();
+    let event = message["event"].as_str().unwrap_or_default();
+    let subject = format!("[assetlog] {event}: {title}");
+    let colour = match event {
+        "cleared" => "#2e7d32",
+        "test" => "#455a64",
+        _ => "#c62828",
+    };
+    let html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:Arial,Helvetica,sans-serif;color:#222\">\
+         <p style=\"margin:0 0 8px;font-size:12px;color:{colour};text-transform:uppercase;font-weight:bold\">{event}</p>\
+         <h2 style=\"margin:0 0 12px;font-size:18px\">{}</h2><p style=\"margin:0;font-size:14px\">{}</p>\
+         <p style=\"margin:16px 0 0;font-size:11px;color:#777\">Sent by assetlog.</p></body></html>",
+        escape(title),
+        escape(text)
+    );
+    (subject, format!("{title}\n\n{text}\n"), html)
+}
+
 /// Sends one message to a channel once; what the attempt gave.
 pub async fn send(
     client: &reqwest::Client,
+    mailer: Option<&Mailer>,
     channel: &Channel,
     message: &Value,
     alert_id: Option<i64>,
@@ -115,7 +139,27 @@ pub async fn send(
         error: Some(error),
     };
     let Some(url) = &channel.url else {
-        return failed(None, "email is not sent by this version yet".into());
+        return match mailer {
+            None => failed(
+                None,
+                "email needs the server started with --smtp-url".into(),
+            ),
+            Some(mailer) => {
+                let (subject, text, html) = email(message);
+                match mailer
+                    .send(&channel.to, &subject, text, html, Vec::new())
+                    .await
+                {
+                    Ok(()) => Attempt {
+                        at,
+                        ok: true,
+                        status: None,
+                        error: None,
+                    },
+                    Err(e) => failed(None, e),
+                }
+            }
+        };
     };
     let body = render(channel.kind, message, alert_id, delivery_id).to_string();
     let mut request = client
@@ -236,7 +280,15 @@ async fn deliver(state: &AppState, client: &reqwest::Client, delivery: Delivery)
             AfterAttempt::GiveUp,
         ),
         Some(channel) => {
-            let attempt = send(client, &channel, &message, delivery.alert_id, delivery.id).await;
+            let attempt = send(
+                client,
+                state.alerts.mailer.as_ref(),
+                &channel,
+                &message,
+                delivery.alert_id,
+                delivery.id,
+            )
+            .await;
             let after = if attempt.ok {
                 AfterAttempt::Sent
             } else {

@@ -7,6 +7,7 @@
 //! - `config`: channels and rules, checked once, stored as checked JSON.
 //! - `engine`: the evaluator, pure: state changes and time in, actions out.
 //! - `deliver`: the outbox's sender (webhook signed with HMAC, Slack, Teams), retries.
+//! - `mail`: email through `--smtp-url`.
 //! - `guard`: which receivers may be reached (no private addresses unless allowed).
 //! - this file: [`run`], which feeds the evaluator from the live hub on the leader and carries
 //!   its actions out (alert rows and deliveries in one transaction, live messages after).
@@ -15,6 +16,7 @@ pub mod config;
 pub mod deliver;
 pub mod engine;
 pub mod guard;
+pub mod mail;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,20 +40,20 @@ pub struct Alerts {
     pub targets: guard::Targets,
     /// The wait before a failed delivery's first retry (it doubles from there).
     pub first_retry_ms: i64,
-    /// Whether email can be sent (`--smtp-url`).
-    pub smtp: bool,
+    /// Email, when `--smtp-url` is given.
+    pub mailer: Option<mail::Mailer>,
 }
 
 impl Alerts {
-    pub fn new(config: &crate::config::ServeConfig) -> Self {
-        Self {
+    pub fn new(config: &crate::config::ServeConfig) -> anyhow::Result<Self> {
+        Ok(Self {
             outbox: tokio::sync::Notify::new(),
             targets: guard::Targets {
                 allow_private: config.allow_private_webhooks,
             },
             first_retry_ms: config.alert_retry_ms as i64,
-            smtp: false,
-        }
+            mailer: mail::Mailer::from_config(config)?,
+        })
     }
 }
 

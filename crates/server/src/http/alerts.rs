@@ -62,7 +62,7 @@ async fn checked_channel(
     secret: Option<String>,
 ) -> Result<Channel> {
     let targets = state.alerts.targets;
-    let channel = Channel::check(body, secret, &targets, state.alerts.smtp)?;
+    let channel = Channel::check(body, secret, &targets, state.alerts.mailer.is_some())?;
     if let Some(url) = &channel.url {
         let url = guard::check_url(url, &targets)?;
         guard::check_reachable(&url, &targets).await?;
@@ -235,7 +235,15 @@ async fn test_channel(
     );
     let message = serde_json::json!({"event": "test", "title": "assetlog test", "text": text});
     let client = guard::client(state.alerts.targets);
-    let attempt: Attempt = deliver::send(&client, &channel, &message, None, 0).await;
+    let attempt: Attempt = deliver::send(
+        &client,
+        state.alerts.mailer.as_ref(),
+        &channel,
+        &message,
+        None,
+        0,
+    )
+    .await;
     state.metrics.alert_attempts.inc();
     state
         .store

@@ -571,3 +571,68 @@ async fn with_two_replicas_one_evaluates_and_the_other_takes_over_when_it_dies()
     let alerts = app_b.get_json("/api/v1/alerts", &admin.token).await;
     assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
 }
+
+#[tokio::test]
+async fn an_email_channel_gets_the_alert_as_text_and_html() {
+    let mut smtp = SmtpSink::start();
+    let url = smtp.url();
+    let app = spawn_app_with(|c| {
+        c.smtp_url = Some(url);
+        c.mail_from = Some("assetlog <alerts@plant.example>".into());
+    })
+    .await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let resp = app
+        .post(
+            "/api/v1/alert-channels",
+            &json!({"name": "Maintenance mail", "kind": "email",
+                    "to": ["lead@a.example", "night@a.example"]}),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let channel: Value = resp.json().await.unwrap();
+    assert_eq!(channel["secret"], Value::Null);
+    let tested: Value = app
+        .post(
+            &format!("/api/v1/alert-channels/{}/test", channel["id"]),
+            &json!({}),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    let test = smtp.next().await;
+    assert_eq!(test["subject"], "[assetlog] test: assetlog test");
+    add_rule(
+        &app,
+        &admin,
+        json!({"name": "Press <stopped>", "kind": "stop_longer_than", "threshold_s": 1,
+               "channel_ids": [channel["id"]]}),
+    )
+    .await;
+    report(&app, &device, false).await;
+    let mail = smtp.next().await;
+    assert_eq!(mail["mail_from"], "alerts@plant.example");
+    assert_eq!(
+        mail["rcpt_tos"],
+        json!(["lead@a.example", "night@a.example"])
+    );
+    assert_eq!(mail["subject"], "[assetlog] opened: Press <stopped>");
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("stopped for longer than 1 s"),
+        "{mail}"
+    );
+    let html = mail["html"].as_str().unwrap();
+    assert!(
+        html.contains("Press &lt;stopped&gt;") && !html.contains("<stopped>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+}

@@ -541,3 +541,70 @@ pub fn test_database(data_dir: &std::path::Path) -> Option<String> {
     .expect("test database made");
     Some(url)
 }
+
+/// A real SMTP server (aiosmtpd, `tests/support/smtp_sink.py`) on a free port; what it receives
+/// arrives parsed on `mail`. Python comes from `ASSETLOG_TEST_PYTHON` (`cargo xtask test` sets
+/// it to a venv with aiosmtpd) or is `python3`.
+pub struct SmtpSink {
+    pub port: u16,
+    pub mail: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    _child: KillOnDrop,
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        let python = std::env::var("ASSETLOG_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+        let mut child = Command::new(&python)
+            .args(["-u", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {python}: {e}"));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(|l| l.ok()).unwrap_or_else(|| {
+            panic!(
+                "the SMTP sink did not start: {python} needs aiosmtpd (run `cargo xtask test`, \
+                 or `pip install aiosmtpd` and set ASSETLOG_TEST_PYTHON)"
+            )
+        });
+        let port = serde_json::from_str::<Value>(&first).unwrap()["port"]
+            .as_u64()
+            .unwrap() as u16;
+        let (tx, mail) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            port,
+            mail,
+            _child: KillOnDrop(child),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The next message received, within 15 s.
+    pub async fn next(&mut self) -> Value {
+        tokio::time::timeout(Duration::from_secs(15), self.mail.recv())
+            .await
+            .expect("a message within 15 s")
+            .expect("the sink runs")
+    }
+}
