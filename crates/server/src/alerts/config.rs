@@ -241,17 +241,24 @@ impl Rule {
                 return Err(invalid("a stop_longer_than rule needs threshold_s".into()));
             }
             RuleKind::AvailabilityBelow => {
-                return Err(Refusal::new(
-                    "unsupported_rule",
-                    "availability_below rules are not evaluated by this version yet",
+                if !body.threshold_pct.is_some_and(|p| p > 0.0 && p <= 100.0) {
+                    return Err(invalid(
+                        "an availability_below rule needs threshold_pct, above 0 and at most 100"
+                            .into(),
+                    ));
+                }
+                if threshold_s.is_some() {
+                    return Err(invalid(
+                        "threshold_s does not belong to availability_below rules".into(),
+                    ));
+                }
+            }
+            _ if body.threshold_pct.is_some() => {
+                return Err(invalid(
+                    "threshold_pct belongs to availability_below rules".into(),
                 ));
             }
             _ => {}
-        }
-        if body.threshold_pct.is_some() {
-            return Err(invalid(
-                "threshold_pct belongs to availability_below rules".into(),
-            ));
         }
         if body.only_in_planned_time && kind != RuleKind::StopLongerThan {
             return Err(invalid(
@@ -312,7 +319,7 @@ impl Rule {
             kind,
             asset_ids,
             threshold_s,
-            threshold_pct: None,
+            threshold_pct: body.threshold_pct,
             only_in_planned_time: body.only_in_planned_time,
             channel_ids,
             escalate_after_s,
@@ -402,6 +409,23 @@ mod tests {
         let mut b = body(RuleKind::StopLongerThan);
         b.threshold_s = Some(0);
         assert!(Rule::check(b, &[1], &[]).is_err());
+        let mut b = body(RuleKind::AvailabilityBelow);
+        b.threshold_s = None;
+        b.threshold_pct = Some(75.0);
+        assert_eq!(
+            Rule::check(b.clone(), &[1], &[]).unwrap().threshold_pct,
+            Some(75.0)
+        );
+        for bad in [None, Some(0.0), Some(100.5), Some(f64::NAN)] {
+            b.threshold_pct = bad;
+            assert!(Rule::check(b.clone(), &[1], &[]).is_err(), "{bad:?}");
+        }
+        let mut b = body(RuleKind::StopLongerThan);
+        b.threshold_pct = Some(50.0);
+        assert!(
+            Rule::check(b, &[1], &[]).is_err(),
+            "a percentage on a stop rule"
+        );
     }
 
     #[test]

@@ -247,7 +247,7 @@ pub async fn run(state: AppState) {
         tokio::select! {
             _ = state.alerts.outbox.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
-            _ = leads.changed() => {}
+            _ = super::lead_changed(&mut leads) => {}
             _ = crate::stopped(&mut shutdown) => return,
         }
     }

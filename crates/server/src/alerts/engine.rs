@@ -49,14 +49,48 @@ pub struct PlannedTime {
 }
 
 impl PlannedTime {
-    /// When a stop of `asset` that began at `since` has lasted `threshold_ms` of planned time.
-    fn crossing(&self, asset: AssetId, since: i64, threshold_ms: i64) -> Option<i64> {
-        let downtime: Vec<Span> = self
-            .downtime
+    fn downtime_of(&self, asset: AssetId) -> Vec<Span> {
+        self.downtime
             .iter()
             .filter(|(a, _)| a.is_none_or(|a| a == asset))
             .map(|(_, s)| *s)
-            .collect();
+            .collect()
+    }
+
+    /// Planned time of `asset` in `[from, to)`, ms.
+    pub fn planned_ms(&self, asset: AssetId, from: i64, to: i64) -> i64 {
+        calendar::planned_spans(&self.calendar, self.tz, from, to, &self.downtime_of(asset))
+            .iter()
+            .map(|s| s.len_ms())
+            .sum()
+    }
+
+    /// The shift (a day in the tenant's zone, without a calendar) that `t` lies in, if any.
+    pub fn shift_at(&self, t: i64) -> Option<Span> {
+        if self.calendar.is_empty() {
+            return Some(calendar::today(self.tz, t));
+        }
+        calendar::occurrences(&self.calendar, self.tz, t - 86_400_000, t + 86_400_000)
+            .into_iter()
+            .map(|o| o.span)
+            .find(|s| s.contains(t))
+    }
+
+    /// The first shift that ends after `t`.
+    pub fn next_shift_end(&self, t: i64) -> Option<Span> {
+        if self.calendar.is_empty() {
+            return Some(calendar::today(self.tz, t));
+        }
+        calendar::occurrences(&self.calendar, self.tz, t, t + 8 * 86_400_000)
+            .into_iter()
+            .map(|o| o.span)
+            .filter(|s| s.end > t)
+            .min_by_key(|s| s.end)
+    }
+
+    /// When a stop of `asset` that began at `since` has lasted `threshold_ms` of planned time.
+    pub fn crossing(&self, asset: AssetId, since: i64, threshold_ms: i64) -> Option<i64> {
+        let downtime = self.downtime_of(asset);
         let spans = calendar::planned_spans(
             &self.calendar,
             self.tz,
@@ -117,6 +151,29 @@ enum Timer {
         key: Key,
         alert: i64,
     },
+    /// A shift ends: availability rules are settled for it.
+    ShiftEnd {
+        tenant: TenantId,
+        shift: Span,
+    },
+    /// A stopped machine's shift can no longer reach an availability rule's threshold, if it
+    /// is still the same stop.
+    Availability {
+        rule: i64,
+        asset: AssetId,
+        since: i64,
+        shift: Span,
+    },
+}
+
+/// Which stop of which machine to look at again for an availability rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Recheck {
+    pub tenant: TenantId,
+    pub rule: i64,
+    pub asset: AssetId,
+    pub since: i64,
+    pub shift: Span,
 }
 
 /// An open alert as the evaluator keeps it.
@@ -156,6 +213,18 @@ pub enum Action {
         alert: i64,
         rule: Rule,
     },
+    /// An availability rule's machine is to be measured over its shift: during the shift
+    /// (`ended` false: can it still reach the threshold?) or at its end.
+    Availability {
+        tenant: TenantId,
+        rule: Rule,
+        asset: (AssetId, String),
+        logger_id: String,
+        shift: Span,
+        /// The machine's current stop, when it stands.
+        stop_since: Option<i64>,
+        ended: bool,
+    },
 }
 
 #[derive(Default)]
@@ -171,15 +240,102 @@ pub struct Evaluator {
 
 impl Evaluator {
     /// The rules of every tenant, and the planned time of each tenant that has rules.
+    /// `now`: when the first shift ends are looked for.
     pub fn new(
         rules: HashMap<TenantId, Vec<Rule>>,
         planned: HashMap<TenantId, PlannedTime>,
+        now: i64,
     ) -> Self {
-        Self {
+        let mut evaluator = Self {
             rules,
             planned,
             ..Self::default()
+        };
+        let tenants: Vec<TenantId> = evaluator.rules.keys().copied().collect();
+        for tenant in tenants {
+            evaluator.schedule_shift_end(tenant, now);
         }
+        evaluator
+    }
+
+    fn schedule_shift_end(&mut self, tenant: TenantId, after: i64) {
+        if self.enabled(tenant, RuleKind::AvailabilityBelow).is_empty() {
+            return;
+        }
+        if let Some(shift) = self
+            .planned
+            .get(&tenant)
+            .and_then(|p| p.next_shift_end(after))
+        {
+            self.timers
+                .insert((shift.end, Timer::ShiftEnd { tenant, shift }));
+        }
+    }
+
+    /// Planned time of a tenant's machine in `[from, to)` (all of it without a calendar).
+    pub fn planned_ms(&self, tenant: TenantId, asset: AssetId, from: i64, to: i64) -> i64 {
+        self.planned
+            .get(&tenant)
+            .map_or((to - from).max(0), |p| p.planned_ms(asset, from, to))
+    }
+
+    /// Whether a rule has an alert open about a machine.
+    pub fn is_open(&self, rule: i64, asset: AssetId) -> Option<i64> {
+        self.open.get(&(rule, Subject::Asset(asset))).map(|o| o.id)
+    }
+
+    /// Forgets an open alert the caller cleared.
+    pub fn closed(&mut self, rule: i64, asset: AssetId) {
+        self.open.remove(&(rule, Subject::Asset(asset)));
+    }
+
+    /// Looks again at a stopped machine's shift once it has stood `more_ms` more planned time
+    /// (if it is still the same stop then).
+    pub fn recheck_availability(&mut self, check: Recheck, now: i64, more_ms: i64) {
+        let Recheck {
+            tenant,
+            rule,
+            asset,
+            since,
+            shift,
+        } = check;
+        let at = self
+            .planned
+            .get(&tenant)
+            .and_then(|p| p.crossing(asset, now, more_ms))
+            .unwrap_or(now + more_ms);
+        if at < shift.end {
+            self.timers.insert((
+                at,
+                Timer::Availability {
+                    rule,
+                    asset,
+                    since,
+                    shift,
+                },
+            ));
+        }
+    }
+
+    fn availability(
+        &self,
+        tenant: TenantId,
+        rule: &Rule,
+        asset: AssetId,
+        shift: Span,
+        stop_since: Option<i64>,
+        ended: bool,
+    ) -> Option<Action> {
+        let watch = self.assets.get(&asset)?;
+        Some(Action::Availability {
+            tenant,
+            rule: rule.clone(),
+            asset: (asset, watch.name.clone()),
+            logger_id: watch.logger_id.clone(),
+            shift,
+            stop_since,
+            ended,
+        })
     }
 
     pub fn watches_tenant(&self, tenant: TenantId) -> bool {
@@ -287,6 +443,22 @@ impl Evaluator {
                 }
                 watch.stopped_since = Some(ts);
                 watch.learned_at = now;
+                let shift = self.planned.get(&tenant).and_then(|p| p.shift_at(now));
+                for rule in self.enabled(tenant, RuleKind::AvailabilityBelow) {
+                    if let Some(shift) = shift
+                        && rule.watches(asset)
+                        && self.is_open(rule.id, asset).is_none()
+                    {
+                        actions.extend(self.availability(
+                            tenant,
+                            &rule,
+                            asset,
+                            shift,
+                            Some(ts),
+                            false,
+                        ));
+                    }
+                }
                 for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
                     if !rule.watches(asset) {
                         continue;
@@ -485,6 +657,46 @@ impl Evaluator {
                         cleared_at: None,
                     });
                 }
+                Timer::ShiftEnd { tenant, shift } => {
+                    for rule in self.enabled(tenant, RuleKind::AvailabilityBelow) {
+                        let assets: Vec<AssetId> = self
+                            .assets
+                            .iter()
+                            .filter(|(id, w)| w.tenant == tenant && rule.watches(**id))
+                            .map(|(id, _)| *id)
+                            .collect();
+                        for asset in assets {
+                            actions
+                                .extend(self.availability(tenant, &rule, asset, shift, None, true));
+                        }
+                    }
+                    self.schedule_shift_end(tenant, shift.end);
+                }
+                Timer::Availability {
+                    rule,
+                    asset,
+                    since,
+                    shift,
+                } => {
+                    let Some(watch) = self.assets.get(&asset) else {
+                        continue;
+                    };
+                    let tenant = watch.tenant;
+                    if watch.stopped_since != Some(since) || self.is_open(rule, asset).is_some() {
+                        continue;
+                    }
+                    let Some(rule) = self.rule(tenant, rule).cloned() else {
+                        continue;
+                    };
+                    actions.extend(self.availability(
+                        tenant,
+                        &rule,
+                        asset,
+                        shift,
+                        Some(since),
+                        false,
+                    ));
+                }
                 Timer::Escalate { key, alert } => {
                     let Some(open) = self.open.get(&key).filter(|o| o.id == alert) else {
                         continue;
@@ -550,7 +762,7 @@ mod tests {
     }
 
     fn evaluator(rules: Vec<Rule>) -> Evaluator {
-        Evaluator::new(HashMap::from([(T, rules)]), HashMap::new())
+        Evaluator::new(HashMap::from([(T, rules)]), HashMap::new(), 0)
     }
 
     fn alert_of(action: &Action, id: i64, opened_at: i64) -> (Key, Alert) {
@@ -667,6 +879,7 @@ mod tests {
         let mut e = Evaluator::new(
             HashMap::from([(T, vec![rule])]),
             HashMap::from([(T, planned)]),
+            0,
         );
         e.asset(seen(Some(false), 0), 0);
         assert_eq!(e.next_due(), Some(3_600_000 + 600_000));
@@ -728,5 +941,75 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn an_availability_rule_looks_when_a_machine_stops_and_at_every_shift_end() {
+        let mut rule = rule(3, RuleKind::AvailabilityBelow, 0);
+        rule.threshold_s = None;
+        rule.threshold_pct = Some(75.0);
+        let planned = PlannedTime {
+            tz: chrono_tz::UTC,
+            calendar: vec![],
+            downtime: vec![],
+        };
+        let day = 86_400_000;
+        let mut e = Evaluator::new(
+            HashMap::from([(T, vec![rule])]),
+            HashMap::from([(T, planned)]),
+            1_000,
+        );
+        // Without a calendar the shift is the day; its end is the first timer.
+        assert_eq!(e.next_due(), Some(day));
+        let stopped = e.asset(seen(Some(false), 5_000), 5_000);
+        assert!(
+            matches!(&stopped[..], [Action::Availability { ended: false, stop_since: Some(5_000), shift, .. }]
+                if *shift == Span::new(0, day)),
+            "{stopped:?}"
+        );
+        // The runner found it still reachable: it asks to look again later, for that stop only.
+        let check = Recheck {
+            tenant: T,
+            rule: 3,
+            asset: A,
+            since: 5_000,
+            shift: Span::new(0, day),
+        };
+        e.recheck_availability(check, 6_000, 60_000);
+        assert!(matches!(
+            e.due(66_000)[..],
+            [Action::Availability { ended: false, .. }]
+        ));
+        e.recheck_availability(check, 70_000, 60_000);
+        e.asset(seen(Some(true), 80_000), 80_000);
+        assert!(
+            e.due(130_000).is_empty(),
+            "it runs again: that stop is not looked at"
+        );
+        let ended = e.due(day);
+        assert!(
+            matches!(
+                &ended[..],
+                [Action::Availability {
+                    ended: true,
+                    stop_since: None,
+                    ..
+                }]
+            ),
+            "{ended:?}"
+        );
+        assert_eq!(e.next_due(), Some(2 * day), "the next shift's end");
+    }
+
+    #[tokio::test]
+    async fn a_lead_that_cannot_change_is_never_reported_as_changed() {
+        // A SQLite server's lead: its sender is gone at once. Waiting on it must not spin.
+        let mut leads = tokio::sync::watch::channel(true).1;
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            super::super::lead_changed(&mut leads),
+        )
+        .await;
+        assert!(waited.is_err(), "resolved although nothing can change");
     }
 }

@@ -96,6 +96,14 @@ fn epoch_ms(rfc3339: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// Resolves when whether this server leads changes; never, when it cannot change any more (a
+/// SQLite server leads for good, and its sender is gone).
+pub(crate) async fn lead_changed(leads: &mut tokio::sync::watch::Receiver<bool>) {
+    if leads.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Runs the evaluator while this server leads, until shutdown.
 pub async fn run(state: AppState) {
     let mut shutdown = state.shutdown.clone();
@@ -103,7 +111,7 @@ pub async fn run(state: AppState) {
     loop {
         while !*leads.borrow_and_update() {
             tokio::select! {
-                changed = leads.changed() => if changed.is_err() { return },
+                _ = lead_changed(&mut leads) => {}
                 _ = crate::stopped(&mut shutdown) => return,
             }
         }
@@ -153,7 +161,7 @@ pub async fn run(state: AppState) {
                 }
                 _ = async { tokio::time::sleep_until(wake.expect("a timer")).await }, if wake.is_some() => {}
                 _ = reload.tick() => reseed = true,
-                _ = leads.changed() => {
+                _ = lead_changed(&mut leads) => {
                     if !*leads.borrow() {
                         break;
                     }
@@ -271,7 +279,7 @@ async fn seed(state: &AppState) -> anyhow::Result<Evaluator> {
         );
     }
     let tenants: Vec<TenantId> = rules.keys().copied().collect();
-    let mut evaluator = Evaluator::new(rules, planned);
+    let mut evaluator = Evaluator::new(rules, planned, now);
     for alert in state.store.open_alerts().await? {
         evaluator.adopt(&alert);
     }
@@ -349,6 +357,120 @@ fn message(event: &str, title: &str, text: String, alert: &serde_json::Value) ->
     json!({ "event": event, "title": title, "text": text, "alert": alert })
 }
 
+fn rule_summary(rule: &Rule) -> serde_json::Value {
+    json!({"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()})
+}
+
+/// Opens an alert with its deliveries ("opened" to the rule's channels); true when something
+/// was queued. Already open (another evaluator, or before a restart): adopted instead.
+async fn open(
+    state: &AppState,
+    evaluator: &mut Evaluator,
+    key: engine::Key,
+    rule: &Rule,
+    new: NewAlert,
+    text: String,
+) -> bool {
+    let summary = json!({
+        "rule": rule_summary(rule),
+        "asset_id": new.asset_id, "asset_name": new.detail["asset_name"],
+        "logger_id": new.logger_id, "since": new.since, "opened_at": new.opened_at,
+        "cleared_at": new.cleared_at,
+    });
+    // Opened and over at once: told once, as opened (the text says it ended).
+    let channels = channels_of(state, new.tenant_id).await;
+    let out = deliveries(
+        &channels,
+        &rule.channel_ids,
+        "opened",
+        &message("opened", &rule.name, text, &summary),
+    );
+    let count = out.len();
+    match state.store.open_alert(new, out).await {
+        Ok(Some(alert)) => {
+            tracing::info!(alert = alert.id, rule = rule.id, "alert opened");
+            state.metrics.alerts_opened.inc();
+            evaluator.opened(key, &alert);
+            publish(state, "opened", &alert);
+            if alert.cleared_at.is_some() {
+                publish(state, "cleared", &alert);
+            }
+            count > 0
+        }
+        Ok(None) => {
+            match state.store.open_alerts().await {
+                Ok(open) => open.iter().for_each(|a| evaluator.adopt(a)),
+                Err(e) => tracing::warn!(error = %e, "cannot read the open alerts"),
+            }
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, rule = rule.id, "cannot open an alert");
+            false
+        }
+    }
+}
+
+/// Clears an alert, telling the rule's channels when it asks for that; true when something
+/// was queued.
+async fn clear(
+    state: &AppState,
+    tenant: TenantId,
+    alert: i64,
+    at: i64,
+    rule: Option<&Rule>,
+    text: String,
+) -> bool {
+    let mut out = Vec::new();
+    if let Some(rule) = rule.filter(|r| r.notify_on_clear) {
+        let channels = channels_of(state, tenant).await;
+        let summary = json!({"rule": rule_summary(rule), "cleared_at": at});
+        out = deliveries(
+            &channels,
+            &rule.channel_ids,
+            "cleared",
+            &message("cleared", &rule.name, text, &summary),
+        );
+    }
+    let count = out.len();
+    match state.store.clear_alert(tenant, alert, at, out).await {
+        Ok(Some(cleared)) => {
+            publish(state, "cleared", &cleared);
+            count > 0
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, alert, "cannot clear an alert");
+            false
+        }
+    }
+}
+
+/// A machine's planned run and down time in `[from, to)`, as analytics counts them.
+async fn figures(
+    state: &AppState,
+    tenant: TenantId,
+    asset: AssetId,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<(i64, i64)> {
+    if to <= from {
+        return Ok((0, 0));
+    }
+    let scope =
+        crate::analytics::Scope::new(&state.store, tenant, (Some(from), Some(to)), &[asset])
+            .await?;
+    let answer = crate::analytics::figures(state, &scope, None).await?;
+    Ok(answer
+        .assets
+        .first()
+        .map_or((0, 0), |a| (a.row.figures.run_ms, a.row.figures.down_ms)))
+}
+
+fn percent(ratio: f64) -> String {
+    format!("{:.1} %", ratio * 100.0)
+}
+
 /// Carries out what the evaluator decided.
 async fn act(state: &AppState, evaluator: &mut Evaluator, actions: Vec<Action>) {
     let mut queued = false;
@@ -392,39 +514,7 @@ async fn act(state: &AppState, evaluator: &mut Evaluator, actions: Vec<Action>) 
                     cleared_at,
                     detail: json!({ "text": text, "asset_name": asset.as_ref().map(|a| a.1.clone()) }),
                 };
-                let summary = json!({
-                    "rule": {"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()},
-                    "asset_id": new.asset_id, "asset_name": asset.as_ref().map(|a| a.1.clone()),
-                    "logger_id": logger_id, "since": since, "opened_at": new.opened_at,
-                    "cleared_at": cleared_at,
-                });
-                // Opened and over at once: told once, as opened (the text says it ended).
-                let channels = channels_of(state, tenant).await;
-                let out = deliveries(
-                    &channels,
-                    &rule.channel_ids,
-                    "opened",
-                    &message("opened", &rule.name, text, &summary),
-                );
-                let count = out.len();
-                match state.store.open_alert(new, out).await {
-                    Ok(Some(alert)) => {
-                        tracing::info!(alert = alert.id, rule = rule.id, "alert opened");
-                        state.metrics.alerts_opened.inc();
-                        evaluator.opened(key, &alert);
-                        publish(state, "opened", &alert);
-                        if alert.cleared_at.is_some() {
-                            publish(state, "cleared", &alert);
-                        }
-                        queued |= count > 0;
-                    }
-                    // Open already (another evaluator, or before a restart): adopt it.
-                    Ok(None) => match state.store.open_alerts().await {
-                        Ok(open) => open.iter().for_each(|a| evaluator.adopt(a)),
-                        Err(e) => tracing::warn!(error = %e, "cannot read the open alerts"),
-                    },
-                    Err(e) => tracing::warn!(error = %e, rule = rule.id, "cannot open an alert"),
-                }
+                queued |= open(state, evaluator, key, &rule, new, text).await;
             }
             Action::Clear {
                 tenant,
@@ -433,27 +523,11 @@ async fn act(state: &AppState, evaluator: &mut Evaluator, actions: Vec<Action>) 
                 rule,
                 lasted_ms,
             } => {
-                let mut out = Vec::new();
-                if let Some(rule) = rule.as_ref().filter(|r| r.notify_on_clear) {
-                    let channels = channels_of(state, tenant).await;
-                    let text = format!("Cleared: {} (after {})", rule.name, spoken(lasted_ms));
-                    let summary = json!({"rule": {"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()}, "cleared_at": at});
-                    out = deliveries(
-                        &channels,
-                        &rule.channel_ids,
-                        "cleared",
-                        &message("cleared", &rule.name, text, &summary),
-                    );
-                }
-                let count = out.len();
-                match state.store.clear_alert(tenant, alert, at, out).await {
-                    Ok(Some(cleared)) => {
-                        publish(state, "cleared", &cleared);
-                        queued |= count > 0;
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, alert, "cannot clear an alert"),
-                }
+                let text = rule
+                    .as_ref()
+                    .map(|r| format!("Cleared: {} (after {})", r.name, spoken(lasted_ms)))
+                    .unwrap_or_default();
+                queued |= clear(state, tenant, alert, at, rule.as_ref(), text).await;
             }
             Action::Escalate {
                 tenant,
@@ -466,8 +540,7 @@ async fn act(state: &AppState, evaluator: &mut Evaluator, actions: Vec<Action>) 
                     spoken(rule.escalate_after_s.unwrap_or(0) * 1000),
                     rule.name
                 );
-                let summary =
-                    json!({"rule": {"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()}});
+                let summary = json!({"rule": rule_summary(&rule)});
                 let out = deliveries(
                     &channels,
                     &rule.escalate_channel_ids,
@@ -486,6 +559,107 @@ async fn act(state: &AppState, evaluator: &mut Evaluator, actions: Vec<Action>) 
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, alert, "cannot escalate an alert"),
+                }
+            }
+            Action::Availability {
+                tenant,
+                rule,
+                asset: (asset_id, asset_name),
+                logger_id,
+                shift,
+                stop_since,
+                ended,
+            } => {
+                let now = now_ms();
+                let (run, down) = match figures(
+                    state,
+                    tenant,
+                    asset_id,
+                    shift.start,
+                    shift.end.min(now),
+                )
+                .await
+                {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(error = %e, rule = rule.id, "cannot measure a shift's availability");
+                        continue;
+                    }
+                };
+                let wanted = rule.threshold_pct.unwrap_or(0.0) / 100.0;
+                let (run, down) = (run as f64, down as f64);
+                let reached = (run + down > 0.0).then(|| run / (run + down));
+                let open_alert = evaluator.is_open(rule.id, asset_id);
+                let new = |text: &str, cleared_at: Option<i64>| NewAlert {
+                    tenant_id: tenant,
+                    rule_id: rule.id,
+                    rule_name: rule.name.clone(),
+                    kind: rule.kind.as_str().into(),
+                    asset_id: Some(asset_id),
+                    logger_id: Some(logger_id.clone()),
+                    since: shift.start,
+                    opened_at: now,
+                    cleared_at,
+                    detail: json!({"text": text, "asset_name": asset_name, "shift_start": shift.start,
+                                   "shift_end": shift.end, "availability": reached}),
+                };
+                let key = (rule.id, engine::Subject::Asset(asset_id));
+                if ended {
+                    let figure = reached.map_or("no planned time".to_string(), percent);
+                    if let Some(alert) = open_alert {
+                        evaluator.closed(rule.id, asset_id);
+                        let text = format!(
+                            "{asset_name}: the shift ended at {figure} availability ({})",
+                            rule.name
+                        );
+                        queued |= clear(state, tenant, alert, shift.end, Some(&rule), text).await;
+                    } else if reached.is_some_and(|r| r < wanted) {
+                        let text = format!(
+                            "{asset_name} (logger {logger_id}) reached {figure} availability in the shift {} – {}, below {}",
+                            rfc3339(shift.start),
+                            rfc3339(shift.end),
+                            percent(wanted)
+                        );
+                        queued |= open(
+                            state,
+                            evaluator,
+                            key,
+                            &rule,
+                            new(&text, Some(shift.end)),
+                            text,
+                        )
+                        .await;
+                    }
+                    continue;
+                }
+                if open_alert.is_some() {
+                    continue;
+                }
+                // If it ran for all the planned time left, what could it reach? Below the
+                // threshold once the stop lasts `margin` more planned time.
+                let left = evaluator.planned_ms(tenant, asset_id, now, shift.end) as f64;
+                let margin = run + left - wanted * (run + down + left);
+                if margin <= 0.0 {
+                    let best = if run + down + left > 0.0 {
+                        (run + left) / (run + down + left)
+                    } else {
+                        0.0
+                    };
+                    let text = format!(
+                        "{asset_name} (logger {logger_id}) can no longer reach {} availability this shift (at most {})",
+                        percent(wanted),
+                        percent(best)
+                    );
+                    queued |= open(state, evaluator, key, &rule, new(&text, None), text).await;
+                } else if let Some(since) = stop_since {
+                    let check = engine::Recheck {
+                        tenant,
+                        rule: rule.id,
+                        asset: asset_id,
+                        since,
+                        shift,
+                    };
+                    evaluator.recheck_availability(check, now, margin.ceil() as i64 + 1);
                 }
             }
         }

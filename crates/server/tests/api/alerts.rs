@@ -636,3 +636,43 @@ async fn an_email_channel_gets_the_alert_as_text_and_html() {
     );
     assert!(!html.contains("<script"), "{html}");
 }
+
+#[tokio::test]
+async fn a_shift_that_can_no_longer_reach_its_availability_opens_an_alert_at_once() {
+    let app = alerting_app().await;
+    let mut hook = receiver().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    report(&app, &device, true).await;
+    let channel = add_channel(&app, &admin, "Hook", &hook.url).await;
+    let rule = add_rule(
+        &app,
+        &admin,
+        json!({"name": "Availability", "kind": "availability_below", "threshold_pct": 100,
+               "channel_ids": [channel["id"]]}),
+    )
+    .await;
+    assert_eq!(rule["threshold_pct"], 100.0);
+    // Without a calendar the shift is the day: any stop makes 100 % unreachable.
+    report(&app, &device, false).await;
+    let opened = hook.next().await;
+    assert_eq!(opened.body["event"], "opened");
+    let text = opened.body["text"].as_str().unwrap();
+    assert!(
+        text.contains("can no longer reach 100.0 % availability this shift"),
+        "{text}"
+    );
+    let alerts = app
+        .get_json("/api/v1/alerts?state=active", &admin.token)
+        .await;
+    assert_eq!(alerts[0]["kind"], "availability_below");
+    assert_eq!(
+        alerts[0]["detail"]["shift_end"].as_i64().unwrap() - alerts[0]["since"].as_i64().unwrap(),
+        86_400_000
+    );
+    // Running again does not clear it: the shift's figure stays below until the shift ends.
+    report(&app, &device, true).await;
+    report(&app, &device, false).await;
+    let still = app.get_json("/api/v1/alerts", &admin.token).await;
+    assert_eq!(still.as_array().unwrap().len(), 1, "one per shift: {still}");
+}
