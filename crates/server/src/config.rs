@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Run a demo: the server with a demo tenant and user, a dozen simulated machines on three
     /// lines, and a week of history, so every page has data at once.
     Demo(DemoArgs),

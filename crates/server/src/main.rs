@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     }
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(config) => serve(config).await,
+            Command::Serve(config) => serve(*config).await,
             Command::Demo(args) => assetlog_server::demo::run(args, shutdown_signal()).await,
             Command::MigrateToPostgres(args) => migrate_to_postgres(args).await,
             Command::Check(_) | Command::Backup(_) => unreachable!("answered above"),
