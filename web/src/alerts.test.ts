@@ -133,11 +133,23 @@ describe('AlertBook', () => {
       alert(2, 'acknowledged', 100, { kind: 'logger_offline', asset_id: null, logger_id: 'esp32-AA' }),
       alert(3, 'active', 100, { kind: 'availability_below', asset_id: null, logger_id: null }),
     ]);
-    expect(book.marks(7, 'esp32-BB')).toBe(true);
-    expect(book.marks(8, 'esp32-AA')).toBe(true);
-    expect(book.marks(8, 'esp32-BB')).toBe(false);
+    expect(book.markOf(7, 'esp32-BB')).toBe('active');
+    expect(book.markOf(8, 'esp32-AA')).toBe('acknowledged');
+    expect(book.markOf(7, 'esp32-AA')).toBe('active');
+    expect(book.markOf(8, 'esp32-BB')).toBeNull();
+    expect(book.count.value).toBe(3);
+    expect(book.activeCount.value).toBe(2);
     book.apply(alert(1, 'cleared', 100, { asset_id: 7 }));
-    expect(book.marks(7, 'esp32-BB')).toBe(false);
+    expect(book.markOf(7, 'esp32-BB')).toBeNull();
+    expect(book.markOf(7, 'esp32-AA')).toBe('acknowledged');
+  });
+
+  it('marks a machine active while any of its open alerts is', () => {
+    const book = new AlertBook();
+    book.load([alert(1, 'acknowledged', 100), alert(2, 'active', 200)]);
+    expect(book.markOf(7, 'x')).toBe('active');
+    book.apply(alert(2, 'acknowledged', 200));
+    expect(book.markOf(7, 'x')).toBe('acknowledged');
   });
 
   it('forgets everything on reset', () => {
@@ -179,7 +191,8 @@ describe('words', () => {
   it('reads the history filter from the address, cleared by default', () => {
     expect(historyFilter(null)).toBe('cleared');
     expect(historyFilter('nonsense')).toBe('cleared');
-    expect(historyFilter('')).toBe('');
+    expect(historyFilter('')).toBe('cleared');
+    expect(historyFilter('any')).toBe('');
     expect(historyFilter('active')).toBe('active');
     expect(statesOf('')).toEqual(['active', 'acknowledged', 'cleared']);
     expect(statesOf('cleared')).toEqual(['cleared']);

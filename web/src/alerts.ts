@@ -45,17 +45,25 @@ export class AlertBook {
   readonly open = signal<ReadonlyMap<number, Alert>>(new Map());
   readonly loaded = signal(false);
   readonly count = computed(() => this.open.value.size);
-  /** Machines with an open alert of their own. */
-  readonly assetIds = computed(() => {
-    const ids = new Set<number>();
-    for (const a of this.open.value.values()) if (a.asset_id !== null) ids.add(a.asset_id);
-    return ids;
+  /** Open alerts nobody has acknowledged yet. */
+  readonly activeCount = computed(() => {
+    let n = 0;
+    for (const a of this.open.value.values()) if (a.state === 'active') n++;
+    return n;
+  });
+  /** Machines with an open alert of their own, with its state (active over acknowledged). */
+  readonly byAsset = computed(() => {
+    const states = new Map<number, AlertState>();
+    for (const a of this.open.value.values()) if (a.asset_id !== null) states.set(a.asset_id, urgent(states.get(a.asset_id), a.state));
+    return states;
   });
   /** Loggers with an open alert about the logger itself (offline): all its machines are marked. */
-  readonly loggerIds = computed(() => {
-    const ids = new Set<string>();
-    for (const a of this.open.value.values()) if (a.asset_id === null && a.logger_id !== null) ids.add(a.logger_id);
-    return ids;
+  readonly byLogger = computed(() => {
+    const states = new Map<string, AlertState>();
+    for (const a of this.open.value.values()) {
+      if (a.asset_id === null && a.logger_id !== null) states.set(a.logger_id, urgent(states.get(a.logger_id), a.state));
+    }
+    return states;
   });
   /** Versions seen since the last read began, to apply again over its answer. */
   private duringRead: Alert[] | null = null;
@@ -101,10 +109,18 @@ export class AlertBook {
     this.loaded.value = false;
   }
 
-  /** Whether a machine (on the logger `loggerId`) has an open alert. */
-  marks(assetId: number, loggerId: string): boolean {
-    return this.assetIds.value.has(assetId) || this.loggerIds.value.has(loggerId);
+  /** The mark of a machine (on the logger `loggerId`): 'active' when any of its open alerts is, else 'acknowledged', or null. */
+  markOf(assetId: number, loggerId: string): AlertState | null {
+    const own = this.byAsset.value.get(assetId);
+    const logger = this.byLogger.value.get(loggerId);
+    if (own === undefined) return logger ?? null;
+    return logger === undefined ? own : urgent(own, logger);
   }
+}
+
+/** Of two open states, the one that needs someone more. */
+function urgent(a: AlertState | undefined, b: AlertState): AlertState {
+  return a === 'active' || b === 'active' ? 'active' : b;
 }
 
 /** Puts one version of an alert into `open`; returns whether anything changed. */
@@ -158,8 +174,10 @@ export const DELIVERY_EVENT_WORDS: Record<Delivery['event'], string> = {
 /** The states the history can be filtered to; '' is any state. */
 export type HistoryFilter = AlertState | '';
 
+/** The history's filter from the address (`state=any`, `state=active`, …): cleared by default. */
 export function historyFilter(value: string | null): HistoryFilter {
-  if (value === '' || value === 'active' || value === 'acknowledged' || value === 'cleared') return value;
+  if (value === 'any') return '';
+  if (value === 'active' || value === 'acknowledged' || value === 'cleared') return value;
   return 'cleared';
 }
 
