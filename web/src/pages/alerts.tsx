@@ -262,7 +262,7 @@ function History({ names, onLoaded }: { names: Names; onLoaded: (alerts: Alert[]
                 <td>{formatDateTime(a.opened_at, tz)}</td>
                 <StateCell alert={a} />
                 <td>{a.cleared_at === null ? <span class="hint">still open</span> : formatDateTime(a.cleared_at, tz)}</td>
-                <td class="num">{a.cleared_at === null ? '—' : formatDuration(a.cleared_at - a.opened_at)}</td>
+                <td class="num" style="white-space:nowrap">{a.cleared_at === null ? '—' : formatDuration(a.cleared_at - a.opened_at)}</td>
                 <td>
                   <DeliveriesButton alert={a} subject={subject} />
                 </td>

@@ -139,7 +139,7 @@ export function AlertChannels({ channels, error, setChannels }: { channels: Chan
               </td>
               <td>
                 <div class="row" style="flex-wrap:nowrap">
-                  <button type="button" disabled={tests[c.id]?.busy} onClick={() => void test(c)} aria-label={`Send a test to ${c.name}`}>
+                  <button type="button" disabled={tests[c.id]?.busy} onClick={() => void test(c)} aria-label={`Send test to ${c.name}`}>
                     Send test
                   </button>
                   <button type="button" onClick={() => setEditing(c)} aria-label={`Edit channel ${c.name}`}>

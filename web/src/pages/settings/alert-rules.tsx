@@ -78,7 +78,7 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
           <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />
         </label>
         <label>
-          When
+          Condition
           <select value={form.kind} onChange={(e) => set({ kind: e.currentTarget.value as RuleKind })}>
             {RULE_KINDS.map((k) => (
               <option key={k.kind} value={k.kind}>
@@ -206,7 +206,7 @@ export function AlertRules({ assets, channels }: { assets: Asset[]; channels: Al
       {!data && !error && <Loading what="alert rules" />}
       {data && data.length === 0 && <p>No rules yet, so no alerts open. Start with one, such as “Stopped longer than 600 seconds, in planned time”.</p>}
       {data && data.length > 0 && (
-        <Table id="alert-rule-list" columns={['Rule', 'When', 'Machines', 'Send to', 'Escalation', 'Enabled', { label: 'Actions', hidden: true }]}>
+        <Table id="alert-rule-list" columns={['Rule', 'Condition', 'Machines', 'Send to', 'Escalation', 'Enabled', { label: 'Actions', hidden: true }]}>
           {data.map((r) => (
             <tr key={r.id} data-rule-id={r.id}>
               <th scope="row">{r.name}</th>
@@ -236,10 +236,17 @@ export function AlertRules({ assets, channels }: { assets: Asset[]; channels: Al
                   aria-label={`Rule ${r.name} enabled`}
                   checked={r.enabled}
                   onChange={(e) => {
-                    const enabled = e.currentTarget.checked;
-                    // The box shows what the server holds: it moves when the save is answered.
-                    e.currentTarget.checked = r.enabled;
-                    void change.run(async () => replace(await api.updateAlertRule(r.id, { ...ruleBody(r), enabled })));
+                    const box = e.currentTarget;
+                    const enabled = box.checked;
+                    void change.run(async () => {
+                      try {
+                        replace(await api.updateAlertRule(r.id, { ...ruleBody(r), enabled }));
+                      } catch (err) {
+                        // Refused: the box goes back to what the server holds.
+                        box.checked = r.enabled;
+                        throw err;
+                      }
+                    });
                   }}
                 />
               </td>
