@@ -32,6 +32,12 @@ describe('parseChannelForm', () => {
     expect(parseChannelForm(form({ kind: 'email', to: 'ada@plant.example, bob' }))).toEqual({ error: 'Send to: “bob” is not an email address.' });
   });
 
+  it('keeps to what the server takes: 50 addresses, 2048 characters of URL', () => {
+    const many = Array.from({ length: 51 }, (_, i) => `p${i}@plant.example`).join(', ');
+    expect(parseChannelForm(form({ kind: 'email', to: many }))).toEqual({ error: 'Send to: at most 50 addresses.' });
+    expect(parseChannelForm(form({ url: `https://x.example/${'a'.repeat(2048)}` }))).toEqual({ error: 'URL: at most 2048 characters.' });
+  });
+
   it('needs a name', () => {
     expect(parseChannelForm(form({ name: ' ', url: 'https://x.example' }))).toEqual({ error: 'A channel needs a name.' });
   });

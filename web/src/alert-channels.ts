@@ -36,6 +36,9 @@ export function splitAddresses(text: string): string[] {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** What the server takes (docs/ALERTS.md). */
+export const MAX_RECIPIENTS = 50;
+export const MAX_URL = 2048;
 
 /** The form as the API takes it, or the message to show. */
 export function parseChannelForm(form: ChannelForm): { ok: AlertChannelBody } | { error: string } {
@@ -45,11 +48,13 @@ export function parseChannelForm(form: ChannelForm): { ok: AlertChannelBody } | 
   if (form.kind === 'email') {
     const to = splitAddresses(form.to);
     if (to.length === 0) return { error: 'Send to: at least one email address.' };
+    if (to.length > MAX_RECIPIENTS) return { error: `Send to: at most ${MAX_RECIPIENTS} addresses.` };
     const wrong = to.find((a) => !EMAIL.test(a));
     if (wrong) return { error: `Send to: “${wrong}” is not an email address.` };
     return { ok: { name, kind: 'email', to } };
   }
   const text = form.url.trim();
+  if (text.length > MAX_URL) return { error: `URL: at most ${MAX_URL} characters.` };
   let url: URL;
   try {
     url = new URL(text);

@@ -3,7 +3,7 @@ import type { AlertRule } from './api';
 import { MAX_WAIT_S, describeCondition, emptyRuleForm, parseRuleForm, ruleBody, ruleToForm, secondsHint, toggle, type RuleForm } from './alert-rules';
 
 function form(change: Partial<RuleForm>): RuleForm {
-  return { ...emptyRuleForm(), name: 'Long stop', ...change };
+  return { ...emptyRuleForm(), name: 'Long stop', channelIds: [1], ...change };
 }
 
 function ok(f: RuleForm) {
@@ -46,11 +46,14 @@ describe('parseRuleForm per kind', () => {
     expect(error(form({ stopS }))).toMatch(/^Stopped longer than: a whole number of seconds from 1/);
   });
 
-  it('logger offline: the extra delay is optional, and 0 is taken', () => {
+  it('logger offline: the extra delay is optional, from 1 s; never only in planned time', () => {
     expect(ok(form({ kind: 'logger_offline', offlineDelayS: '' }))).toMatchObject({ threshold_s: null, threshold_pct: null });
-    expect(ok(form({ kind: 'logger_offline', offlineDelayS: '0' }))).toMatchObject({ threshold_s: 0 });
+    expect(ok(form({ kind: 'logger_offline', offlineDelayS: '1' }))).toMatchObject({ threshold_s: 1 });
     expect(ok(form({ kind: 'logger_offline', offlineDelayS: '120', stopS: '600' }))).toMatchObject({ threshold_s: 120 });
-    expect(error(form({ kind: 'logger_offline', offlineDelayS: '2 min' }))).toMatch(/^Wait longer/);
+    for (const offlineDelayS of ['0', '2 min']) expect(error(form({ kind: 'logger_offline', offlineDelayS }))).toMatch(/^Wait longer: a whole number of seconds from 1/);
+    // The server refuses only_in_planned_time on anything but a stop rule.
+    expect(ok(form({ kind: 'logger_offline', onlyInPlannedTime: true })).only_in_planned_time).toBe(false);
+    expect(ok(form({ kind: 'stop_longer_than', onlyInPlannedTime: true })).only_in_planned_time).toBe(true);
   });
 
   it('availability below: a percentage from 0 to 100, decimals too, no seconds', () => {
@@ -85,9 +88,13 @@ describe('parseRuleForm, what every kind has', () => {
     expect(error(form({ escalate: true, escalateAfterS: '60', escalateChannelIds: [] }))).toMatch(/^Escalate to/);
   });
 
-  it('takes a rule without channels (it shows on the dashboard only), and the flags as they are', () => {
-    expect(ok(form({ channelIds: [], notifyOnClear: false, enabled: false, onlyInPlannedTime: false }))).toMatchObject({
-      channel_ids: [],
+  it('needs at least one channel to tell, each once', () => {
+    expect(error(form({ channelIds: [] }))).toBe('Send to: choose at least one channel.');
+    expect(ok(form({ channelIds: [2, 1, 2] })).channel_ids).toEqual([1, 2]);
+  });
+
+  it('sends the flags as they are', () => {
+    expect(ok(form({ notifyOnClear: false, enabled: false, onlyInPlannedTime: false }))).toMatchObject({
       notify_on_clear: false,
       enabled: false,
       only_in_planned_time: false,
@@ -98,7 +105,7 @@ describe('parseRuleForm, what every kind has', () => {
 describe('ruleToForm', () => {
   it('gives back the same rule when saved unchanged', () => {
     expect(ok(ruleToForm(rule))).toEqual(ruleBody(rule));
-    const offline: AlertRule = { ...rule, kind: 'logger_offline', asset_ids: null, threshold_s: null, escalate_after_s: null, escalate_channel_ids: [] };
+    const offline: AlertRule = { ...rule, kind: 'logger_offline', asset_ids: null, threshold_s: null, escalate_after_s: null, escalate_channel_ids: [], only_in_planned_time: false };
     expect(ok(ruleToForm(offline))).toEqual(ruleBody(offline));
     const availability: AlertRule = { ...rule, kind: 'availability_below', threshold_s: null, threshold_pct: 75 };
     expect(ok(ruleToForm(availability))).toEqual(ruleBody(availability));

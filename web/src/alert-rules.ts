@@ -1,7 +1,8 @@
 // Alert rules as the settings form holds them, and the rule of what the server takes, per kind:
 // a stop rule needs its duration, an offline rule may wait a little longer, an availability rule
-// needs its percentage; escalation needs a delay and somewhere to go. The form keeps a field per
-// kind, so switching kinds back and forth keeps what was typed.
+// needs its percentage; every rule tells at least one channel, and escalation needs a delay and
+// somewhere to go. The form keeps a field per kind, so switching kinds back and forth keeps what
+// was typed. The server's own checks are in docs/ALERTS.md (crates/server/src/alerts/config.rs).
 
 import type { AlertRule, AlertRuleBody, RuleKind } from './api';
 import { formatDuration } from './format';
@@ -23,10 +24,11 @@ export interface RuleForm {
   assetIds: number[];
   /** stop_longer_than: seconds (required). */
   stopS: string;
-  /** logger_offline: extra seconds to wait (empty: none). */
+  /** logger_offline: extra seconds to wait (empty: none; the server takes 1 s and up). */
   offlineDelayS: string;
   /** availability_below: percent (required). */
   pct: string;
+  /** stop_longer_than and availability_below; a logger_offline rule always sends false. */
   onlyInPlannedTime: boolean;
   channelIds: number[];
   escalate: boolean;
@@ -101,8 +103,8 @@ export function parseRuleForm(form: RuleForm): { ok: AlertRuleBody } | { error: 
       break;
     case 'logger_offline':
       if (form.offlineDelayS.trim() !== '') {
-        threshold_s = seconds(form.offlineDelayS, 0);
-        if (threshold_s === null) return { error: `Wait longer: a whole number of seconds from 0 to ${MAX_WAIT_S}, or empty.` };
+        threshold_s = seconds(form.offlineDelayS, 1);
+        if (threshold_s === null) return { error: `Wait longer: a whole number of seconds from 1 to ${MAX_WAIT_S}, or empty.` };
       }
       break;
     case 'availability_below': {
@@ -113,6 +115,7 @@ export function parseRuleForm(form: RuleForm): { ok: AlertRuleBody } | { error: 
       break;
     }
   }
+  if (form.channelIds.length === 0) return { error: 'Send to: choose at least one channel.' };
   let escalate_after_s: number | null = null;
   let escalate_channel_ids: number[] = [];
   if (form.escalate) {
@@ -128,7 +131,7 @@ export function parseRuleForm(form: RuleForm): { ok: AlertRuleBody } | { error: 
       asset_ids: form.allMachines ? null : unique(form.assetIds),
       threshold_s,
       threshold_pct,
-      only_in_planned_time: form.onlyInPlannedTime,
+      only_in_planned_time: plannedTimeApplies(form.kind) && form.onlyInPlannedTime,
       channel_ids: unique(form.channelIds),
       escalate_after_s,
       escalate_channel_ids,
@@ -136,6 +139,11 @@ export function parseRuleForm(form: RuleForm): { ok: AlertRuleBody } | { error: 
       enabled: form.enabled,
     },
   };
+}
+
+/** Whether "only in planned time" means anything for a kind (an offline logger is offline whenever). */
+export function plannedTimeApplies(kind: RuleKind): boolean {
+  return kind !== 'logger_offline';
 }
 
 function unique(ids: number[]): number[] {

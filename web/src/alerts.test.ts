@@ -7,7 +7,7 @@ import {
   historyFilter,
   mergeNewestFirst,
   orderOpen,
-  statesOf,
+  stateParam,
   subjectOf,
 } from './alerts';
 
@@ -194,7 +194,7 @@ describe('words', () => {
     expect(historyFilter('')).toBe('cleared');
     expect(historyFilter('any')).toBe('');
     expect(historyFilter('active')).toBe('active');
-    expect(statesOf('')).toEqual(['active', 'acknowledged', 'cleared']);
-    expect(statesOf('cleared')).toEqual(['cleared']);
+    expect(stateParam('')).toBeUndefined();
+    expect(stateParam('cleared')).toBe('cleared');
   });
 });

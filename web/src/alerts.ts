@@ -27,7 +27,11 @@ export function orderOpen(alerts: Iterable<Alert>): Alert[] {
   return [...alerts].filter(isOpen).sort((a, b) => RANK[a.state] - RANK[b.state] || newestFirst(a, b));
 }
 
-/** Lists of alerts read separately (one per state) as one list, newest first, each alert once. */
+/**
+ * Lists of alerts read separately (the open ones are read per state: a read of every state stops
+ * at 1000, which a long history could fill with cleared ones) as one list, newest first, each
+ * alert once.
+ */
 export function mergeNewestFirst(...lists: Alert[][]): Alert[] {
   const byId = new Map<number, Alert>();
   for (const list of lists) for (const a of list) byId.set(a.id, later(byId.get(a.id), a));
@@ -181,7 +185,7 @@ export function historyFilter(value: string | null): HistoryFilter {
   return 'cleared';
 }
 
-/** The states to ask the API for (it takes one state per request). */
-export function statesOf(filter: HistoryFilter): AlertState[] {
-  return filter === '' ? ['active', 'acknowledged', 'cleared'] : [filter];
+/** The `state` to ask the API for: none asks for all. */
+export function stateParam(filter: HistoryFilter): AlertState | undefined {
+  return filter === '' ? undefined : filter;
 }

@@ -33,6 +33,7 @@ describe('parseMessage', () => {
     expect(parseMessage('{"type":"alert","event":"reopened","alert":{"id":4,"state":"active"}}')).toBeNull();
     expect(parseMessage('{"type":"alert","event":"opened","alert":{"id":4,"state":"open"}}')).toBeNull();
     expect(parseMessage('{"type":"alert","event":"opened"}')).toBeNull();
+    expect(parseMessage('{"type":"alert_config_changed"}')).toEqual({ type: 'alert_config_changed' });
   });
 
   it('ignores what it does not know instead of throwing', () => {

@@ -32,7 +32,12 @@ export interface AlertMessage {
   alert: Alert;
 }
 
-export type LiveMessage = AssetStateChange | LoggerStatus | AlertMessage;
+/** Alert rules or channels changed (in any tab, by any admin). */
+export interface AlertConfigChanged {
+  type: 'alert_config_changed';
+}
+
+export type LiveMessage = AssetStateChange | LoggerStatus | AlertMessage | AlertConfigChanged;
 
 const ALERT_EVENTS = new Set(['opened', 'acknowledged', 'cleared', 'escalated']);
 const ALERT_STATES = new Set(['active', 'acknowledged', 'cleared']);
@@ -62,6 +67,7 @@ export function parseMessage(text: string): LiveMessage | null {
     const a = m.alert as Record<string, unknown>;
     if (typeof a.id === 'number' && typeof a.state === 'string' && ALERT_STATES.has(a.state)) return m as unknown as AlertMessage;
   }
+  if (m.type === 'alert_config_changed') return { type: 'alert_config_changed' };
   return null;
 }
 

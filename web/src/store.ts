@@ -106,6 +106,8 @@ export const live = new LiveConnection({
   },
   onMessage: (message) => {
     if (message.type === 'alert') alertBook.applyMessage(message);
+    // A rule deleted or disabled clears its alerts without a message of their own.
+    else if (message.type === 'alert_config_changed') void refreshAlerts();
     else if (board.apply(message)) refreshSoon();
     for (const l of listeners) l(message);
   },

@@ -5,7 +5,7 @@
 
 import { useComputed } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { DELIVERY_EVENT_WORDS, STATE_WORDS, historyFilter, mergeNewestFirst, orderOpen, statesOf, subjectOf, type Names } from '../alerts';
+import { DELIVERY_EVENT_WORDS, STATE_WORDS, historyFilter, orderOpen, stateParam, subjectOf, type Names } from '../alerts';
 import { ApiError, api, type Alert } from '../api';
 import { formatDuration } from '../format';
 import { location, setQuery } from '../router';
@@ -175,14 +175,18 @@ function OpenAlerts({ names }: { names: Names }) {
   );
 }
 
-/** Calls `reload` soon after an alert message (many in a burst make one) and on every reconnection. */
+/**
+ * Calls `reload` soon after an alert message (many in a burst make one), after a change of the
+ * rules (deleting one clears its alerts silently), and on every reconnection.
+ */
 function useAlertRereads(reload: () => void, wanted: (alertId: number) => boolean = () => true) {
   const latest = useRef({ reload, wanted });
   latest.current = { reload, wanted };
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
     const off = onLive((m) => {
-      if (m.type !== 'alert' || !latest.current.wanted(m.alert.id) || timer) return;
+      if (timer) return;
+      if (m.type === 'alert' ? !latest.current.wanted(m.alert.id) : m.type !== 'alert_config_changed') return;
       // Deliveries are written as the server sends them, a moment after the message.
       timer = setTimeout(() => {
         timer = null;
@@ -212,7 +216,7 @@ function History({ names, onLoaded }: { names: Names; onLoaded: (alerts: Alert[]
   const history = useData(
     () =>
       span
-        ? Promise.all(statesOf(filter).map((state) => api.alerts({ state, from: span.from, to: span.to }))).then((lists) => mergeNewestFirst(...lists))
+        ? api.alerts({ state: stateParam(filter), from: span.from, to: span.to })
         : Promise.reject(new Error('Choose a start date and an end date on or after it.')),
     [filter, span?.from, span?.to],
   );

@@ -3,7 +3,7 @@
 // the rules below pick from the same channels.
 
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { CHANNEL_KINDS, channelToForm, describeTarget, emptyChannelForm, kindLabel, parseChannelForm, type ChannelForm } from '../../alert-channels';
+import { CHANNEL_KINDS, MAX_URL, channelToForm, describeTarget, emptyChannelForm, kindLabel, parseChannelForm, type ChannelForm } from '../../alert-channels';
 import { deliveryText } from '../../alerts';
 import { api, errorText, type AlertChannel, type ChannelTestResult } from '../../api';
 import { zone } from '../../session';
@@ -13,10 +13,10 @@ import { Confirm, CopyText, ErrorNote, Loading, Table, useSave } from '../../ui'
 type Channels = AlertChannel[] | null;
 
 const KIND_HINTS: Record<ChannelForm['kind'], string> = {
-  webhook: 'assetlog POSTs the alert as JSON, signed with the channel’s secret (shown in the list once saved) so the receiver can check it came from here.',
+  webhook: 'assetlog POSTs the alert as JSON, signed with the channel’s secret (shown in the list once saved) so the receiver can check it came from here (docs/ALERTS.md). Receivers on a private network need the server started with --allow-private-webhooks.',
   slack: 'An incoming-webhook URL of your Slack workspace (https://hooks.slack.com/…).',
   teams: 'An incoming-webhook (workflow) URL of the Teams channel.',
-  email: 'Sent by the server’s mail settings; without them the server refuses email channels.',
+  email: 'Up to 50 addresses. Sent by the server’s mail settings (SMTP); without them the server refuses email channels.',
 };
 
 type TestState = { busy: true } | { busy: false; result: ChannelTestResult } | { busy: false; error: unknown };
@@ -81,7 +81,7 @@ function ChannelEditor({ editing, onSaved, onCancel }: { editing: AlertChannel |
         ) : (
           <label style="flex:1;min-width:16rem">
             URL
-            <input type="url" required value={form.url} placeholder="https://" autocomplete="off" onInput={(e) => set({ url: e.currentTarget.value })} />
+            <input type="url" required maxLength={MAX_URL} value={form.url} placeholder="https://" autocomplete="off" onInput={(e) => set({ url: e.currentTarget.value })} />
           </label>
         )}
       </div>

@@ -2,10 +2,22 @@
 // for which machines, and whom it tells, then whom it tells next when nobody acknowledges it.
 // The form shows the fields of the chosen kind; `alert-rules.ts` holds what the server takes.
 
-import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { RULE_KINDS, describeCondition, emptyRuleForm, parseRuleForm, ruleBody, ruleToForm, secondsHint, toggle, type RuleForm } from '../../alert-rules';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import {
+  RULE_KINDS,
+  describeCondition,
+  emptyRuleForm,
+  parseRuleForm,
+  plannedTimeApplies,
+  ruleBody,
+  ruleToForm,
+  secondsHint,
+  toggle,
+  type RuleForm,
+} from '../../alert-rules';
 import { api, type AlertChannel, type AlertRule, type Asset, type RuleKind } from '../../api';
 import { formatDuration } from '../../format';
+import { onLive } from '../../store';
 import { Confirm, ErrorNote, Loading, Table, useData, useSave } from '../../ui';
 
 /** A group of checkboxes choosing ids, in a fieldset with its legend. */
@@ -57,7 +69,7 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
     if (editing) first.current?.focus();
   }, [editing]);
   const channelOptions = props.channels.map((c) => ({ id: c.id, label: c.name }));
-  const noChannels = 'No channels yet: add one above. Without channels, alerts show on the dashboard only.';
+  const noChannels = 'No channels yet: add one above first.';
   const title = editing ? `Edit the rule “${editing.name}”` : 'Add a rule';
   return (
     <form
@@ -134,10 +146,12 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
           </div>
         )}
       </fieldset>
-      <label class="inline">
-        <input type="checkbox" checked={form.onlyInPlannedTime} onChange={(e) => set({ onlyInPlannedTime: e.currentTarget.checked })} />
-        Only in planned time <span class="hint">(inside shifts, outside breaks and planned downtime)</span>
-      </label>
+      {plannedTimeApplies(form.kind) && (
+        <label class="inline">
+          <input type="checkbox" checked={form.onlyInPlannedTime} onChange={(e) => set({ onlyInPlannedTime: e.currentTarget.checked })} />
+          Only in planned time <span class="hint">(inside shifts, outside breaks and planned downtime)</span>
+        </label>
+      )}
       <Checks legend="Send to" options={channelOptions} value={form.channelIds} onChange={(channelIds) => set({ channelIds })} empty={noChannels} />
       <fieldset>
         <legend>Escalation</legend>
@@ -188,7 +202,14 @@ function names(ids: number[], all: { id: number; name: string }[], what: string)
 }
 
 export function AlertRules({ assets, channels }: { assets: Asset[]; channels: AlertChannel[] }) {
-  const { data, error, setData } = useData(() => api.alertRules(), []);
+  const { data, error, setData, reload } = useData(() => api.alertRules(), []);
+  useEffect(
+    () =>
+      onLive((m) => {
+        if (m.type === 'alert_config_changed') reload();
+      }),
+    [],
+  );
   const [editing, setEditing] = useState<AlertRule | null>(null);
   const [deleting, setDeleting] = useState<AlertRule | null>(null);
   // Toggling and deleting report under the list, in one place.

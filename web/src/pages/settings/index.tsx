@@ -3,7 +3,9 @@
 // downtime reasons operators pick from, and alerting (channels, then the rules that name them);
 // one file per section, each saving through `useSave`.
 
+import { useEffect } from 'preact/hooks';
 import { api } from '../../api';
+import { onLive } from '../../store';
 import { useData, useTitle } from '../../ui';
 import { AlertChannels } from './alert-channels';
 import { AlertRules } from './alert-rules';
@@ -17,6 +19,14 @@ export function SettingsPage() {
   const assets = useData(() => api.assets(), []);
   // Both alert sections use the channels: the rules pick from the list the channels section edits.
   const channels = useData(() => api.alertChannels(), []);
+  // Another admin (or tab) changed them: the server says so on the socket.
+  useEffect(
+    () =>
+      onLive((m) => {
+        if (m.type === 'alert_config_changed') channels.reload();
+      }),
+    [],
+  );
   return (
     <main id="main" class="stack">
       <div class="page-head" style="margin:0">
