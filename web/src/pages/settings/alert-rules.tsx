@@ -124,6 +124,11 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
       </p>
       <fieldset>
         <legend>Machines</legend>
+        {form.kind === 'logger_offline' && (
+          <p class="hint" style="margin:0 0 0.4rem">
+            An offline rule watches the loggers these machines are on.
+          </p>
+        )}
         <div class="checks">
           <label class="inline">
             <input type="radio" name="rule-machines" checked={form.allMachines} onChange={() => set({ allMachines: true })} />
