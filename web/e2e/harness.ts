@@ -22,6 +22,8 @@ export interface Server {
 export interface ServerOptions {
   enrollment?: 'claim' | 'auto';
   heartbeatInterval?: number;
+  /** Alert channels may send to loopback (the tests' own webhook receiver). */
+  allowPrivateWebhooks?: boolean;
   dataDir?: string;
   port?: number;
 }
@@ -32,6 +34,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   const args = ['serve', '--bind', `127.0.0.1:${options.port ?? 0}`, '--data-dir', dataDir];
   if (options.enrollment) args.push('--enrollment', options.enrollment);
   if (options.heartbeatInterval) args.push('--heartbeat-interval', String(options.heartbeatInterval));
+  if (options.allowPrivateWebhooks) args.push('--allow-private-webhooks');
   const child: ChildProcess = spawn(inject('assetlogBin'), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },

@@ -162,6 +162,94 @@ export interface Reason {
   name: string;
 }
 
+export type ChannelKind = 'webhook' | 'slack' | 'teams' | 'email';
+
+/** Where alerts are sent. `secret` is a webhook channel's HMAC key, for its receiver. */
+export interface AlertChannel {
+  id: number;
+  name: string;
+  kind: ChannelKind;
+  url: string | null;
+  to: string[];
+  secret: string | null;
+}
+
+/** What a channel is created or replaced with. */
+export interface AlertChannelBody {
+  name: string;
+  kind: ChannelKind;
+  url?: string;
+  to?: string[];
+}
+
+/** The answer of a channel's "Send test". */
+export interface ChannelTestResult {
+  ok: boolean;
+  status: number | null;
+  error: string | null;
+  at: number;
+}
+
+export type RuleKind = 'stop_longer_than' | 'logger_offline' | 'availability_below';
+
+/** When an alert opens, and whom it tells. */
+export interface AlertRule {
+  id: number;
+  name: string;
+  kind: RuleKind;
+  /** null: all machines. */
+  asset_ids: number[] | null;
+  /** stop_longer_than: how long a stop lasts first; logger_offline: an extra delay (or null). */
+  threshold_s: number | null;
+  /** availability_below: the percentage (0–100). */
+  threshold_pct: number | null;
+  only_in_planned_time: boolean;
+  channel_ids: number[];
+  escalate_after_s: number | null;
+  escalate_channel_ids: number[];
+  notify_on_clear: boolean;
+  enabled: boolean;
+}
+
+export type AlertRuleBody = Omit<AlertRule, 'id'>;
+
+export type AlertState = 'active' | 'acknowledged' | 'cleared';
+
+export interface Alert {
+  id: number;
+  rule_id: number;
+  rule_name: string;
+  kind: RuleKind;
+  asset_id: number | null;
+  logger_id: string | null;
+  /** When the condition began (the stop's start, the logger's last report). */
+  since: number;
+  opened_at: number;
+  acknowledged_at: number | null;
+  /** The email of who acknowledged it. */
+  acknowledged_by: string | null;
+  ack_comment: string | null;
+  cleared_at: number | null;
+  escalated_at: number | null;
+  state: AlertState;
+  detail: { text: string };
+}
+
+export type DeliveryEvent = 'opened' | 'cleared' | 'escalated' | 'test';
+
+/** One attempt to tell a channel about an alert (or a test). */
+export interface Delivery {
+  delivery_id: number;
+  alert_id: number | null;
+  channel_id: number;
+  channel_name: string;
+  event: DeliveryEvent;
+  at: number;
+  ok: boolean;
+  status: number | null;
+  error: string | null;
+}
+
 /** An error answer of the API: `{"error": {"code", "message"}}` with its status. */
 export class ApiError extends Error {
   constructor(
@@ -299,6 +387,21 @@ export const api = {
   updateReason: (id: number, change: { category?: string; name?: string }) =>
     json<Reason>('PUT', `${v1}/reasons/${id}`, { body: change }),
   deleteReason: (id: number) => json<void>('DELETE', `${v1}/reasons/${id}`),
+
+  alertChannels: () => json<AlertChannel[]>('GET', `${v1}/alert-channels`),
+  addAlertChannel: (c: AlertChannelBody) => json<AlertChannel>('POST', `${v1}/alert-channels`, { body: c }),
+  updateAlertChannel: (id: number, c: AlertChannelBody) => json<AlertChannel>('PUT', `${v1}/alert-channels/${id}`, { body: c }),
+  deleteAlertChannel: (id: number) => json<void>('DELETE', `${v1}/alert-channels/${id}`),
+  testAlertChannel: (id: number) => json<ChannelTestResult>('POST', `${v1}/alert-channels/${id}/test`),
+  alertRules: () => json<AlertRule[]>('GET', `${v1}/alert-rules`),
+  addAlertRule: (r: AlertRuleBody) => json<AlertRule>('POST', `${v1}/alert-rules`, { body: r }),
+  updateAlertRule: (id: number, r: AlertRuleBody) => json<AlertRule>('PUT', `${v1}/alert-rules/${id}`, { body: r }),
+  deleteAlertRule: (id: number) => json<void>('DELETE', `${v1}/alert-rules/${id}`),
+  /** Newest first. */
+  alerts: (query: { state?: AlertState; from?: number; to?: number }) => json<Alert[]>('GET', `${v1}/alerts`, { query }),
+  acknowledgeAlert: (id: number, comment?: string) =>
+    json<Alert>('POST', `${v1}/alerts/${id}/ack`, { body: comment ? { comment } : {} }),
+  alertDeliveries: (alert_id: number) => json<Delivery[]>('GET', `${v1}/alert-deliveries`, { query: { alert_id } }),
 };
 
 /** The live socket's URL for this page's origin. */

@@ -7,6 +7,7 @@ import { Board, TvBoard } from './pages/board';
 import { SignIn, SignUp } from './pages/auth';
 import { location, navigate, onLinkClick } from './router';
 import { isAdmin, session, settingsReady, signOut } from './session';
+import { AlertBadge } from './pages/board';
 import { startLive, stopLive } from './store';
 import { Empty, Loading, Redirect } from './ui';
 
@@ -38,6 +39,7 @@ const Loggers = lazy(() => import('./pages/loggers'), 'Loggers');
 const Analytics = lazy(() => import('./pages/analytics'), 'Analytics');
 const Stops = lazy(() => import('./pages/stops'), 'Stops');
 const Timeline = lazy(() => import('./pages/timeline'), 'Timeline');
+const Alerts = lazy(() => import('./pages/alerts'), 'Alerts');
 const People = lazy(() => import('./pages/people'), 'People');
 const SettingsPage = lazy(() => import('./pages/settings'), 'SettingsPage');
 
@@ -53,6 +55,7 @@ const ROUTES: Route[] = [
   { path: '/timeline', label: 'Timeline', page: Timeline },
   { path: '/analytics', label: 'Analytics', page: Analytics },
   { path: '/stops', label: 'Stops', page: Stops },
+  { path: '/alerts', label: 'Alerts', page: Alerts },
   { path: '/loggers', label: 'Loggers', page: Loggers },
   { path: '/people', label: 'People', page: People, admin: true },
   { path: '/settings', label: 'Settings', page: SettingsPage, admin: true },
@@ -68,6 +71,7 @@ function Nav() {
       <a class="brand" href="/">
         assetlog <span class="tenant">{s.tenant.name}</span>
       </a>
+      <AlertBadge />
       <button type="button" class="menu-toggle" aria-expanded={open} aria-controls="nav" onClick={() => setOpen(!open)}>
         Menu
       </button>

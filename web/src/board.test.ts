@@ -65,6 +65,32 @@ describe('BoardModel', () => {
     ).toBe(true);
   });
 
+  it('leaves the board alone on an alert message (the alert book takes those)', () => {
+    const board = new BoardModel();
+    board.load([logger(true, [asset(7, 'RUNNING', 1000)])]);
+    const groups = board.groups.value;
+    const alert = {
+      id: 1,
+      rule_id: 1,
+      rule_name: 'Logger offline',
+      kind: 'logger_offline' as const,
+      asset_id: null,
+      logger_id: 'lg-1',
+      since: 1000,
+      opened_at: 2000,
+      acknowledged_at: null,
+      acknowledged_by: null,
+      ack_comment: null,
+      cleared_at: null,
+      escalated_at: null,
+      state: 'active' as const,
+      detail: { text: 'Line 1 is offline' },
+    };
+    expect(board.apply({ type: 'alert', event: 'opened', alert })).toBe(false);
+    expect(board.groups.value).toBe(groups);
+    expect(board.groups.value[0]!.online.value).toBe(true);
+  });
+
   it('shows an offline logger as unknown and remembers the state for its return', () => {
     const board = new BoardModel();
     board.load([logger(true, [asset(7, 'RUNNING', 1000)])]);

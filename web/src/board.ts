@@ -91,6 +91,7 @@ export class BoardModel {
       });
       return false;
     }
+    if (message.type !== 'logger_status') return false;
     const group = this.byLogger.get(message.logger_id);
     if (!group) return true;
     const wasOnline = group.online.peek();

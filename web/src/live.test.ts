@@ -25,6 +25,17 @@ describe('parseMessage', () => {
     ).toMatchObject({ type: 'logger_status', online: false });
   });
 
+  it('reads an alert message', () => {
+    const m = parseMessage(
+      '{"type":"alert","event":"acknowledged","alert":{"id":4,"rule_id":1,"rule_name":"Long stop","kind":"stop_longer_than","asset_id":7,"logger_id":null,"since":1,"opened_at":2,"acknowledged_at":3,"acknowledged_by":"op@plant.example","ack_comment":null,"cleared_at":null,"escalated_at":null,"state":"acknowledged","detail":{"text":"Press 7 stopped"}}}',
+    );
+    expect(m).toMatchObject({ type: 'alert', event: 'acknowledged', alert: { id: 4, state: 'acknowledged' } });
+    expect(parseMessage('{"type":"alert","event":"reopened","alert":{"id":4,"state":"active"}}')).toBeNull();
+    expect(parseMessage('{"type":"alert","event":"opened","alert":{"id":4,"state":"open"}}')).toBeNull();
+    expect(parseMessage('{"type":"alert","event":"opened"}')).toBeNull();
+    expect(parseMessage('{"type":"alert_config_changed"}')).toEqual({ type: 'alert_config_changed' });
+  });
+
   it('ignores what it does not know instead of throwing', () => {
     expect(parseMessage('not json')).toBeNull();
     expect(parseMessage('null')).toBeNull();

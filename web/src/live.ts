@@ -3,6 +3,7 @@
 // every (re)connection calls `onOpen`, where the caller re-reads the state over REST.
 
 import { signal } from '@preact/signals';
+import type { Alert } from './api';
 
 export type LiveStatus = 'connecting' | 'open' | 'waiting' | 'stopped';
 
@@ -24,7 +25,22 @@ export interface LoggerStatus {
   last_seen: string;
 }
 
-export type LiveMessage = AssetStateChange | LoggerStatus;
+/** An alert opened, acknowledged, cleared or escalated; `alert` is how it stands after that. */
+export interface AlertMessage {
+  type: 'alert';
+  event: 'opened' | 'acknowledged' | 'cleared' | 'escalated';
+  alert: Alert;
+}
+
+/** Alert rules or channels changed (in any tab, by any admin). */
+export interface AlertConfigChanged {
+  type: 'alert_config_changed';
+}
+
+export type LiveMessage = AssetStateChange | LoggerStatus | AlertMessage | AlertConfigChanged;
+
+const ALERT_EVENTS = new Set(['opened', 'acknowledged', 'cleared', 'escalated']);
+const ALERT_STATES = new Set(['active', 'acknowledged', 'cleared']);
 
 /** Parses one text frame; anything we do not know is ignored (null), never thrown. */
 export function parseMessage(text: string): LiveMessage | null {
@@ -47,6 +63,11 @@ export function parseMessage(text: string): LiveMessage | null {
   if (m.type === 'logger_status' && typeof m.logger_id === 'string' && typeof m.online === 'boolean') {
     return m as unknown as LoggerStatus;
   }
+  if (m.type === 'alert' && typeof m.event === 'string' && ALERT_EVENTS.has(m.event) && typeof m.alert === 'object' && m.alert !== null) {
+    const a = m.alert as Record<string, unknown>;
+    if (typeof a.id === 'number' && typeof a.state === 'string' && ALERT_STATES.has(a.state)) return m as unknown as AlertMessage;
+  }
+  if (m.type === 'alert_config_changed') return { type: 'alert_config_changed' };
   return null;
 }
 

@@ -1,16 +1,19 @@
 // The live board: a tile per asset, grouped by logger, coloured by state, with time in state
 // ticking and today's availability. Each tile subscribes to its own signals, so one live message
-// re-renders one tile. TV mode is the same board, full screen, dark and without navigation.
+// re-renders one tile. TV mode is the same board, full screen, dark and without navigation. A
+// machine with an open alert carries a mark; the count of open alerts sits in the header (and on
+// the TV, which has none).
 
 import { signal, useComputed } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
+import { countText } from '../alerts';
 import { api, type AssetState } from '../api';
 import { type Group, type Tile, shownState } from '../board';
 import { formatAgo, formatDuration, formatPercent } from '../format';
 import { navigate } from '../router';
 import { isAdmin, zone } from '../session';
 import { formatTime } from '../time';
-import { board, boardError, live, now, onLive, refreshBoard } from '../store';
+import { alertBook, board, boardError, live, now, onLive, refreshAlerts, refreshBoard } from '../store';
 import { Empty, Loading, useTitle } from '../ui';
 
 const STATE_WORDS: Record<AssetState, string> = { RUNNING: 'Running', STOPPED: 'Stopped', UNKNOWN: 'No signal' };
@@ -66,9 +69,16 @@ function TileView({ tile, group }: { tile: Tile; group: Group }) {
     const f = today.value.get(tile.id);
     return f ? `Today ${formatPercent(f.availability)} · ${f.stops} ${f.stops === 1 ? 'stop' : 'stops'}` : ' ';
   });
+  const alert = useComputed(() => alertBook.markOf(tile.id, group.loggerId)).value;
   return (
-    <li class={`tile ${state.toLowerCase()}`} data-asset-id={tile.id} data-state={state}>
+    <li class={`tile ${state.toLowerCase()}${alert ? ' alerted' : ''}`} data-asset-id={tile.id} data-state={state} data-alert={alert ?? undefined}>
       <a href={`/timeline?asset=${tile.id}`} class="tile-link">
+        {alert && (
+          <span class={`tile-alert ${alert}`}>
+            <span aria-hidden="true">⚠ </span>
+            {alert === 'active' ? 'Alert' : 'Alert acknowledged'}
+          </span>
+        )}
         <span class="tile-name">{tile.name}</span>
         <span class="tile-state">{STATE_WORDS[state]}</span>
         <span class="tile-time">{elapsed.value && <>for {elapsed}</>}</span>
@@ -131,6 +141,26 @@ export function LiveStatus() {
   );
 }
 
+/**
+ * The count of open alerts, linking to them; nothing at none. The status region stays in the page
+ * so that screen readers hear a change of the count.
+ */
+export function AlertBadge() {
+  const n = alertBook.count.value;
+  const active = alertBook.activeCount.value;
+  return (
+    <span role="status" class="alert-status">
+      {n > 0 && (
+        <a href="/alerts" class={`alert-badge ${active > 0 ? 'active' : 'acknowledged'}`}>
+          <span aria-hidden="true">⚠ </span>
+          {countText(n)}
+          {active > 0 && active < n && <span class="hint-inline"> · {active} not acknowledged</span>}
+        </a>
+      )}
+    </span>
+  );
+}
+
 function Summary() {
   const counts = useComputed(() => {
     const c = { RUNNING: 0, STOPPED: 0, UNKNOWN: 0 };
@@ -184,7 +214,10 @@ function BoardBody() {
 export function Board() {
   useTitle('Live board');
   useTodayFigures();
-  useEffect(() => void refreshBoard(), []);
+  useEffect(() => {
+    void refreshBoard();
+    void refreshAlerts();
+  }, []);
   return (
     <main id="main" class="board">
       <div class="page-head">
@@ -211,6 +244,7 @@ export function TvBoard() {
   useTodayFigures();
   useEffect(() => {
     void refreshBoard();
+    void refreshAlerts();
     document.documentElement.classList.add('tv');
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') navigate('/');
@@ -227,6 +261,7 @@ export function TvBoard() {
       <div class="page-head">
         <h1 class="visually-hidden">Live board</h1>
         <Summary />
+        <AlertBadge />
         <LiveStatus />
         <span class="clock">{clock}</span>
         <a
