@@ -36,6 +36,7 @@
 //! - [`drain`]: a Linux agent delivering a queued backlog (not part of `all`).
 //! - [`report`]: measurement windows, CPU time, histograms and the markdown tables.
 
+mod alerts;
 mod batch;
 mod client;
 mod drain;
@@ -65,6 +66,8 @@ enum Scenario {
     /// Not part of `all`: times a Linux agent (`assetlog-agent` beside this binary) draining a
     /// queued backlog of `--backlog` events.
     Drain,
+    /// Not part of `all`: how late alerts are, and what rules cost ingestion (alerts.rs).
+    Alerts,
 }
 
 /// Load generator for the assetlog server (loopback only).
@@ -135,6 +138,15 @@ pub struct Cli {
     /// connections over them, `live` sends to the first and watches on the last. Default 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     replicas: u32,
+    /// `alerts`: machines that stop at once. Default 200.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    alert_machines: u32,
+    /// `alerts`: the stop rule's threshold, seconds. Default 5.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    alert_threshold: u64,
+    /// `alerts`: rules active while ingestion is measured. Default 500.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    alert_rules: u32,
     /// Worker threads of the client's runtime. Default: one per CPU.
     #[arg(long)]
     threads: Option<usize>,
@@ -197,6 +209,18 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
         println!("{}", report?);
         return Ok(true);
     }
+    if cli.scenario == Scenario::Alerts {
+        let params = alerts::Params {
+            machines: cli.alert_machines,
+            threshold_s: cli.alert_threshold,
+            rules: cli.alert_rules,
+            connections: cli.connections,
+        };
+        let report = alerts::run(&mut target, params, cli.timing()).await;
+        target.stop().await;
+        println!("{}", report?);
+        return Ok(true);
+    }
     if cli.scenario == Scenario::Drain {
         let report = drain::run(&mut target, cli.backlog as usize).await;
         target.stop().await;
@@ -220,7 +244,11 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 )
                 .await?
             }
-            Scenario::Live | Scenario::All | Scenario::History | Scenario::Drain => {
+            Scenario::Live
+            | Scenario::All
+            | Scenario::History
+            | Scenario::Drain
+            | Scenario::Alerts => {
                 live::run(
                     &mut target,
                     live::Params {

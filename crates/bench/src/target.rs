@@ -217,6 +217,29 @@ impl Target {
         Ok(event.to_string())
     }
 
+    /// Sends a request as the bench's user; an error unless the answer is a success.
+    pub async fn user_send(
+        &mut self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let body = body.map(|b| bytes::Bytes::from(b.to_string()));
+        let reply = self
+            .conn
+            .send(method.clone(), path, Some(&self.user_bearer), body)
+            .await?;
+        ensure!(
+            reply.status.is_success(),
+            "{method} {path}: {}",
+            reply.snippet()
+        );
+        if reply.body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        Ok(serde_json::from_slice(&reply.body)?)
+    }
+
     /// GETs `path` as the bench's user; an error unless the answer is 200.
     pub async fn user_get_ok(&mut self, path: &str) -> anyhow::Result<()> {
         let reply = self.conn.get(path, Some(&self.user_bearer)).await?;
@@ -327,6 +350,8 @@ async fn start_server(
             // Every bench connection comes from 127.0.0.1.
             "--max-connections-per-address",
             "100000",
+            // The `alerts` scenario's webhook receiver is on loopback.
+            "--allow-private-webhooks",
             "--data-dir",
         ])
         .arg(data.path())
