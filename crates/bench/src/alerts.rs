@@ -214,7 +214,9 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
                 ids.push(rule["id"].as_i64().context("a rule id")?);
             }
         }
-        let outcome = crate::single::run(target, params.connections, timing).await?;
+        let outcome =
+            crate::single::run_as(target, &format!("s{round}-"), params.connections, timing)
+                .await?;
         ensure!(
             outcome.errors == 0,
             "the single scenario saw errors: {:?}",

@@ -26,7 +26,18 @@ struct Tally {
 }
 
 pub async fn run(target: &mut Target, connections: u32, timing: Timing) -> anyhow::Result<Outcome> {
-    let loggers = target.register_loggers("s", connections).await?;
+    run_as(target, "s", connections, timing).await
+}
+
+/// [`run`] with loggers of their own kind (`bench-<run>-<kind><n>`), for a second run against
+/// the same server.
+pub async fn run_as(
+    target: &mut Target,
+    kind: &str,
+    connections: u32,
+    timing: Timing,
+) -> anyhow::Result<Outcome> {
+    let loggers = target.register_loggers(kind, connections).await?;
     let mut conns = Vec::with_capacity(loggers.len());
     for logger in &loggers {
         conns.push(

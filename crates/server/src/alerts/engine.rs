@@ -16,6 +16,7 @@
 //! - A logger is alerted when it is marked offline (and still offline `threshold_s` later).
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 
@@ -137,7 +138,6 @@ struct Watch {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Stop {
-        rule: i64,
         asset: AssetId,
         since: i64,
     },
@@ -229,13 +229,18 @@ pub enum Action {
 
 #[derive(Default)]
 pub struct Evaluator {
-    rules: HashMap<TenantId, Vec<Rule>>,
+    /// Shared, so that looking at a tenant's rules on every change copies no rule.
+    rules: HashMap<TenantId, Vec<Arc<Rule>>>,
     planned: HashMap<TenantId, PlannedTime>,
     assets: HashMap<AssetId, Watch>,
     /// Loggers marked offline, with their last contact.
     offline: HashMap<(TenantId, String), i64>,
     open: HashMap<Key, Open>,
     timers: BTreeSet<(i64, Timer)>,
+    /// The one stop timer of each stopped machine (its due time): the earliest crossing of
+    /// its rules not yet fired. Removed when the machine runs, so that timers stay as many as
+    /// the machines, whatever the number of rules and stops.
+    stop_due: HashMap<AssetId, i64>,
 }
 
 impl Evaluator {
@@ -246,6 +251,10 @@ impl Evaluator {
         planned: HashMap<TenantId, PlannedTime>,
         now: i64,
     ) -> Self {
+        let rules = rules
+            .into_iter()
+            .map(|(t, rules)| (t, rules.into_iter().map(Arc::new).collect()))
+            .collect();
         let mut evaluator = Self {
             rules,
             planned,
@@ -349,9 +358,10 @@ impl Evaluator {
             .get(&tenant)?
             .iter()
             .find(|r| r.id == id && r.enabled)
+            .map(|r| &**r)
     }
 
-    fn enabled(&self, tenant: TenantId, kind: RuleKind) -> Vec<Rule> {
+    fn enabled(&self, tenant: TenantId, kind: RuleKind) -> Vec<Arc<Rule>> {
         self.rules
             .get(&tenant)
             .map(|rules| {
@@ -459,20 +469,13 @@ impl Evaluator {
                         ));
                     }
                 }
-                for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
-                    if !rule.watches(asset) {
-                        continue;
-                    }
-                    if let Some(at) = self.crossing(tenant, &rule, asset, ts) {
-                        self.timers.insert((
-                            at.max(now),
-                            Timer::Stop {
-                                rule: rule.id,
-                                asset,
-                                since: ts,
-                            },
-                        ));
-                    }
+                let next = self
+                    .crossings(tenant, asset, ts)
+                    .into_iter()
+                    .filter_map(|(_, at)| at)
+                    .min();
+                if let Some(at) = next {
+                    self.set_stop_timer(asset, ts, at.max(now));
                 }
             }
             Some(true) => {
@@ -480,23 +483,21 @@ impl Evaluator {
                 let Some(since) = previous else {
                     return actions;
                 };
-                for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
-                    if !rule.watches(asset) {
-                        continue;
-                    }
+                self.clear_stop_timer(asset);
+                for (rule, crossed) in self.crossings(tenant, asset, since) {
                     let key = (rule.id, Subject::Asset(asset));
                     if let Some(open) = self.open.remove(&key) {
                         actions.push(Action::Clear {
                             tenant,
                             alert: open.id,
                             at: ts,
-                            rule: Some(rule.clone()),
+                            rule: Some((*rule).clone()),
                             lasted_ms: ts - since,
                         });
                         continue;
                     }
                     // Crossed before it ended, while known: the timer had not fired yet.
-                    if let Some(at) = self.crossing(tenant, &rule, asset, since)
+                    if let Some(at) = crossed
                         && at <= ts
                         && learned_at <= at + GRACE_MS
                     {
@@ -508,6 +509,65 @@ impl Evaluator {
         }
         // Stops that ended on their own count; a stop before any rule is in any case stale.
         actions
+    }
+
+    /// The stop rules that watch a machine, each with when a stop that began at `since`
+    /// crosses its threshold; computed once per distinct threshold (many rules share one).
+    fn crossings(
+        &self,
+        tenant: TenantId,
+        asset: AssetId,
+        since: i64,
+    ) -> Vec<(Arc<Rule>, Option<i64>)> {
+        let mut known: Vec<((Option<i64>, bool), Option<i64>)> = Vec::new();
+        let mut out = Vec::new();
+        for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
+            if !rule.watches(asset) {
+                continue;
+            }
+            let how = (rule.threshold_s, rule.only_in_planned_time);
+            let at = match known.iter().find(|(k, _)| *k == how) {
+                Some((_, at)) => *at,
+                None => {
+                    let at = self.crossing(tenant, &rule, asset, since);
+                    known.push((how, at));
+                    at
+                }
+            };
+            out.push((rule, at));
+        }
+        out
+    }
+
+    fn set_stop_timer(&mut self, asset: AssetId, since: i64, at: i64) {
+        self.clear_stop_timer(asset);
+        self.timers.insert((at, Timer::Stop { asset, since }));
+        self.stop_due.insert(asset, at);
+    }
+
+    fn clear_stop_timer(&mut self, asset: AssetId) {
+        let Some(at) = self.stop_due.remove(&asset) else {
+            return;
+        };
+        // The machine has one stop timer: found by its time, whatever its stop.
+        let first = (
+            at,
+            Timer::Stop {
+                asset,
+                since: i64::MIN,
+            },
+        );
+        let last = (
+            at,
+            Timer::Stop {
+                asset,
+                since: i64::MAX,
+            },
+        );
+        let stale: Vec<(i64, Timer)> = self.timers.range(first..=last).cloned().collect();
+        for timer in stale {
+            self.timers.remove(&timer);
+        }
     }
 
     fn crossing(&self, tenant: TenantId, rule: &Rule, asset: AssetId, since: i64) -> Option<i64> {
@@ -564,7 +624,7 @@ impl Evaluator {
                         tenant,
                         alert: open.id,
                         at,
-                        rule: Some(rule),
+                        rule: Some((*rule).clone()),
                         lasted_ms: at - since,
                     });
                 }
@@ -615,20 +675,30 @@ impl Evaluator {
         {
             let (_, timer) = self.timers.pop_first().expect("a first timer");
             match timer {
-                Timer::Stop { rule, asset, since } => {
+                Timer::Stop { asset, since } => {
+                    self.stop_due.remove(&asset);
                     let Some(watch) = self.assets.get(&asset) else {
                         continue;
                     };
                     let tenant = watch.tenant;
-                    if watch.stopped_since != Some(since)
-                        || self.open.contains_key(&(rule, Subject::Asset(asset)))
-                    {
+                    if watch.stopped_since != Some(since) {
                         continue;
                     }
-                    let Some(rule) = self.rule(tenant, rule).cloned() else {
-                        continue;
-                    };
-                    actions.push(self.open_stop(tenant, &rule, asset, since, None));
+                    let mut next = None::<i64>;
+                    for (rule, crossed) in self.crossings(tenant, asset, since) {
+                        match crossed {
+                            Some(at) if at <= now => {
+                                if !self.open.contains_key(&(rule.id, Subject::Asset(asset))) {
+                                    actions.push(self.open_stop(tenant, &rule, asset, since, None));
+                                }
+                            }
+                            Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                            None => {}
+                        }
+                    }
+                    if let Some(at) = next {
+                        self.set_stop_timer(asset, since, at);
+                    }
                 }
                 Timer::Offline {
                     rule,
@@ -1011,5 +1081,34 @@ mod tests {
         )
         .await;
         assert!(waited.is_err(), "resolved although nothing can change");
+    }
+
+    #[test]
+    fn timers_stay_as_many_as_the_stopped_machines_whatever_the_rules_and_stops() {
+        let rules = (1..=500)
+            .map(|id| rule(id, RuleKind::StopLongerThan, 604_800))
+            .collect();
+        let mut e = evaluator(rules);
+        for n in 0..1000 {
+            e.asset(seen(Some(false), n * 10), n * 10);
+            assert_eq!(e.timers.len(), 1, "one timer for the stopped machine");
+            e.asset(seen(Some(true), n * 10 + 5), n * 10 + 5);
+            assert!(e.timers.is_empty(), "none once it runs");
+        }
+        // Two thresholds: the earlier fires (for its rules only), then the later is due.
+        let mut e = evaluator(vec![
+            rule(1, RuleKind::StopLongerThan, 10),
+            rule(2, RuleKind::StopLongerThan, 10),
+            rule(3, RuleKind::StopLongerThan, 20),
+        ]);
+        e.asset(seen(Some(false), 0), 0);
+        let first = e.due(10_000);
+        assert_eq!(first.len(), 2);
+        for (n, action) in first.iter().enumerate() {
+            let (key, alert) = alert_of(action, n as i64 + 1, 10_000);
+            e.opened(key, &alert);
+        }
+        assert_eq!(e.next_due(), Some(20_000));
+        assert!(matches!(&e.due(20_000)[..], [Action::Open { rule, .. }] if rule.id == 3));
     }
 }

@@ -191,9 +191,12 @@ fn take_in(
     tenant: TenantId,
     frame: &str,
 ) -> bool {
-    if !frame.contains("\"asset_state_change\"")
-        && !frame.contains("\"logger_status\"")
-        && !frame.contains("\"alert_config_changed\"")
+    // Cheap looks first: most frames are state changes of tenants without rules.
+    if frame.contains("\"alert_config_changed\"") {
+        return true;
+    }
+    if !evaluator.watches_tenant(tenant)
+        || !(frame.contains("\"asset_state_change\"") || frame.contains("\"logger_status\""))
     {
         return false;
     }
@@ -203,7 +206,6 @@ fn take_in(
     let now = now_ms();
     match heard {
         Heard::AlertConfigChanged {} => return true,
-        _ if !evaluator.watches_tenant(tenant) => {}
         Heard::AssetStateChange {
             asset_id,
             asset_name,

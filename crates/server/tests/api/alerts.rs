@@ -138,6 +138,9 @@ async fn a_long_stop_opens_one_alert_however_many_reports_and_clears_when_the_ma
     )
     .await;
     let mut live = app.live(&admin.token).await;
+    let bob = app.signup("bob@b.example", "B").await;
+    let bobs = app.claimed_device(&bob, "esp-9").await;
+    let mut bob_live = app.live(&bob.token).await;
     // 50 reports for the same machine within milliseconds: one stop.
     let reports: Vec<_> = (0..50).map(|_| report(&app, &device, false)).collect();
     futures_util::future::join_all(reports).await;
@@ -173,6 +176,16 @@ async fn a_long_stop_opens_one_alert_however_many_reports_and_clears_when_the_ma
     let all = app.get_json("/api/v1/alerts", &admin.token).await;
     assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
     assert_eq!(all[0]["state"], "cleared");
+    // Another tenant's dashboard heard none of it: the first it hears is its own machine.
+    report(&app, &bobs, true).await;
+    loop {
+        let heard = bob_live.next().await;
+        assert_ne!(heard["type"], "alert", "another tenant's alert: {heard}");
+        if heard["type"] == "asset_state_change" {
+            assert_eq!(heard["logger_id"], "esp-9");
+            break;
+        }
+    }
     let attempts = app
         .get_json(
             &format!("/api/v1/alert-deliveries?alert_id={alert_id}"),
