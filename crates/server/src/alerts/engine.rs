@@ -519,7 +519,9 @@ impl Evaluator {
         asset: AssetId,
         since: i64,
     ) -> Vec<(Arc<Rule>, Option<i64>)> {
-        let mut known: Vec<((Option<i64>, bool), Option<i64>)> = Vec::new();
+        // (threshold, only in planned time) → crossing.
+        type Known = ((Option<i64>, bool), Option<i64>);
+        let mut known: Vec<Known> = Vec::new();
         let mut out = Vec::new();
         for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
             if !rule.watches(asset) {
@@ -688,9 +690,12 @@ impl Evaluator {
                     for (rule, crossed) in self.crossings(tenant, asset, since) {
                         match crossed {
                             Some(at) if at <= now => {
-                                if !self.open.contains_key(&(rule.id, Subject::Asset(asset))) {
-                                    actions.push(self.open_stop(tenant, &rule, asset, since, None));
-                                }
+                                let key = (rule.id, Subject::Asset(asset));
+                                let fresh = !self.open.contains_key(&key);
+                                actions
+                                    .extend(fresh.then(|| {
+                                        self.open_stop(tenant, &rule, asset, since, None)
+                                    }));
                             }
                             Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
                             None => {}
