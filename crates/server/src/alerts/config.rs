@@ -141,7 +141,7 @@ impl Channel {
 }
 
 /// What a rule watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// A machine STOPPED for `threshold_s` (inside planned time, with `only_in_planned_time`).

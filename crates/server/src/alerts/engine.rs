@@ -181,6 +181,24 @@ pub struct Recheck {
 struct Open {
     id: i64,
     tenant: TenantId,
+    /// Of a stop rule (counted in `Evaluator::open_stops`).
+    stop: bool,
+}
+
+/// A tenant's stop rules with one threshold: a stop crosses it once for all of them.
+#[derive(Debug)]
+struct StopGroup {
+    threshold_s: Option<i64>,
+    planned_only: bool,
+    rules: Vec<Arc<Rule>>,
+    /// Whether one of them watches every machine.
+    all: bool,
+}
+
+impl StopGroup {
+    fn watches(&self, asset: AssetId) -> bool {
+        self.all || self.rules.iter().any(|r| r.watches(asset))
+    }
 }
 
 /// What the evaluator decided.
@@ -241,6 +259,11 @@ pub struct Evaluator {
     /// its rules not yet fired. Removed when the machine runs, so that timers stay as many as
     /// the machines, whatever the number of rules and stops.
     stop_due: HashMap<AssetId, i64>,
+    /// The enabled rules of each tenant by kind, and its stop rules by threshold.
+    by_kind: HashMap<(TenantId, RuleKind), Vec<Arc<Rule>>>,
+    stop_groups: HashMap<TenantId, Vec<StopGroup>>,
+    /// Open stop alerts per machine: a machine without one is cleared of nothing when it runs.
+    open_stops: HashMap<AssetId, usize>,
 }
 
 impl Evaluator {
@@ -251,13 +274,47 @@ impl Evaluator {
         planned: HashMap<TenantId, PlannedTime>,
         now: i64,
     ) -> Self {
-        let rules = rules
+        let rules: HashMap<TenantId, Vec<Arc<Rule>>> = rules
             .into_iter()
             .map(|(t, rules)| (t, rules.into_iter().map(Arc::new).collect()))
             .collect();
+        let mut by_kind: HashMap<(TenantId, RuleKind), Vec<Arc<Rule>>> = HashMap::new();
+        let mut stop_groups: HashMap<TenantId, Vec<StopGroup>> = HashMap::new();
+        for (tenant, rules) in &rules {
+            for rule in rules.iter().filter(|r| r.enabled) {
+                by_kind
+                    .entry((*tenant, rule.kind))
+                    .or_default()
+                    .push(rule.clone());
+                if rule.kind != RuleKind::StopLongerThan {
+                    continue;
+                }
+                let groups = stop_groups.entry(*tenant).or_default();
+                let how = (rule.threshold_s, rule.only_in_planned_time);
+                let at = groups
+                    .iter()
+                    .position(|g| (g.threshold_s, g.planned_only) == how);
+                let group = match at {
+                    Some(at) => &mut groups[at],
+                    None => {
+                        groups.push(StopGroup {
+                            threshold_s: how.0,
+                            planned_only: how.1,
+                            rules: Vec::new(),
+                            all: false,
+                        });
+                        groups.last_mut().expect("just pushed")
+                    }
+                };
+                group.all |= rule.asset_ids.is_none();
+                group.rules.push(rule.clone());
+            }
+        }
         let mut evaluator = Self {
             rules,
             planned,
+            by_kind,
+            stop_groups,
             ..Self::default()
         };
         let tenants: Vec<TenantId> = evaluator.rules.keys().copied().collect();
@@ -295,7 +352,7 @@ impl Evaluator {
 
     /// Forgets an open alert the caller cleared.
     pub fn closed(&mut self, rule: i64, asset: AssetId) {
-        self.open.remove(&(rule, Subject::Asset(asset)));
+        self.take_open(&(rule, Subject::Asset(asset)));
     }
 
     /// Looks again at a stopped machine's shift once it has stood `more_ms` more planned time
@@ -362,33 +419,56 @@ impl Evaluator {
     }
 
     fn enabled(&self, tenant: TenantId, kind: RuleKind) -> Vec<Arc<Rule>> {
-        self.rules
-            .get(&tenant)
-            .map(|rules| {
-                rules
-                    .iter()
-                    .filter(|r| r.enabled && r.kind == kind)
-                    .cloned()
-                    .collect()
-            })
+        self.by_kind
+            .get(&(tenant, kind))
+            .cloned()
             .unwrap_or_default()
+    }
+
+    fn has_enabled(&self, tenant: TenantId, kind: RuleKind) -> bool {
+        self.by_kind.contains_key(&(tenant, kind))
+    }
+
+    fn put_open(&mut self, key: Key, open: Open) {
+        if let (true, Subject::Asset(asset)) = (open.stop, &key.1) {
+            *self.open_stops.entry(*asset).or_default() += 1;
+        }
+        if let Some(old) = self.open.insert(key.clone(), open) {
+            self.forget_counted(&key, &old);
+        }
+    }
+
+    fn take_open(&mut self, key: &Key) -> Option<Open> {
+        let open = self.open.remove(key)?;
+        self.forget_counted(key, &open);
+        Some(open)
+    }
+
+    fn forget_counted(&mut self, key: &Key, open: &Open) {
+        if let (true, Subject::Asset(asset)) = (open.stop, &key.1)
+            && let Some(n) = self.open_stops.get_mut(asset)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.open_stops.remove(asset);
+            }
+        }
     }
 
     /// An alert the database has open (at start, or found open by another evaluator).
     pub fn adopt(&mut self, alert: &Alert) {
         let subject = match (&alert.asset_id, &alert.logger_id) {
-            (Some(a), _) if alert.kind == RuleKind::StopLongerThan.as_str() => Subject::Asset(*a),
+            (Some(a), _) if alert.kind != RuleKind::LoggerOffline.as_str() => Subject::Asset(*a),
             (_, Some(l)) => Subject::Logger(l.clone()),
             _ => return,
         };
         let key = (alert.rule_id, subject);
-        self.open.insert(
-            key.clone(),
-            Open {
-                id: alert.id,
-                tenant: alert.tenant_id,
-            },
-        );
+        let open = Open {
+            id: alert.id,
+            tenant: alert.tenant_id,
+            stop: alert.kind == RuleKind::StopLongerThan.as_str(),
+        };
+        self.put_open(key.clone(), open);
         if alert.acknowledged_at.is_none()
             && alert.escalated_at.is_none()
             && let Some(after) = self
@@ -414,7 +494,7 @@ impl Evaluator {
             .map(|(k, _)| k.clone())
             .collect();
         gone.into_iter()
-            .filter_map(|k| self.open.remove(&k))
+            .filter_map(|k| self.take_open(&k))
             .map(|open| Action::Clear {
                 tenant: open.tenant,
                 alert: open.id,
@@ -453,8 +533,14 @@ impl Evaluator {
                 }
                 watch.stopped_since = Some(ts);
                 watch.learned_at = now;
-                let shift = self.planned.get(&tenant).and_then(|p| p.shift_at(now));
-                for rule in self.enabled(tenant, RuleKind::AvailabilityBelow) {
+                let shift = if self.has_enabled(tenant, RuleKind::AvailabilityBelow) {
+                    self.planned.get(&tenant).and_then(|p| p.shift_at(now))
+                } else {
+                    None
+                };
+                for rule in shift.map_or(Vec::new(), |_| {
+                    self.enabled(tenant, RuleKind::AvailabilityBelow)
+                }) {
                     if let Some(shift) = shift
                         && rule.watches(asset)
                         && self.is_open(rule.id, asset).is_none()
@@ -484,24 +570,33 @@ impl Evaluator {
                     return actions;
                 };
                 self.clear_stop_timer(asset);
-                for (rule, crossed) in self.crossings(tenant, asset, since) {
-                    let key = (rule.id, Subject::Asset(asset));
-                    if let Some(open) = self.open.remove(&key) {
-                        actions.push(Action::Clear {
-                            tenant,
-                            alert: open.id,
-                            at: ts,
-                            rule: Some((*rule).clone()),
-                            lasted_ms: ts - since,
-                        });
-                        continue;
+                let mut cleared = Vec::new();
+                if self.open_stops.contains_key(&asset) {
+                    for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
+                        if let Some(open) = self.take_open(&(rule.id, Subject::Asset(asset))) {
+                            cleared.push(rule.id);
+                            actions.push(Action::Clear {
+                                tenant,
+                                alert: open.id,
+                                at: ts,
+                                rule: Some((*rule).clone()),
+                                lasted_ms: ts - since,
+                            });
+                        }
                     }
-                    // Crossed before it ended, while known: the timer had not fired yet.
-                    if let Some(at) = crossed
-                        && at <= ts
-                        && learned_at <= at + GRACE_MS
-                    {
-                        actions.push(self.open_stop(tenant, &rule, asset, since, Some(ts)));
+                }
+                // Crossed before it ended, while known: the timer had not fired yet.
+                for (n, crossed) in self.crossings(tenant, asset, since) {
+                    let Some(_) = crossed.filter(|at| *at <= ts && learned_at <= at + GRACE_MS)
+                    else {
+                        continue;
+                    };
+                    for rule in self.group_rules(tenant, n, asset) {
+                        if !cleared.contains(&rule.id)
+                            && !self.open.contains_key(&(rule.id, Subject::Asset(asset)))
+                        {
+                            actions.push(self.open_stop(tenant, &rule, asset, since, Some(ts)));
+                        }
                     }
                 }
             }
@@ -513,32 +608,38 @@ impl Evaluator {
 
     /// The stop rules that watch a machine, each with when a stop that began at `since`
     /// crosses its threshold; computed once per distinct threshold (many rules share one).
-    fn crossings(
-        &self,
-        tenant: TenantId,
-        asset: AssetId,
-        since: i64,
-    ) -> Vec<(Arc<Rule>, Option<i64>)> {
-        // (threshold, only in planned time) → crossing.
-        type Known = ((Option<i64>, bool), Option<i64>);
-        let mut known: Vec<Known> = Vec::new();
-        let mut out = Vec::new();
-        for rule in self.enabled(tenant, RuleKind::StopLongerThan) {
-            if !rule.watches(asset) {
-                continue;
-            }
-            let how = (rule.threshold_s, rule.only_in_planned_time);
-            let at = match known.iter().find(|(k, _)| *k == how) {
-                Some((_, at)) => *at,
-                None => {
-                    let at = self.crossing(tenant, &rule, asset, since);
-                    known.push((how, at));
-                    at
-                }
-            };
-            out.push((rule, at));
-        }
-        out
+    /// The tenant's stop-rule groups that watch a machine (by index), each with when a stop
+    /// that began at `since` crosses its threshold: one computation per threshold, however
+    /// many rules share it.
+    fn crossings(&self, tenant: TenantId, asset: AssetId, since: i64) -> Vec<(usize, Option<i64>)> {
+        let Some(groups) = self.stop_groups.get(&tenant) else {
+            return Vec::new();
+        };
+        groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.watches(asset))
+            .map(|(n, g)| {
+                let threshold = g.threshold_s.unwrap_or(0) * 1000;
+                let at = match self.planned.get(&tenant) {
+                    Some(planned) if g.planned_only => planned.crossing(asset, since, threshold),
+                    _ => Some(since + threshold),
+                };
+                (n, at)
+            })
+            .collect()
+    }
+
+    /// The rules of a tenant's stop group `n` that watch a machine.
+    fn group_rules(&self, tenant: TenantId, n: usize, asset: AssetId) -> Vec<Arc<Rule>> {
+        self.stop_groups.get(&tenant).map_or(Vec::new(), |groups| {
+            groups[n]
+                .rules
+                .iter()
+                .filter(|r| r.watches(asset))
+                .cloned()
+                .collect()
+        })
     }
 
     fn set_stop_timer(&mut self, asset: AssetId, since: i64, at: i64) {
@@ -569,14 +670,6 @@ impl Evaluator {
         let stale: Vec<(i64, Timer)> = self.timers.range(first..=last).cloned().collect();
         for timer in stale {
             self.timers.remove(&timer);
-        }
-    }
-
-    fn crossing(&self, tenant: TenantId, rule: &Rule, asset: AssetId, since: i64) -> Option<i64> {
-        let threshold = rule.threshold_s.unwrap_or(0) * 1000;
-        match self.planned.get(&tenant) {
-            Some(planned) if rule.only_in_planned_time => planned.crossing(asset, since, threshold),
-            _ => Some(since + threshold),
         }
     }
 
@@ -618,10 +711,7 @@ impl Evaluator {
                 return actions;
             };
             for rule in rules {
-                if let Some(open) = self
-                    .open
-                    .remove(&(rule.id, Subject::Logger(logger.to_owned())))
-                {
+                if let Some(open) = self.take_open(&(rule.id, Subject::Logger(logger.to_owned()))) {
                     actions.push(Action::Clear {
                         tenant,
                         alert: open.id,
@@ -687,15 +777,17 @@ impl Evaluator {
                         continue;
                     }
                     let mut next = None::<i64>;
-                    for (rule, crossed) in self.crossings(tenant, asset, since) {
+                    for (n, crossed) in self.crossings(tenant, asset, since) {
                         match crossed {
                             Some(at) if at <= now => {
-                                let key = (rule.id, Subject::Asset(asset));
-                                let fresh = !self.open.contains_key(&key);
-                                actions
-                                    .extend(fresh.then(|| {
-                                        self.open_stop(tenant, &rule, asset, since, None)
-                                    }));
+                                for rule in self.group_rules(tenant, n, asset) {
+                                    let key = (rule.id, Subject::Asset(asset));
+                                    if !self.open.contains_key(&key) {
+                                        actions.push(
+                                            self.open_stop(tenant, &rule, asset, since, None),
+                                        );
+                                    }
+                                }
                             }
                             Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
                             None => {}
@@ -796,7 +888,7 @@ impl Evaluator {
         if alert.cleared_at.is_none() {
             self.adopt(alert);
         } else {
-            self.open.remove(&key);
+            self.take_open(&key);
         }
     }
 }
