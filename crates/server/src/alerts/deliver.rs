@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use super::config::{Channel, ChannelKind};
 use super::mail::{Mailer, escape};
 use crate::AppState;
-use crate::store::{AfterAttempt, AlertDoc, Attempt, Delivery, now_ms};
+use crate::store::{AfterAttempt, Attempt, Delivery, now_ms};
 
 /// Deliveries claimed at once.
 const BATCH: i64 = 64;
@@ -217,7 +217,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// Sends what the outbox holds, while this server leads, until shutdown.
 pub async fn run(state: AppState) {
-    let client = super::guard::client(state.alerts.targets);
+    let client = state.alerts.client.clone();
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut shutdown = state.shutdown.clone();
     let mut leads = state.leads.clone();
@@ -254,15 +254,8 @@ pub async fn run(state: AppState) {
 }
 
 async fn deliver(state: &AppState, client: &reqwest::Client, delivery: Delivery) {
-    let channel = match state
-        .store
-        .alert_docs(delivery.tenant_id, AlertDoc::Channel)
-        .await
-    {
-        Ok(docs) => docs
-            .into_iter()
-            .find(|(id, _)| *id == delivery.channel_id)
-            .and_then(|(id, body)| Channel::from_stored(id, &body)),
+    let channel = match super::channels(&state.store, delivery.tenant_id).await {
+        Ok(channels) => channels.into_iter().find(|c| c.id == delivery.channel_id),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read an alert channel; the delivery waits for its lease");
             return;

@@ -29,7 +29,7 @@ use crate::AppState;
 use crate::calendar::Span;
 use crate::domain::{AssetId, TenantId};
 use crate::live::{LiveMessage, rfc3339};
-use crate::store::{Alert, AlertDoc, NewAlert, NewDelivery, now_ms};
+use crate::store::{Alert, AlertDoc, NewAlert, NewDelivery, Store, StoreError, now_ms};
 use config::{Channel, Rule, RuleKind};
 use engine::{Action, Evaluator, PlannedTime, Seen};
 
@@ -38,6 +38,9 @@ pub struct Alerts {
     /// Told when deliveries were queued.
     pub outbox: tokio::sync::Notify,
     pub targets: guard::Targets,
+    /// The one HTTP client of every delivery and test message (built once: its TLS set-up
+    /// reads the system's roots).
+    pub client: reqwest::Client,
     /// The wait before a failed delivery's first retry (it doubles from there).
     pub first_retry_ms: i64,
     /// Email, when `--smtp-url` is given.
@@ -46,11 +49,13 @@ pub struct Alerts {
 
 impl Alerts {
     pub fn new(config: &crate::config::ServeConfig) -> anyhow::Result<Self> {
+        let targets = guard::Targets {
+            allow_private: config.allow_private_webhooks,
+        };
         Ok(Self {
             outbox: tokio::sync::Notify::new(),
-            targets: guard::Targets {
-                allow_private: config.allow_private_webhooks,
-            },
+            targets,
+            client: guard::client(targets),
             first_retry_ms: config.alert_retry_ms as i64,
             mailer: mail::Mailer::from_config(config)?,
         })
@@ -340,13 +345,29 @@ fn deliveries(
         .collect()
 }
 
+/// A tenant's alert channels, as stored.
+pub async fn channels(store: &Store, tenant: TenantId) -> Result<Vec<Channel>, StoreError> {
+    Ok(store
+        .alert_docs(tenant, AlertDoc::Channel)
+        .await?
+        .into_iter()
+        .filter_map(|(id, body)| Channel::from_stored(id, &body))
+        .collect())
+}
+
+/// A tenant's alert rules, as stored.
+pub async fn rules(store: &Store, tenant: TenantId) -> Result<Vec<Rule>, StoreError> {
+    Ok(store
+        .alert_docs(tenant, AlertDoc::Rule)
+        .await?
+        .into_iter()
+        .filter_map(|(id, body)| Rule::from_stored(id, &body))
+        .collect())
+}
+
 async fn channels_of(state: &AppState, tenant: TenantId) -> HashMap<i64, Channel> {
-    match state.store.alert_docs(tenant, AlertDoc::Channel).await {
-        Ok(docs) => docs
-            .into_iter()
-            .filter_map(|(id, body)| Channel::from_stored(id, &body))
-            .map(|c| (c.id, c))
-            .collect(),
+    match channels(&state.store, tenant).await {
+        Ok(channels) => channels.into_iter().map(|c| (c.id, c)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the alert channels");
             HashMap::new()

@@ -36,23 +36,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 const LIST_LIMIT: i64 = 1000;
 
 async fn channels(state: &AppState, tenant: TenantId) -> Result<Vec<Channel>> {
-    Ok(state
-        .store
-        .alert_docs(tenant, AlertDoc::Channel)
-        .await?
-        .into_iter()
-        .filter_map(|(id, body)| Channel::from_stored(id, &body))
-        .collect())
+    Ok(alerts::channels(&state.store, tenant).await?)
 }
 
 async fn rules(state: &AppState, tenant: TenantId) -> Result<Vec<Rule>> {
-    Ok(state
-        .store
-        .alert_docs(tenant, AlertDoc::Rule)
-        .await?
-        .into_iter()
-        .filter_map(|(id, body)| Rule::from_stored(id, &body))
-        .collect())
+    Ok(alerts::rules(&state.store, tenant).await?)
 }
 
 /// A channel's body checked, its receiver resolved (refused on a private address).
@@ -234,9 +222,8 @@ async fn test_channel(
         channel.name
     );
     let message = serde_json::json!({"event": "test", "title": "assetlog test", "text": text});
-    let client = guard::client(state.alerts.targets);
     let attempt: Attempt = deliver::send(
-        &client,
+        &state.alerts.client,
         state.alerts.mailer.as_ref(),
         &channel,
         &message,

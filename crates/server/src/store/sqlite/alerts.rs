@@ -225,16 +225,22 @@ impl Sqlite {
         .await
     }
 
-    pub async fn clear_alert(
+    /// Sets one of the alert's times where `condition` holds, and enqueues the deliveries that
+    /// tell of it; None when the condition did not hold (nothing changed). As PostgreSQL's.
+    async fn mark_alert(
         &self,
         tenant_id: TenantId,
         id: i64,
+        set: &'static str,
+        condition: &'static str,
         at: i64,
         deliveries: Vec<NewDelivery>,
     ) -> Result<Option<Alert>> {
         self.write(move |conn| {
             let changed = conn.execute(
-                "UPDATE alerts SET cleared_at = ?1 WHERE id = ?2 AND tenant_id = ?3 AND cleared_at IS NULL",
+                &format!(
+                    "UPDATE alerts SET {set} = ?1 WHERE id = ?2 AND tenant_id = ?3 AND {condition}"
+                ),
                 params![at, id, tenant_id],
             )?;
             if changed == 0 {
@@ -246,6 +252,24 @@ impl Sqlite {
         .await
     }
 
+    pub async fn clear_alert(
+        &self,
+        tenant_id: TenantId,
+        id: i64,
+        at: i64,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<Option<Alert>> {
+        self.mark_alert(
+            tenant_id,
+            id,
+            "cleared_at",
+            "cleared_at IS NULL",
+            at,
+            deliveries,
+        )
+        .await
+    }
+
     pub async fn escalate_alert(
         &self,
         tenant_id: TenantId,
@@ -253,18 +277,14 @@ impl Sqlite {
         at: i64,
         deliveries: Vec<NewDelivery>,
     ) -> Result<Option<Alert>> {
-        self.write(move |conn| {
-            let changed = conn.execute(
-                "UPDATE alerts SET escalated_at = ?1 WHERE id = ?2 AND tenant_id = ?3
-                     AND cleared_at IS NULL AND acknowledged_at IS NULL AND escalated_at IS NULL",
-                params![at, id, tenant_id],
-            )?;
-            if changed == 0 {
-                return Ok(None);
-            }
-            enqueue(conn, tenant_id, Some(id), &deliveries)?;
-            alert_by_id(conn, id).map(Some)
-        })
+        self.mark_alert(
+            tenant_id,
+            id,
+            "escalated_at",
+            "cleared_at IS NULL AND acknowledged_at IS NULL AND escalated_at IS NULL",
+            at,
+            deliveries,
+        )
         .await
     }
 
