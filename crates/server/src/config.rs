@@ -90,6 +90,11 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_ALERT_RETRY_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub alert_retry_ms: u64,
+    /// Seconds after a report's period ends before its email is made, so that loggers that
+    /// report a little late (a batch, a short outage) are in it. Default 60.
+    #[arg(long, env = "ASSETLOG_REPORT_DELAY_S", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub report_delay_s: u64,
     /// The SMTP server for alert emails and reports: smtp://HOST:PORT (add ?tls=required for
     /// STARTTLS) or smtps://HOST:PORT. Default: none (email channels are refused).
     #[arg(long, env = "ASSETLOG_SMTP_URL", hide_env_values = true)]
@@ -260,6 +265,7 @@ impl ServeConfig {
             smtp_password_file: None,
             mail_from: None,
             alert_retry_ms: 5000,
+            report_delay_s: 60,
         }
     }
 }

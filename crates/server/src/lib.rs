@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod presence;
 pub mod replicas;
+pub mod reports;
 pub mod secrets;
 pub mod shares;
 pub mod startup;

@@ -174,6 +174,7 @@ impl Application {
         let keeper = tokio::spawn(monitor::housekeeping(state.clone()));
         let evaluator = tokio::spawn(crate::alerts::run(state.clone()));
         let sender = tokio::spawn(crate::alerts::deliver::run(state.clone()));
+        let reporter = tokio::spawn(crate::reports::run(state.clone()));
         let bridge = crate::replicas::start(&state);
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
@@ -193,6 +194,7 @@ impl Application {
         let _ = keeper.await;
         let _ = evaluator.await;
         let _ = sender.await;
+        let _ = reporter.await;
         for task in bridge {
             let _ = task.await;
         }

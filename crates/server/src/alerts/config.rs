@@ -84,18 +84,7 @@ impl Channel {
                         "an email channel has no url, only to",
                     ));
                 }
-                let to = body.to.unwrap_or_default();
-                if to.is_empty() || to.len() > MAX_RECIPIENTS {
-                    return Err(Refusal::new(
-                        "invalid_channel",
-                        format!("to: 1 to {MAX_RECIPIENTS} email addresses"),
-                    ));
-                }
-                let to = to
-                    .iter()
-                    .map(|a| Email::parse(a).map(|e| e.to_string()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                (None, to)
+                (None, recipients(body.to, "invalid_channel")?)
             }
             _ => {
                 if body.to.is_some() {
@@ -138,6 +127,53 @@ impl Channel {
             .inspect_err(|e| tracing::error!(channel = id, error = %e, "a stored alert channel cannot be read"))
             .ok()
     }
+}
+
+/// The addresses of an email channel or a report: 1 to [`MAX_RECIPIENTS`], each checked; a
+/// refusal says `code`.
+pub fn recipients(to: Option<Vec<String>>, code: &'static str) -> Result<Vec<String>, Refusal> {
+    let to = to.unwrap_or_default();
+    if to.is_empty() || to.len() > MAX_RECIPIENTS {
+        return Err(Refusal::new(
+            code,
+            format!("to: 1 to {MAX_RECIPIENTS} email addresses"),
+        ));
+    }
+    to.iter()
+        .map(|a| Email::parse(a).map(|e| e.to_string()))
+        .collect()
+}
+
+/// The machines a rule or report names, each one of the tenant's `assets` (another tenant's id
+/// is unknown here, and refused as such), repeats dropped; None: all of them, also those added
+/// later. A refusal says `code`.
+pub fn machines(
+    ids: Option<Vec<AssetId>>,
+    assets: &[AssetId],
+    code: &'static str,
+) -> Result<Option<Vec<AssetId>>, Refusal> {
+    let Some(ids) = ids else {
+        return Ok(None);
+    };
+    if ids.is_empty() || ids.len() > MAX_LISTED {
+        return Err(Refusal::new(
+            code,
+            format!("asset_ids: 1 to {MAX_LISTED} machines, or null for all"),
+        ));
+    }
+    let mut out: Vec<AssetId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !assets.contains(&id) {
+            return Err(Refusal::new(
+                code,
+                format!("asset_ids: no machine {} in this tenant", id.0),
+            ));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// What a rule watches.
@@ -290,29 +326,7 @@ impl Rule {
                 "escalate_after_s and escalate_channel_ids go together".into(),
             ));
         }
-        let asset_ids = match body.asset_ids {
-            None => None,
-            Some(ids) if ids.is_empty() || ids.len() > MAX_LISTED => {
-                return Err(invalid(format!(
-                    "asset_ids: 1 to {MAX_LISTED} machines, or null for all"
-                )));
-            }
-            Some(ids) => {
-                let mut out: Vec<AssetId> = Vec::with_capacity(ids.len());
-                for id in ids {
-                    if !assets.contains(&id) {
-                        return Err(invalid(format!(
-                            "asset_ids: no machine {} in this tenant",
-                            id.0
-                        )));
-                    }
-                    if !out.contains(&id) {
-                        out.push(id);
-                    }
-                }
-                Some(out)
-            }
-        };
+        let asset_ids = machines(body.asset_ids, assets, "invalid_rule")?;
         Ok(Self {
             id: 0,
             name,

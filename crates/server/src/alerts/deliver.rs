@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use super::config::{Channel, ChannelKind};
-use super::mail::{Mailer, escape};
+use super::mail::{Attached, Mailer, escape};
 use crate::AppState;
+use crate::reports::render::Email;
 use crate::store::{AfterAttempt, Attempt, Delivery, now_ms};
 
 /// Deliveries claimed at once.
@@ -197,6 +198,51 @@ pub async fn send(
     }
 }
 
+/// Sends a report's email (made when its period ended) once.
+async fn send_report(mailer: Option<&Mailer>, message: &str) -> Attempt {
+    let at = now_ms();
+    let failed = |error: String| Attempt {
+        at,
+        ok: false,
+        status: None,
+        error: Some(error),
+    };
+    let Some(mailer) = mailer else {
+        return failed("reports need the server started with --smtp-url".into());
+    };
+    let email: Email = match serde_json::from_str(message) {
+        Ok(email) => email,
+        Err(e) => return failed(format!("the stored report cannot be read: {e}")),
+    };
+    let attachments = email
+        .attachments
+        .into_iter()
+        .map(|a| Attached {
+            filename: a.filename,
+            content_type: "text/csv; charset=utf-8",
+            body: a.content.into_bytes(),
+        })
+        .collect();
+    match mailer
+        .send(
+            &email.to,
+            &email.subject,
+            email.text,
+            email.html,
+            attachments,
+        )
+        .await
+    {
+        Ok(()) => Attempt {
+            at,
+            ok: true,
+            status: None,
+            error: None,
+        },
+        Err(e) => failed(e),
+    }
+}
+
 /// A transport error with its causes (the resolver's refusal is inside).
 fn describe(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
@@ -254,6 +300,10 @@ pub async fn run(state: AppState) {
 }
 
 async fn deliver(state: &AppState, client: &reqwest::Client, delivery: Delivery) {
+    if delivery.report_run_id.is_some() {
+        let attempt = send_report(state.alerts.mailer.as_ref(), &delivery.message).await;
+        return finish(state, &delivery, attempt).await;
+    }
     let channel = match super::channels(&state.store, delivery.tenant_id).await {
         Ok(channels) => channels.into_iter().find(|c| c.id == delivery.channel_id),
         Err(e) => {
@@ -261,40 +311,44 @@ async fn deliver(state: &AppState, client: &reqwest::Client, delivery: Delivery)
             return;
         }
     };
-    let message: Value = serde_json::from_str(&delivery.message).unwrap_or(Value::Null);
-    let (attempt, after) = match channel {
-        None => (
-            Attempt {
-                at: now_ms(),
-                ok: false,
-                status: None,
-                error: Some("the channel was deleted".into()),
-            },
-            AfterAttempt::GiveUp,
-        ),
-        Some(channel) => {
-            let attempt = send(
-                client,
-                state.alerts.mailer.as_ref(),
-                &channel,
-                &message,
-                delivery.alert_id,
-                delivery.id,
-            )
-            .await;
-            let after = if attempt.ok {
-                AfterAttempt::Sent
-            } else {
-                after_failure(
-                    delivery.attempts + 1,
-                    delivery.created_at,
-                    attempt.at,
-                    state.alerts.first_retry_ms,
-                )
-            };
-            (attempt, after)
-        }
+    let Some(channel) = channel else {
+        let attempt = Attempt {
+            at: now_ms(),
+            ok: false,
+            status: None,
+            error: Some("the channel was deleted".into()),
+        };
+        return record(state, &delivery, attempt, AfterAttempt::GiveUp).await;
     };
+    let message: Value = serde_json::from_str(&delivery.message).unwrap_or(Value::Null);
+    let attempt = send(
+        client,
+        state.alerts.mailer.as_ref(),
+        &channel,
+        &message,
+        delivery.alert_id,
+        delivery.id,
+    )
+    .await;
+    finish(state, &delivery, attempt).await;
+}
+
+/// Records a sent or failed attempt: a failure is tried again later, with backoff.
+async fn finish(state: &AppState, delivery: &Delivery, attempt: Attempt) {
+    let after = if attempt.ok {
+        AfterAttempt::Sent
+    } else {
+        after_failure(
+            delivery.attempts + 1,
+            delivery.created_at,
+            attempt.at,
+            state.alerts.first_retry_ms,
+        )
+    };
+    record(state, delivery, attempt, after).await;
+}
+
+async fn record(state: &AppState, delivery: &Delivery, attempt: Attempt, after: AfterAttempt) {
     if !attempt.ok {
         tracing::info!(
             delivery = delivery.id,

@@ -37,6 +37,8 @@ use engine::{Action, Evaluator, PlannedTime, Seen};
 pub struct Alerts {
     /// Told when deliveries were queued.
     pub outbox: tokio::sync::Notify,
+    /// Told when a report changed here (the schedule looks again at once).
+    pub reports: tokio::sync::Notify,
     pub targets: guard::Targets,
     /// The one HTTP client of every delivery and test message (built once: its TLS set-up
     /// reads the system's roots).
@@ -54,6 +56,7 @@ impl Alerts {
         };
         Ok(Self {
             outbox: tokio::sync::Notify::new(),
+            reports: tokio::sync::Notify::new(),
             targets,
             client: guard::client(targets),
             first_retry_ms: config.alert_retry_ms as i64,

@@ -12,8 +12,10 @@
 //! - [`history`]: one asset's history around a window: timeline, stops, planned time, notes.
 //! - [`reasons`]: down time by reason.
 //! - [`days`]: the day plan (rollups read, missing days computed and stored) and buckets.
+//! - [`export`]: answers as CSV tables (the API's `format=csv`, the reports' attachments).
 
 mod days;
+pub mod export;
 mod history;
 mod reasons;
 mod rules;

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::openapi::ErrorBody;
 use super::{Admin, ApiJson, ApiPath, ApiQuery, CurrentUser, parse_id, parse_time_param};
 use crate::AppState;
+use crate::analytics::export::Table;
 use crate::domain::Name;
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{Asset, Event, EventQuery};
@@ -253,7 +254,7 @@ async fn events(
         .then(|| events.last().map(|e| format!("{}_{}", e.ts, e.id)))
         .flatten();
     if csv {
-        let header = [
+        let header = vec![
             "id",
             "asset_id",
             "logger_id",
@@ -278,7 +279,7 @@ async fn events(
                 ]
             })
             .collect();
-        return Ok(super::csv::response(&header, rows));
+        return Ok(super::csv::response(&Table { header, rows }));
     }
     Ok(Json(EventsPage {
         events,

@@ -22,6 +22,7 @@ pub mod openapi;
 mod ops;
 mod peer;
 mod pending;
+mod reports;
 mod settings;
 mod stops;
 mod stream;
@@ -56,6 +57,7 @@ fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(analytics::router())
         .merge(stops::router())
         .merge(alerts::router())
+        .merge(reports::router())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -46,6 +46,7 @@ use crate::domain::AssetId;
         (name = "analytics", description = "Figures and stops"),
         (name = "settings", description = "Settings, shifts, planned downtime, reasons"),
         (name = "alerts", description = "Alert channels, rules, alerts and their deliveries"),
+        (name = "reports", description = "Shift reports: emails at the end of each shift, day or week"),
         (name = "live", description = "The live WebSocket"),
         (name = "ops", description = "Health, metrics, this document"),
     )

@@ -19,7 +19,6 @@ use crate::AppState;
 use crate::analytics::{self, StopFilter, StopId, StopView};
 use crate::domain::Comment;
 use crate::error::{ApiError, Result};
-use crate::live::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -62,34 +61,7 @@ async fn list(
     let max = usize::try_from(state.config.stops_max).unwrap_or(usize::MAX);
     let views = analytics::stops(&state.store, &scope, filter, max).await?;
     if params.csv {
-        let header = [
-            "id",
-            "asset_id",
-            "start",
-            "end",
-            "duration_ms",
-            "ongoing",
-            "short",
-            "reason_id",
-            "comment",
-        ];
-        let rows = views
-            .iter()
-            .map(|v| {
-                vec![
-                    v.id.clone(),
-                    v.asset_id.to_string(),
-                    rfc3339(v.start),
-                    rfc3339(v.end),
-                    v.duration_ms.to_string(),
-                    v.ongoing.to_string(),
-                    v.short.to_string(),
-                    v.reason_id.map(|r| r.to_string()).unwrap_or_default(),
-                    v.comment.clone(),
-                ]
-            })
-            .collect();
-        return Ok(super::csv::response(&header, rows));
+        return Ok(super::csv::response(&analytics::export::stops(&views)));
     }
     Ok(Json(views).into_response())
 }

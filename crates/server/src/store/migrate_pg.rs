@@ -268,11 +268,32 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "reports",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("body", Text),
+            ("created_at", Int),
+        ],
+    },
+    Table {
+        name: "report_runs",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("report_id", Int),
+            ("period_start", Int),
+            ("period_end", Int),
+            ("created_at", Int),
+        ],
+    },
+    Table {
         name: "alert_deliveries",
         columns: &[
             ("id", Int),
             ("tenant_id", Int),
             ("alert_id", Int),
+            ("report_run_id", Int),
             ("channel_id", Int),
             ("channel_name", Text),
             ("event", Text),
@@ -982,6 +1003,8 @@ mod tests {
             ("seq_runs", "loggers"),
             ("alerts", "tenants"),
             ("alert_deliveries", "alerts"),
+            ("alert_deliveries", "report_runs"),
+            ("report_runs", "tenants"),
             ("alert_attempts", "alert_deliveries"),
         ] {
             assert!(at(refers_to) < at(table), "{table} before {refers_to}");

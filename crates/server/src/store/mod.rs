@@ -417,6 +417,11 @@ seam! {
     pub async fn record_test_delivery(&self, tenant_id: TenantId, delivery: NewDelivery, attempt: Attempt) -> Result<()>;
     /// The tenant's logged attempts (of one alert's deliveries, when given), newest first.
     pub async fn delivery_attempts(&self, tenant_id: TenantId, alert_id: Option<i64>, limit: i64) -> Result<Vec<DeliveryAttempt>>;
+    /// Stores a report's period as sent and puts its email in the outbox, in one transaction;
+    /// false (and nothing written) when that period of that report is stored already.
+    pub async fn add_report_run(&self, run: NewReportRun, delivery: NewDelivery) -> Result<bool>;
+    /// Every report's latest period stored: tenant, report, the period's end.
+    pub async fn report_progress(&self) -> Result<Vec<(TenantId, i64, i64)>>;
 
     // inbox
     /// SQLite: moves its events inbox, as it is now, into `events` (store/sqlite/inbox.rs), in

@@ -140,6 +140,8 @@ pub(crate) fn state_of(running: Option<bool>) -> RunState {
 pub enum AlertDoc {
     Channel,
     Rule,
+    /// A shift report's schedule (reports/config.rs).
+    Report,
 }
 
 impl AlertDoc {
@@ -147,6 +149,7 @@ impl AlertDoc {
         match self {
             Self::Channel => "alert_channels",
             Self::Rule => "alert_rules",
+            Self::Report => "reports",
         }
     }
 }
@@ -227,11 +230,22 @@ pub struct Delivery {
     pub id: i64,
     pub tenant_id: TenantId,
     pub alert_id: Option<i64>,
+    /// A report's email: `message` is the whole email, made when its period ended.
+    pub report_run_id: Option<i64>,
     pub channel_id: i64,
     pub event: String,
     pub message: String,
     pub attempts: i64,
     pub created_at: i64,
+}
+
+/// A report's period to send, once (the database's unique index decides, across servers).
+#[derive(Debug, Clone)]
+pub struct NewReportRun {
+    pub tenant_id: TenantId,
+    pub report_id: i64,
+    pub period_start: i64,
+    pub period_end: i64,
 }
 
 /// What one attempt to send a delivery gave.
@@ -258,6 +272,8 @@ pub enum AfterAttempt {
 pub struct DeliveryAttempt {
     pub delivery_id: i64,
     pub alert_id: Option<i64>,
+    /// The report whose email it was (event `report`; `channel_id` is then 0).
+    pub report_id: Option<i64>,
     pub channel_id: i64,
     pub channel_name: String,
     pub event: String,

@@ -602,9 +602,14 @@ impl SmtpSink {
 
     /// The next message received, within 15 s.
     pub async fn next(&mut self) -> Value {
-        tokio::time::timeout(Duration::from_secs(15), self.mail.recv())
+        self.next_within(Duration::from_secs(15)).await
+    }
+
+    /// The next message received, within `limit`.
+    pub async fn next_within(&mut self, limit: Duration) -> Value {
+        tokio::time::timeout(limit, self.mail.recv())
             .await
-            .expect("a message within 15 s")
+            .unwrap_or_else(|_| panic!("a message within {limit:?}"))
             .expect("the sink runs")
     }
 }

@@ -17,6 +17,7 @@ mod live;
 mod migrate_pg;
 mod openapi;
 mod replicas;
+mod reports;
 mod retention;
 mod revocation;
 mod rollups;

@@ -9,7 +9,7 @@ use super::{Pg, Scope};
 use crate::domain::TenantId;
 use crate::store::model::{
     AfterAttempt, Alert, AlertDoc, AlertQuery, Attempt, Delivery, DeliveryAttempt, NewAlert,
-    NewDelivery,
+    NewDelivery, NewReportRun,
 };
 
 const ALERT_COLUMNS: &str = "id, tenant_id, rule_id, rule_name, kind, asset_id, logger_id, since, \
@@ -50,13 +50,15 @@ async fn enqueue(
     tx: &Transaction<'_>,
     tenant_id: TenantId,
     alert_id: Option<i64>,
+    report_run_id: Option<i64>,
     deliveries: &[NewDelivery],
 ) -> Result<Vec<i64>> {
     let stmt = tx
         .prepare_cached(
             "INSERT INTO alert_deliveries
-                 (tenant_id, alert_id, channel_id, channel_name, event, message, state, due_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
+                 (tenant_id, alert_id, report_run_id, channel_id, channel_name, event, message,
+                  state, due_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) RETURNING id",
         )
         .await?;
     let now = now_ms();
@@ -69,6 +71,7 @@ async fn enqueue(
                 &[
                     &tenant_id,
                     &alert_id,
+                    &report_run_id,
                     &d.channel_id,
                     &d.channel_name,
                     &event,
@@ -244,7 +247,7 @@ impl Pg {
             return Ok(None);
         };
         let id: i64 = row.get(0);
-        enqueue(&tx, new.tenant_id, Some(id), &deliveries).await?;
+        enqueue(&tx, new.tenant_id, Some(id), None, &deliveries).await?;
         let opened = alert_by_id(&tx, id).await?;
         tx.commit().await?;
         Ok(Some(opened))
@@ -272,7 +275,7 @@ impl Pg {
             tx.commit().await?;
             return Ok(None);
         }
-        enqueue(&tx, tenant_id, Some(id), deliveries).await?;
+        enqueue(&tx, tenant_id, Some(id), None, deliveries).await?;
         let marked = alert_by_id(&tx, id).await?;
         tx.commit().await?;
         Ok(Some(marked))
@@ -411,7 +414,8 @@ impl Pg {
                  WHERE id IN (SELECT id FROM alert_deliveries
                               WHERE state = 'pending' AND due_at <= $2
                               ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-                 RETURNING id, tenant_id, alert_id, channel_id, event, message, attempts, created_at",
+                 RETURNING id, tenant_id, alert_id, channel_id, event, message, attempts, created_at,
+                           report_run_id",
             )
             .await?;
         let rows = tx.query(&stmt, &[&lease_until, &now, &limit]).await?;
@@ -427,6 +431,7 @@ impl Pg {
                 message: r.get(5),
                 attempts: r.get(6),
                 created_at: r.get(7),
+                report_run_id: r.get(8),
             })
             .collect();
         due.sort_by_key(|d| d.id);
@@ -469,7 +474,7 @@ impl Pg {
     ) -> Result<()> {
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
-        let id = enqueue(&tx, tenant_id, None, std::slice::from_ref(&delivery)).await?[0];
+        let id = enqueue(&tx, tenant_id, None, None, std::slice::from_ref(&delivery)).await?[0];
         log_attempt(&tx, tenant_id, id, &attempt).await?;
         let state = if attempt.ok { "sent" } else { "failed" };
         let stmt = tx
@@ -490,8 +495,10 @@ impl Pg {
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
             .prepare_cached(
-                "SELECT d.id, d.alert_id, d.channel_id, d.channel_name, d.event, a.at, a.ok, a.status, a.error
+                "SELECT d.id, d.alert_id, d.channel_id, d.channel_name, d.event, a.at, a.ok, a.status, a.error,
+                        r.report_id
                  FROM alert_attempts a JOIN alert_deliveries d ON d.id = a.delivery_id
+                 LEFT JOIN report_runs r ON r.id = d.report_run_id AND r.tenant_id = $1
                  WHERE a.tenant_id = $1 AND d.tenant_id = $1
                    AND ($2::BIGINT IS NULL OR d.alert_id = $2)
                  ORDER BY a.at DESC, a.id DESC LIMIT $3",
@@ -511,7 +518,64 @@ impl Pg {
                 ok: r.get(6),
                 status: r.get(7),
                 error: r.get(8),
+                report_id: r.get(9),
             })
+            .collect())
+    }
+}
+
+impl Pg {
+    pub async fn add_report_run(&self, run: NewReportRun, delivery: NewDelivery) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = super::begin(&mut client, Scope::Tenant(run.tenant_id)).await?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO report_runs (tenant_id, report_id, period_start, period_end, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .await?;
+        let inserted = tx
+            .query_opt(
+                &stmt,
+                &[
+                    &run.tenant_id,
+                    &run.report_id,
+                    &run.period_start,
+                    &run.period_end,
+                    &now_ms(),
+                ],
+            )
+            .await?;
+        let Some(row) = inserted else {
+            return Ok(false);
+        };
+        let id: i64 = row.get(0);
+        enqueue(
+            &tx,
+            run.tenant_id,
+            None,
+            Some(id),
+            std::slice::from_ref(&delivery),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn report_progress(&self) -> Result<Vec<(TenantId, i64, i64)>> {
+        let mut client = self.client().await?;
+        let tx = super::begin(&mut client, Scope::System).await?;
+        let stmt = tx
+            .prepare_cached(
+                "SELECT tenant_id, report_id, MAX(period_end) FROM report_runs
+                 GROUP BY tenant_id, report_id",
+            )
+            .await?;
+        let rows = tx.query(&stmt, &[]).await?;
+        tx.commit().await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())
     }
 }

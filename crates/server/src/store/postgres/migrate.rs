@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_retention.sql"),
     include_str!("../../../migrations/postgres/0003_alerts.sql"),
+    include_str!("../../../migrations/postgres/0004_reports.sql"),
 ];
 
 /// The key of the advisory lock the migrations run under (any number, the same in every replica).

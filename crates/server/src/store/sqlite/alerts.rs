@@ -9,7 +9,7 @@ use super::{Result, Sqlite, StoreError, now_ms};
 use crate::domain::TenantId;
 use crate::store::model::{
     AfterAttempt, Alert, AlertDoc, AlertQuery, Attempt, Delivery, DeliveryAttempt, NewAlert,
-    NewDelivery,
+    NewDelivery, NewReportRun,
 };
 
 const ALERT_COLUMNS: &str = "id, tenant_id, rule_id, rule_name, kind, asset_id, logger_id, since, \
@@ -51,18 +51,21 @@ fn enqueue(
     conn: &Connection,
     tenant_id: TenantId,
     alert_id: Option<i64>,
+    report_run_id: Option<i64>,
     deliveries: &[NewDelivery],
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO alert_deliveries
-             (tenant_id, alert_id, channel_id, channel_name, event, message, state, due_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)",
+             (tenant_id, alert_id, report_run_id, channel_id, channel_name, event, message, state,
+              due_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)",
     )?;
     let now = now_ms();
     for d in deliveries {
         stmt.execute(params![
             tenant_id,
             alert_id,
+            report_run_id,
             d.channel_id,
             d.channel_name,
             d.event,
@@ -219,7 +222,7 @@ impl Sqlite {
                 return Ok(None);
             }
             let id = conn.last_insert_rowid();
-            enqueue(conn, new.tenant_id, Some(id), &deliveries)?;
+            enqueue(conn, new.tenant_id, Some(id), None, &deliveries)?;
             alert_by_id(conn, id).map(Some)
         })
         .await
@@ -246,7 +249,7 @@ impl Sqlite {
             if changed == 0 {
                 return Ok(None);
             }
-            enqueue(conn, tenant_id, Some(id), &deliveries)?;
+            enqueue(conn, tenant_id, Some(id), None, &deliveries)?;
             alert_by_id(conn, id).map(Some)
         })
         .await
@@ -373,7 +376,8 @@ impl Sqlite {
     ) -> Result<Vec<Delivery>> {
         self.write(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, tenant_id, alert_id, channel_id, event, message, attempts, created_at
+                "SELECT id, tenant_id, alert_id, channel_id, event, message, attempts, created_at,
+                        report_run_id
                  FROM alert_deliveries WHERE state = 'pending' AND due_at <= ?1
                  ORDER BY due_at, id LIMIT ?2",
             )?;
@@ -388,6 +392,7 @@ impl Sqlite {
                         message: r.get(5)?,
                         attempts: r.get(6)?,
                         created_at: r.get(7)?,
+                        report_run_id: r.get(8)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -433,7 +438,7 @@ impl Sqlite {
         attempt: Attempt,
     ) -> Result<()> {
         self.write(move |conn| {
-            enqueue(conn, tenant_id, None, std::slice::from_ref(&delivery))?;
+            enqueue(conn, tenant_id, None, None, std::slice::from_ref(&delivery))?;
             let id = conn.last_insert_rowid();
             log_attempt(conn, tenant_id, id, &attempt)?;
             conn.execute(
@@ -453,8 +458,10 @@ impl Sqlite {
     ) -> Result<Vec<DeliveryAttempt>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT d.id, d.alert_id, d.channel_id, d.channel_name, d.event, a.at, a.ok, a.status, a.error
+                "SELECT d.id, d.alert_id, d.channel_id, d.channel_name, d.event, a.at, a.ok, a.status, a.error,
+                        r.report_id
                  FROM alert_attempts a JOIN alert_deliveries d ON d.id = a.delivery_id
+                 LEFT JOIN report_runs r ON r.id = d.report_run_id AND r.tenant_id = ?1
                  WHERE a.tenant_id = ?1 AND d.tenant_id = ?1 AND (?2 IS NULL OR d.alert_id = ?2)
                  ORDER BY a.at DESC, a.id DESC LIMIT ?3",
             )?;
@@ -470,8 +477,55 @@ impl Sqlite {
                         ok: r.get(6)?,
                         status: r.get(7)?,
                         error: r.get(8)?,
+                        report_id: r.get(9)?,
                     })
                 })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+impl Sqlite {
+    pub async fn add_report_run(&self, run: NewReportRun, delivery: NewDelivery) -> Result<bool> {
+        self.write(move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO report_runs (tenant_id, report_id, period_start, period_end, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    run.tenant_id,
+                    run.report_id,
+                    run.period_start,
+                    run.period_end,
+                    now_ms()
+                ])?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            let id = conn.last_insert_rowid();
+            enqueue(
+                conn,
+                run.tenant_id,
+                None,
+                Some(id),
+                std::slice::from_ref(&delivery),
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub async fn report_progress(&self) -> Result<Vec<(TenantId, i64, i64)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT tenant_id, report_id, MAX(period_end) FROM report_runs
+                 GROUP BY tenant_id, report_id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })

@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_tenant_names.sql"),
     include_str!("../../../migrations/sqlite/0010_retention.sql"),
     include_str!("../../../migrations/sqlite/0011_alerts.sql"),
+    include_str!("../../../migrations/sqlite/0012_reports.sql"),
 ];
 
 /// The line that marks a migration rebuilding a table other tables refer to (SQLite changes a
