@@ -24,6 +24,8 @@ export interface ServerOptions {
   heartbeatInterval?: number;
   /** Alert channels may send to loopback (the tests' own webhook receiver). */
   allowPrivateWebhooks?: boolean;
+  /** Email through this SMTP server (`--smtp-url`), from assetlog@plant.example. */
+  smtpUrl?: string;
   dataDir?: string;
   port?: number;
 }
@@ -35,6 +37,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   if (options.enrollment) args.push('--enrollment', options.enrollment);
   if (options.heartbeatInterval) args.push('--heartbeat-interval', String(options.heartbeatInterval));
   if (options.allowPrivateWebhooks) args.push('--allow-private-webhooks');
+  if (options.smtpUrl) args.push('--smtp-url', options.smtpUrl, '--mail-from', 'assetlog@plant.example');
   const child: ChildProcess = spawn(inject('assetlogBin'), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },

@@ -40,18 +40,28 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MAX_RECIPIENTS = 50;
 export const MAX_URL = 2048;
 
+/**
+ * The addresses of a "Send to" field (an email channel's, a report's), or the message to show:
+ * at least one, at most `MAX_RECIPIENTS`, each an email address.
+ */
+export function parseAddresses(text: string): { ok: string[] } | { error: string } {
+  const to = splitAddresses(text);
+  if (to.length === 0) return { error: 'Send to: at least one email address.' };
+  if (to.length > MAX_RECIPIENTS) return { error: `Send to: at most ${MAX_RECIPIENTS} addresses.` };
+  const wrong = to.find((a) => !EMAIL.test(a));
+  if (wrong) return { error: `Send to: “${wrong}” is not an email address.` };
+  return { ok: to };
+}
+
 /** The form as the API takes it, or the message to show. */
 export function parseChannelForm(form: ChannelForm): { ok: AlertChannelBody } | { error: string } {
   const name = form.name.trim();
   if (!name) return { error: 'A channel needs a name.' };
   if (name.length > 100) return { error: 'Name: at most 100 characters.' };
   if (form.kind === 'email') {
-    const to = splitAddresses(form.to);
-    if (to.length === 0) return { error: 'Send to: at least one email address.' };
-    if (to.length > MAX_RECIPIENTS) return { error: `Send to: at most ${MAX_RECIPIENTS} addresses.` };
-    const wrong = to.find((a) => !EMAIL.test(a));
-    if (wrong) return { error: `Send to: “${wrong}” is not an email address.` };
-    return { ok: { name, kind: 'email', to } };
+    const to = parseAddresses(form.to);
+    if ('error' in to) return to;
+    return { ok: { name, kind: 'email', to: to.ok } };
   }
   const text = form.url.trim();
   if (text.length > MAX_URL) return { error: `URL: at most ${MAX_URL} characters.` };

@@ -250,6 +250,26 @@ export interface Delivery {
   error: string | null;
 }
 
+/** When a report is sent: after each shift of the calendar, after each day, after each week (from Monday). */
+export type Schedule = 'end_of_each_shift' | 'daily' | 'weekly';
+
+/** What a report is created or replaced with. */
+export interface ReportBody {
+  name: string;
+  schedule: Schedule;
+  to: string[];
+  /** null: all machines. */
+  asset_ids: number[] | null;
+}
+
+/** A shift report sent by email: a summary of each period with its stops as CSV. */
+export interface Report extends ReportBody {
+  id: number;
+  created_at: number;
+  /** The end of the last period sent; null before the first. */
+  last_period_end: number | null;
+}
+
 /** An error answer of the API: `{"error": {"code", "message"}}` with its status. */
 export class ApiError extends Error {
   constructor(
@@ -402,6 +422,11 @@ export const api = {
   acknowledgeAlert: (id: number, comment?: string) =>
     json<Alert>('POST', `${v1}/alerts/${id}/ack`, { body: comment ? { comment } : {} }),
   alertDeliveries: (alert_id: number) => json<Delivery[]>('GET', `${v1}/alert-deliveries`, { query: { alert_id } }),
+
+  reports: () => json<Report[]>('GET', `${v1}/reports`),
+  addReport: (r: ReportBody) => json<Report>('POST', `${v1}/reports`, { body: r }),
+  updateReport: (id: number, r: ReportBody) => json<Report>('PUT', `${v1}/reports/${id}`, { body: r }),
+  deleteReport: (id: number) => json<void>('DELETE', `${v1}/reports/${id}`),
 };
 
 /** The live socket's URL for this page's origin. */

@@ -1,7 +1,8 @@
 // Settings (admins): what shapes the numbers. The time zone that cuts days and shifts, the
 // short-stop threshold, the weekly shift calendar with its breaks, planned downtime, and the
-// downtime reasons operators pick from, and alerting (channels, then the rules that name them);
-// one file per section, each saving through `useSave`.
+// downtime reasons operators pick from, alerting (channels, then the rules that name them), and
+// the reports emailed after each shift, day or week; one file per section, each saving through
+// `useSave`.
 
 import { useEffect } from 'preact/hooks';
 import { api } from '../../api';
@@ -12,6 +13,7 @@ import { AlertRules } from './alert-rules';
 import { Downtime } from './downtime';
 import { General } from './general';
 import { Reasons } from './reasons';
+import { Reports } from './reports';
 import { Shifts } from './shifts';
 
 export function SettingsPage() {
@@ -38,6 +40,7 @@ export function SettingsPage() {
       <Downtime assets={assets.data ?? []} />
       <AlertChannels channels={channels.data} error={channels.error} setChannels={channels.setData} />
       <AlertRules assets={assets.data ?? []} channels={channels.data ?? []} />
+      <Reports assets={assets.data ?? []} />
     </main>
   );
 }
