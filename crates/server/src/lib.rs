@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`analytics`]: availability, MTBF, MTTR, stops and reasons from the history: typed
 //!   questions, typed answers, the day rollups kept filled.
-//! - [`alerts`]: rules, alerts and their deliveries (webhook, Slack, Teams), on the leader.
+//! - [`alerts`]: rules, alerts and their deliveries (webhook, Slack, Teams, email), on the leader.
+//! - [`reports`]: shift reports, emailed once per shift, day or week through the alerts' outbox.
 //! - [`config`]: command line and environment.
 //! - [`domain`]: checked values (names, emails, …) that raw input becomes once, at the edge.
 //! - [`ingest`]: the one path of a logger's report: authenticate, check, store, publish, presence.
