@@ -193,7 +193,7 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
         )
         .await?;
     out.push_str(&format!(
-        "| single, {} connections | events/s |\n|---|---|\n",
+        "| single, {} connections | events/s | server CPU µs/event |\n|---|---|---|\n",
         params.connections
     ));
     let mut ids: Vec<i64> = Vec::new();
@@ -222,8 +222,17 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
             "the single scenario saw errors: {:?}",
             outcome.error_samples
         );
+        // CPU per event is steadier than events/s on a shared machine: another guest's load
+        // slows both phases' throughput, less what each event costs.
+        let events = outcome.events_per_s * outcome.cpu.wall;
+        let per_event = outcome
+            .cpu
+            .server
+            .filter(|_| events > 0.0)
+            .map(|cpu| format!("{:.1}", cpu * 1e6 / events))
+            .unwrap_or_else(|| "–".into());
         out.push_str(&format!(
-            "| {} rules | {:.0} |\n",
+            "| {} rules | {:.0} | {per_event} |\n",
             if with { params.rules } else { 0 },
             outcome.events_per_s
         ));

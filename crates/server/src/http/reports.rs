@@ -98,7 +98,8 @@ async fn add_report(
     Ok((StatusCode::CREATED, Json(report)))
 }
 
-/// Replaces a report; the periods sent stay sent.
+/// Replaces a report; the periods sent stay sent. With another schedule, its first period is
+/// the first that ends after the change.
 #[utoipa::path(
     put,
     path = "/api/v1/reports/{id}",
@@ -126,7 +127,14 @@ async fn update_report(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or_else(|| ApiError::not_found("report"))?;
-    let mut report = checked(&state, tenant, body, old.created_at).await?;
+    // A new schedule starts from now: switching a daily report to shifts at noon does not
+    // send the shifts that ended this morning.
+    let since = if body.schedule == Some(old.schedule) {
+        old.created_at
+    } else {
+        now_ms()
+    };
+    let mut report = checked(&state, tenant, body, since).await?;
     report.id = id;
     state
         .store

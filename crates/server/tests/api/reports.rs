@@ -343,14 +343,21 @@ async fn reports_are_checked_refused_without_smtp_and_stay_inside_their_tenant()
         .await;
     assert_error(delete, StatusCode::NOT_FOUND, "not_found").await;
     let mut live_b = app.live(&bob.token).await;
-    // Its own admin changes it (the first period stays the one after it was made).
+    // Its own admin changes it: the same schedule keeps its start, another starts anew.
+    let renamed = json!({"name": "Days", "schedule": "daily", "to": ["a@a.example"]});
+    let resp = app
+        .send(Method::PUT, &path, Some(&renamed), Some(&admin.token))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!(changed["created_at"], report["created_at"]);
     let resp = app
         .send(Method::PUT, &path, Some(&weekly), Some(&admin.token))
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let changed: Value = resp.json().await.unwrap();
     assert_eq!(changed["schedule"], "weekly");
-    assert_eq!(changed["created_at"], report["created_at"]);
+    assert!(changed["created_at"].as_i64() >= report["created_at"].as_i64());
     assert_eq!(
         app.get_json("/api/v1/reports", &admin.token).await[0]["name"],
         "Weekly"
