@@ -10,7 +10,8 @@ CREATE TABLE reports (
 );
 CREATE INDEX reports_tenant ON reports(tenant_id);
 
--- Exactly one run per report and period, also across restarts and servers.
+-- Exactly one run per report and period (start and end: a daily and a weekly period may
+-- start at the same midnight when a report's schedule changed), also across restarts and servers.
 CREATE TABLE report_runs (
     id           INTEGER PRIMARY KEY,
     tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
@@ -19,7 +20,7 @@ CREATE TABLE report_runs (
     period_end   INTEGER NOT NULL,
     created_at   INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX report_runs_once ON report_runs(report_id, period_start);
+CREATE UNIQUE INDEX report_runs_once ON report_runs(report_id, period_start, period_end);
 
 -- A delivery tells of an alert, of a test, or (this column) of a report's run.
 ALTER TABLE alert_deliveries ADD COLUMN report_run_id INTEGER REFERENCES report_runs(id);

@@ -42,8 +42,8 @@ async fn checked(
     Ok(Report::check(body, &asset_ids, shifts, smtp, created_at)?)
 }
 
-/// Tells the schedule here at once, and the tenant's dashboards (and the leader) by the live
-/// hub.
+/// Tells the schedule here at once (a leader elsewhere sees the change at its next look, within
+/// 30 s) and the tenant's dashboards by the live hub.
 fn changed(state: &AppState, tenant: TenantId) {
     state.alerts.reports.notify_one();
     alerts::config_changed(state, tenant);

@@ -38,10 +38,9 @@ const LOOK_EVERY: Duration = Duration::from_secs(30);
 /// A tenant's reports, as stored, each with the end of its last period sent.
 pub async fn reports(store: &Store, tenant: TenantId) -> Result<Vec<Report>, StoreError> {
     let progress: HashMap<i64, i64> = store
-        .report_progress()
+        .report_progress(Some(tenant))
         .await?
         .into_iter()
-        .filter(|(t, _, _)| *t == tenant)
         .map(|(_, id, end)| (id, end))
         .collect();
     Ok(store
@@ -87,7 +86,7 @@ pub async fn run(state: AppState) {
 async fn due(state: &AppState, delay_ms: i64) -> anyhow::Result<Option<i64>> {
     let store = &state.store;
     let progress: HashMap<i64, i64> = store
-        .report_progress()
+        .report_progress(None)
         .await?
         .into_iter()
         .map(|(_, id, end)| (id, end))
@@ -197,6 +196,8 @@ async fn make(
     if store.add_report_run(run, delivery).await? {
         tracing::info!(report = report.id, period = %p.label, "report made");
         state.alerts.outbox.notify_one();
+    } else {
+        tracing::info!(report = report.id, period = %p.label, "report made already (another server)");
     }
     Ok(())
 }

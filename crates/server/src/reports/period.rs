@@ -37,7 +37,8 @@ pub fn ended(
     match schedule {
         Schedule::EndOfEachShift => {
             for o in occurrences(calendar, tz, after - LONGEST_MS, until) {
-                if o.span.end > after && o.span.end <= until {
+                // A shift inside the spring-forward gap has no time at all: no period.
+                if o.span.end > after && o.span.end <= until && o.span.start < o.span.end {
                     let label = format!("{}, {}", o.name, day_label(tz, o.span.start));
                     out.push(Period {
                         start: o.span.start,
@@ -183,7 +184,7 @@ mod tests {
             tz,
             &[],
             utc("2026-11-25T00:00:00Z"),
-            utc("2026-12-08T00:00:00Z"),
+            utc("2026-12-06T00:00:00Z"),
         );
         assert_eq!(weeks.len(), 1);
         assert_eq!(weeks[0].start, utc("2026-11-22T23:00:00Z"), "Monday 23 Nov");

@@ -420,8 +420,9 @@ seam! {
     /// Stores a report's period as sent and puts its email in the outbox, in one transaction;
     /// false (and nothing written) when that period of that report is stored already.
     pub async fn add_report_run(&self, run: NewReportRun, delivery: NewDelivery) -> Result<bool>;
-    /// Every report's latest period stored: tenant, report, the period's end.
-    pub async fn report_progress(&self) -> Result<Vec<(TenantId, i64, i64)>>;
+    /// Each report's latest period stored: tenant, report, the period's end; of one tenant, or
+    /// of all (the leader's schedule).
+    pub async fn report_progress(&self, tenant_id: Option<TenantId>) -> Result<Vec<(TenantId, i64, i64)>>;
 
     // inbox
     /// SQLite: moves its events inbox, as it is now, into `events` (store/sqlite/inbox.rs), in

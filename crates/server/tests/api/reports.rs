@@ -50,6 +50,27 @@ fn mail_flags(smtp: &SmtpSink) -> Vec<String> {
     ]
 }
 
+/// Waits (at most 30 s) until a report's delivery is recorded as sent.
+async fn sent_once(app: &TestApp, token: &str) {
+    let sent = async {
+        loop {
+            let deliveries = app.get_json("/api/v1/alert-deliveries", token).await;
+            if deliveries
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["event"] == "report" && d["ok"] == true)
+            {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), sent)
+        .await
+        .expect("the report's delivery recorded as sent within 30 s");
+}
+
 async fn add_report(app: &TestApp, admin: &Account, report: Value) -> Value {
     let resp = app
         .post("/api/v1/reports", &report, Some(&admin.token))
@@ -205,18 +226,7 @@ async fn a_shift_that_ends_while_the_server_is_down_is_sent_when_it_is_back_and_
     );
     // Its delivery is recorded as sent before the server dies (a server killed between the
     // SMTP server's answer and that record sends it again: at least once, docs/ALERTS.md).
-    loop {
-        let deliveries = app.get_json("/api/v1/alert-deliveries", &admin.token).await;
-        if deliveries
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["event"] == "report" && d["ok"] == true)
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    sent_once(&app, &admin.token).await;
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     // Late ends while no server runs.
@@ -357,7 +367,10 @@ async fn reports_are_checked_refused_without_smtp_and_stay_inside_their_tenant()
     assert_eq!(resp.status(), StatusCode::OK);
     let changed: Value = resp.json().await.unwrap();
     assert_eq!(changed["schedule"], "weekly");
-    assert!(changed["created_at"].as_i64() >= report["created_at"].as_i64());
+    assert!(
+        changed["created_at"].as_i64().unwrap() > report["created_at"].as_i64().unwrap(),
+        "another schedule starts from the change: {changed}"
+    );
     assert_eq!(
         app.get_json("/api/v1/reports", &admin.token).await[0]["name"],
         "Weekly"
@@ -425,20 +438,7 @@ async fn with_two_replicas_each_period_is_sent_once_also_when_the_leader_dies() 
         early["subject"].as_str().unwrap().contains("Early"),
         "{early}"
     );
-    loop {
-        let deliveries = app_b
-            .get_json("/api/v1/alert-deliveries", &admin.token)
-            .await;
-        if deliveries
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["ok"] == true)
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    sent_once(&app_b, &admin.token).await;
     // The leader dies; B takes over and sends Late, and Early is not sent a second time.
     a.child.kill().unwrap();
     a.child.wait().unwrap();
@@ -446,4 +446,42 @@ async fn with_two_replicas_each_period_is_sent_once_also_when_the_leader_dies() 
     assert!(late["subject"].as_str().unwrap().contains("Late"), "{late}");
     let listed = app_b.get_json("/api/v1/reports", &admin.token).await;
     assert_eq!(listed[0]["last_period_end"], late_end);
+}
+
+#[tokio::test]
+async fn the_database_takes_each_period_of_a_report_once() {
+    let app = spawn_app().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let tenant = admin.tenant_id;
+    let store = app.store.clone().unwrap();
+    let run = |start: i64, end: i64| assetlog_server::store::NewReportRun {
+        tenant_id: assetlog_server::domain::TenantId(tenant),
+        report_id: 7,
+        period_start: start,
+        period_end: end,
+    };
+    let delivery = || assetlog_server::store::NewDelivery {
+        channel_id: 0,
+        channel_name: "Daily".into(),
+        event: "report",
+        message: "{}".into(),
+        due_at: i64::MAX,
+    };
+    assert!(store.add_report_run(run(0, 10), delivery()).await.unwrap());
+    assert!(
+        !store.add_report_run(run(0, 10), delivery()).await.unwrap(),
+        "the same period twice"
+    );
+    // A period of another length from the same start (the schedule changed) is another period.
+    assert!(store.add_report_run(run(0, 70), delivery()).await.unwrap());
+    let progress = store.report_progress(None).await.unwrap();
+    assert_eq!(
+        progress,
+        vec![(assetlog_server::domain::TenantId(tenant), 7, 70)]
+    );
+    let other = store
+        .report_progress(Some(assetlog_server::domain::TenantId(tenant + 1)))
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "another tenant sees no progress");
 }

@@ -562,16 +562,21 @@ impl Pg {
         Ok(true)
     }
 
-    pub async fn report_progress(&self) -> Result<Vec<(TenantId, i64, i64)>> {
+    pub async fn report_progress(
+        &self,
+        tenant_id: Option<TenantId>,
+    ) -> Result<Vec<(TenantId, i64, i64)>> {
         let mut client = self.client().await?;
-        let tx = super::begin(&mut client, Scope::System).await?;
+        let scope = tenant_id.map_or(Scope::System, Scope::Tenant);
+        let tx = super::begin(&mut client, scope).await?;
         let stmt = tx
             .prepare_cached(
                 "SELECT tenant_id, report_id, MAX(period_end) FROM report_runs
+                 WHERE $1::BIGINT IS NULL OR tenant_id = $1
                  GROUP BY tenant_id, report_id",
             )
             .await?;
-        let rows = tx.query(&stmt, &[]).await?;
+        let rows = tx.query(&stmt, &[&tenant_id]).await?;
         tx.commit().await?;
         Ok(rows
             .iter()

@@ -518,14 +518,18 @@ impl Sqlite {
         .await
     }
 
-    pub async fn report_progress(&self) -> Result<Vec<(TenantId, i64, i64)>> {
-        self.read(|conn| {
+    pub async fn report_progress(
+        &self,
+        tenant_id: Option<TenantId>,
+    ) -> Result<Vec<(TenantId, i64, i64)>> {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT tenant_id, report_id, MAX(period_end) FROM report_runs
+                 WHERE ?1 IS NULL OR tenant_id = ?1
                  GROUP BY tenant_id, report_id",
             )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([tenant_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })
