@@ -151,10 +151,9 @@ async fn make(
         Some(ids) => {
             // A machine deleted with its history since leaves the report; when none is left,
             // there is nothing to report (an empty list would mean all of them).
-            let known: Vec<AssetId> = store.assets(tenant).await?.iter().map(|a| a.id).collect();
-            let mut kept = Vec::new();
+            let mut kept: Vec<AssetId> = Vec::with_capacity(ids.len());
             for id in ids {
-                if known.contains(id) || store.asset(tenant, *id).await.is_ok() {
+                if store.asset(tenant, *id).await.is_ok() {
                     kept.push(*id);
                 }
             }

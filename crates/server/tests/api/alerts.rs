@@ -524,15 +524,7 @@ async fn an_open_alert_survives_a_restart_neither_doubled_nor_lost() {
     server.child.wait().unwrap();
     let server = ServerProcess::start(&data, &flags);
     let app = server.app(tempfile::tempdir().unwrap());
-    let token = app
-        .login("ada@a.example", PASSWORD)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.sign_in("ada@a.example").await.token;
     report(&app, &device, true).await;
     // The next the receiver hears is the clear of the same alert: not a second opening.
     let cleared = hook.next().await;

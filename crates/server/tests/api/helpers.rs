@@ -176,6 +176,11 @@ impl TestApp {
             )
             .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
+        self.sign_in(email).await
+    }
+
+    /// Signs in with the tests' password (for instance after a restart); it must succeed.
+    pub async fn sign_in(&self, email: &str) -> Account {
         let resp = self.login(email, PASSWORD).await;
         assert_eq!(resp.status(), StatusCode::OK);
         account(resp.json().await.expect("json"))

@@ -233,15 +233,7 @@ async fn a_shift_that_ends_while_the_server_is_down_is_sent_when_it_is_back_and_
     until(late_end + 1000).await;
     let server = ServerProcess::start(&data, &flags);
     let app = server.app(tempfile::tempdir().unwrap());
-    let token = app
-        .login("ada@a.example", PASSWORD)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.sign_in("ada@a.example").await.token;
     // The next message is Late's: Early is not made again (it would come first: periods are
     // made oldest first).
     let late = smtp.next_within(Duration::from_secs(30)).await;
