@@ -108,6 +108,27 @@ pub struct ServeConfig {
     /// The sender of emails, such as "assetlog <alerts@plant.example>" (needed with --smtp-url).
     #[arg(long, env = "ASSETLOG_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// The MQTT broker loggers report through: mqtt://HOST:1883 or mqtts://HOST:8883, with
+    /// credentials in the URL or below. Default: none (loggers use HTTP only).
+    #[arg(long, env = "ASSETLOG_MQTT_URL", hide_env_values = true)]
+    pub mqtt_url: Option<String>,
+    /// assetlog's own account at the broker (the dynamic-security admin), when the URL names none.
+    #[arg(long, env = "ASSETLOG_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    /// A file holding the broker password (its first line).
+    #[arg(long, env = "ASSETLOG_MQTT_PASSWORD_FILE")]
+    pub mqtt_password_file: Option<PathBuf>,
+    /// The client id of this server's persistent session; each replica needs its own.
+    /// Default: assetlog-<hostname>.
+    #[arg(long, env = "ASSETLOG_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
+    /// The CA certificate (PEM) that signed the broker's, for mqtts:// (default: the system's roots).
+    #[arg(long, env = "ASSETLOG_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// The broker's own ACLs let only logger X publish under assetlog/v1/X/: assetlog then keeps
+    /// no broker clients and accepts a broker that lets anonymous clients in (docs/MQTT.md).
+    #[arg(long, env = "ASSETLOG_MQTT_TRUST_BROKER")]
+    pub mqtt_trust_broker: bool,
     /// claim (default): new loggers wait for an admin; auto: they join the first tenant.
     #[arg(long, env = "ASSETLOG_ENROLLMENT", value_enum, default_value_t = Enrollment::Claim)]
     pub enrollment: Enrollment,
@@ -266,6 +287,12 @@ impl ServeConfig {
             mail_from: None,
             alert_retry_ms: 5000,
             report_delay_s: 60,
+            mqtt_url: None,
+            mqtt_username: None,
+            mqtt_password_file: None,
+            mqtt_client_id: None,
+            mqtt_ca_file: None,
+            mqtt_trust_broker: false,
         }
     }
 }

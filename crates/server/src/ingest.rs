@@ -13,10 +13,10 @@ use assetlog_core::wire::{MAX_BATCH_EVENTS, WireEvent, check_timestamp};
 use assetlog_core::{LoggerId, Pin, RunState};
 
 use crate::AppState;
-use crate::domain::Refusal;
+use crate::domain::{DeviceText, Refusal};
 use crate::live::{LiveMessage, rfc3339};
 use crate::presence::StatusChange;
-use crate::store::{DeviceAuth, IngestOutcome, NewEvent, StoreError, now_ms};
+use crate::store::{DeviceAuth, Heartbeat, IngestOutcome, NewEvent, StoreError, now_ms};
 
 /// Why a report was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,49 @@ pub fn batch(events: &[WireEvent], now: i64) -> Result<Vec<NewEvent>> {
             checked().map_err(|r| IngestError::Refused(r.at(format!("events[{i}]"))))
         })
         .collect()
+}
+
+/// A heartbeat's fields as a logger sends them (over HTTP or MQTT).
+pub struct HeartbeatFields<'a> {
+    pub uptime_s: Option<i64>,
+    pub rssi: Option<i64>,
+    pub free_heap: Option<i64>,
+    pub queued_events: Option<i64>,
+    pub dropped_events: Option<i64>,
+    pub firmware_version: Option<&'a str>,
+}
+
+/// A heartbeat, checked: no negative counts, a firmware version of at most 64 characters.
+pub fn heartbeat_fields(raw: HeartbeatFields<'_>) -> Result<Heartbeat, Refusal> {
+    for (name, value) in [
+        ("uptime_s", raw.uptime_s),
+        ("free_heap", raw.free_heap),
+        ("queued_events", raw.queued_events),
+        ("dropped_events", raw.dropped_events),
+    ] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(Refusal::new(
+                "invalid_field",
+                format!("{name} cannot be negative"),
+            ));
+        }
+    }
+    let firmware_version = DeviceText::parse(raw.firmware_version, "firmware_version", 64)?;
+    Ok(Heartbeat {
+        uptime_s: raw.uptime_s,
+        rssi: raw.rssi,
+        free_heap: raw.free_heap,
+        queued_events: raw.queued_events,
+        dropped_events: raw.dropped_events,
+        firmware_version: firmware_version.map(String::from),
+    })
+}
+
+/// Records a logger's heartbeat and the contact.
+pub async fn heartbeat(state: &AppState, device: &DeviceAuth, hb: Heartbeat) -> Result<()> {
+    state.store.heartbeat(device.row, hb).await?;
+    touch(state, device, device.tenant_id).await;
+    Ok(())
 }
 
 /// The logger a report comes from, proven by its key (or allowed keyless by an admin).

@@ -10,6 +10,8 @@
 //! - [`config`]: command line and environment.
 //! - [`domain`]: checked values (names, emails, …) that raw input becomes once, at the edge.
 //! - [`ingest`]: the one path of a logger's report: authenticate, check, store, publish, presence.
+//! - [`mqtt`]: loggers over an MQTT broker: the subscription into [`ingest`], the loggers'
+//!   broker clients.
 //! - [`demo`]: `assetlog demo`, the server with simulated machines and a week of history.
 //! - [`calendar`]: shift calendars and time-zone buckets, as UTC spans for analytics.
 //! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
@@ -40,6 +42,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod monitor;
+pub mod mqtt;
 pub mod presence;
 pub mod replicas;
 pub mod reports;
@@ -59,6 +62,8 @@ pub struct AppState {
     pub live: Arc<live::LiveHub>,
     pub presence: Arc<presence::Presence>,
     pub alerts: Arc<alerts::Alerts>,
+    /// The MQTT broker's link, with `--mqtt-url`.
+    pub mqtt: Option<Arc<mqtt::Link>>,
     pub metrics: Arc<metrics::Metrics>,
     pub config: Arc<config::ServeConfig>,
     /// Hashing slots and the attempts of sign-in, sign-up and claim.

@@ -36,6 +36,9 @@ pub struct Metrics {
     /// Alerts opened, and attempts to deliver them (alerts/).
     pub alerts_opened: Counter,
     pub alert_attempts: Counter,
+    /// Logger messages taken from the MQTT broker, and those refused (answered on `error`).
+    pub mqtt_messages: Counter,
+    pub mqtt_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -51,6 +54,8 @@ impl Default for Metrics {
         let rollup_settles = Counter::default();
         let alerts_opened = Counter::default();
         let alert_attempts = Counter::default();
+        let mqtt_messages = Counter::default();
+        let mqtt_refused = Counter::default();
         let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 16))
         });
@@ -101,6 +106,16 @@ impl Default for Metrics {
             alert_attempts.clone(),
         );
         registry.register(
+            "mqtt_messages",
+            "Logger messages taken from the MQTT broker",
+            mqtt_messages.clone(),
+        );
+        registry.register(
+            "mqtt_refused",
+            "Logger messages from the MQTT broker refused (answered on the error topic)",
+            mqtt_refused.clone(),
+        );
+        registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             request_seconds.clone(),
@@ -118,6 +133,8 @@ impl Default for Metrics {
             request_seconds,
             alerts_opened,
             alert_attempts,
+            mqtt_messages,
+            mqtt_refused,
         }
     }
 }

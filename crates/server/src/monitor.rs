@@ -156,6 +156,7 @@ pub async fn expire_pending(state: AppState) {
                         for (row, logger_id) in expired {
                             tracing::info!(logger = %logger_id, "unclaimed logger expired: deleted with its events");
                             state.presence.forget(row);
+                            crate::mqtt::removed(&state, &logger_id).await;
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot expire unclaimed loggers"),

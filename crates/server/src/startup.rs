@@ -26,6 +26,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     stop: tokio::sync::watch::Sender<bool>,
+    mqtt: Option<crate::mqtt::Receiving>,
 }
 
 /// Descriptors kept free of connections: the database and its WAL, the readers, logs, the poller.
@@ -122,6 +123,13 @@ impl Application {
                 Err(e) => return Err(e.into()),
             }
         }
+        let (mqtt, mqtt_receiving) = match crate::mqtt::Settings::from_config(&config)? {
+            Some(settings) => {
+                let (link, receiving) = crate::mqtt::Link::connect(settings).await?;
+                (Some(link), Some(receiving))
+            }
+            None => (None, None),
+        };
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let store_leads = store.lead().await;
         let state = AppState {
@@ -129,6 +137,7 @@ impl Application {
             live: Arc::new(LiveHub::new(LIVE_BUFFER)),
             presence: Arc::new(presence),
             alerts: Arc::new(crate::alerts::Alerts::new(&config)?),
+            mqtt,
             metrics: Arc::new(Metrics::default()),
             auth: Arc::new(AuthLimits::new(config.auth_settings())),
             queries: Arc::new(config.query_gate()),
@@ -143,6 +152,7 @@ impl Application {
             listener,
             state,
             stop,
+            mqtt: mqtt_receiving,
         })
     }
 
@@ -166,6 +176,7 @@ impl Application {
             listener,
             state,
             stop,
+            mqtt,
         } = self;
         let monitor = tokio::spawn(monitor::run(state.clone()));
         let settler = tokio::spawn(monitor::settle_events(state.clone()));
@@ -176,6 +187,14 @@ impl Application {
         let sender = tokio::spawn(crate::alerts::deliver::run(state.clone()));
         let reporter = tokio::spawn(crate::reports::run(state.clone()));
         let bridge = crate::replicas::start(&state);
+        let broker = match (&state.mqtt, mqtt) {
+            (Some(link), Some(receiving)) => Some(tokio::spawn(crate::mqtt::run(
+                state.clone(),
+                link.clone(),
+                receiving,
+            ))),
+            _ => None,
+        };
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         let limits = connection_limits(&state.config);
@@ -195,6 +214,9 @@ impl Application {
         let _ = evaluator.await;
         let _ = sender.await;
         let _ = reporter.await;
+        if let Some(broker) = broker {
+            let _ = broker.await;
+        }
         for task in bridge {
             let _ = task.await;
         }

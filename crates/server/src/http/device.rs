@@ -24,7 +24,7 @@ use crate::domain::{DeviceText, Name, Refusal};
 use crate::error::{ApiError, Result};
 use crate::ingest;
 use crate::secrets::{new_claim_code, new_secret};
-use crate::store::{Heartbeat, NewEvent, Registration, RegistrationOutcome, now_ms};
+use crate::store::{NewEvent, Registration, RegistrationOutcome, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -127,12 +127,20 @@ async fn register(
         remote_address: Some(client.to_string()),
     };
     let new_key = reg.new_key.clone();
+    let sent_key = reg.key.clone();
     let (device, claim_code, device_key) = match state.store.register(reg).await? {
         RegistrationOutcome::Created { device, claim_code } => {
             tracing::info!(logger = %device.logger_id, claimed = device.tenant_id.is_some(), "new logger registered");
+            crate::mqtt::keyed(&state, &device.logger_id, &new_key).await;
             (device, claim_code, Some(new_key))
         }
-        RegistrationOutcome::Known { device, claim_code } => (device, claim_code, None),
+        RegistrationOutcome::Known { device, claim_code } => {
+            // Known by its key (checked by the store), or keyless: only a key goes to the broker.
+            if let Some(key) = sent_key.as_deref() {
+                crate::mqtt::keyed(&state, &device.logger_id, key).await;
+            }
+            (device, claim_code, None)
+        }
         RegistrationOutcome::Rejected => {
             return Err(ApiError::unauthorized(
                 "this logger is registered already: send its device key",
@@ -193,32 +201,16 @@ async fn heartbeat(
     ApiJson(body): ApiJson<HeartbeatBody>,
 ) -> Result<Json<HeartbeatAnswer>> {
     let logger_id = ingest::logger_id(&body.logger_id)?;
-    for (name, value) in [
-        ("uptime_s", body.uptime_s),
-        ("free_heap", body.free_heap),
-        ("queued_events", body.queued_events),
-        ("dropped_events", body.dropped_events),
-    ] {
-        if value.is_some_and(|v| v < 0) {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                format!("{name} cannot be negative"),
-            ));
-        }
-    }
-    let firmware_version =
-        DeviceText::parse(body.firmware_version.as_deref(), "firmware_version", 64)?;
-    let device = ingest::authenticate(&state, &logger_id, bearer(&headers)).await?;
-    let hb = Heartbeat {
+    let hb = ingest::heartbeat_fields(ingest::HeartbeatFields {
         uptime_s: body.uptime_s,
         rssi: body.rssi,
         free_heap: body.free_heap,
         queued_events: body.queued_events,
         dropped_events: body.dropped_events,
-        firmware_version: firmware_version.map(String::from),
-    };
-    state.store.heartbeat(device.row, hb).await?;
-    ingest::touch(&state, &device, device.tenant_id).await;
+        firmware_version: body.firmware_version.as_deref(),
+    })?;
+    let device = ingest::authenticate(&state, &logger_id, bearer(&headers)).await?;
+    ingest::heartbeat(&state, &device, hb).await?;
     Ok(Json(HeartbeatAnswer {
         success: true,
         status: if device.tenant_id.is_some() {

@@ -184,12 +184,18 @@ async fn remove(
     ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode> {
     let id = resolve(&state, &user, &raw).await?;
+    let logger = state
+        .store
+        .logger(user.tenant_id(), id)
+        .await
+        .map_err(not_found_as("logger"))?;
     state
         .store
         .delete_logger(user.tenant_id(), id, query.purge)
         .await
         .map_err(not_found_as("logger"))?;
     state.presence.forget(id);
+    crate::mqtt::removed(&state, &logger.logger_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,6 +230,12 @@ async fn rotate_key(
         .rotate_key(user.tenant_id(), id, key.clone())
         .await
         .map_err(not_found_as("logger"))?;
+    let logger = state
+        .store
+        .logger(user.tenant_id(), id)
+        .await
+        .map_err(not_found_as("logger"))?;
+    crate::mqtt::keyed(&state, &logger.logger_id, &key).await;
     Ok(Json(RotatedKey {
         id,
         device_key: key,

@@ -71,6 +71,7 @@ async fn release(
         .await
         .map_err(not_found_as("pending logger"))?;
     state.presence.forget(row);
+    crate::mqtt::removed(&state, logger_id.as_str()).await;
     tracing::info!(logger = %logger_id, by = %admin.0.user.id, tenant = %admin.tenant_id(), "pending logger released");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -487,6 +487,26 @@ impl ServerProcess {
     }
 }
 
+/// A counter's value in a `/metrics` text (0 when it is not there).
+pub fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+impl ServerProcess {
+    /// Stops the server as `systemctl stop` does (SIGTERM) and waits for it to exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(status.is_ok_and(|s| s.success()), "SIGTERM sent");
+        let exit = self.child.wait().expect("the server exits");
+        assert!(exit.success(), "a clean exit: {exit}");
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

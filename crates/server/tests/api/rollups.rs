@@ -24,14 +24,6 @@ impl Lcg {
     }
 }
 
-fn counter(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
-}
-
 async fn rollup_counters(app: &TestApp) -> (u64, u64) {
     let text = app.get("/metrics", None).await.text().await.unwrap();
     (

@@ -1,0 +1,166 @@
+//! Who may publish as a logger, kept by the broker: Mosquitto's dynamic-security plugin, driven
+//! through its topic API (`$CONTROL/dynamic-security/v1`) with assetlog's own account as the
+//! plugin's admin (docs/MQTT.md).
+//!
+//! Each logger gets a broker client whose username is its logger id and whose password is its
+//! device key, and a role of its own that allows exactly its topics: publish to its `events` and
+//! `heartbeat`, subscribe to and receive its `ack` and `error`. Everything else stays denied by
+//! the plugin's default ACLs. The server's own role lets it publish every logger's `ack` and
+//! `error`.
+//!
+//! Here are the commands and the reading of their answers; sending them is the link's.
+
+use serde_json::{Value, json};
+
+use super::topics::{self, Inbound, Outbound};
+
+/// The control topic and its answers.
+pub const CONTROL: &str = "$CONTROL/dynamic-security/v1";
+pub const RESPONSE: &str = "$CONTROL/dynamic-security/v1/response";
+
+/// The role that lets the assetlog server answer loggers.
+pub const SERVER_ROLE: &str = "assetlog-server";
+
+/// The role of one logger.
+pub fn logger_role(logger_id: &str) -> String {
+    format!("assetlog-logger-{logger_id}")
+}
+
+fn acl(kind: &str, topic: String) -> Value {
+    json!({"acltype": kind, "topic": topic, "allow": true})
+}
+
+/// Commands that create the server's role and give it to `username` (assetlog's account). The
+/// broker disconnects every client of an account whose roles change, the one that asked
+/// included, so the answer may not come: a `getClient` tells whether it took.
+pub fn server_role(username: &str) -> Vec<Value> {
+    let any = "+";
+    vec![
+        json!({
+            "command": "createRole",
+            "rolename": SERVER_ROLE,
+            "acls": [
+                acl("publishClientSend", topics::outbound(any, Outbound::Ack)),
+                acl("publishClientSend", topics::outbound(any, Outbound::Error)),
+            ],
+        }),
+        json!({"command": "addClientRole", "username": username, "rolename": SERVER_ROLE}),
+    ]
+}
+
+/// Commands that create a logger's role and client. An existing client is not touched here:
+/// it may not be a logger's ([`ours`] decides before its password is set).
+pub fn create_logger(logger_id: &str, key: &str) -> Vec<Value> {
+    let role = logger_role(logger_id);
+    let mut acls = Vec::new();
+    for kind in Inbound::ALL {
+        acls.push(acl("publishClientSend", topics::inbound(logger_id, kind)));
+    }
+    for kind in [Outbound::Ack, Outbound::Error] {
+        let topic = topics::outbound(logger_id, kind);
+        acls.push(acl("subscribeLiteral", topic.clone()));
+        acls.push(acl("publishClientReceive", topic));
+    }
+    vec![
+        json!({"command": "createRole", "rolename": role, "acls": acls}),
+        json!({
+            "command": "createClient",
+            "username": logger_id,
+            "password": key,
+            "roles": [{"rolename": role}],
+        }),
+    ]
+}
+
+pub fn get_client(username: &str) -> Vec<Value> {
+    vec![json!({"command": "getClient", "username": username})]
+}
+
+pub fn set_password(logger_id: &str, key: &str) -> Vec<Value> {
+    vec![json!({"command": "setClientPassword", "username": logger_id, "password": key})]
+}
+
+/// Commands that remove a logger's client (which disconnects it) and its role.
+pub fn delete_logger(logger_id: &str) -> Vec<Value> {
+    vec![
+        json!({"command": "deleteClient", "username": logger_id}),
+        json!({"command": "deleteRole", "rolename": logger_role(logger_id)}),
+    ]
+}
+
+/// A command's error, if it had one.
+pub fn error(response: &Value) -> Option<&str> {
+    response.get("error").and_then(Value::as_str)
+}
+
+/// Whether an error only says the thing to create is there already.
+pub fn exists(error: &str) -> bool {
+    error.contains("already exists") || error.contains("already has")
+}
+
+/// Whether an error says the thing to delete is not there.
+pub fn missing(error: &str) -> bool {
+    error.contains("not found")
+}
+
+/// Whether a `getClient` answer shows a logger's client (made by assetlog, with that logger's
+/// role): a registration may set only such a client's password. A logger registered as
+/// `admin`, say, must not take over the broker account of that name.
+pub fn ours(response: &Value, logger_id: &str) -> bool {
+    roles(response) == [logger_role(logger_id)]
+}
+
+/// The roles a `getClient` answer shows (none for an error).
+pub fn roles(response: &Value) -> Vec<&str> {
+    response
+        .pointer("/data/client/roles")
+        .and_then(Value::as_array)
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| r.get("rolename").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logger_may_publish_only_its_own_topics() {
+        let commands = create_logger("L1", "ald_key");
+        let acls = commands[0]["acls"].as_array().unwrap();
+        let sent: Vec<&str> = acls
+            .iter()
+            .filter(|a| a["acltype"] == "publishClientSend")
+            .map(|a| a["topic"].as_str().unwrap())
+            .collect();
+        assert_eq!(sent, ["assetlog/v1/L1/events", "assetlog/v1/L1/heartbeat"]);
+        assert!(acls.iter().all(|a| {
+            let topic = a["topic"].as_str().unwrap();
+            topic.starts_with("assetlog/v1/L1/") && !topic.contains(['+', '#'])
+        }));
+        assert_eq!(commands[1]["roles"][0]["rolename"], "assetlog-logger-L1");
+    }
+
+    #[test]
+    fn only_a_client_with_the_loggers_role_is_ours() {
+        let with = |roles: Value| json!({"data": {"client": {"username": "L1", "roles": roles}}});
+        assert!(ours(
+            &with(json!([{"rolename": "assetlog-logger-L1"}])),
+            "L1"
+        ));
+        assert!(!ours(&with(json!([{"rolename": "admin"}])), "L1"));
+        assert!(!ours(
+            &with(json!([{"rolename": "assetlog-logger-L2"}])),
+            "L1"
+        ));
+        assert!(!ours(
+            &with(json!([{"rolename": "assetlog-logger-L1"}, {"rolename": "admin"}])),
+            "L1"
+        ));
+        assert!(!ours(&json!({"error": "Client not found"}), "L1"));
+    }
+}

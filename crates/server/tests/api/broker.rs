@@ -1,0 +1,381 @@
+//! A real Mosquitto (Debian's `mosquitto`) on a free port with its own config, data and
+//! dynamic-security file, and an MQTT client for the tests: a logger, an intruder, an observer.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,
+};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::{mpsc, watch};
+
+/// assetlog's account at the test broker: the dynamic-security admin.
+pub const ADMIN: &str = "assetlog";
+pub const ADMIN_PASSWORD: &str = "broker-admin-secret";
+
+/// Where Debian puts the plugin; `ASSETLOG_TEST_MOSQUITTO_PLUGIN` names another.
+fn plugin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ASSETLOG_TEST_MOSQUITTO_PLUGIN") {
+        return p.into();
+    }
+    [
+        "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+        "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+        "/usr/lib/mosquitto_dynamic_security.so",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .expect("mosquitto's dynamic-security plugin (apt install mosquitto; `cargo xtask test` does)")
+}
+
+pub struct Broker {
+    pub port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl Broker {
+    /// A broker with dynamic security: no anonymous clients, assetlog's account the admin.
+    pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// `anonymous`: a broker that lets anyone in (and has no dynamic security).
+    pub fn start_with(anonymous: bool) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dynsec = dir.path().join("dynsec.json");
+        let mut config = format!(
+            "listener {port} 127.0.0.1\n\
+             persistence true\n\
+             persistence_location {}/\n\
+             max_queued_messages 100000\n\
+             max_inflight_messages 100\n\
+             max_packet_size 262144\n\
+             log_dest stderr\n\
+             user {}\n\
+             log_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
+            dir.path().display(),
+            // As root it would switch to `mosquitto`, who cannot read this temp dir.
+            std::env::var("USER").unwrap_or_else(|_| "root".into()),
+        );
+        if anonymous {
+            config.push_str("allow_anonymous true\n");
+        } else {
+            let status = Command::new("mosquitto_ctrl")
+                .args(["dynsec", "init"])
+                .arg(&dynsec)
+                .args([ADMIN, ADMIN_PASSWORD])
+                .stdout(Stdio::null())
+                .status()
+                .expect("mosquitto_ctrl runs (apt install mosquitto)");
+            assert!(status.success(), "dynsec init");
+            config.push_str(&format!(
+                "allow_anonymous false\nplugin {}\nplugin_opt_config_file {}\n",
+                plugin().display(),
+                dynsec.display()
+            ));
+        }
+        std::fs::write(dir.path().join("mosquitto.conf"), config).expect("config");
+        let mut broker = Self {
+            port,
+            dir,
+            child: None,
+        };
+        broker.run();
+        broker
+    }
+
+    /// Starts the broker process and returns once it listens (its log says so).
+    fn run(&mut self) {
+        let mut child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            // Its log, on stderr: unbuffered, where stdout to a pipe would hold it back.
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mosquitto starts (apt install mosquitto)");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        loop {
+            let line = lines
+                .next()
+                .and_then(Result::ok)
+                .expect("mosquitto said it runs");
+            if line.contains("running") {
+                break;
+            }
+            assert!(!line.contains("Error"), "mosquitto: {line}");
+        }
+        // Keep reading its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        self.child = Some(child);
+    }
+
+    /// Stops the broker the way `systemctl stop` does (it saves its persistence), then starts it
+    /// again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// A file with assetlog's broker password, for `--mqtt-password-file`.
+    pub fn password_file(&self) -> PathBuf {
+        let path = self.dir.path().join("assetlog-password");
+        std::fs::write(&path, format!("{ADMIN_PASSWORD}\n")).expect("password file");
+        path
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Points a server's configuration at the broker, as assetlog's admin account.
+pub fn configure(
+    config: &mut assetlog_server::config::ServeConfig,
+    broker: &Broker,
+    client_id: &str,
+) {
+    config.mqtt_url = Some(broker.url());
+    config.mqtt_username = Some(ADMIN.into());
+    config.mqtt_password_file = Some(broker.password_file());
+    config.mqtt_client_id = Some(client_id.into());
+}
+
+/// The same as `serve` flags.
+pub fn flags(broker: &Broker, client_id: &str) -> Vec<String> {
+    vec![
+        "--mqtt-url".into(),
+        broker.url(),
+        "--mqtt-username".into(),
+        ADMIN.into(),
+        "--mqtt-password-file".into(),
+        broker.password_file().display().to_string(),
+        "--mqtt-client-id".into(),
+        client_id.into(),
+    ]
+}
+
+/// A message a peer received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub body: Value,
+}
+
+/// An MQTT client of the test broker.
+pub struct Peer {
+    pub client: AsyncClient,
+    received: mpsc::UnboundedReceiver<Received>,
+    /// Messages published, and (from the poller) how many the broker has acknowledged.
+    published: std::sync::atomic::AtomicU64,
+    pubacks: watch::Receiver<u64>,
+    _poller: tokio::task::JoinHandle<()>,
+}
+
+/// How a connection attempt ended.
+pub async fn try_connect(
+    port: u16,
+    client_id: &str,
+    credentials: Option<(&str, &str)>,
+) -> Result<Peer, ConnectReturnCode> {
+    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    options.set_keep_alive(Duration::from_secs(30));
+    if let Some((user, password)) = credentials {
+        options.set_credentials(user, password);
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, 1024);
+    match tokio::time::timeout(Duration::from_secs(10), eventloop.poll()).await {
+        Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) if ack.code == ConnectReturnCode::Success => {
+        }
+        Ok(Err(ConnectionError::ConnectionRefused(code))) => return Err(code),
+        other => panic!("connect to the broker: {other:?}"),
+    }
+    let (tx, received) = mpsc::unbounded_channel();
+    let (pubacks_tx, pubacks) = watch::channel(0);
+    let poller = tokio::spawn(poll(eventloop, tx, pubacks_tx));
+    Ok(Peer {
+        client,
+        received,
+        published: Default::default(),
+        pubacks,
+        _poller: poller,
+    })
+}
+
+async fn poll(
+    mut eventloop: EventLoop,
+    tx: mpsc::UnboundedSender<Received>,
+    pubacks: watch::Sender<u64>,
+) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::PubAck(_))) => pubacks.send_modify(|n| *n += 1),
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let body = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+                if tx
+                    .send(Received {
+                        topic: p.topic,
+                        body,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let _ = tx.send(Received {
+                    topic: "$suback".into(),
+                    body: serde_json::json!(format!("{:?}", ack.return_codes)),
+                });
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+impl Peer {
+    pub async fn connect(port: u16, client_id: &str, user: &str, password: &str) -> Self {
+        try_connect(port, client_id, Some((user, password)))
+            .await
+            .unwrap_or_else(|code| panic!("{user} connects: {code:?}"))
+    }
+
+    /// A logger: its own credentials, its ack and error topics subscribed.
+    pub async fn logger(port: u16, logger_id: &str, key: &str) -> Self {
+        let mut peer = Self::connect(port, &format!("test-{logger_id}"), logger_id, key).await;
+        for topic in ["ack", "error"] {
+            peer.subscribe(&format!("assetlog/v1/{logger_id}/{topic}"))
+                .await;
+        }
+        peer
+    }
+
+    /// Subscribes and waits for the broker's answer, which it returns (`[Success(..)]` or
+    /// `[Failure]`).
+    pub async fn subscribe(&mut self, topic: &str) -> String {
+        self.client
+            .subscribe(topic, QoS::AtLeastOnce)
+            .await
+            .expect("subscribe");
+        let ack = self.next_on("$suback").await;
+        ack.as_str().unwrap().to_owned()
+    }
+
+    pub async fn publish(&self, topic: &str, body: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, body)
+            .await
+            .expect("publish");
+        self.published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Waits until the broker has acknowledged (PUBACK) everything this peer published: it
+    /// holds it, for its subscribers, even when none is connected.
+    pub async fn flushed(&mut self) {
+        let published = self.published.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            self.pubacks.wait_for(|n| *n >= published),
+        )
+        .await
+        .expect("the broker acknowledged within 20 s")
+        .expect("the connection is open");
+    }
+
+    /// The next message received, within 20 s.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(Duration::from_secs(20), self.received.recv())
+            .await
+            .expect("a message within 20 s")
+            .expect("the connection is open")
+    }
+
+    /// The body of the next message on `topic` (others before it are dropped).
+    pub async fn next_on(&mut self, topic: &str) -> Value {
+        loop {
+            let m = self.next().await;
+            if m.topic == topic {
+                return m.body;
+            }
+        }
+    }
+
+    /// Waits for an ack of at least `seq` from assetlog; panics on an error message.
+    pub async fn acked(&mut self, logger_id: &str, seq: u64) -> u64 {
+        loop {
+            let m = self.next().await;
+            if m.topic == format!("assetlog/v1/{logger_id}/error") {
+                panic!("assetlog refused: {}", m.body);
+            }
+            if m.topic == format!("assetlog/v1/{logger_id}/ack") {
+                let acked = m.body["acked_seq"].as_u64().expect("acked_seq");
+                if acked >= seq {
+                    return acked;
+                }
+            }
+        }
+    }
+
+    /// The next error message for this logger.
+    pub async fn error(&mut self, logger_id: &str) -> Value {
+        let topic = format!("assetlog/v1/{logger_id}/error");
+        loop {
+            let m = self.next().await;
+            if m.topic == topic {
+                return m.body["error"].clone();
+            }
+            assert_ne!(
+                m.topic,
+                format!("assetlog/v1/{logger_id}/ack"),
+                "an ack where an error was due: {}",
+                m.body
+            );
+        }
+    }
+}
+
+/// A batch body of events `first..=last` on pin 1, alternating, one second apart from `t0`.
+pub fn batch(first: u64, last: u64, t0: i64) -> String {
+    let events: Vec<Value> = (first..=last)
+        .map(|seq| {
+            serde_json::json!({
+                "seq": seq, "pin": 1, "running": seq % 2 == 1, "ts": t0 + seq as i64 * 1000
+            })
+        })
+        .collect();
+    serde_json::json!({ "events": events }).to_string()
+}
