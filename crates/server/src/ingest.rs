@@ -124,10 +124,29 @@ pub fn heartbeat_fields(raw: HeartbeatFields<'_>) -> Result<Heartbeat, Refusal> 
 }
 
 /// Records a logger's heartbeat and the contact.
-pub async fn heartbeat(state: &AppState, device: &DeviceAuth, hb: Heartbeat) -> Result<()> {
+pub async fn heartbeat(state: &AppState, device: &DeviceAuth, hb: Heartbeat) -> Result<Contact> {
     state.store.heartbeat(device.row, hb).await?;
     touch(state, device, device.tenant_id).await;
-    Ok(())
+    Ok(Contact {
+        status: if device.tenant_id.is_some() {
+            "claimed"
+        } else {
+            "pending"
+        },
+        heartbeat_interval_s: state.config.heartbeat_interval,
+        server_time: crate::store::now_ms(),
+    })
+}
+
+/// What a heartbeat is answered, over HTTP and MQTT.
+#[derive(Debug, Clone, Copy)]
+pub struct Contact {
+    /// `pending` (no tenant has claimed the logger) or `claimed`.
+    pub status: &'static str,
+    /// How often the logger should send one.
+    pub heartbeat_interval_s: u64,
+    /// Epoch ms.
+    pub server_time: i64,
 }
 
 /// The logger a report comes from, proven by its key (or allowed keyless by an admin).

@@ -210,16 +210,12 @@ async fn heartbeat(
         firmware_version: body.firmware_version.as_deref(),
     })?;
     let device = ingest::authenticate(&state, &logger_id, bearer(&headers)).await?;
-    ingest::heartbeat(&state, &device, hb).await?;
+    let contact = ingest::heartbeat(&state, &device, hb).await?;
     Ok(Json(HeartbeatAnswer {
         success: true,
-        status: if device.tenant_id.is_some() {
-            "claimed"
-        } else {
-            "pending"
-        },
-        heartbeat_interval_s: state.config.heartbeat_interval,
-        server_time: now_ms(),
+        status: contact.status,
+        heartbeat_interval_s: contact.heartbeat_interval_s,
+        server_time: contact.server_time,
     }))
 }
 

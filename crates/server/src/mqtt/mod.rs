@@ -6,9 +6,11 @@
 //!   acknowledged to the broker only after its events are committed, in the order received
 //!   (manual acks), so a crash before the commit means redelivery.
 //! - **Nothing doubled:** the seq; a redelivered batch is a duplicate and answered as such.
-//! - **The logger's answer:** `{acked_seq}` on `assetlog/v1/<id>/ack` after the commit, as the
-//!   HTTP answer; a refusal's `{error: {code, message, status}}` on `assetlog/v1/<id>/error`.
-//!   A logger releases events only on that ack, never on the broker's PUBACK.
+//! - **The logger's answer:** on `assetlog/v1/<id>/ack` after the commit, a batch's
+//!   `{acked_seq, last_seq}` (HTTP's answer, and which batch it answers) or a heartbeat's
+//!   `{status, heartbeat_interval_s, server_time}`; a refusal's `{error: {code, message,
+//!   status}}` on `assetlog/v1/<id>/error`. A logger releases events only on that ack, never on
+//!   the broker's PUBACK.
 //! - **Nothing from another client:** the topic names the logger and the broker decides who may
 //!   publish on it: [`dynsec`] keeps one broker client per logger. A broker that lets anonymous
 //!   clients in is refused at start unless the operator vouches for its own ACLs with
@@ -757,16 +759,22 @@ pub async fn handle(state: &AppState, publish: &Publish) -> Option<(String, Stri
     };
     state.metrics.mqtt_messages.inc();
     let answered = match kind {
-        Inbound::Events => events(state, &logger_id, &publish.payload)
-            .await
-            .map(|ack| Some(serde_json::to_string(&ack).expect("an ack serialises"))),
+        Inbound::Events => events(state, &logger_id, &publish.payload).await,
         Inbound::Heartbeat => heartbeat(state, &logger_id, &publish.payload)
             .await
-            .map(|()| None),
+            .map(|c| {
+                json!({
+                    "status": c.status,
+                    "heartbeat_interval_s": c.heartbeat_interval_s,
+                    "server_time": c.server_time,
+                })
+            }),
     };
     match answered {
-        Ok(Some(ack)) => Some((topics::outbound(logger_id.as_str(), Outbound::Ack), ack)),
-        Ok(None) => None,
+        Ok(answer) => Some((
+            topics::outbound(logger_id.as_str(), Outbound::Ack),
+            answer.to_string(),
+        )),
         Err(e) => {
             state.metrics.mqtt_refused.inc();
             let body = error_body(e);
@@ -849,27 +857,35 @@ async fn device(
         .ok_or(IngestError::UnknownLogger)
 }
 
+/// A batch's answer: HTTP's `{acked_seq}`, and `last_seq`, the batch's highest seq, which tells
+/// the logger which of its batches this answers (one it sent again may be answered twice).
 async fn events(
     state: &AppState,
     logger_id: &LoggerId,
     payload: &[u8],
-) -> Result<IngestAck, IngestError> {
+) -> Result<Value, IngestError> {
     let body: EventsBody = decode(payload)?;
     same_logger(logger_id, body.logger_id.as_deref())?;
     let wire: Vec<WireEvent> = body.events.into_iter().map(|o| o.0).collect();
     let events = ingest::batch(&wire, now_ms())?;
+    let last_seq = events.iter().filter_map(|e| e.seq).max();
     let device = device(state, logger_id).await?;
     let outcome = ingest::report(state, &device, events, true).await?;
-    Ok(IngestAck {
+    let ack = IngestAck {
         acked_seq: outcome.acked_seq.max(0) as u64,
-    })
+    };
+    let mut answer = serde_json::to_value(ack).expect("an ack serialises");
+    if let Some(last) = last_seq {
+        answer["last_seq"] = json!(last);
+    }
+    Ok(answer)
 }
 
 async fn heartbeat(
     state: &AppState,
     logger_id: &LoggerId,
     payload: &[u8],
-) -> Result<(), IngestError> {
+) -> Result<ingest::Contact, IngestError> {
     let body: HeartbeatBody = decode(payload)?;
     same_logger(logger_id, body.logger_id.as_deref())?;
     let hb = ingest::heartbeat_fields(ingest::HeartbeatFields {

@@ -342,8 +342,10 @@ impl Peer {
                 panic!("assetlog refused: {}", m.body);
             }
             if m.topic == format!("assetlog/v1/{logger_id}/ack") {
-                let acked = m.body["acked_seq"].as_u64().expect("acked_seq");
-                if acked >= seq {
+                // (A heartbeat's answer has none.)
+                if let Some(acked) = m.body["acked_seq"].as_u64()
+                    && acked >= seq
+                {
                     return acked;
                 }
             }

@@ -37,7 +37,12 @@ async fn a_loggers_batches_are_stored_once_acked_after_the_commit_and_pushed_liv
     logger
         .publish("assetlog/v1/mq-1/events", batch(1, 5, t0))
         .await;
-    assert_eq!(logger.acked("mq-1", 5).await, 5);
+    let ack = logger.next_on("assetlog/v1/mq-1/ack").await;
+    assert_eq!(
+        ack,
+        json!({"acked_seq": 5, "last_seq": 5}),
+        "HTTP's answer and its batch"
+    );
     // A batch sent again (its ack was lost, say) and the next one, its body naming the logger.
     logger
         .publish("assetlog/v1/mq-1/events", batch(1, 5, t0))
@@ -63,12 +68,10 @@ async fn a_loggers_batches_are_stored_once_acked_after_the_commit_and_pushed_liv
             json!({"uptime_s": 42, "queued_events": 0, "dropped_events": 0, "firmware_version": "fw 1"}).to_string(),
         )
         .await;
-    // The logger's messages are taken in order: once the next batch is acked, so is the heartbeat.
-    let last = json!({"events": [{"seq": 7, "pin": 1, "running": true, "age_ms": 500}]});
-    logger
-        .publish("assetlog/v1/mq-1/events", last.to_string())
-        .await;
-    assert_eq!(logger.acked("mq-1", 7).await, 7);
+    // Answered on the ack topic as over HTTP.
+    let answer = logger.next_on("assetlog/v1/mq-1/ack").await;
+    assert_eq!(answer["status"], "claimed", "{answer}");
+    assert_eq!(answer["heartbeat_interval_s"], 30, "{answer}");
     let shown = app.get_json("/api/v1/loggers", &admin.token).await[0].clone();
     assert_eq!(shown["firmware_version"], "fw 1", "{shown}");
     assert_eq!(shown["online"], true);
