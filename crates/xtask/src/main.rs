@@ -2,9 +2,9 @@
 //!
 //! `cargo xtask test` is the README's test command and what `.ci/run` calls. On a Debian machine
 //! with Rust and Node it sets up what the suite needs and runs all of it:
-//! 1. checks Node and npm, and the machine's needs ([`NEEDS`]: Chromium now); as root it installs
-//!    what is missing with `apt-get` (and starts the services among them); otherwise it names
-//!    what is missing and fails;
+//! 1. checks Node and npm, and the machine's needs ([`NEEDS`]: Chromium, PostgreSQL, Mosquitto);
+//!    as root it installs what is missing with `apt-get` (and starts the services among them);
+//!    otherwise it names what is missing and fails;
 //! 2. `npm ci` in `web/` when `node_modules` is missing or older than `package-lock.json`;
 //! 3. `cargo test --workspace --locked` (the server on SQLite), then the server's tests again
 //!    on PostgreSQL (`ASSETLOG_TEST_DATABASE_URL`, [`TEST_DATABASE`] unless set); both with
@@ -64,6 +64,13 @@ const NEEDS: &[Need] = &[
         package: "postgresql",
         found: postgres_found,
         start: Some(start_postgres),
+    },
+    Need {
+        what: "Mosquitto with its dynamic-security plugin, for the server's MQTT tests (they start \
+               their own broker on a free port)",
+        package: "mosquitto",
+        found: mosquitto_found,
+        start: None,
     },
 ];
 
@@ -182,6 +189,35 @@ fn drop_test_databases(url: &str) -> Result<String, String> {
 
 /// Where the browser tests look for Chromium (`web/e2e/global-setup.ts`): `CHROMIUM_PATH`, else
 /// Debian's `/usr/bin/chromium`.
+/// The broker, `mosquitto_ctrl` and the plugin, where Debian puts them (the tests look there
+/// too, or at `ASSETLOG_TEST_MOSQUITTO_PLUGIN`).
+fn mosquitto_found() -> Result<bool, String> {
+    let plugin = match env::var_os("ASSETLOG_TEST_MOSQUITTO_PLUGIN") {
+        Some(path) if Path::new(&path).exists() => true,
+        Some(path) => {
+            return Err(format!(
+                "ASSETLOG_TEST_MOSQUITTO_PLUGIN={} does not exist: point it at \
+                 mosquitto_dynamic_security.so, or unset it to use Debian's",
+                Path::new(&path).display()
+            ));
+        }
+        None => [
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+            "/usr/lib",
+        ]
+        .iter()
+        .any(|dir| {
+            Path::new(dir)
+                .join("mosquitto_dynamic_security.so")
+                .exists()
+        }),
+    };
+    Ok(plugin
+        && Path::new("/usr/sbin/mosquitto").exists()
+        && Path::new("/usr/bin/mosquitto_ctrl").exists())
+}
+
 fn chromium_found() -> Result<bool, String> {
     match env::var_os("CHROMIUM_PATH") {
         Some(path) if Path::new(&path).exists() => Ok(true),
