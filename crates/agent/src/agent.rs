@@ -143,7 +143,10 @@ pub async fn start(config: Config) -> anyhow::Result<Agent> {
         },
         seed_from(config.logger_id.as_str()),
     );
-    let client = Client::new(&config.server_url, config.request_timeout);
+    let mut client = Client::new(&config.server_url, config.request_timeout);
+    if let Some(broker) = &config.mqtt {
+        client = client.over_mqtt(&broker.host, broker.port, config.request_timeout);
+    }
     let mut station = Logger {
         config,
         identity,

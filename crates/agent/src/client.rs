@@ -1,11 +1,12 @@
 //! The logger protocol as the agent speaks it over HTTP: register, heartbeat, and batched ingest,
 //! with every failed answer sorted into a [`CallError`] ([`crate::link`] turns it into the
-//! `Uplink`'s outcome: back off, shrink the batch, register again).
+//! `Uplink`'s outcome: back off, shrink the batch, register again). With `uplink = "mqtt"`,
+//! heartbeats and batches go through the broker instead ([`crate::mqtt`]); registration, and
+//! the empty upload that asks for the watermark after it, stay HTTP.
 
 use std::time::Duration;
 
 use assetlog_core::{IngestAck, IngestRequest, StateChange};
-use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 /// Why a call did not succeed.
@@ -19,6 +20,19 @@ pub enum CallError {
     Refused(u16, String),
     /// 5xx, a timeout, a refused connection: try again later.
     Unavailable(String),
+}
+
+impl CallError {
+    /// The error of an answer with an HTTP `status` other than 2xx.
+    pub fn from_status(status: u16, message: String) -> Self {
+        match status {
+            401 => Self::Unauthorized(message),
+            413 => Self::TooLarge,
+            408 | 429 => Self::Unavailable(format!("{status}: {message}")),
+            400..=499 => Self::Refused(status, message),
+            _ => Self::Unavailable(format!("{status}: {message}")),
+        }
+    }
 }
 
 impl std::fmt::Display for CallError {
@@ -51,6 +65,8 @@ pub fn install_crypto() {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// Where heartbeats and batches go with `uplink = "mqtt"`.
+    mqtt: Option<std::sync::Arc<crate::mqtt::Broker>>,
 }
 
 impl Client {
@@ -67,7 +83,16 @@ impl Client {
         Self {
             http,
             base: base.to_owned(),
+            mqtt: None,
         }
+    }
+
+    /// Heartbeats and batches through the MQTT broker at `host:port` from now on.
+    pub fn over_mqtt(mut self, host: &str, port: u16, timeout: Duration) -> Self {
+        self.mqtt = Some(std::sync::Arc::new(crate::mqtt::Broker::new(
+            host, port, timeout,
+        )));
+        self
     }
 
     pub async fn register(
@@ -83,6 +108,9 @@ impl Client {
         body: &HeartbeatRequest,
         key: Option<&str>,
     ) -> Result<HeartbeatAnswer, CallError> {
+        if let Some(broker) = &self.mqtt {
+            return broker.heartbeat(body, key).await;
+        }
         self.post("/api/v1/device/heartbeat", body, key).await
     }
 
@@ -93,6 +121,11 @@ impl Client {
         events: &[StateChange],
         key: Option<&str>,
     ) -> Result<IngestAck, CallError> {
+        if let Some(broker) = &self.mqtt
+            && !events.is_empty()
+        {
+            return broker.ingest(logger_id, events, key).await;
+        }
         let body = IngestRequest {
             logger_id: logger_id.to_owned(),
             events: events.iter().copied().map(Into::into).collect(),
@@ -125,17 +158,7 @@ impl Client {
             .await
             .map(|b| b.error.message)
             .unwrap_or_else(|_| status.to_string());
-        Err(match status {
-            StatusCode::UNAUTHORIZED => CallError::Unauthorized(message),
-            StatusCode::PAYLOAD_TOO_LARGE => CallError::TooLarge,
-            s if s.is_client_error()
-                && s != StatusCode::REQUEST_TIMEOUT
-                && s != StatusCode::TOO_MANY_REQUESTS =>
-            {
-                CallError::Refused(s.as_u16(), message)
-            }
-            s => CallError::Unavailable(format!("{}: {message}", s.as_u16())),
-        })
+        Err(CallError::from_status(status.as_u16(), message))
     }
 }
 

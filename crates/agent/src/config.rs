@@ -83,7 +83,10 @@ pub struct SimulateArgs {
 /// A validated agent configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the logger registers (always over HTTP), and uploads unless `mqtt` is set.
     pub server_url: String,
+    /// `uplink = "mqtt"`: heartbeats and batches through this broker (`mqtt_url`).
+    pub mqtt: Option<MqttBroker>,
     pub logger_id: LoggerId,
     pub logger_name: Option<String>,
     /// The heartbeat period until the server names its own, which it does in every answer to a
@@ -198,10 +201,19 @@ fn modbus_poll_ms() -> u64 {
     500
 }
 
+/// The broker of `mqtt_url = "mqtt://HOST:PORT"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttBroker {
+    pub host: String,
+    pub port: u16,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     server_url: Option<String>,
+    uplink: Option<String>,
+    mqtt_url: Option<String>,
     logger_id: Option<String>,
     logger_name: Option<String>,
     heartbeat_interval_s: Option<u64>,
@@ -266,6 +278,19 @@ impl Config {
             .server_url
             .ok_or("server_url is missing: the server to report to, e.g. server_url = \"http://10.0.0.5:8080\"")?;
         let server_url = parse_server_url(&server_url)?;
+        let mqtt = match (raw.uplink.as_deref().unwrap_or("http"), raw.mqtt_url) {
+            ("http", None) => None,
+            ("http", Some(_)) => {
+                return Err("mqtt_url is set but uplink is \"http\": add uplink = \"mqtt\" to upload through the broker, or remove mqtt_url".into());
+            }
+            ("mqtt", Some(url)) => Some(parse_mqtt_url(&url)?),
+            ("mqtt", None) => {
+                return Err("uplink = \"mqtt\" needs mqtt_url, the broker, e.g. mqtt_url = \"mqtt://10.0.0.5:1883\"".into());
+            }
+            (other, _) => {
+                return Err(format!("uplink {other:?} must be \"http\" or \"mqtt\""));
+            }
+        };
         let logger_id = raw.logger_id.ok_or(
             "logger_id is missing: this logger's hardware id, e.g. logger_id = \"pi-press-hall-1\"",
         )?;
@@ -309,6 +334,7 @@ impl Config {
         }
         Ok(Self {
             server_url,
+            mqtt,
             logger_id,
             logger_name: raw.logger_name,
             heartbeat_interval: Duration::from_secs(heartbeat),
@@ -322,6 +348,39 @@ impl Config {
             inputs,
         })
     }
+}
+
+/// `mqtt://HOST[:PORT]` (1883 by default).
+pub fn parse_mqtt_url(raw: &str) -> Result<MqttBroker, String> {
+    let url = raw.trim().trim_end_matches('/');
+    if url.starts_with("mqtts://") {
+        return Err(format!(
+            "mqtt_url {raw:?}: this build speaks plain mqtt only, as it speaks plain http; use mqtt:// on a network you trust"
+        ));
+    }
+    let Some(rest) = url.strip_prefix("mqtt://") else {
+        return Err(format!(
+            "mqtt_url {raw:?} must start with mqtt:// (e.g. mqtt://10.0.0.5:1883)"
+        ));
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("mqtt_url {raw:?}: the port must be 1 to 65535"))?;
+            (host, port)
+        }
+        None => (rest, 1883),
+    };
+    if host.is_empty() || host.contains(['/', '@', '?', '#', ':', '[', ']', ' ']) {
+        return Err(format!("mqtt_url {raw:?} has no host (mqtt://HOST:PORT)"));
+    }
+    Ok(MqttBroker {
+        host: host.to_owned(),
+        port,
+    })
 }
 
 /// The server's base URL, without a trailing slash.
@@ -490,6 +549,18 @@ mod tests {
     }
 
     #[test]
+    fn the_mqtt_uplink_names_its_broker() {
+        assert_eq!(parse(MINIMAL).unwrap().mqtt, None);
+        let c = parse(&format!(
+            "{MINIMAL}uplink = \"mqtt\"\nmqtt_url = \"mqtt://broker.plant:1884/\"\n"
+        ))
+        .unwrap();
+        let broker = c.mqtt.unwrap();
+        assert_eq!((broker.host.as_str(), broker.port), ("broker.plant", 1884));
+        assert_eq!(parse_mqtt_url("mqtt://10.0.0.5").unwrap().port, 1883);
+    }
+
+    #[test]
     fn the_example_file_parses() {
         let text = include_str!("../agent.example.toml");
         let c = parse(text).unwrap();
@@ -540,6 +611,13 @@ mod tests {
             ("logger_id = \"a\"", "server_url is missing"),
             ("server_url = \"ftp://x\"\nlogger_id = \"a\"", "must start with http://"),
             ("server_url = \"http://x\"", "logger_id is missing"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"mqtt\"", "needs mqtt_url"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nmqtt_url = \"mqtt://b\"", "uplink is \"http\""),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"udp\"", "must be \"http\" or \"mqtt\""),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"mqtt\"\nmqtt_url = \"mqtts://b\"", "plain mqtt only"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"mqtt\"\nmqtt_url = \"tcp://b\"", "must start with mqtt://"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"mqtt\"\nmqtt_url = \"mqtt://b:0\"", "port must be 1 to 65535"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"mqtt\"\nmqtt_url = \"mqtt://\"", "has no host"),
             ("server_url = \"http://x\"\nlogger_id = \"a b\"", "may only contain"),
             ("server_url = \"http://x\"\nlogger_id = \"a\"\nsurplus = 1", "line 3: unknown field `surplus`"),
             ("server_url = \"http://x\"\nlogger_id = \"a\"\n[[input]]\nkind = \"serial\"\npin = 1",

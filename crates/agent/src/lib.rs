@@ -14,6 +14,7 @@
 //! - [`journal`]: the durable queue (append-only log + atomically replaced floor), crash recovery.
 //! - [`identity`]: the device key and claim code, in a file only the agent's user can read.
 //! - [`client`]: the logger protocol over HTTP (register, heartbeat, ingest) and its errors.
+//! - [`mqtt`]: heartbeats and batches through an MQTT broker instead (`uplink = "mqtt"`).
 //! - [`link`]: the one loop that drives core's `Uplink` with the client, for the agent and the
 //!   simulator alike; each plugs in its [`link::Station`] (key, queue, where it shows its state).
 //! - [`inputs`]: GPIO (gpiocdev), Modbus TCP (tokio-modbus) and simulated inputs.
@@ -28,6 +29,7 @@ pub mod identity;
 pub mod inputs;
 pub mod journal;
 pub mod link;
+pub mod mqtt;
 pub mod simulate;
 pub mod status;
 

@@ -141,11 +141,17 @@ impl Server {
     /// `assetlog serve` with auto enrollment on a port of its choosing over `data_dir`, asking
     /// loggers for a heartbeat every [`SERVER_HEARTBEAT_S`].
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// The same with more `serve` flags (the MQTT broker's, say).
+    pub fn start_with(data_dir: &Path, flags: &[String]) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = data_dir.join(format!("server-{}.log", crate::helpers::unique()));
         let mut child = Command::new(server_bin())
             .args(["serve", "--bind", "127.0.0.1:0", "--enrollment", "auto"])
             .args(["--heartbeat-interval", &SERVER_HEARTBEAT_S.to_string()])
+            .args(flags)
             .arg("--data-dir")
             .arg(data_dir)
             .stdin(Stdio::null())
@@ -258,6 +264,18 @@ impl Server {
                 ),
             }
         }
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, token: &str) -> reqwest::Response {

@@ -11,4 +11,7 @@ mod faults;
 mod heartbeat;
 mod helpers;
 mod modbus;
+#[path = "../../../server/tests/support/mosquitto.rs"]
+mod mosquitto;
+mod mqtt;
 mod simulate;

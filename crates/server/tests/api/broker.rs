@@ -1,164 +1,17 @@
-//! A real Mosquitto (Debian's `mosquitto`) on a free port with its own config, data and
-//! dynamic-security file, and an MQTT client for the tests: a logger, an intruder, an observer.
+//! The test broker (`tests/support/mosquitto.rs`, shared with the agent's tests), and an MQTT
+//! client for the tests: a logger, an intruder, an observer.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,
 };
 use serde_json::Value;
-use tempfile::TempDir;
 use tokio::sync::{mpsc, watch};
 
-/// assetlog's account at the test broker: the dynamic-security admin.
-pub const ADMIN: &str = "assetlog";
-pub const ADMIN_PASSWORD: &str = "broker-admin-secret";
-
-/// Where Debian puts the plugin; `ASSETLOG_TEST_MOSQUITTO_PLUGIN` names another.
-fn plugin() -> PathBuf {
-    if let Some(p) = std::env::var_os("ASSETLOG_TEST_MOSQUITTO_PLUGIN") {
-        return p.into();
-    }
-    [
-        "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
-        "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
-        "/usr/lib/mosquitto_dynamic_security.so",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-    .expect("mosquitto's dynamic-security plugin (apt install mosquitto; `cargo xtask test` does)")
-}
-
-pub struct Broker {
-    pub port: u16,
-    dir: TempDir,
-    child: Option<Child>,
-}
-
-impl Broker {
-    /// A broker with dynamic security: no anonymous clients, assetlog's account the admin.
-    pub fn start() -> Self {
-        Self::start_with(false)
-    }
-
-    /// `anonymous`: a broker that lets anyone in (and has no dynamic security).
-    pub fn start_with(anonymous: bool) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dynsec = dir.path().join("dynsec.json");
-        let mut config = format!(
-            "listener {port} 127.0.0.1\n\
-             persistence true\n\
-             persistence_location {}/\n\
-             max_queued_messages 100000\n\
-             max_inflight_messages 100\n\
-             max_packet_size 262144\n\
-             log_dest stderr\n\
-             user {}\n\
-             log_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
-            dir.path().display(),
-            // As root it would switch to `mosquitto`, who cannot read this temp dir.
-            std::env::var("USER").unwrap_or_else(|_| "root".into()),
-        );
-        if anonymous {
-            config.push_str("allow_anonymous true\n");
-        } else {
-            let status = Command::new("mosquitto_ctrl")
-                .args(["dynsec", "init"])
-                .arg(&dynsec)
-                .args([ADMIN, ADMIN_PASSWORD])
-                .stdout(Stdio::null())
-                .status()
-                .expect("mosquitto_ctrl runs (apt install mosquitto)");
-            assert!(status.success(), "dynsec init");
-            config.push_str(&format!(
-                "allow_anonymous false\nplugin {}\nplugin_opt_config_file {}\n",
-                plugin().display(),
-                dynsec.display()
-            ));
-        }
-        std::fs::write(dir.path().join("mosquitto.conf"), config).expect("config");
-        let mut broker = Self {
-            port,
-            dir,
-            child: None,
-        };
-        broker.run();
-        broker
-    }
-
-    /// Starts the broker process and returns once it listens (its log says so).
-    fn run(&mut self) {
-        let mut child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(self.dir.path().join("mosquitto.conf"))
-            .stdout(Stdio::null())
-            // Its log, on stderr: unbuffered, where stdout to a pipe would hold it back.
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("mosquitto starts (apt install mosquitto)");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        loop {
-            let line = lines
-                .next()
-                .and_then(Result::ok)
-                .expect("mosquitto said it runs");
-            if line.contains("running") {
-                break;
-            }
-            assert!(!line.contains("Error"), "mosquitto: {line}");
-        }
-        // Keep reading its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        self.child = Some(child);
-    }
-
-    /// Stops the broker the way `systemctl stop` does (it saves its persistence), then starts it
-    /// again on the same port and data.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.run();
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-
-    /// A file with assetlog's broker password, for `--mqtt-password-file`.
-    pub fn password_file(&self) -> PathBuf {
-        let path = self.dir.path().join("assetlog-password");
-        std::fs::write(&path, format!("{ADMIN_PASSWORD}\n")).expect("password file");
-        path
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+#[path = "../support/mosquitto.rs"]
+mod mosquitto;
+pub use mosquitto::*;
 
 /// Points a server's configuration at the broker, as assetlog's admin account.
 pub fn configure(
@@ -170,20 +23,6 @@ pub fn configure(
     config.mqtt_username = Some(ADMIN.into());
     config.mqtt_password_file = Some(broker.password_file());
     config.mqtt_client_id = Some(client_id.into());
-}
-
-/// The same as `serve` flags.
-pub fn flags(broker: &Broker, client_id: &str) -> Vec<String> {
-    vec![
-        "--mqtt-url".into(),
-        broker.url(),
-        "--mqtt-username".into(),
-        ADMIN.into(),
-        "--mqtt-password-file".into(),
-        broker.password_file().display().to_string(),
-        "--mqtt-client-id".into(),
-        client_id.into(),
-    ]
 }
 
 /// A message a peer received.
