@@ -180,6 +180,10 @@ impl Broker {
             .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES)
             .set_credentials(logger_id, key);
         let (client, mut eventloop) = AsyncClient::new(options, 16);
+        // Without it, Nagle's algorithm holds a small message back for the ACK of the one before.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let (ack, error) = (topic(logger_id, "ack"), topic(logger_id, "error"));
         for t in [&ack, &error] {
             client

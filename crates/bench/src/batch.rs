@@ -103,7 +103,7 @@ fn fitting_batch(wanted: usize, id_len: usize) -> usize {
 }
 
 /// Compact JSON by hand: serde would build the same bytes slower, on the CPU the server needs.
-fn batch_body(logger_id: &str, first_seq: u64, size: usize, ts: i64) -> String {
+pub(crate) fn batch_body(logger_id: &str, first_seq: u64, size: usize, ts: i64) -> String {
     let mut body = String::with_capacity(64 + size * 60);
     let _ = write!(body, r#"{{"logger_id":"{logger_id}","events":["#);
     for seq in first_seq..first_seq + size as u64 {

@@ -54,15 +54,15 @@ struct SenderLog {
 }
 
 /// One message as a client saw it.
-struct Delivery {
-    ts: i64,
-    pin: u8,
-    at: Instant,
+pub(crate) struct Delivery {
+    pub ts: i64,
+    pub pin: u8,
+    pub at: Instant,
 }
 
-struct ClientLog {
-    deliveries: Vec<Delivery>,
-    errors: Errors,
+pub(crate) struct ClientLog {
+    pub deliveries: Vec<Delivery>,
+    pub errors: Errors,
 }
 
 #[derive(Deserialize)]
@@ -312,12 +312,12 @@ async fn sender(
 
 /// A small read buffer: tungstenite zero-fills the free part of its read buffer (128 KiB by
 /// default) before every read, which made that memset a quarter of the client's CPU.
-fn socket_config() -> WebSocketConfig {
+pub(crate) fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(READ_BUFFER)
 }
 
 /// Now in epoch ms, but at least one ms after any time handed out before: times stay unique.
-fn unique_ts(last: &AtomicI64) -> i64 {
+pub(crate) fn unique_ts(last: &AtomicI64) -> i64 {
     let now = now_ms();
     let prev = last
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |prev| {
@@ -327,7 +327,7 @@ fn unique_ts(last: &AtomicI64) -> i64 {
     now.max(prev + 1)
 }
 
-async fn client(
+pub(crate) async fn client(
     mut socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -376,7 +376,7 @@ async fn client(
 }
 
 /// A state change of one of our loggers, or None for anything else.
-fn parse(text: &str, prefix: &str, at: Instant) -> Option<Delivery> {
+pub(crate) fn parse(text: &str, prefix: &str, at: Instant) -> Option<Delivery> {
     let message: LiveMessage<'_> = serde_json::from_str(text).ok()?;
     if message.kind != "asset_state_change" || !message.logger_id?.starts_with(prefix) {
         return None;

@@ -34,6 +34,8 @@
 //! - [`single`], [`batch`], [`live`]: the scenarios.
 //! - [`history`]: analytics over a long history (not part of `all`).
 //! - [`drain`]: a Linux agent delivering a queued backlog (not part of `all`).
+//! - [`mqtt`]: loggers through a Mosquitto the bench starts (not part of `all`; the broker is
+//!   the server's test broker, `crates/server/tests/support/mosquitto.rs`).
 //! - [`report`]: measurement windows, CPU time, histograms and the markdown tables.
 
 mod alerts;
@@ -42,6 +44,9 @@ mod client;
 mod drain;
 mod history;
 mod live;
+#[path = "../../server/tests/support/mosquitto.rs"]
+mod mosquitto;
+mod mqtt;
 mod report;
 mod single;
 mod target;
@@ -68,6 +73,8 @@ enum Scenario {
     Drain,
     /// Not part of `all`: how late alerts are, and what rules cost ingestion (alerts.rs).
     Alerts,
+    /// Not part of `all`: loggers publishing through a Mosquitto the bench starts (mqtt.rs).
+    Mqtt,
 }
 
 /// Load generator for the assetlog server (loopback only).
@@ -147,6 +154,9 @@ pub struct Cli {
     /// `alerts`: rules active while ingestion is measured. Default 500.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10000))]
     alert_rules: u32,
+    /// `mqtt`: loggers publishing batches at once, each waiting for its ack. Default 100.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    mqtt_loggers: u32,
     /// Worker threads of the client's runtime. Default: one per CPU.
     #[arg(long)]
     threads: Option<usize>,
@@ -186,7 +196,21 @@ fn main() -> ExitCode {
 
 /// Runs the chosen scenarios; `Ok(false)` when the run saw errors.
 async fn run(cli: &Cli) -> anyhow::Result<bool> {
-    let mut target = Target::prepare(cli).await?;
+    // The `mqtt` scenario's broker, started before the server that connects to it.
+    let broker = if cli.scenario == Scenario::Mqtt {
+        anyhow::ensure!(
+            cli.url.is_none() && cli.replicas == 1,
+            "mqtt starts its own broker and one server: no --url, no --replicas"
+        );
+        Some(mosquitto::Broker::start())
+    } else {
+        None
+    };
+    let flags = broker
+        .as_ref()
+        .map(|b| mosquitto::flags(b, "assetlog-bench"))
+        .unwrap_or_default();
+    let mut target = Target::prepare(cli, &flags).await?;
     println!(
         "# assetlog-bench\n\nserver: {}; {} CPUs; client threads: {}; warm-up {} s, measured {} s\n",
         target.describe(),
@@ -233,6 +257,19 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
     };
     let mut outcomes: Vec<Outcome> = Vec::new();
     for scenario in scenarios {
+        if let (Scenario::Mqtt, Some(broker)) = (scenario, &broker) {
+            let params = mqtt::Params {
+                loggers: cli.mqtt_loggers,
+                batch: cli.batch_size as usize,
+                rate: cli.rate,
+                live_loggers: cli.live_loggers,
+            };
+            for outcome in mqtt::run(&mut target, broker, params, cli.timing()).await? {
+                println!("{}", outcome.table());
+                outcomes.push(outcome);
+            }
+            continue;
+        }
         let outcome = match scenario {
             Scenario::Single => single::run(&mut target, cli.connections, cli.timing()).await?,
             Scenario::Batch => {
@@ -248,7 +285,8 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             | Scenario::All
             | Scenario::History
             | Scenario::Drain
-            | Scenario::Alerts => {
+            | Scenario::Alerts
+            | Scenario::Mqtt => {
                 live::run(
                     &mut target,
                     live::Params {

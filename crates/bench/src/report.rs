@@ -47,6 +47,8 @@ pub struct CpuUse {
     pub wall: f64,
     pub client: f64,
     pub server: Option<f64>,
+    /// A broker between them, when the scenario runs one (`mqtt`).
+    pub broker: Option<f64>,
     /// The whole machine's busy CPU seconds; what client and server do not account for is some
     /// other process (a build, say) that made the numbers worse.
     pub machine: Option<f64>,
@@ -55,7 +57,7 @@ pub struct CpuUse {
 impl CpuUse {
     /// CPU seconds used by processes other than client and server, when it can be known.
     pub fn others(&self) -> Option<f64> {
-        Some(self.machine? - self.client - self.server?)
+        Some(self.machine? - self.client - self.server? - self.broker.unwrap_or(0.0))
     }
 }
 
@@ -71,6 +73,7 @@ pub async fn cpu_over(window: Window, target: &Target) -> CpuUse {
         wall: t0.elapsed().as_secs_f64(),
         client: client1 - client0,
         server: server0.zip(server1).map(|(a, b)| b - a),
+        broker: None,
         machine: machine0.zip(machine1).map(|(a, b)| b - a),
     }
 }

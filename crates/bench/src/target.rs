@@ -53,6 +53,8 @@ pub struct Target {
 pub struct Logger {
     pub id: String,
     pub key: HeaderValue,
+    /// The device key itself (the logger's broker password).
+    pub secret: String,
 }
 
 /// Counters read from `/metrics`.
@@ -67,7 +69,8 @@ pub struct Counters {
 }
 
 impl Target {
-    pub async fn prepare(cli: &Cli) -> anyhow::Result<Self> {
+    /// Starts the servers (with `flags` beside the bench's own) or reaches `--url`, and signs in.
+    pub async fn prepare(cli: &Cli, flags: &[String]) -> anyhow::Result<Self> {
         let (addrs, children) = match &cli.url {
             Some(url) => (vec![parse_loopback_url(url)?], Vec::new()),
             None => {
@@ -83,7 +86,7 @@ impl Target {
                 let mut children = Vec::new();
                 for _ in 0..cli.replicas {
                     let (addr, child) =
-                        start_server(bin.clone(), cli.database_url.as_deref()).await?;
+                        start_server(bin.clone(), cli.database_url.as_deref(), flags).await?;
                     addrs.push(addr);
                     children.push(child);
                 }
@@ -170,6 +173,7 @@ impl Target {
             loggers.push(Logger {
                 id,
                 key: bearer(&key)?,
+                secret: key,
             });
         }
         Ok(loggers)
@@ -330,6 +334,7 @@ fn parse_loopback_url(url: &str) -> anyhow::Result<SocketAddr> {
 async fn start_server(
     bin: PathBuf,
     database_url: Option<&str>,
+    flags: &[String],
 ) -> anyhow::Result<(SocketAddr, ServerChild)> {
     ensure!(
         bin.is_file(),
@@ -355,6 +360,7 @@ async fn start_server(
             "--data-dir",
         ])
         .arg(data.path())
+        .args(flags)
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -55,7 +55,7 @@ use topics::{Inbound, Outbound};
 const WORKERS: usize = 16;
 
 /// The largest message assetlog reads; a batch of 1,000 events is about 70 kB. Keep the broker's
-/// `message_size_limit` at or below it (docs/MQTT.md): a larger message would end the connection.
+/// `max_packet_size` at or below it (docs/MQTT.md): a larger message would end the connection.
 const MAX_INCOMING_BYTES: usize = 1 << 20;
 
 /// How long a start waits for the broker, and a control request for its answer.
@@ -149,6 +149,14 @@ impl Settings {
         }
         Ok(options)
     }
+}
+
+/// Answers and acknowledgements leave at once: with Nagle's algorithm, a small answer waits for
+/// the broker's ACK of the one before (tens of ms at each end).
+fn no_delay() -> rumqttc::NetworkOptions {
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network
 }
 
 fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
@@ -249,7 +257,8 @@ impl Link {
             .set_clean_session(false)
             .set_manual_acks(true)
             .set_inflight(200);
-        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        eventloop.set_network_options(no_delay());
         let link = Arc::new(Self {
             client,
             settings,

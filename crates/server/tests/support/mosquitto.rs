@@ -1,8 +1,8 @@
 //! A real Mosquitto (Debian's `mosquitto`) on a free port with its own config, data and
-//! dynamic-security file, for the tests of the server's and the agent's MQTT (each includes this
-//! file by path).
+//! dynamic-security file, for the tests of the server's and the agent's MQTT and for the bench's
+//! `mqtt` scenario (each includes this file by path).
 
-// Each test crate uses part of it (the agent's tests do not restart the broker).
+// Each includer uses part of it (the agent's tests do not restart the broker, say).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -58,6 +58,7 @@ impl Broker {
              max_queued_messages 100000\n\
              max_inflight_messages 100\n\
              max_packet_size 262144\n\
+             set_tcp_nodelay true\n\
              log_dest stderr\n\
              user {}\n\
              log_type error\nlog_type warning\nlog_type notice\nlog_type information\n",
@@ -142,6 +143,11 @@ impl Broker {
         let path = self.dir.path().join("assetlog-password");
         std::fs::write(&path, format!("{ADMIN_PASSWORD}\n")).expect("password file");
         path
+    }
+
+    /// The broker process, while it runs (the bench reads its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn dir(&self) -> &Path {
