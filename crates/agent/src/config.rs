@@ -352,7 +352,7 @@ impl Config {
 
 /// `mqtt://HOST[:PORT]` (1883 by default).
 pub fn parse_mqtt_url(raw: &str) -> Result<MqttBroker, String> {
-    let url = raw.trim().trim_end_matches('/');
+    let url = raw.trim();
     if url.starts_with("mqtts://") {
         return Err(format!(
             "mqtt_url {raw:?}: this build speaks plain mqtt only, as it speaks plain http; use mqtt:// on a network you trust"
@@ -363,6 +363,7 @@ pub fn parse_mqtt_url(raw: &str) -> Result<MqttBroker, String> {
             "mqtt_url {raw:?} must start with mqtt:// (e.g. mqtt://10.0.0.5:1883)"
         ));
     };
+    let rest = rest.trim_end_matches('/');
     let (host, port) = match rest.rsplit_once(':') {
         Some((host, port)) => {
             let port = port
