@@ -78,10 +78,17 @@ impl Broker {
         key: Option<&str>,
     ) -> Result<HeartbeatAnswer, CallError> {
         let payload = serde_json::to_vec(body).expect("a heartbeat serialises");
+        // At most once: a heartbeat is news only now, so the broker keeps none for later.
         let answer = self
-            .call(&body.logger_id, key, "heartbeat", payload, |ack| {
-                ack.get("status").is_some()
-            })
+            .call(
+                &body.logger_id,
+                key,
+                "heartbeat",
+                QoS::AtMostOnce,
+                payload,
+                None,
+                |ack| ack.get("status").is_some(),
+            )
             .await?;
         serde_json::from_value(answer)
             .map_err(|e| CallError::Unavailable(format!("an unreadable heartbeat answer: {e}")))
@@ -101,22 +108,32 @@ impl Broker {
         };
         let payload = serde_json::to_vec(&body).expect("a batch serialises");
         let answer = self
-            .call(logger_id, key, "events", payload, |ack| {
-                ack.get("last_seq").and_then(Value::as_u64) == Some(last)
-            })
+            .call(
+                logger_id,
+                key,
+                "events",
+                QoS::AtLeastOnce,
+                payload,
+                Some(last),
+                |ack| ack.get("last_seq").and_then(Value::as_u64) == Some(last),
+            )
             .await?;
         serde_json::from_value(answer)
             .map_err(|e| CallError::Unavailable(format!("an unreadable ack: {e}")))
     }
 
     /// Publishes `payload` on the logger's `kind` topic and waits for the ack that `answers` it,
-    /// or an error.
+    /// or the error that names the same `last_seq` (none for a heartbeat): an answer to an
+    /// earlier message is not this one's.
+    #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
         logger_id: &str,
         key: Option<&str>,
         kind: &str,
+        qos: QoS,
         payload: Vec<u8>,
+        last_seq: Option<u64>,
         answers: impl Fn(&Value) -> bool,
     ) -> Result<Value, CallError> {
         let key = key.unwrap_or_default();
@@ -138,7 +155,7 @@ impl Broker {
         }
         if let Err(e) = session
             .client
-            .publish(topic(logger_id, kind), QoS::AtLeastOnce, false, payload)
+            .publish(topic(logger_id, kind), qos, false, payload)
             .await
         {
             *slot = None;
@@ -156,7 +173,12 @@ impl Broker {
                 }
                 Ok(Some(Answer::Ack(ack))) if answers(&ack) => return Ok(ack),
                 Ok(Some(Answer::Ack(_))) => {}
-                Ok(Some(Answer::Error(error))) => return Err(refusal(&error)),
+                Ok(Some(Answer::Error(error)))
+                    if error.get("last_seq").and_then(Value::as_u64) == last_seq =>
+                {
+                    return Err(refusal(&error));
+                }
+                Ok(Some(Answer::Error(_))) => {}
                 Ok(closed) => {
                     let why = match closed {
                         Some(Answer::Closed(why)) => why,

@@ -208,7 +208,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
     };
     let flags = broker
         .as_ref()
-        .map(|b| mosquitto::flags(b, "assetlog-bench"))
+        .map(|b| mosquitto::flags(b, "assetlog@bench"))
         .unwrap_or_default();
     let mut target = Target::prepare(cli, &flags).await?;
     println!(

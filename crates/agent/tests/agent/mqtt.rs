@@ -35,7 +35,7 @@ async fn over_mqtt_every_event_arrives_once_in_order_with_its_own_time() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(
         &dir.path().join("server"),
-        &mosquitto::flags(&broker, "assetlog-agent-test"),
+        &mosquitto::flags(&broker, "assetlog@agent-test"),
     );
     let token = server.signup().await;
     let home = dir.path().join("agent");
@@ -67,7 +67,7 @@ async fn events_published_while_assetlog_is_down_for_30_s_arrive_once_when_it_is
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let server_dir = dir.path().join("server");
-    let flags = mosquitto::flags(&broker, "assetlog-away");
+    let flags = mosquitto::flags(&broker, "assetlog@away");
     let server = Server::start_with(&server_dir, &flags);
     let token = server.signup().await;
     let home = dir.path().join("agent");

@@ -63,10 +63,12 @@ pub fn create_logger(logger_id: &str, key: &str) -> Vec<Value> {
     }
     vec![
         json!({"command": "createRole", "rolename": role, "acls": acls}),
+        // Bound to its id as client id too: no logger takes another client's session.
         json!({
             "command": "createClient",
             "username": logger_id,
             "password": key,
+            "clientid": logger_id,
             "roles": [{"rolename": role}],
         }),
     ]
@@ -76,8 +78,12 @@ pub fn get_client(username: &str) -> Vec<Value> {
     vec![json!({"command": "getClient", "username": username})]
 }
 
+/// A logger client's new key (and its client id, for a client made before it was bound to one).
 pub fn set_password(logger_id: &str, key: &str) -> Vec<Value> {
-    vec![json!({"command": "setClientPassword", "username": logger_id, "password": key})]
+    vec![
+        json!({"command": "setClientPassword", "username": logger_id, "password": key}),
+        json!({"command": "setClientId", "username": logger_id, "clientid": logger_id}),
+    ]
 }
 
 /// Commands that remove a logger's client (which disconnects it) and its role.
@@ -143,6 +149,10 @@ mod tests {
             topic.starts_with("assetlog/v1/L1/") && !topic.contains(['+', '#'])
         }));
         assert_eq!(commands[1]["roles"][0]["rolename"], "assetlog-logger-L1");
+        assert_eq!(
+            commands[1]["clientid"], "L1",
+            "only under its own client id"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use assetlog_core::LoggerId;
 use assetlog_core::wire::{IngestAck, ObjectOnly, WireEvent};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Outgoing,
-    Packet, Publish, QoS, Transport,
+    Packet, Publish, QoS, SubscribeReasonCode, Transport,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,9 +54,14 @@ use topics::{Inbound, Outbound};
 /// batches are stored in the order it sent them; different loggers' share group commits.
 const WORKERS: usize = 16;
 
-/// The largest message assetlog reads; a batch of 1,000 events is about 70 kB. Keep the broker's
-/// `max_packet_size` at or below it (docs/MQTT.md): a larger message would end the connection.
-const MAX_INCOMING_BYTES: usize = 1 << 20;
+/// The largest message assetlog takes; a batch of 1,000 events is about 70 kB. A larger one is
+/// refused on the error topic (`body_too_large`), as HTTP refuses a larger body.
+const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// The largest packet assetlog reads off the connection: MQTT's own limit, so that no message a
+/// broker delivers can end the connection (and come again at every reconnect, holding up all
+/// behind it). The broker's `max_packet_size` keeps them smaller (docs/MQTT.md).
+const MAX_PACKET_BYTES: usize = 268_435_455;
 
 /// How long a start waits for the broker, and a control request for its answer.
 const BROKER_WAIT: Duration = Duration::from_secs(10);
@@ -115,8 +120,18 @@ impl Settings {
         }
         let client_id = match &config.mqtt_client_id {
             Some(id) => id.clone(),
-            None => format!("assetlog-{}", hostname()),
+            None => format!("assetlog@{}", hostname()),
         };
+        // Each logger's broker client may connect only under its own id as client id; a server
+        // client id that could be a logger's would let that logger take the server's session
+        // (its subscription and everything queued for it).
+        if LoggerId::parse(&client_id).is_ok() {
+            bail!(
+                "--mqtt-client-id {client_id:?} could be a logger's id, and a logger registered \
+                 under it could take over this server's session at the broker: use an id with a \
+                 character logger ids cannot have, such as @ (the default is assetlog@<hostname>)"
+            );
+        }
         Ok(Some(Self {
             host,
             port,
@@ -138,7 +153,7 @@ impl Settings {
         let mut options = MqttOptions::new(client_id, &self.host, self.port);
         options
             .set_keep_alive(Duration::from_secs(30))
-            .set_max_packet_size(MAX_INCOMING_BYTES, MAX_INCOMING_BYTES);
+            .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
         if credentials && let Some(user) = &self.username {
             options.set_credentials(user, self.password.clone().unwrap_or_default());
         }
@@ -219,7 +234,24 @@ pub struct Link {
     /// Control requests waiting for their answer, by correlation.
     control: std::sync::Mutex<HashMap<String, oneshot::Sender<Vec<Value>>>>,
     next_request: AtomicU64,
+    /// The newest broker change asked for each logger (by number): an older one that is still
+    /// retrying gives up, so a rotated key never comes back.
+    changes: std::sync::Mutex<HashMap<String, u64>>,
 }
+
+/// What a logger's broker client is to become.
+#[derive(Clone)]
+enum Change {
+    Key(String),
+    Removed,
+}
+
+/// How long a registration, rotation or deletion waits for the broker before it is answered;
+/// the change goes on being tried after that.
+const CHANGE_WAIT: Duration = Duration::from_secs(2);
+
+/// Tries of a broker change before it is given up (about ten minutes of backoff).
+const CHANGE_TRIES: u32 = 25;
 
 /// What `connect` hands to `run`: the messages received, and the task reading the connection.
 pub struct Receiving {
@@ -264,6 +296,7 @@ impl Link {
             settings,
             control: Default::default(),
             next_request: AtomicU64::new(1),
+            changes: Default::default(),
         });
         let (messages_tx, messages) = mpsc::unbounded_channel();
         let (first_tx, mut first) = watch::channel(None);
@@ -282,31 +315,80 @@ impl Link {
     }
 }
 
-/// After a registration with its key, or a new key: the logger's broker client gets it. A
-/// failure is logged, not returned: the logger's HTTP request is answered all the same, and its
-/// next registration (the agent registers again when the broker refuses it) tries again.
+/// After a registration with its key, or a new key: the logger's broker client gets it. The
+/// request waits for that at most [`CHANGE_WAIT`], then is answered all the same (a device must
+/// not lose its new key to a slow broker); the change goes on being tried with backoff until it
+/// is made or a newer change for the logger comes. Until then an old key may still open the
+/// broker; failures are logged.
 pub async fn keyed(state: &AppState, logger_id: &str, key: &str) {
-    let Some(link) = &state.mqtt else { return };
-    let Ok(id) = LoggerId::parse(logger_id) else {
-        return;
-    };
-    if let Err(e) = link.provision(&id, key).await {
-        tracing::warn!(logger = %logger_id, error = %format!("{e:#}"), "cannot give the logger its broker client");
-    }
+    change(state, logger_id, Change::Key(key.to_owned())).await;
 }
 
-/// After a logger is deleted (by an admin, or unclaimed and expired): its broker client goes.
+/// After a logger is deleted (by an admin, or unclaimed and expired): its broker client goes,
+/// tried as [`keyed`] is.
 pub async fn removed(state: &AppState, logger_id: &str) {
+    change(state, logger_id, Change::Removed).await;
+}
+
+async fn change(state: &AppState, logger_id: &str, change: Change) {
     let Some(link) = &state.mqtt else { return };
-    if let Err(e) = link.deprovision(logger_id).await {
-        tracing::warn!(logger = %logger_id, error = %format!("{e:#}"), "cannot remove the logger's broker client");
+    if !link.manages_clients() {
+        return;
     }
+    let number = link.next_request.fetch_add(1, Ordering::Relaxed);
+    link.changes
+        .lock()
+        .expect("not poisoned")
+        .insert(logger_id.to_owned(), number);
+    let task = tokio::spawn(
+        link.clone()
+            .keep_trying(logger_id.to_owned(), number, change),
+    );
+    let _ = tokio::time::timeout(CHANGE_WAIT, task).await;
 }
 
 impl Link {
     /// Whether assetlog keeps the loggers' broker clients (not with `--mqtt-trust-broker`).
     pub fn manages_clients(&self) -> bool {
         !self.settings.trust_broker
+    }
+
+    /// Tries `change` until it is made, given up, or replaced by a newer one for the logger.
+    async fn keep_trying(self: Arc<Self>, logger_id: String, number: u64, change: Change) {
+        let latest = |link: &Self| {
+            link.changes.lock().expect("not poisoned").get(&logger_id) == Some(&number)
+        };
+        for attempt in 0..CHANGE_TRIES {
+            if !latest(&self) {
+                return;
+            }
+            let outcome = match (&change, LoggerId::parse(&logger_id)) {
+                (Change::Key(key), Ok(id)) => self.provision(&id, key).await,
+                (Change::Key(_), Err(_)) => return,
+                (Change::Removed, _) => self.deprovision(&logger_id).await,
+            };
+            let what = match change {
+                Change::Key(_) => "cannot give the logger its broker client",
+                Change::Removed => "cannot remove the logger's broker client",
+            };
+            match outcome {
+                Ok(()) => {
+                    let mut changes = self.changes.lock().expect("not poisoned");
+                    if changes.get(&logger_id) == Some(&number) {
+                        changes.remove(&logger_id);
+                    }
+                    return;
+                }
+                Err(e) if attempt == 0 || attempt.is_power_of_two() => {
+                    tracing::warn!(logger = %logger_id, error = %format!("{e:#}"), attempt, "{what}; trying again");
+                }
+                Err(_) => {}
+            }
+            // A backoff between tries, not a wait for something to happen.
+            let pause = Duration::from_millis(250u64 << attempt.min(7));
+            tokio::time::sleep(pause).await;
+        }
+        tracing::error!(logger = %logger_id, "gave up changing the logger's broker client: its next registration with its key tries again");
     }
 
     /// Makes (or updates) the broker client of a logger with its device key, so it may publish
@@ -437,9 +519,13 @@ impl Link {
                 QoS::AtMostOnce,
             ));
         }
-        if let Err(e) = self.client.try_subscribe_many(topics) {
-            tracing::warn!(error = %e, "cannot subscribe to the loggers' topics");
-        }
+        // Beside the poller, which must go on reading while the request queue has no room.
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.subscribe_many(topics).await {
+                tracing::warn!(error = %e, "cannot subscribe to the loggers' topics");
+            }
+        });
     }
 }
 
@@ -509,7 +595,7 @@ async fn control_alone(
     }
     let body = json!({ "commands": commands }).to_string();
     let mut options = settings
-        .options(&format!("{}-setup", settings.client_id), true)
+        .options(&format!("{}/setup", settings.client_id), true)
         .map_err(|e| Refusal::Connect(format!("{e:#}")))?;
     options.set_clean_session(true);
     let (client, mut eventloop) = AsyncClient::new(options, 8);
@@ -577,7 +663,7 @@ enum Refusal {
 
 /// Whether the broker lets a client in without credentials.
 async fn anonymous_allowed(settings: &Settings) -> anyhow::Result<bool> {
-    let id = format!("assetlog-probe-{}", crate::secrets::new_secret(""));
+    let id = format!("assetlog@probe-{}", crate::secrets::new_secret(""));
     let options = settings.options(&id[..id.len().min(23)], false)?;
     let (client, mut eventloop) = AsyncClient::new(options, 4);
     let outcome = tokio::time::timeout(BROKER_WAIT, eventloop.poll()).await;
@@ -628,7 +714,23 @@ async fn poll(
                 }
                 failures = 0;
                 link.subscribe();
-                first.send_if_modified(|f| f.is_none() && f.replace(Ok(())).is_none());
+            }
+            // The answer to `subscribe` (the only SUBSCRIBE this connection sends): connected
+            // for good only once the broker lets assetlog read the loggers' topics.
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let outcome = if ack.return_codes.contains(&SubscribeReasonCode::Failure) {
+                    let why = format!(
+                        "the broker refused assetlog's subscriptions to the loggers' topics \
+                         ({:?}): its account must be allowed to subscribe to \
+                         $share/assetlog/assetlog/v1/+/events and .../heartbeat",
+                        ack.return_codes
+                    );
+                    tracing::error!("{why}");
+                    Err(why)
+                } else {
+                    Ok(())
+                };
+                first.send_if_modified(|f| f.is_none() && f.replace(outcome).is_none());
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 if publish.topic == dynsec::RESPONSE {
@@ -705,8 +807,14 @@ pub async fn run(state: AppState, link: Arc<Link>, receiving: Receiving) {
     drop(messages);
     drop(workers);
     drop(acks_tx);
-    let _ = acker.await;
-    let _ = link.client.disconnect().await;
+    // Bounded: with the broker away, acknowledgements cannot leave (they come again anyway).
+    if tokio::time::timeout(Duration::from_secs(5), acker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("could not acknowledge everything to the MQTT broker before stopping");
+    }
+    let _ = link.client.try_disconnect();
     if tokio::time::timeout(Duration::from_secs(2), poller)
         .await
         .is_err()
@@ -767,17 +875,25 @@ pub async fn handle(state: &AppState, publish: &Publish) -> Option<(String, Stri
         }
     };
     state.metrics.mqtt_messages.inc();
-    let answered = match kind {
-        Inbound::Events => events(state, &logger_id, &publish.payload).await,
-        Inbound::Heartbeat => heartbeat(state, &logger_id, &publish.payload)
-            .await
-            .map(|c| {
+    let payload = &publish.payload;
+    let answered = if payload.len() > MAX_MESSAGE_BYTES {
+        Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("messages are limited to {MAX_MESSAGE_BYTES} bytes"),
+        ))
+    } else {
+        match kind {
+            Inbound::Events => events(state, &logger_id, payload).await,
+            Inbound::Heartbeat => heartbeat(state, &logger_id, payload).await.map(|c| {
                 json!({
                     "status": c.status,
                     "heartbeat_interval_s": c.heartbeat_interval_s,
                     "server_time": c.server_time,
                 })
             }),
+        }
+        .map_err(ApiError::from)
     };
     match answered {
         Ok(answer) => Some((
@@ -786,17 +902,31 @@ pub async fn handle(state: &AppState, publish: &Publish) -> Option<(String, Stri
         )),
         Err(e) => {
             state.metrics.mqtt_refused.inc();
-            let body = error_body(e);
+            let last_seq = (kind == Inbound::Events)
+                .then(|| last_seq_of(payload))
+                .flatten();
+            let body = error_body(e, last_seq);
             tracing::debug!(logger = %logger_id, error = %body, "refused a logger's MQTT message");
             Some((topics::outbound(logger_id.as_str(), Outbound::Error), body))
         }
     }
 }
 
-/// `{error: {code, message, status}}`, `status` being what HTTP would have answered: 4xx means
-/// the message will never be taken as it is, 429 and 5xx that it may be later.
-fn error_body(e: IngestError) -> String {
-    let (status, code, message) = match ApiError::from(e) {
+/// The highest seq a refused batch names, if it can be read: the logger matches the error to its
+/// batch by it, as it matches an ack.
+fn last_seq_of(payload: &[u8]) -> Option<u64> {
+    let body: Value = serde_json::from_slice(payload).ok()?;
+    body.get("events")?
+        .as_array()?
+        .iter()
+        .filter_map(|e| e.get("seq")?.as_u64())
+        .max()
+}
+
+/// `{error: {code, message, status}, last_seq?}`, `status` being what HTTP would have answered:
+/// 4xx means the message will never be taken as it is, 429 and 5xx that it may be later.
+fn error_body(e: ApiError, last_seq: Option<u64>) -> String {
+    let (status, code, message) = match e {
         ApiError::Client {
             status,
             code,
@@ -813,7 +943,11 @@ fn error_body(e: IngestError) -> String {
             (500, "internal", "internal error".to_owned())
         }
     };
-    json!({"error": {"code": code, "message": message, "status": status}}).to_string()
+    let mut body = json!({"error": {"code": code, "message": message, "status": status}});
+    if let Some(last) = last_seq {
+        body["last_seq"] = json!(last);
+    }
+    body.to_string()
 }
 
 /// The events topic's body: `POST /api/v1/ingest`'s, its `logger_id` optional (the topic names it).

@@ -49,7 +49,8 @@ pub async fn try_connect(
     credentials: Option<(&str, &str)>,
 ) -> Result<Peer, ConnectReturnCode> {
     let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
-    options.set_max_packet_size(1 << 20, 1 << 20);
+    // Beyond assetlog's 1 MiB, to send it a message it must refuse.
+    options.set_max_packet_size(4 << 20, 4 << 20);
     options.set_keep_alive(Duration::from_secs(30));
     if let Some((user, password)) = credentials {
         options.set_credentials(user, password);
@@ -114,7 +115,7 @@ impl Peer {
 
     /// A logger: its own credentials, its ack and error topics subscribed.
     pub async fn logger(port: u16, logger_id: &str, key: &str) -> Self {
-        let mut peer = Self::connect(port, &format!("test-{logger_id}"), logger_id, key).await;
+        let mut peer = Self::connect(port, logger_id, logger_id, key).await;
         for topic in ["ack", "error"] {
             peer.subscribe(&format!("assetlog/v1/{logger_id}/{topic}"))
                 .await;
@@ -161,6 +162,14 @@ impl Peer {
             .await
             .expect("a message within 20 s")
             .expect("the connection is open")
+    }
+
+    /// Waits until the broker has closed this peer's connection (within 20 s).
+    pub async fn closed(&mut self) {
+        let closed = async { while self.received.recv().await.is_some() {} };
+        tokio::time::timeout(Duration::from_secs(20), closed)
+            .await
+            .expect("the broker closed the connection within 20 s");
     }
 
     /// The body of the next message on `topic` (others before it are dropped).

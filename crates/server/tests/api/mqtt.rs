@@ -11,7 +11,7 @@ use crate::helpers::*;
 /// An in-process server on the broker, and an admin with a claimed logger.
 async fn setup(broker: &Broker, logger_id: &str) -> (TestApp, Account, Device) {
     let app = spawn_app_with(|c| {
-        broker::configure(c, broker, "assetlog-test");
+        broker::configure(c, broker, "assetlog@test");
         c.open_signup = true;
     })
     .await;
@@ -86,11 +86,14 @@ async fn bad_payloads_get_an_error_message_store_nothing_and_the_subscription_go
     let topic = "assetlog/v1/mq-bad/events";
     let now = now_ms();
     let too_many = batch(1, 1001, now - 2_000_000);
+    // Over 1 MiB: refused without being read, as HTTP refuses a larger body.
+    let too_big = json!({"events": [], "padding": "x".repeat(1 << 20)}).to_string();
     let cases: Vec<(String, &str)> = vec![
         ("{not json".into(), "invalid_json"),
         ("[1, 2]".into(), "invalid_json"),
         (json!({"events": [[1, 1, true, now]]}).to_string(), "invalid_json"),
         (too_many, "batch_too_large"),
+        (too_big, "body_too_large"),
         (
             json!({"events": [{"seq": 1, "pin": 99, "running": true, "ts": now}]}).to_string(),
             "invalid_pin",
@@ -156,7 +159,7 @@ async fn only_the_logger_itself_may_publish_on_its_topics() {
             .is_err()
     );
     assert!(
-        broker::try_connect(broker.port, "guess", Some(("mq-victim", "ald_guess")))
+        broker::try_connect(broker.port, "mq-victim", Some(("mq-victim", "ald_guess")))
             .await
             .is_err()
     );
@@ -178,6 +181,17 @@ async fn only_the_logger_itself_may_publish_on_its_topics() {
     )
     .await;
     observer.subscribe("assetlog/v1/+/events").await;
+    observer.subscribe("assetlog/v1/+/heartbeat").await;
+    // Its credentials open the broker only under its own client id: not as the victim's, nor
+    // as assetlog's own, whose session holds every logger's messages.
+    for taken in ["mq-victim", "assetlog@test"] {
+        assert!(
+            broker::try_connect(broker.port, taken, Some(("mq-intruder", &intruder.key)))
+                .await
+                .is_err(),
+            "the intruder connected as {taken}"
+        );
+    }
     let mut peer = Peer::logger(broker.port, "mq-intruder", &intruder.key).await;
     assert!(
         peer.subscribe("assetlog/v1/mq-victim/ack")
@@ -230,7 +244,7 @@ async fn only_the_logger_itself_may_publish_on_its_topics() {
 async fn a_new_key_replaces_the_broker_password_and_a_deleted_logger_is_shut_out() {
     let broker = Broker::start();
     let (app, admin, device) = setup(&broker, "mq-rot").await;
-    Peer::logger(broker.port, "mq-rot", &device.key).await;
+    let mut connected = Peer::logger(broker.port, "mq-rot", &device.key).await;
     let resp = app
         .post(
             "/api/v1/loggers/mq-rot/rotate-key",
@@ -244,11 +258,12 @@ async fn a_new_key_replaces_the_broker_password_and_a_deleted_logger_is_shut_out
         .unwrap()
         .to_owned();
     assert!(
-        broker::try_connect(broker.port, "old", Some(("mq-rot", &device.key)))
+        broker::try_connect(broker.port, "mq-rot", Some(("mq-rot", &device.key)))
             .await
             .is_err(),
         "the old key no longer opens the broker"
     );
+    connected.closed().await;
     let mut logger = Peer::logger(broker.port, "mq-rot", &new_key).await;
     logger
         .publish("assetlog/v1/mq-rot/events", batch(1, 1, now_ms() - 1000))
@@ -264,7 +279,7 @@ async fn a_new_key_replaces_the_broker_password_and_a_deleted_logger_is_shut_out
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(
-        broker::try_connect(broker.port, "gone", Some(("mq-rot", &new_key)))
+        broker::try_connect(broker.port, "mq-rot", Some(("mq-rot", &new_key)))
             .await
             .is_err(),
         "a deleted logger's client is gone"
@@ -280,7 +295,7 @@ async fn a_broker_that_lets_anyone_in_is_refused_unless_trusted() {
     config.database_url = test_database(&config.data_dir);
     config.mqtt_url = Some(broker.url());
     config.mqtt_username = Some("anyone".into());
-    config.mqtt_client_id = Some("assetlog-anon".into());
+    config.mqtt_client_id = Some("assetlog@anon".into());
     let refused = assetlog_server::Application::build(config.clone())
         .await
         .err()
@@ -310,7 +325,7 @@ async fn assetlog_refuses_to_start_without_a_reachable_broker_or_with_a_wrong_pa
     let dir = tempfile::tempdir().unwrap();
     let mut config = assetlog_server::config::ServeConfig::local(dir.path().join("data"));
     config.database_url = test_database(&config.data_dir);
-    broker::configure(&mut config, &broker, "assetlog-wrong");
+    broker::configure(&mut config, &broker, "assetlog@wrong");
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "not-it\n").unwrap();
     config.mqtt_password_file = Some(wrong);
@@ -322,6 +337,16 @@ async fn assetlog_refuses_to_start_without_a_reachable_broker_or_with_a_wrong_pa
         format!("{e:#}").contains("wrong username or password"),
         "{e:#}"
     );
+
+    // A client id a logger could be registered under: that logger could take the session.
+    let mut loggerlike = config.clone();
+    loggerlike.mqtt_password_file = Some(broker.password_file());
+    loggerlike.mqtt_client_id = Some("assetlog-host".into());
+    let e = assetlog_server::Application::build(loggerlike)
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{e:#}").contains("could be a logger's id"), "{e:#}");
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
@@ -346,7 +371,7 @@ async fn killed_while_batches_flow_assetlog_loses_and_doubles_nothing() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let flags = broker::flags(&broker, "assetlog-crash");
+    let flags = broker::flags(&broker, "assetlog@crash");
     let mut server = ServerProcess::start(&data, &strs(&flags));
     let app = server.app(tempfile::tempdir().unwrap());
     let admin = app.signup("ada@a.example", "A").await;
@@ -386,7 +411,7 @@ async fn what_loggers_publish_while_assetlog_is_down_waits_at_the_broker_also_ac
     let mut broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let flags = broker::flags(&broker, "assetlog-away");
+    let flags = broker::flags(&broker, "assetlog@away");
     let server = ServerProcess::start(&data, &strs(&flags));
     let app = server.app(tempfile::tempdir().unwrap());
     let admin = app.signup("ada@a.example", "A").await;
@@ -430,8 +455,8 @@ async fn two_replicas_share_the_subscription_and_store_each_event_once() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let a = ServerProcess::start(&data, &strs(&broker::flags(&broker, "assetlog-a")));
-    let b = ServerProcess::start(&data, &strs(&broker::flags(&broker, "assetlog-b")));
+    let a = ServerProcess::start(&data, &strs(&broker::flags(&broker, "assetlog@a")));
+    let b = ServerProcess::start(&data, &strs(&broker::flags(&broker, "assetlog@b")));
     let app_a = a.app(tempfile::tempdir().unwrap());
     let app_b = b.app(tempfile::tempdir().unwrap());
     let admin = app_a.signup("ada@a.example", "A").await;
@@ -450,9 +475,12 @@ async fn two_replicas_share_the_subscription_and_store_each_event_once() {
         seqs(&app_b.events(&admin).await),
         (1..=100).collect::<Vec<i64>>()
     );
+    let mut total = 0;
     for app in [&app_a, &app_b] {
         let text = app.get("/metrics", None).await.text().await.unwrap();
         let taken = counter(&text, "assetlog_mqtt_messages_total");
         assert!(taken > 0, "each replica took some: {taken} at {}", app.url);
+        total += taken;
     }
+    assert_eq!(total, 50, "each message taken by one replica");
 }

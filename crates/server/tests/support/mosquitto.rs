@@ -57,7 +57,7 @@ impl Broker {
              persistence_location {}/\n\
              max_queued_messages 100000\n\
              max_inflight_messages 100\n\
-             max_packet_size 262144\n\
+             max_packet_size 4194304\n\
              set_tcp_nodelay true\n\
              log_dest stderr\n\
              user {}\n\
