@@ -34,13 +34,21 @@ pub struct Broker {
     session: Mutex<Option<Session>>,
 }
 
-#[derive(Debug)]
 struct Session {
     logger_id: String,
     key: String,
     client: AsyncClient,
     answers: mpsc::UnboundedReceiver<Answer>,
     poller: tokio::task::JoinHandle<()>,
+}
+
+/// Without the key.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("logger_id", &self.logger_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Session {

@@ -94,6 +94,23 @@ pub fn delete_logger(logger_id: &str) -> Vec<Value> {
     ]
 }
 
+pub fn get_default_acl_access() -> Vec<Value> {
+    vec![json!({"command": "getDefaultACLAccess"})]
+}
+
+/// Of a `getDefaultACLAccess` answer, the defaults that would let any client publish or
+/// subscribe where no role says otherwise: with those, a logger could publish as another.
+pub fn open_defaults(response: &Value) -> Vec<&str> {
+    let Some(acls) = response.pointer("/data/acls").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    acls.iter()
+        .filter(|a| a.get("allow").and_then(Value::as_bool) == Some(true))
+        .filter_map(|a| a.get("acltype").and_then(Value::as_str))
+        .filter(|kind| ["publishClientSend", "subscribe"].contains(kind))
+        .collect()
+}
+
 /// A command's error, if it had one.
 pub fn error(response: &Value) -> Option<&str> {
     response.get("error").and_then(Value::as_str)
@@ -152,6 +169,27 @@ mod tests {
         assert_eq!(
             commands[1]["clientid"], "L1",
             "only under its own client id"
+        );
+    }
+
+    #[test]
+    fn defaults_that_let_anyone_publish_or_subscribe_are_named() {
+        let answer = |publish: bool, subscribe: bool| {
+            json!({"command": "getDefaultACLAccess", "data": {"acls": [
+                {"acltype": "publishClientSend", "allow": publish},
+                {"acltype": "publishClientReceive", "allow": true},
+                {"acltype": "subscribe", "allow": subscribe},
+                {"acltype": "unsubscribe", "allow": true},
+            ]}})
+        };
+        assert!(
+            open_defaults(&answer(false, false)).is_empty(),
+            "Mosquitto's own defaults"
+        );
+        assert_eq!(open_defaults(&answer(true, false)), ["publishClientSend"]);
+        assert_eq!(
+            open_defaults(&answer(true, true)),
+            ["publishClientSend", "subscribe"]
         );
     }
 

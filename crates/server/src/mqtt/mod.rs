@@ -67,7 +67,7 @@ const MAX_PACKET_BYTES: usize = 268_435_455;
 const BROKER_WAIT: Duration = Duration::from_secs(10);
 
 /// Where and as whom assetlog connects, from `--mqtt-*`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub host: String,
     pub port: u16,
@@ -78,6 +78,19 @@ pub struct Settings {
     pub client_id: String,
     /// The broker's own ACLs decide who publishes where; assetlog keeps no broker clients.
     pub trust_broker: bool,
+}
+
+/// Without the password.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("address", &self.address())
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("client_id", &self.client_id)
+            .field("trust_broker", &self.trust_broker)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settings {
@@ -559,6 +572,24 @@ async fn server_role(settings: &Settings) -> anyhow::Result<()> {
         }
         Ok(dynsec::roles(client).contains(&dynsec::SERVER_ROLE))
     };
+    // The plugin's defaults must deny what no role allows; else any logger publishes anywhere.
+    let defaults = control(dynsec::get_default_acl_access())
+        .await?
+        .context("the broker closed the connection")
+        .with_context(hint)?;
+    let open = defaults
+        .first()
+        .map(dynsec::open_defaults)
+        .unwrap_or_default();
+    if !open.is_empty() {
+        bail!(
+            "the MQTT broker at {} lets every client {} where no role says otherwise, so a \
+             logger could publish as another: set them back to deny (the plugin's \
+             setDefaultACLAccess, docs/MQTT.md), or pass --mqtt-trust-broker",
+            settings.address(),
+            open.join(" and ")
+        );
+    }
     if has_role(control(dynsec::get_client(user)).await?).with_context(hint)? {
         return Ok(());
     }
@@ -852,8 +883,22 @@ async fn work(
     link: Arc<Link>,
     mut jobs: mpsc::UnboundedReceiver<(Publish, oneshot::Sender<()>)>,
 ) {
+    use futures_util::FutureExt;
     while let Some((publish, done)) = jobs.recv().await {
-        if let Some((topic, body)) = handle(&state, &publish).await
+        // A panic is one message's internal error, not a worker gone (whose loggers would wait
+        // for good): answered and acknowledged as any other internal error.
+        let answer = std::panic::AssertUnwindSafe(handle(&state, &publish))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                let (logger_id, _) = topics::parse(&publish.topic).ok()?;
+                let e = ApiError::Internal(anyhow::anyhow!("a panic on {}", publish.topic));
+                Some((
+                    topics::outbound(logger_id.as_str(), Outbound::Error),
+                    error_body(e, None),
+                ))
+            });
+        if let Some((topic, body)) = answer
             && let Err(e) = link
                 .client
                 .publish(topic, QoS::AtLeastOnce, false, body)
@@ -866,7 +911,7 @@ async fn work(
 }
 
 /// One message from a logger: stored, and the answer to publish (an ack, or an error).
-pub async fn handle(state: &AppState, publish: &Publish) -> Option<(String, String)> {
+async fn handle(state: &AppState, publish: &Publish) -> Option<(String, String)> {
     let (logger_id, kind) = match topics::parse(&publish.topic) {
         Ok(parsed) => parsed,
         Err(_) => {

@@ -320,6 +320,36 @@ async fn a_broker_that_lets_anyone_in_is_refused_unless_trusted() {
 }
 
 #[tokio::test]
+async fn a_broker_whose_defaults_let_anyone_publish_is_refused() {
+    let broker = Broker::start();
+    // Through the plugin's topic API (Mosquitto 2.0.11's mosquitto_ctrl does not send this one).
+    let mut admin =
+        Peer::connect(broker.port, "opener", broker::ADMIN, broker::ADMIN_PASSWORD).await;
+    admin
+        .subscribe("$CONTROL/dynamic-security/v1/response")
+        .await;
+    let open = json!({"commands": [{"command": "setDefaultACLAccess",
+        "acls": [{"acltype": "publishClientSend", "allow": true}]}]});
+    admin
+        .publish("$CONTROL/dynamic-security/v1", open.to_string())
+        .await;
+    let answer = admin.next_on("$CONTROL/dynamic-security/v1/response").await;
+    assert_eq!(answer["responses"][0].get("error"), None, "{answer}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = assetlog_server::config::ServeConfig::local(dir.path().join("data"));
+    config.database_url = test_database(&config.data_dir);
+    broker::configure(&mut config, &broker, "assetlog@open");
+    let e = assetlog_server::Application::build(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{e:#}").contains("lets every client publishClientSend"),
+        "{e:#}"
+    );
+}
+
+#[tokio::test]
 async fn assetlog_refuses_to_start_without_a_reachable_broker_or_with_a_wrong_password() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
@@ -395,6 +425,11 @@ async fn killed_while_batches_flow_assetlog_loses_and_doubles_nothing() {
     let server = ServerProcess::start(&data, &strs(&flags));
     assert_eq!(logger.acked("mq-crash", 1000).await, 1000);
     let app = server.app(tempfile::tempdir().unwrap());
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        counter(&text, "assetlog_mqtt_messages_total") > 0,
+        "the restarted server took redelivered messages (the kill came mid-stream)"
+    );
     let admin = app.sign_in("ada@a.example").await;
     let events = app.events(&admin).await;
     assert_eq!(
