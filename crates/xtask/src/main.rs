@@ -2,7 +2,7 @@
 //!
 //! `cargo xtask test` is the README's test command and what `.ci/run` calls. On a Debian machine
 //! with Rust and Node it sets up what the suite needs and runs all of it:
-//! 1. checks Node and npm, and the machine's needs ([`NEEDS`]: Chromium, PostgreSQL, Mosquitto);
+//! 1. checks Node and npm, and the machine's needs ([`NEEDS`]: Chromium, PostgreSQL, Mosquitto, OpenSSL);
 //!    as root it installs what is missing with `apt-get` (and starts the services among them);
 //!    otherwise it names what is missing and fails;
 //! 2. `npm ci` in `web/` when `node_modules` is missing or older than `package-lock.json`;
@@ -70,6 +70,12 @@ const NEEDS: &[Need] = &[
                their own broker on a free port)",
         package: "mosquitto",
         found: mosquitto_found,
+        start: None,
+    },
+    Need {
+        what: "OpenSSL's command line, for the test CA of the MQTT-over-TLS test",
+        package: "openssl",
+        found: || Ok(Path::new("/usr/bin/openssl").exists()),
         start: None,
     },
 ];

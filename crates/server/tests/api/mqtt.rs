@@ -320,6 +320,43 @@ async fn a_broker_that_lets_anyone_in_is_refused_unless_trusted() {
 }
 
 #[tokio::test]
+async fn over_mqtts_assetlog_checks_the_brokers_certificate_against_its_ca() {
+    let broker = Broker::start_tls();
+    let tls_port = broker.tls_port.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = assetlog_server::config::ServeConfig::local(dir.path().join("data"));
+    config.database_url = test_database(&config.data_dir);
+    broker::configure(&mut config, &broker, "assetlog@tls");
+    config.mqtt_url = Some(format!("mqtts://localhost:{tls_port}"));
+    // The system's roots do not know the test CA: refused.
+    let e = assetlog_server::Application::build(config.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{e:#}").contains("invalid peer certificate: UnknownIssuer"),
+        "{e:#}"
+    );
+
+    // With it, assetlog connects over TLS and takes what a logger publishes (over plain MQTT).
+    config.mqtt_ca_file = Some(broker.ca_file());
+    let app = spawn_app_with(|c| {
+        *c = config.clone();
+        c.open_signup = true;
+    })
+    .await;
+    let admin = app.signup("admin@plant.example", "Plant").await;
+    let device = app.claimed_device(&admin, "mq-tls").await;
+    let mut logger = Peer::logger(broker.port, "mq-tls", &device.key).await;
+    logger
+        .publish("assetlog/v1/mq-tls/events", batch(1, 3, now_ms() - 5000))
+        .await;
+    assert_eq!(logger.acked("mq-tls", 3).await, 3);
+    assert_eq!(seqs(&app.events(&admin).await), [1, 2, 3]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_broker_whose_defaults_let_anyone_publish_is_refused() {
     let broker = Broker::start();
     // Through the plugin's topic API (Mosquitto 2.0.11's mosquitto_ctrl does not send this one).

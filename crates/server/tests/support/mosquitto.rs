@@ -33,8 +33,30 @@ fn plugin() -> PathBuf {
 
 pub struct Broker {
     pub port: u16,
+    /// With [`Broker::start_tls`]: a second listener, TLS with a certificate for `localhost` and
+    /// 127.0.0.1 signed by the test CA at `ca_file`.
+    pub tls_port: Option<u16>,
     dir: TempDir,
     child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl {args:?}");
 }
 
 impl Broker {
@@ -45,11 +67,17 @@ impl Broker {
 
     /// `anonymous`: a broker that lets anyone in (and has no dynamic security).
     pub fn start_with(anonymous: bool) -> Self {
+        Self::start_opts(anonymous, false)
+    }
+
+    /// A broker with dynamic security, listening on plain MQTT and on TLS (`tls_port`).
+    pub fn start_tls() -> Self {
+        Self::start_opts(false, true)
+    }
+
+    fn start_opts(anonymous: bool, tls: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let dynsec = dir.path().join("dynsec.json");
         let mut config = format!(
             "listener {port} 127.0.0.1\n\
@@ -83,9 +111,72 @@ impl Broker {
                 dynsec.display()
             ));
         }
+        let tls_port = tls.then(|| {
+            // A CA of the test's own, and a certificate it signs for this machine.
+            let d = dir.path();
+            let ec = [
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ];
+            let ca = [
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+            ];
+            openssl(
+                d,
+                &[
+                    ca.concat(),
+                    vec!["-days", "2", "-subj", "/CN=assetlog test CA"],
+                ]
+                .concat(),
+            );
+            let csr = [
+                &["req"][..],
+                &ec,
+                &["-keyout", "server.key", "-out", "server.csr"],
+            ];
+            openssl(d, &[csr.concat(), vec!["-subj", "/CN=localhost"]].concat());
+            std::fs::write(
+                d.join("san.cnf"),
+                "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+            )
+            .expect("san");
+            openssl(
+                d,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    "server.csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    "server.pem",
+                    "-days",
+                    "2",
+                    "-extfile",
+                    "san.cnf",
+                ],
+            );
+            let tls_port = free_port();
+            config.push_str(&format!(
+                "listener {tls_port} 127.0.0.1\ncafile {0}/ca.pem\ncertfile {0}/server.pem\n\
+                 keyfile {0}/server.key\n",
+                d.display()
+            ));
+            tls_port
+        });
         std::fs::write(dir.path().join("mosquitto.conf"), config).expect("config");
         let mut broker = Self {
             port,
+            tls_port,
             dir,
             child: None,
         };
@@ -103,19 +194,23 @@ impl Broker {
             .stderr(Stdio::piped())
             .spawn()
             .expect("mosquitto starts (apt install mosquitto)");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        // Its log, read to the end (so it never blocks on a full pipe) and handed over here.
+        let (tx, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
         loop {
-            let line = lines
-                .next()
-                .and_then(Result::ok)
-                .expect("mosquitto said it runs");
+            let line = log
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("mosquitto said it runs within 20 s");
             if line.contains("running") {
                 break;
             }
             assert!(!line.contains("Error"), "mosquitto: {line}");
         }
-        // Keep reading its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
         self.child = Some(child);
     }
 
@@ -136,6 +231,11 @@ impl Broker {
 
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// The test CA that signed the TLS listener's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// A file with assetlog's broker password, for `--mqtt-password-file`.
