@@ -236,12 +236,20 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
 
 /// Which events a sender owns: the `first`, `first + step`, … of a global sequence paced at
 /// `interval`, until the window closes.
-struct Schedule {
-    origin: Instant,
-    interval: Duration,
-    first: u64,
-    step: u64,
-    window: Window,
+pub(crate) struct Schedule {
+    pub origin: Instant,
+    pub interval: Duration,
+    pub first: u64,
+    pub step: u64,
+    pub window: Window,
+}
+
+impl Schedule {
+    /// When event `n` of the global sequence is due; `None` once that is past the window.
+    pub fn due(&self, n: u64) -> Option<Instant> {
+        let due = self.origin + self.interval * n as u32;
+        (due < self.window.end).then_some(due)
+    }
 }
 
 async fn sender(
@@ -260,10 +268,7 @@ async fn sender(
     let mut body = String::with_capacity(160);
     let mut n = schedule.first;
     loop {
-        let due = schedule.origin + schedule.interval * n as u32;
-        if due >= schedule.window.end {
-            break;
-        }
+        let Some(due) = schedule.due(n) else { break };
         // Open loop: a late sender catches up rather than shifting the schedule.
         tokio::time::sleep_until(due.into()).await;
         n += schedule.step;

@@ -19,6 +19,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::live::Schedule;
 use crate::mosquitto::Broker;
 use crate::report::{self, CpuUse, Errors, Outcome, Timing, Window, now_ms};
 use crate::target::{Logger, Target, process_cpu};
@@ -370,16 +371,6 @@ async fn live(
     })
 }
 
-/// Which events a sender owns: the `first`, `first + step`, … of a global sequence paced at
-/// `interval`, until the window closes.
-struct Schedule {
-    origin: Instant,
-    interval: Duration,
-    first: u64,
-    step: u64,
-    window: Window,
-}
-
 /// Publishes one event per message on schedule (open loop); its connection is polled beside.
 async fn sender(c: Connected, schedule: Schedule, last_ts: Arc<AtomicI64>) -> (Vec<Sent>, Errors) {
     let Connected {
@@ -404,10 +395,7 @@ async fn sender(c: Connected, schedule: Schedule, last_ts: Arc<AtomicI64>) -> (V
     let mut seq = 0u64;
     let mut n = schedule.first;
     loop {
-        let due = schedule.origin + schedule.interval * n as u32;
-        if due >= schedule.window.end {
-            break;
-        }
+        let Some(due) = schedule.due(n) else { break };
         tokio::time::sleep_until(due.into()).await;
         if let Some(why) = closed.borrow_and_update().clone() {
             errors.add(|| format!("{}: the broker closed the connection: {why}", logger.id));
