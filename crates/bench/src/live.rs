@@ -267,8 +267,7 @@ async fn sender(
     let mut next_pin = 0;
     let mut body = String::with_capacity(160);
     let mut n = schedule.first;
-    loop {
-        let Some(due) = schedule.due(n) else { break };
+    while let Some(due) = schedule.due(n) {
         // Open loop: a late sender catches up rather than shifting the schedule.
         tokio::time::sleep_until(due.into()).await;
         n += schedule.step;

@@ -394,8 +394,7 @@ async fn sender(c: Connected, schedule: Schedule, last_ts: Arc<AtomicI64>) -> (V
     let mut next_pin = 0;
     let mut seq = 0u64;
     let mut n = schedule.first;
-    loop {
-        let Some(due) = schedule.due(n) else { break };
+    while let Some(due) = schedule.due(n) {
         tokio::time::sleep_until(due.into()).await;
         if let Some(why) = closed.borrow_and_update().clone() {
             errors.add(|| format!("{}: the broker closed the connection: {why}", logger.id));
