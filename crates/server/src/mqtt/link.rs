@@ -21,6 +21,22 @@ use super::settings::{Settings, no_delay};
 use super::topics::Inbound;
 use crate::AppState;
 
+/// A broker client named as the logger that assetlog did not make: left alone.
+#[derive(Debug)]
+struct NotOurs(String);
+
+impl std::fmt::Display for NotOurs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the broker has a client named {} that is not a logger's: left alone",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotOurs {}
+
 /// How long a start waits for the broker, and a control request for its answer.
 const BROKER_WAIT: Duration = Duration::from_secs(10);
 
@@ -171,6 +187,11 @@ impl Link {
                 Change::Removed => "cannot remove the logger's broker client",
             };
             match outcome {
+                // Trying again changes nothing: the name is someone else's.
+                Err(e) if e.downcast_ref::<NotOurs>().is_some() => {
+                    tracing::warn!(logger = %logger_id, error = %e, "{what}");
+                    return;
+                }
                 Ok(()) => {
                     let mut changes = self.changes.lock().expect("not poisoned");
                     if changes.get(&logger_id) == Some(&number) {
@@ -206,7 +227,7 @@ impl Link {
         // The client was there: set its key only if it is this logger's.
         let client = self.command(dynsec::get_client(id)).await?;
         if !client.first().is_some_and(|c| dynsec::ours(c, id)) {
-            bail!("the broker has a client named {id} that is not a logger's: left alone");
+            return Err(NotOurs(id.to_owned()).into());
         }
         self.command_all(dynsec::set_password(id, key), |_| false)
             .await
@@ -222,7 +243,7 @@ impl Link {
         match client.first() {
             Some(c) if dynsec::ours(c, logger_id) => {}
             Some(c) if dynsec::error(c).is_some_and(dynsec::missing) => {}
-            _ => bail!("the broker has a client named {logger_id} that is not a logger's"),
+            _ => return Err(NotOurs(logger_id.to_owned()).into()),
         }
         self.command_all(dynsec::delete_logger(logger_id), dynsec::missing)
             .await
