@@ -111,6 +111,29 @@ pub fn open_defaults(response: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The body of a control request of `commands`, each tagged with `correlation` so that its
+/// answer can be told from others on the shared response topic.
+pub fn request(mut commands: Vec<Value>, correlation: &str) -> String {
+    for c in &mut commands {
+        c["correlationData"] = Value::String(correlation.to_owned());
+    }
+    json!({ "commands": commands }).to_string()
+}
+
+/// A control answer read: the correlation it carries, and its commands' answers in order.
+pub fn answer(payload: &[u8]) -> Option<(String, Vec<Value>)> {
+    let mut body: Value = serde_json::from_slice(payload).ok()?;
+    let Value::Array(responses) = body.get_mut("responses")?.take() else {
+        return None;
+    };
+    let correlation = responses
+        .first()?
+        .get("correlationData")?
+        .as_str()?
+        .to_owned();
+    Some((correlation, responses))
+}
+
 /// A command's error, if it had one.
 pub fn error(response: &Value) -> Option<&str> {
     response.get("error").and_then(Value::as_str)
@@ -170,6 +193,18 @@ mod tests {
             commands[1]["clientid"], "L1",
             "only under its own client id"
         );
+    }
+
+    #[test]
+    fn an_answer_is_read_back_by_its_requests_correlation() {
+        let sent: Value = serde_json::from_str(&request(get_client("L1"), "c-7")).unwrap();
+        assert_eq!(sent["commands"][0]["correlationData"], "c-7");
+        let payload =
+            br#"{"responses":[{"command":"getClient","correlationData":"c-7","data":{}}]}"#;
+        let (correlation, answers) = answer(payload).unwrap();
+        assert_eq!((correlation.as_str(), answers.len()), ("c-7", 1));
+        assert_eq!(answer(br#"{"responses":[]}"#), None);
+        assert_eq!(answer(b"not json"), None);
     }
 
     #[test]

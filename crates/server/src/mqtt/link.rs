@@ -12,7 +12,7 @@ use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, Outgoing, Packet, Publish,
     QoS, SubscribeReasonCode,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -270,22 +270,19 @@ impl Link {
     }
 
     /// One control request: its commands' answers, in order.
-    async fn command(&self, mut commands: Vec<Value>) -> anyhow::Result<Vec<Value>> {
+    async fn command(&self, commands: Vec<Value>) -> anyhow::Result<Vec<Value>> {
         let id = format!(
             "{}-{}",
             self.settings.client_id,
             self.next_request.fetch_add(1, Ordering::Relaxed)
         );
-        for c in &mut commands {
-            c["correlationData"] = Value::String(id.clone());
-        }
         let count = commands.len();
         let (tx, rx) = oneshot::channel();
         self.control
             .lock()
             .expect("not poisoned")
             .insert(id.clone(), tx);
-        let body = json!({ "commands": commands }).to_string();
+        let body = dynsec::request(commands, &id);
         let sent = self
             .client
             .publish(dynsec::CONTROL, QoS::AtLeastOnce, false, body)
@@ -310,21 +307,11 @@ impl Link {
 
     /// A control answer: to the request that waits for it.
     fn answered(&self, payload: &[u8]) {
-        let Ok(body) = serde_json::from_slice::<Value>(payload) else {
+        let Some((id, responses)) = dynsec::answer(payload) else {
             return;
         };
-        let Some(responses) = body.get("responses").and_then(Value::as_array) else {
-            return;
-        };
-        let Some(id) = responses
-            .first()
-            .and_then(|r| r.get("correlationData"))
-            .and_then(Value::as_str)
-        else {
-            return;
-        };
-        if let Some(waiting) = self.control.lock().expect("not poisoned").remove(id) {
-            let _ = waiting.send(responses.clone());
+        if let Some(waiting) = self.control.lock().expect("not poisoned").remove(&id) {
+            let _ = waiting.send(responses);
         }
     }
 
@@ -425,13 +412,10 @@ async fn server_role(settings: &Settings) -> anyhow::Result<()> {
 /// closed the connection after the request and before answering.
 async fn control_alone(
     settings: &Settings,
-    mut commands: Vec<Value>,
+    commands: Vec<Value>,
 ) -> Result<Option<Vec<Value>>, Refusal> {
     let correlation = crate::secrets::new_secret("");
-    for c in &mut commands {
-        c["correlationData"] = Value::String(correlation.clone());
-    }
-    let body = json!({ "commands": commands }).to_string();
+    let body = dynsec::request(commands, &correlation);
     let mut options = settings
         .options(&format!("{}/setup", settings.client_id), true)
         .map_err(|e| Refusal::Connect(format!("{e:#}")))?;
@@ -467,18 +451,11 @@ async fn control_alone(
                     .map_err(|e| Refusal::Connect(e.to_string()))?;
             }
             Ok(Event::Incoming(Packet::Publish(p))) if p.topic == dynsec::RESPONSE => {
-                let answers: Value = serde_json::from_slice(&p.payload).unwrap_or_default();
-                let Some(responses) = answers.get("responses").and_then(Value::as_array) else {
-                    continue;
-                };
-                let ours = responses
-                    .first()
-                    .and_then(|r| r.get("correlationData"))
-                    .and_then(Value::as_str)
-                    == Some(correlation.as_str());
-                if ours {
+                if let Some((id, responses)) = dynsec::answer(&p.payload)
+                    && id == correlation
+                {
                     let _ = client.try_disconnect();
-                    return Ok(Some(responses.clone()));
+                    return Ok(Some(responses));
                 }
             }
             Ok(_) => {}
