@@ -13,7 +13,7 @@
 //! 4. in `web/`: `npm run typecheck`, `npm run test:unit`, `npm run test:e2e` (the real binary in
 //!    headless Chromium);
 //! 5. `.ci/schemathesis`: schemathesis (from PyPI, into a venv under `~/.cache`; needs python3)
-//!    against the release server with its own OpenAPI document: no 5xx, every answer as
+//!    against the server (the debug build step 3 made) with its own OpenAPI document: no 5xx, every answer as
 //!    documented. Here rather than only in `.ci/run`, so a change that breaks the document fails
 //!    the command everyone runs.
 //!
