@@ -73,6 +73,13 @@ pub struct ServeConfig {
     /// Directory for the database. Default ./data.
     #[arg(long, env = "ASSETLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Serve HTTPS (and WSS) with this certificate, PEM, followed by any intermediates; with
+    /// --tls-key. Both files are read again on SIGHUP. Default: plain HTTP (for a proxy in front).
+    #[arg(long, env = "ASSETLOG_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "ASSETLOG_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// PostgreSQL instead of SQLite: postgres://USER:PASSWORD@HOST:PORT/DB. Several servers may
     /// share one database (docs/OPERATIONS.md). Default: SQLite in --data-dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -259,6 +266,8 @@ impl ServeConfig {
         Self {
             bind: "127.0.0.1:0".into(),
             data_dir,
+            tls_cert: None,
+            tls_key: None,
             database_url: None,
             database_pool: 16,
             enrollment: Enrollment::Claim,

@@ -15,6 +15,9 @@
 //!   of file descriptors. At the cap the connection that has waited longest for a request (none
 //!   in flight, not a WebSocket) is closed to make room, as nginx reuses kept-alive connections;
 //!   when none waits, new clients wait in the kernel's backlog until a slot frees.
+//! - TLS: with `--tls-cert`, each connection's handshake runs in its own task and must be done
+//!   within [`ConnectionLimits::header_read_timeout`]; its connection holds a slot meanwhile.
+//!   The timers above then watch the decrypted stream.
 //! - Per address: one client address (IPv6 by /64) holds at most
 //!   [`ConnectionLimits::max_per_address`] of them; one more from it is closed at once, so one
 //!   host cannot take every slot.
@@ -60,6 +63,7 @@ pub type OpenGauge = prometheus_client::metrics::gauge::Gauge;
 /// connection finish its request in flight (at most [`DRAIN_LIMIT`]) and returns.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Router,
     limits: ConnectionLimits,
     open: OpenGauge,
@@ -133,14 +137,10 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         open.inc();
-        let io = Tracked {
-            tcp,
-            activity: Arc::new(Activity::new()),
-            _slot: Slot {
-                _permit: slot,
-                _address: address_slot,
-                open: open.clone(),
-            },
+        let slot = Slot {
+            _permit: slot,
+            _address: address_slot,
+            open: open.clone(),
         };
         let task = Connection {
             served: served.clone(),
@@ -150,7 +150,14 @@ pub async fn serve(
             stop: stop_rx.clone(),
             _close: close_rx.clone(),
         };
-        tokio::spawn(task.run(io));
+        match &tls {
+            None => {
+                tokio::spawn(task.run(Tracked::new(tcp, slot)));
+            }
+            Some(acceptor) => {
+                tokio::spawn(task.run_tls(acceptor.clone(), tcp, slot));
+            }
+        }
     }
     drop(listener);
     drop(close_rx);
@@ -174,7 +181,32 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, io: Tracked) {
+    /// The TLS handshake, then [`Connection::run`] on the decrypted stream. A client that does
+    /// not finish its handshake in time, or speaks something else, is closed.
+    async fn run_tls(mut self, acceptor: tokio_rustls::TlsAcceptor, tcp: TcpStream, slot: Slot) {
+        let limit = self.limits.header_read_timeout;
+        let handshake = tokio::time::timeout(limit, acceptor.accept(tcp));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(remote = %self.remote, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(remote = %self.remote, "closing a connection whose TLS handshake is too slow");
+                    return;
+                }
+            },
+            () = crate::stopped(&mut self.stop) => return,
+        };
+        self.run(Tracked::new(stream, slot)).await;
+    }
+
+    async fn run<S>(mut self, io: Tracked<S>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let activity = io.activity.clone();
         let _served = self.served.add(activity.clone());
         let service = {
@@ -406,14 +438,25 @@ impl Drop for InFlight {
     }
 }
 
-/// A TCP stream that tells its [`Activity`] when bytes arrive, and holds its [`Slot`].
-struct Tracked {
-    tcp: TcpStream,
+/// A stream (TCP, or TLS over it) that tells its [`Activity`] when bytes arrive, and holds its
+/// [`Slot`].
+struct Tracked<S> {
+    tcp: S,
     activity: Arc<Activity>,
     _slot: Slot,
 }
 
-impl AsyncRead for Tracked {
+impl<S> Tracked<S> {
+    fn new(tcp: S, slot: Slot) -> Self {
+        Self {
+            tcp,
+            activity: Arc::new(Activity::new()),
+            _slot: slot,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -428,7 +471,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -46,7 +46,7 @@ pub async fn run(
     let app = Application::build(config).await?;
     let state = app.state().clone();
     prepare_tenant(&state).await?;
-    let url = format!("http://{}", app.local_addr());
+    let url = app.url();
     println!("listening on {url}");
     println!("assetlog demo: open {url} and sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}");
     let mut lines = Vec::new();

@@ -16,6 +16,7 @@
 //! - [`calendar`]: shift calendars and time-zone buckets, as UTC spans for analytics.
 //! - [`startup`]: [`Application`]: opens the store, binds the listener, runs until shutdown.
 //! - [`connections`]: the accept loop: connection cap, idle and header-read timeouts, drain.
+//! - [`tls`]: HTTPS with `--tls-cert`/`--tls-key`, re-read on SIGHUP.
 //! - [`http`]: the API, one module per domain (accounts, device protocol, loggers, assets and
 //!   events, live socket, operations).
 //! - [`store`]: the storage seam: SQLite (default) or PostgreSQL behind it.
@@ -50,6 +51,7 @@ pub mod secrets;
 pub mod shares;
 pub mod startup;
 pub mod store;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -58,7 +58,7 @@ fn fail(e: anyhow::Error) -> ExitCode {
 
 async fn serve(config: assetlog_server::config::ServeConfig) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    println!("listening on http://{}", app.local_addr());
+    println!("listening on {}", app.url());
     app.run_until(shutdown_signal()).await
 }
 

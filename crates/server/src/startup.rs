@@ -24,6 +24,7 @@ const LIVE_BUFFER: usize = 1024;
 
 pub struct Application {
     listener: TcpListener,
+    tls: Option<(Arc<crate::tls::Tls>, crate::tls::Hangups)>,
     state: AppState,
     stop: tokio::sync::watch::Sender<bool>,
     mqtt: Option<crate::mqtt::Receiving>,
@@ -104,6 +105,14 @@ pub async fn open_configured_store(config: &ServeConfig) -> anyhow::Result<Store
 
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some((
+                Arc::new(crate::tls::Tls::load(cert, key)?),
+                crate::tls::Hangups::listen(),
+            )),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
         let store = open_configured_store(&config).await?;
         store.set_pending_limits(config.pending_limits());
         let listener = TcpListener::bind(&config.bind)
@@ -150,6 +159,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            tls,
             state,
             stop,
             mqtt: mqtt_receiving,
@@ -160,6 +170,12 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where the server answers: `https://ADDRESS` with TLS, else `http://ADDRESS`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
     }
 
     pub fn state(&self) -> &AppState {
@@ -174,6 +190,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            tls,
             state,
             stop,
             mqtt,
@@ -195,11 +212,19 @@ impl Application {
             ))),
             _ => None,
         };
+        let acceptor = tls.as_ref().map(|(tls, _)| tls.acceptor());
+        let reloader = tls.map(|(tls, hangups)| {
+            tokio::spawn(crate::tls::reload_on_hangup(
+                tls,
+                hangups,
+                state.shutdown.clone(),
+            ))
+        });
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         let limits = connection_limits(&state.config);
         let open = state.metrics.connections_open.clone();
-        let served = connections::serve(listener, app, limits, open, async move {
+        let served = connections::serve(listener, acceptor, app, limits, open, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stop_signal.send(true);
@@ -214,6 +239,9 @@ impl Application {
         let _ = evaluator.await;
         let _ = sender.await;
         let _ = reporter.await;
+        if let Some(reloader) = reloader {
+            let _ = reloader.await;
+        }
         if let Some(broker) = broker {
             let _ = broker.await;
         }

@@ -76,6 +76,10 @@ pub fn router(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.tls_cert.is_some(),
+            strict_transport,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
@@ -97,6 +101,24 @@ async fn security_headers(request: Request, next: axum::middleware::Next) -> Res
     );
     if api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// With TLS on, HSTS: a browser that has been here over HTTPS never comes back over plain HTTP
+/// (a year; subdomains are the plant's, not ours, so they are left out).
+async fn strict_transport(
+    axum::extract::State(tls): axum::extract::State<bool>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(request).await;
+    if tls {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     response
 }

@@ -63,7 +63,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
         config.database_url = test_database(&config.data_dir);
     }
     let app = Application::build(config).await.expect("server starts");
-    let url = format!("http://{}", app.local_addr());
+    let url = app.url();
     let store = Some(app.state().store.clone());
     let state = Some(app.state().clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -7,6 +7,8 @@ mod analytics;
 mod backup;
 mod bad_input;
 mod broker;
+#[path = "../support/certs.rs"]
+mod certs;
 mod demo;
 mod device;
 mod hardening;
@@ -25,3 +27,4 @@ mod revocation;
 mod rollups;
 mod storage;
 mod tenancy;
+mod tls;
