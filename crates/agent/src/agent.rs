@@ -143,7 +143,12 @@ pub async fn start(config: Config) -> anyhow::Result<Agent> {
         },
         seed_from(config.logger_id.as_str()),
     );
-    let mut client = Client::new(&config.server_url, config.request_timeout);
+    let mut client = Client::new(
+        &config.server_url,
+        config.request_timeout,
+        &config.server_trust,
+    )
+    .map_err(anyhow::Error::msg)?;
     if let Some(broker) = &config.mqtt {
         client = client.over_mqtt(&broker.host, broker.port, config.request_timeout);
     }

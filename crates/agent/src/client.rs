@@ -9,6 +9,8 @@ use std::time::Duration;
 use assetlog_core::{IngestAck, IngestRequest, StateChange};
 use serde::{Deserialize, Serialize};
 
+use crate::tls::ServerTrust;
+
 /// Why a call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
@@ -70,21 +72,26 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `base` (no trailing slash). One client is shared by every
-    /// logger of a simulator: it pools connections.
-    pub fn new(base: &str, timeout: Duration) -> Self {
+    /// A client for the server at `base` (no trailing slash), checking an `https://` server
+    /// as `trust` says. One client is shared by every logger of a simulator: it pools
+    /// connections. The error (a CA file that cannot be read, say) is one line for the operator.
+    pub fn new(base: &str, timeout: Duration, trust: &ServerTrust) -> Result<Self, String> {
         install_crypto();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        if base.starts_with("https://") {
+            builder = builder.tls_backend_preconfigured(crate::tls::client_config(trust)?);
+        }
+        let http = builder
             .build()
-            .expect("the HTTP client builds");
-        Self {
+            .map_err(|e| format!("the HTTP client: {}", describe(&e)))?;
+        Ok(Self {
             http,
             base: base.to_owned(),
             mqtt: None,
-        }
+        })
     }
 
     /// Heartbeats and batches through the MQTT broker at `host:port` from now on.
@@ -172,9 +179,12 @@ struct ErrorDetail {
     message: String,
 }
 
-/// reqwest's errors say "error sending request"; the cause (connection refused, timed out) is
-/// what an operator needs.
+/// reqwest's errors say "error sending request"; the cause (connection refused, timed out, the
+/// server's certificate expired) is what an operator needs.
 fn describe(e: &reqwest::Error) -> String {
+    if let Some(tls) = crate::tls::explain(e) {
+        return tls;
+    }
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

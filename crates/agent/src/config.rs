@@ -12,6 +12,8 @@ use assetlog_core::uplink::HEARTBEAT_MS;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use crate::tls::ServerTrust;
+
 /// The assetlog logger for Linux boxes: watches machine run signals (GPIO, Modbus TCP, or
 /// simulated), keeps every change in a durable queue on disk and uploads it to the server.
 #[derive(Debug, Parser)]
@@ -41,9 +43,13 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
-    /// The server, e.g. http://127.0.0.1:8080.
+    /// The server, e.g. http://127.0.0.1:8080 or https://assetlog.plant.example.
     #[arg(long, value_name = "URL")]
     pub server: String,
+    /// Check an https:// server against the CA certificates in this PEM file instead of the
+    /// system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_file: Option<PathBuf>,
     /// How many virtual loggers.
     #[arg(long, default_value_t = 1)]
     pub loggers: u32,
@@ -83,8 +89,11 @@ pub struct SimulateArgs {
 /// A validated agent configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the logger registers (always over HTTP), and uploads unless `mqtt` is set.
+    /// Where the logger registers (always over HTTP or HTTPS), and uploads unless `mqtt` is set.
     pub server_url: String,
+    /// How an `https://` server is checked (`tls_ca_file`, `tls_pin_sha256`,
+    /// `insecure_skip_verify`; the system's roots by default).
+    pub server_trust: ServerTrust,
     /// `uplink = "mqtt"`: heartbeats and batches through this broker (`mqtt_url`).
     pub mqtt: Option<MqttBroker>,
     pub logger_id: LoggerId,
@@ -212,6 +221,9 @@ pub struct MqttBroker {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     server_url: Option<String>,
+    tls_ca_file: Option<PathBuf>,
+    tls_pin_sha256: Option<String>,
+    insecure_skip_verify: Option<bool>,
     uplink: Option<String>,
     mqtt_url: Option<String>,
     logger_id: Option<String>,
@@ -278,6 +290,12 @@ impl Config {
             .server_url
             .ok_or("server_url is missing: the server to report to, e.g. server_url = \"http://10.0.0.5:8080\"")?;
         let server_url = parse_server_url(&server_url)?;
+        let server_trust = parse_trust(
+            &server_url,
+            raw.tls_ca_file.map(|f| base.join(f)),
+            raw.tls_pin_sha256.as_deref(),
+            raw.insecure_skip_verify.unwrap_or(false),
+        )?;
         let mqtt = match (raw.uplink.as_deref().unwrap_or("http"), raw.mqtt_url) {
             ("http", None) => None,
             ("http", Some(_)) => {
@@ -334,6 +352,7 @@ impl Config {
         }
         Ok(Self {
             server_url,
+            server_trust,
             mqtt,
             logger_id,
             logger_name: raw.logger_name,
@@ -355,7 +374,7 @@ pub fn parse_mqtt_url(raw: &str) -> Result<MqttBroker, String> {
     let url = raw.trim();
     if url.starts_with("mqtts://") {
         return Err(format!(
-            "mqtt_url {raw:?}: this build speaks plain mqtt only, as it speaks plain http; use mqtt:// on a network you trust"
+            "mqtt_url {raw:?}: the agent speaks plain mqtt only; use mqtt:// on a network you trust, or the HTTPS uplink (uplink = \"http\" with an https:// server_url)"
         ));
     }
     let Some(rest) = url.strip_prefix("mqtt://") else {
@@ -387,20 +406,54 @@ pub fn parse_mqtt_url(raw: &str) -> Result<MqttBroker, String> {
 /// The server's base URL, without a trailing slash.
 pub fn parse_server_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
-    if url.starts_with("https://") {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
         return Err(format!(
-            "server_url {raw:?}: this build speaks plain http only; put a TLS proxy on the logger's side or use http://"
-        ));
-    }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(format!(
-            "server_url {raw:?} must start with http:// (e.g. http://10.0.0.5:8080)"
+            "server_url {raw:?} must start with https:// or http:// (e.g. https://assetlog.plant.example or http://10.0.0.5:8080)"
         ));
     };
     if rest.is_empty() || rest.contains(char::is_whitespace) {
         return Err(format!("server_url {raw:?} has no host"));
     }
     Ok(url.to_owned())
+}
+
+/// At most one of the ways to check an `https://` server, and none for `http://`.
+fn parse_trust(
+    server_url: &str,
+    ca_file: Option<PathBuf>,
+    pin: Option<&str>,
+    insecure: bool,
+) -> Result<ServerTrust, String> {
+    let set: Vec<&str> = [
+        ca_file.is_some().then_some("tls_ca_file"),
+        pin.is_some().then_some("tls_pin_sha256"),
+        insecure.then_some("insecure_skip_verify"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if set.len() > 1 {
+        return Err(format!(
+            "{} are alternatives (a CA, a pinned certificate, or no check): set one",
+            set.join(" and ")
+        ));
+    }
+    if let Some(key) = set.first()
+        && !server_url.starts_with("https://")
+    {
+        return Err(format!(
+            "{key} is set but server_url {server_url:?} is plain http://: use https://, or remove {key}"
+        ));
+    }
+    Ok(match (ca_file, pin) {
+        (Some(file), _) => ServerTrust::CaFile(file),
+        (None, Some(pin)) => ServerTrust::Pin(crate::tls::parse_pin(pin)?),
+        (None, None) if insecure => ServerTrust::InsecureSkipVerify,
+        (None, None) => ServerTrust::SystemRoots,
+    })
 }
 
 fn parse_input(mut table: toml::Table) -> Result<Input, String> {
@@ -562,6 +615,30 @@ mod tests {
     }
 
     #[test]
+    fn an_https_server_is_checked_by_the_system_roots_a_ca_file_or_a_pin() {
+        let https = "server_url = \"https://assetlog.plant.example/\"\nlogger_id = \"pi-1\"\n";
+        let c = parse(https).unwrap();
+        assert_eq!(c.server_url, "https://assetlog.plant.example");
+        assert_eq!(c.server_trust, ServerTrust::SystemRoots);
+        let c = parse(&format!("{https}tls_ca_file = \"plant-ca.pem\"\n")).unwrap();
+        assert_eq!(
+            c.server_trust,
+            ServerTrust::CaFile("/etc/assetlog/plant-ca.pem".into())
+        );
+        let pin = "AB:".repeat(31) + "AB";
+        let c = parse(&format!("{https}tls_pin_sha256 = \"{pin}\"\n")).unwrap();
+        assert_eq!(c.server_trust, ServerTrust::Pin([0xab; 32]));
+        let c = parse(&format!("{https}insecure_skip_verify = true\n")).unwrap();
+        assert_eq!(c.server_trust, ServerTrust::InsecureSkipVerify);
+        let c = parse(&format!("{https}insecure_skip_verify = false\n")).unwrap();
+        assert_eq!(c.server_trust, ServerTrust::SystemRoots);
+        assert_eq!(
+            parse(MINIMAL).unwrap().server_trust,
+            ServerTrust::SystemRoots
+        );
+    }
+
+    #[test]
     fn the_example_file_parses() {
         let text = include_str!("../agent.example.toml");
         let c = parse(text).unwrap();
@@ -610,7 +687,13 @@ mod tests {
         #[rustfmt::skip]
         let cases: &[(&str, &str)] = &[
             ("logger_id = \"a\"", "server_url is missing"),
-            ("server_url = \"ftp://x\"\nlogger_id = \"a\"", "must start with http://"),
+            ("server_url = \"ftp://x\"\nlogger_id = \"a\"", "must start with https:// or http://"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\ntls_ca_file = \"ca.pem\"", "tls_ca_file is set but server_url \"http://x\" is plain http://"),
+            ("server_url = \"http://x\"\nlogger_id = \"a\"\ninsecure_skip_verify = true", "insecure_skip_verify is set but"),
+            ("server_url = \"https://x\"\nlogger_id = \"a\"\ntls_ca_file = \"ca.pem\"\ntls_pin_sha256 = \"00\"", "tls_ca_file and tls_pin_sha256 are alternatives"),
+            ("server_url = \"https://x\"\nlogger_id = \"a\"\ntls_pin_sha256 = \"00\"\ninsecure_skip_verify = true", "tls_pin_sha256 and insecure_skip_verify are alternatives"),
+            ("server_url = \"https://x\"\nlogger_id = \"a\"\ntls_pin_sha256 = \"AB:CD\"", "not a SHA-256 fingerprint"),
+            ("server_url = \"https://x\"\nlogger_id = \"a\"\ninsecure_skip_verify = \"yes\"", "line 3"),
             ("server_url = \"http://x\"", "logger_id is missing"),
             ("server_url = \"http://x\"\nlogger_id = \"a\"\nuplink = \"mqtt\"", "needs mqtt_url"),
             ("server_url = \"http://x\"\nlogger_id = \"a\"\nmqtt_url = \"mqtt://b\"", "uplink is \"http\""),

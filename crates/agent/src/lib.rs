@@ -14,6 +14,8 @@
 //! - [`journal`]: the durable queue (append-only log + atomically replaced floor), crash recovery.
 //! - [`identity`]: the device key and claim code, in a file only the agent's user can read.
 //! - [`client`]: the logger protocol over HTTP (register, heartbeat, ingest) and its errors.
+//! - [`tls`]: how an `https://` server is checked (system roots, a CA file, a pin) and why a
+//!   check failed.
 //! - [`mqtt`]: heartbeats and batches through an MQTT broker instead (`uplink = "mqtt"`).
 //! - [`link`]: the one loop that drives core's `Uplink` with the client, for the agent and the
 //!   simulator alike; each plugs in its [`link::Station`] (key, queue, where it shows its state).
@@ -32,6 +34,7 @@ pub mod link;
 pub mod mqtt;
 pub mod simulate;
 pub mod status;
+pub mod tls;
 
 /// The wall clock, epoch milliseconds.
 pub fn now_ms() -> i64 {

@@ -31,6 +31,7 @@ use crate::config::{SimulateArgs, parse_server_url};
 use crate::journal::replace_file;
 use crate::link::{self, Flow, Report, Station};
 use crate::now_ms;
+use crate::tls::ServerTrust;
 
 const MAX_BATCH: usize = 500;
 const KEYS_FILE: &str = "simulate-keys.json";
@@ -122,6 +123,14 @@ struct Shared {
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let url = parse_server_url(&args.server).map_err(anyhow::Error::msg)?;
+    let trust = match &args.tls_ca_file {
+        Some(_) if !url.starts_with("https://") => {
+            anyhow::bail!("--tls-ca-file is for an https:// server, and --server is {url}")
+        }
+        Some(file) => ServerTrust::CaFile(file.clone()),
+        None => ServerTrust::SystemRoots,
+    };
+    let client = Client::new(&url, Duration::from_secs(15), &trust).map_err(anyhow::Error::msg)?;
     if !(args.speed.is_finite() && args.speed > 0.0) {
         anyhow::bail!("--speed must be a positive number");
     }
@@ -138,7 +147,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let keys = Keys::load(args.state_dir.clone())?;
     let loggers = args.loggers;
     let shared = Arc::new(Shared {
-        client: Client::new(&url, Duration::from_secs(15)),
+        client,
         args,
         prefix,
         keys: Mutex::new(keys),

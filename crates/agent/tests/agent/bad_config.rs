@@ -90,3 +90,27 @@ fn a_busy_status_address_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_tls_ca_file_that_cannot_be_used_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let https = "server_url = \"https://127.0.0.1:9\"\nlogger_id = \"bad-1\"\nstatus_addr = \"127.0.0.1:0\"\n";
+    let err = refused(
+        dir.path(),
+        &format!("{https}tls_ca_file = \"missing-ca.pem\"\n"),
+    );
+    assert!(err.contains("missing-ca.pem: cannot read it"), "{err}");
+    std::fs::write(
+        dir.path().join("junk.pem"),
+        "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let err = refused(dir.path(), &format!("{https}tls_ca_file = \"junk.pem\"\n"));
+    assert!(err.contains("junk.pem is not PEM"), "{err}");
+    std::fs::write(dir.path().join("key-only.pem"), "no blocks here\n").unwrap();
+    let err = refused(
+        dir.path(),
+        &format!("{https}tls_ca_file = \"key-only.pem\"\n"),
+    );
+    assert!(err.contains("key-only.pem holds no certificate"), "{err}");
+}

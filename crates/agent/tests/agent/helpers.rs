@@ -146,6 +146,27 @@ impl Server {
 
     /// The same with more `serve` flags (the MQTT broker's, say).
     pub fn start_with(data_dir: &Path, flags: &[String]) -> Self {
+        Self::launch(data_dir, flags, crate::helpers::http())
+    }
+
+    /// The server over HTTPS with `issued` (its certificate and key). The test's own requests
+    /// take any certificate: what the agent trusts is what its tests are about.
+    pub fn start_tls(data_dir: &Path, issued: &crate::certs::Issued) -> Self {
+        let flags = [
+            "--tls-cert".to_owned(),
+            issued.cert.display().to_string(),
+            "--tls-key".to_owned(),
+            issued.key.display().to_string(),
+        ];
+        assetlog_agent::client::install_crypto();
+        let http = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        Self::launch(data_dir, &flags, http)
+    }
+
+    fn launch(data_dir: &Path, flags: &[String], http: reqwest::Client) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = data_dir.join(format!("server-{}.log", crate::helpers::unique()));
         let mut child = Command::new(server_bin())
@@ -163,15 +184,16 @@ impl Server {
         let url = read_announcement(&mut stdout, "listening on ", &log);
         let addr = url
             .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("the server announced {url:?}, not http://ADDRESS"));
+            .unwrap_or_else(|| panic!("the server announced {url:?}, not http(s)://ADDRESS"));
         Self {
             child,
             _stdout: stdout,
             url,
             addr,
             data_dir: data_dir.to_owned(),
-            http: crate::helpers::http(),
+            http,
         }
     }
 
@@ -501,6 +523,11 @@ impl Agent {
             .text()
             .await
             .unwrap()
+    }
+
+    /// What the agent has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGKILL: no chance to flush or say goodbye.

@@ -6,6 +6,8 @@
 //! with `cargo test -p assetlog-agent` alone, run `cargo build -p assetlog-server` first.
 
 mod bad_config;
+#[path = "../../../server/tests/support/certs.rs"]
+mod certs;
 mod delivery;
 mod faults;
 mod heartbeat;
@@ -15,3 +17,4 @@ mod modbus;
 mod mosquitto;
 mod mqtt;
 mod simulate;
+mod tls;
