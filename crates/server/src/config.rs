@@ -181,7 +181,8 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_IDLE_TIMEOUT", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_timeout: u64,
-    /// Seconds a client has to finish sending a request head once it began. Default 10.
+    /// Seconds a client has to finish sending a request head once it began (and, with TLS, its
+    /// handshake once connected). Default 10.
     #[arg(long, env = "ASSETLOG_HEADER_READ_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub header_read_timeout: u64,

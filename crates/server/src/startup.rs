@@ -24,7 +24,8 @@ const LIVE_BUFFER: usize = 1024;
 
 pub struct Application {
     listener: TcpListener,
-    tls: Option<(Arc<crate::tls::Tls>, crate::tls::Hangups)>,
+    tls: Option<Arc<crate::tls::Tls>>,
+    hangups: crate::tls::Hangups,
     state: AppState,
     stop: tokio::sync::watch::Sender<bool>,
     mqtt: Option<crate::mqtt::Receiving>,
@@ -106,10 +107,7 @@ pub async fn open_configured_store(config: &ServeConfig) -> anyhow::Result<Store
 impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some((
-                Arc::new(crate::tls::Tls::load(cert, key)?),
-                crate::tls::Hangups::listen(),
-            )),
+            (Some(cert), Some(key)) => Some(Arc::new(crate::tls::Tls::load(cert, key)?)),
             (None, None) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
@@ -160,6 +158,7 @@ impl Application {
         Ok(Self {
             listener,
             tls,
+            hangups: crate::tls::Hangups::listen(),
             state,
             stop,
             mqtt: mqtt_receiving,
@@ -191,6 +190,7 @@ impl Application {
         let Self {
             listener,
             tls,
+            hangups,
             state,
             stop,
             mqtt,
@@ -212,14 +212,12 @@ impl Application {
             ))),
             _ => None,
         };
-        let acceptor = tls.as_ref().map(|(tls, _)| tls.acceptor());
-        let reloader = tls.map(|(tls, hangups)| {
-            tokio::spawn(crate::tls::reload_on_hangup(
-                tls,
-                hangups,
-                state.shutdown.clone(),
-            ))
-        });
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        let reloader = tokio::spawn(crate::tls::reload_on_hangup(
+            tls,
+            hangups,
+            state.shutdown.clone(),
+        ));
         let app = http::router(state.clone());
         let stop_signal = stop.clone();
         let limits = connection_limits(&state.config);
@@ -239,9 +237,7 @@ impl Application {
         let _ = evaluator.await;
         let _ = sender.await;
         let _ = reporter.await;
-        if let Some(reloader) = reloader {
-            let _ = reloader.await;
-        }
+        let _ = reloader.await;
         if let Some(broker) = broker {
             let _ = broker.await;
         }

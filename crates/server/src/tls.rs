@@ -133,9 +133,10 @@ impl Hangups {
     }
 }
 
-/// Re-reads the files on every SIGHUP until `stop`, logging what came of it.
+/// Re-reads the files on every SIGHUP until `stop`, logging what came of it. Without TLS a
+/// SIGHUP is logged and changes nothing (`systemctl reload` must not stop a server).
 pub async fn reload_on_hangup(
-    tls: Arc<Tls>,
+    tls: Option<Arc<Tls>>,
     hangups: Hangups,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -145,6 +146,10 @@ pub async fn reload_on_hangup(
             got = hangups.recv() => if got.is_none() { return },
             () = crate::stopped(&mut stop) => return,
         }
+        let Some(tls) = &tls else {
+            tracing::info!("SIGHUP: nothing to re-read (no --tls-cert)");
+            continue;
+        };
         match tls.reload() {
             Ok(()) => tracing::info!(
                 cert = %tls.cert_file.display(),

@@ -221,22 +221,27 @@ async fn clients_that_do_not_speak_tls_are_closed_and_the_server_keeps_serving()
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-/// `assetlog serve` with TLS as a process, its log read line by line.
-struct TlsProcess {
+/// `assetlog serve` (with TLS, unless `issued` is None) as a process, its log read line by line.
+struct LoggedServer {
     child: Child,
     log: BufReader<ChildStderr>,
     url: String,
 }
 
-impl TlsProcess {
-    fn start(data_dir: &Path, issued: &Issued) -> Self {
-        let mut child = assetlog()
+impl LoggedServer {
+    fn start(data_dir: &Path, issued: Option<&Issued>) -> Self {
+        let mut command = assetlog();
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--tls-cert")
-            .arg(&issued.cert)
-            .arg("--tls-key")
-            .arg(&issued.key)
+            .arg(data_dir);
+        if let Some(issued) = issued {
+            command
+                .arg("--tls-cert")
+                .arg(&issued.cert)
+                .arg("--tls-key")
+                .arg(&issued.key);
+        }
+        let mut child = command
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -278,7 +283,7 @@ impl TlsProcess {
     }
 }
 
-impl Drop for TlsProcess {
+impl Drop for LoggedServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -291,7 +296,7 @@ async fn sighup_serves_a_renewed_certificate_to_new_connections_and_keeps_open_o
     let data = tempfile::tempdir().unwrap();
     let ca = Ca::new(pki.path(), "ca", "assetlog test CA");
     let first = ca.issue(pki.path(), "server", &["127.0.0.1"], Validity::Now);
-    let mut server = TlsProcess::start(data.path(), &first);
+    let mut server = LoggedServer::start(data.path(), Some(&first));
     let addr = addr_of(&server.url).to_owned();
     assert!(server.url.starts_with("https://"), "{}", server.url);
 
@@ -335,6 +340,21 @@ async fn sighup_serves_a_renewed_certificate_to_new_connections_and_keeps_open_o
     let mut last = tls_connect(&ca, &addr).await;
     assert_eq!(presented(&last), renewed.der);
     assert_eq!(healthz_on(&mut last).await, 200);
+}
+
+#[tokio::test]
+async fn sighup_without_tls_is_logged_and_the_server_goes_on() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = LoggedServer::start(data.path(), None);
+    assert!(server.url.starts_with("http://"), "{}", server.url);
+    server.hang_up();
+    server.log_until("SIGHUP: nothing to re-read");
+    let resp = http()
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[test]
