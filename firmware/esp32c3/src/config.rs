@@ -1,8 +1,6 @@
 //! What is fixed when the image is built: the inputs, the display's pins, the server paths and
 //! the timings. What a person sets on the setup portal (Wi-Fi and server URL) is [`Settings`],
-//! kept in flash by [`crate::store`].
-
-use alloc::string::String;
+//! kept in flash by the store.
 
 /// The most inputs one logger watches.
 pub const MAX_INPUTS: usize = 8;
@@ -118,17 +116,4 @@ pub const WATCHDOG_TIMEOUT_MS: u64 = 30_000;
 pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What the setup portal stores: the network to join and the server to report to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
-    pub ssid: String,
-    pub password: String,
-    /// `http://host[:port]`, without a trailing `/`.
-    pub server_url: String,
-}
-
-impl Settings {
-    /// Whether there is a network to join at all.
-    pub fn has_network(&self) -> bool {
-        !self.ssid.is_empty()
-    }
-}
+pub use assetlog_logger::settings::Settings;

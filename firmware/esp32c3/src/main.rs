@@ -1,13 +1,14 @@
 //! assetlog's ESP32-C3 logger: watches up to eight machine run signals, keeps every change in a
 //! flash log until the server has acknowledged it, and shows the machines' states on an OLED
 //! and a local web page. The decisions (debouncing, seq, event times, what to send when) are
-//! `assetlog-core`'s, the same code the server and the Linux agent run; this crate wires them to
-//! the hardware.
+//! `assetlog-core`'s, the same code the server and the Linux agent run; what survives a power cut
+//! and how is `assetlog-logger`'s, tested on the host; this crate wires them to the hardware.
 //!
 //! # Layout
 //! - [`board`]: which peripheral and GPIO does what.
 //! - [`config`]: the inputs and timings fixed at build time, and the portal's [`config::Settings`].
-//! - [`store`]: the flash: settings, device key, boot counter, and the event log.
+//! - [`store`]: the flash partition that holds `assetlog_logger`'s store: settings, device key,
+//!   boot counter, and the event log.
 //! - [`inputs`]: the sampler (debouncer per input) and the recorder (seq, flash, then show).
 //! - [`net`]: Wi-Fi station, the setup portal's access point and its DHCP server.
 //! - [`sntp`]: the wall clock.
@@ -77,7 +78,7 @@ async fn main(spawner: Spawner) -> ! {
     esp_rtos::start(board.timers.timer0, board.rtos_interrupt);
     spawner.spawn(watchdog::guard(board.watchdog).unwrap());
 
-    let opened = match Store::open(FlashStorage::new(board.flash)).await {
+    let opened = match store::open(FlashStorage::new(board.flash)).await {
         Ok(opened) => opened,
         // Without the flash log nothing can be recorded safely; the watchdog restarts the chip
         // after the message has gone out on the serial port.

@@ -1,394 +1,64 @@
-//! Everything the logger keeps across power loss, in the `assetlog` data partition of the flash
-//! (see `partitions.csv`):
-//!
-//! - the first [`SETTINGS_SECTORS`] sectors hold a key-value map: the portal's settings, the
-//!   device key and claim code, the boot counter, the highest seq handed out and the count of
-//!   dropped events;
-//! - the rest is the event log, a FIFO of [`LoggedChange`] records. sequential-storage writes it
-//!   round the sectors in turn (wear levelling), checks every item with a CRC (a write torn by a
-//!   power cut is skipped, not read as an event) and erases a sector only once every item in it
-//!   has been popped.
-//!
-//! A change is appended with its seq before anything shows or uploads it; it is popped only when
-//! the server has acknowledged its seq. When the log is full, the oldest change is popped and
-//! counted as dropped, as the agent's queue does.
+//! The flash chip's side of the logger's store: the `assetlog` data partition of
+//! `partitions.csv`, found in the partition table, holding `assetlog_logger::store` (the
+//! settings map, the device key, the boot counter and the event log; what survives a power cut
+//! and how is tested there, on the host).
 
 use core::ops::Range;
 
-use alloc::string::String;
-use alloc::vec::Vec;
-use assetlog_core::queue::SeqAllocator;
-use assetlog_core::record::LoggedChange;
-use assetlog_core::timebase::{EarlierBoots, EventTime};
 use embassy_embedded_hal::adapter::BlockingAsync;
 use esp_bootloader_esp_idf::partitions::{self, PARTITION_TABLE_MAX_LEN};
-use esp_storage::FlashStorage;
-use sequential_storage::cache::page_pointers::HeapPagePointers;
-use sequential_storage::cache::page_states::HeapPageStates;
-use sequential_storage::cache::{Cache, Uncached};
-use sequential_storage::map::{MapConfig, MapStorage};
-use sequential_storage::queue::{QueueConfig, QueueStorage};
+use esp_storage::{FlashStorage, FlashStorageError};
 
-use crate::config::Settings;
+pub use assetlog_logger::store::Opened;
 
 /// The data partition's label in `partitions.csv`.
 pub const PARTITION_LABEL: &str = "assetlog";
-/// Sectors (4 KiB) at the start of the partition for the settings map.
-pub const SETTINGS_SECTORS: u32 = 4;
 
 const SECTOR: u32 = FlashStorage::SECTOR_SIZE;
 
 type Flash = BlockingAsync<FlashStorage<'static>>;
-type LogCache = Cache<HeapPageStates, HeapPagePointers, Uncached>;
 
-/// The settings map's entries (their keys). Never renumber one: flash written by an older image must still read.
-#[derive(Debug, Clone, Copy)]
-#[repr(u8)]
-enum Entry {
-    Ssid = 1,
-    Password = 2,
-    ServerUrl = 3,
-    DeviceKey = 4,
-    ClaimCode = 5,
-    BootCount = 6,
-    LastSeq = 7,
-    Dropped = 8,
-}
+/// The store on this chip's flash.
+pub type Store = assetlog_logger::store::Store<Flash>;
 
-/// A flash operation failed: the flash chip, or a partition layout the image does not expect.
+/// Why the store does not open: a partition layout the image does not expect, or the flash.
 #[derive(Debug)]
-pub enum StoreError {
+pub enum OpenError {
     NoPartition,
-    PartitionTooSmall,
-    Flash(sequential_storage::Error<esp_storage::FlashStorageError>),
     PartitionTable(partitions::Error),
+    Store(assetlog_logger::store::StoreError<FlashStorageError>),
 }
 
-impl core::fmt::Display for StoreError {
+impl core::fmt::Display for OpenError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::NoPartition => write!(
                 f,
                 "no data partition labelled {PARTITION_LABEL:?}: flash with --partition-table partitions.csv"
             ),
-            Self::PartitionTooSmall => write!(f, "the {PARTITION_LABEL:?} partition is too small"),
-            Self::Flash(e) => write!(f, "flash: {e:?}"),
             Self::PartitionTable(e) => write!(f, "partition table: {e:?}"),
+            Self::Store(e) => write!(f, "the {PARTITION_LABEL:?} partition: {e}"),
         }
     }
 }
 
-impl From<sequential_storage::Error<esp_storage::FlashStorageError>> for StoreError {
-    fn from(e: sequential_storage::Error<esp_storage::FlashStorageError>) -> Self {
-        Self::Flash(e)
-    }
-}
-
-/// Scratch space for one map value or log record, word-aligned for the flash driver.
-#[repr(C, align(4))]
-struct Buffer([u8; 256]);
-
-/// What the log held at start.
-pub struct Opened {
-    pub store: Store,
-    /// This boot's number (1 on the first boot).
-    pub boot: u32,
-    /// The earlier boots whose changes still wait for a wall time.
-    pub earlier_boots: EarlierBoots,
-}
-
-pub struct Store {
-    log: QueueStorage<Flash, LogCache>,
-    settings: Range<u32>,
-    buf: Buffer,
-    seqs: SeqAllocator,
-    /// The highest seq known to be in the map (so a release writes it only when it moved).
-    persisted_seq: u64,
-    depth: usize,
-    dropped: u64,
-}
-
-impl Store {
-    /// Finds the partition, counts this boot and reads the log's books.
-    pub async fn open(mut flash: FlashStorage<'static>) -> Result<Opened, StoreError> {
-        let range = find_partition(&mut flash)?;
-        if range.end - range.start < (SETTINGS_SECTORS + 2) * SECTOR {
-            return Err(StoreError::PartitionTooSmall);
-        }
-        let settings = range.start..range.start + SETTINGS_SECTORS * SECTOR;
-        let log_range = settings.end..range.end;
-        let pages = ((log_range.end - log_range.start) / SECTOR) as usize;
-        let log_config =
-            QueueConfig::try_new(log_range).map_err(|_| StoreError::PartitionTooSmall)?;
-        if MapConfig::<Flash>::try_new(settings.clone()).is_err() {
-            return Err(StoreError::PartitionTooSmall);
-        }
-        let cache = Cache::new(
-            HeapPageStates::new(pages),
-            HeapPagePointers::new(pages),
-            Uncached,
-        );
-        let mut store = Store {
-            log: QueueStorage::new(BlockingAsync::new(flash), log_config, cache),
-            settings,
-            buf: Buffer([0; 256]),
-            seqs: SeqAllocator::new(),
-            persisted_seq: 0,
-            depth: 0,
-            dropped: 0,
-        };
-
-        let boot = store.fetch_u32(Entry::BootCount).await?.unwrap_or(0) + 1;
-        store.store_u32(Entry::BootCount, boot).await?;
-        store.dropped = store.fetch_u64(Entry::Dropped).await?.unwrap_or(0);
-        let persisted = store.fetch_u64(Entry::LastSeq).await?.unwrap_or(0);
-
-        let mut highest = persisted;
-        let mut earlier_boots = EarlierBoots::new();
-        let mut depth = 0;
-        let mut entries = store.log.iter().await?;
-        while let Some(entry) = entries.next(&mut store.buf.0).await? {
-            if let Ok(change) = LoggedChange::decode(&entry) {
-                highest = highest.max(change.seq);
-                earlier_boots.observe(change.time, boot);
-            }
-            depth += 1;
-        }
-        store.seqs = SeqAllocator::resume(highest);
-        store.persisted_seq = persisted;
-        store.depth = depth;
-        Ok(Opened {
-            store,
-            boot,
-            earlier_boots,
-        })
-    }
-
-    /// Events in the log not yet acknowledged.
-    pub fn depth(&self) -> usize {
-        self.depth
-    }
-
-    /// Events dropped because the log was full, over the logger's life.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    /// Numbers a change and appends it to the log; it is in flash when this returns `Ok`.
-    pub async fn record(
-        &mut self,
-        pin: u8,
-        running: bool,
-        time: EventTime,
-    ) -> Result<LoggedChange, StoreError> {
-        let mut seqs = self.seqs;
-        let change = LoggedChange {
-            seq: seqs.allocate(),
-            pin,
-            running,
-            time,
-        };
-        let bytes = change.encode();
-        let dropped_before = self.dropped;
-        loop {
-            match self.log.push(&bytes, false).await {
-                Ok(()) => break,
-                // A sector is erased only once all its changes are gone: drop them one by one,
-                // oldest first, until the new one fits.
-                Err(sequential_storage::Error::FullStorage) => self.drop_oldest().await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if self.dropped != dropped_before {
-            self.store_u64(Entry::Dropped, self.dropped).await?;
-        }
-        // The seq counts as handed out only once its change is in flash: a failed write leaves
-        // it free for the retry.
-        self.seqs = seqs;
-        self.depth += 1;
-        Ok(change)
-    }
-
-    async fn drop_oldest(&mut self) -> Result<(), StoreError> {
-        let popped = self.log.pop(&mut self.buf.0).await?.is_some();
-        if !popped {
-            // Full with nothing in it: a record larger than a sector, which never happens.
-            return Err(StoreError::PartitionTooSmall);
-        }
-        // Persist the seq before its last trace may leave the log.
-        self.persist_seq().await?;
-        self.depth = self.depth.saturating_sub(1);
-        self.dropped += 1;
-        Ok(())
-    }
-
-    /// The oldest `max` changes, for an upload or the page. Unreadable entries are skipped
-    /// (released with the next acknowledgement).
-    pub async fn oldest(&mut self, max: usize) -> Result<Vec<LoggedChange>, StoreError> {
-        let mut out = Vec::with_capacity(max.min(64));
-        let mut entries = self.log.iter().await?;
-        while out.len() < max {
-            let Some(entry) = entries.next(&mut self.buf.0).await? else {
-                break;
-            };
-            if let Ok(change) = LoggedChange::decode(&entry) {
-                out.push(change);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The server holds every seq up to `upto`: pops those changes. Returns how many left.
-    pub async fn release(&mut self, upto: u64) -> Result<usize, StoreError> {
-        self.persist_seq().await?;
-        let mut released = 0;
-        let mut entries = self.log.iter().await?;
-        while let Some(entry) = entries.next(&mut self.buf.0).await? {
-            let covered = match LoggedChange::decode(&entry) {
-                Ok(change) => change.seq <= upto,
-                Err(_) => true,
-            };
-            if !covered {
-                break;
-            }
-            entry.pop().await?;
-            released += 1;
-        }
-        self.depth = self.depth.saturating_sub(released);
-        Ok(released)
-    }
-
-    /// The server already holds seqs up to `acked_seq` of this logger (its log was erased, or
-    /// the server kept an older history): new changes are numbered after it.
-    pub async fn number_after(&mut self, acked_seq: u64) -> Result<(), StoreError> {
-        if acked_seq > self.seqs.last() {
-            self.seqs = SeqAllocator::resume(acked_seq);
-            self.persist_seq().await?;
-        }
-        Ok(())
-    }
-
-    async fn persist_seq(&mut self) -> Result<(), StoreError> {
-        let last = self.seqs.last();
-        if last != self.persisted_seq {
-            self.store_u64(Entry::LastSeq, last).await?;
-            self.persisted_seq = last;
-        }
-        Ok(())
-    }
-
-    pub async fn settings(&mut self) -> Result<Settings, StoreError> {
-        Ok(Settings {
-            ssid: self.fetch_string(Entry::Ssid).await?.unwrap_or_default(),
-            password: self
-                .fetch_string(Entry::Password)
-                .await?
-                .unwrap_or_default(),
-            server_url: self
-                .fetch_string(Entry::ServerUrl)
-                .await?
-                .unwrap_or_default(),
-        })
-    }
-
-    pub async fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError> {
-        self.store_string(Entry::Ssid, &settings.ssid).await?;
-        self.store_string(Entry::Password, &settings.password)
-            .await?;
-        self.store_string(Entry::ServerUrl, &settings.server_url)
-            .await
-    }
-
-    /// The device key the server issued, if it did.
-    pub async fn device_key(&mut self) -> Result<Option<String>, StoreError> {
-        self.fetch_string(Entry::DeviceKey).await
-    }
-
-    pub async fn save_device_key(&mut self, key: &str) -> Result<(), StoreError> {
-        self.store_string(Entry::DeviceKey, key).await
-    }
-
-    /// The claim code of the last registration while pending; `None` once claimed.
-    pub async fn claim_code(&mut self) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .fetch_string(Entry::ClaimCode)
-            .await?
-            .filter(|c| !c.is_empty()))
-    }
-
-    pub async fn save_claim_code(&mut self, code: Option<&str>) -> Result<(), StoreError> {
-        if self.claim_code().await?.as_deref() == code {
-            return Ok(());
-        }
-        self.store_string(Entry::ClaimCode, code.unwrap_or(""))
-            .await
-    }
-
-    fn map(&mut self) -> MapStorage<u8, &mut Flash, Cache<Uncached, Uncached, Uncached, u8>> {
-        let config = MapConfig::try_new(self.settings.clone())
-            .unwrap_or_else(|_| unreachable!("checked in open"));
-        MapStorage::new(self.log.flash(), config, Cache::new_uncached())
-    }
-
-    async fn fetch_string(&mut self, key: Entry) -> Result<Option<String>, StoreError> {
-        let mut buf = Buffer([0; 256]);
-        Ok(self
-            .map()
-            .fetch_item::<String>(&mut buf.0, &(key as u8))
-            .await?)
-    }
-
-    async fn store_string(&mut self, key: Entry, value: &str) -> Result<(), StoreError> {
-        let mut buf = Buffer([0; 256]);
-        let value = String::from(value);
-        Ok(self
-            .map()
-            .store_item(&mut buf.0, &(key as u8), &value)
-            .await?)
-    }
-
-    async fn fetch_u32(&mut self, key: Entry) -> Result<Option<u32>, StoreError> {
-        let mut buf = Buffer([0; 256]);
-        Ok(self
-            .map()
-            .fetch_item::<u32>(&mut buf.0, &(key as u8))
-            .await?)
-    }
-
-    async fn store_u32(&mut self, key: Entry, value: u32) -> Result<(), StoreError> {
-        let mut buf = Buffer([0; 256]);
-        Ok(self
-            .map()
-            .store_item(&mut buf.0, &(key as u8), &value)
-            .await?)
-    }
-
-    async fn fetch_u64(&mut self, key: Entry) -> Result<Option<u64>, StoreError> {
-        let mut buf = Buffer([0; 256]);
-        Ok(self
-            .map()
-            .fetch_item::<u64>(&mut buf.0, &(key as u8))
-            .await?)
-    }
-
-    async fn store_u64(&mut self, key: Entry, value: u64) -> Result<(), StoreError> {
-        let mut buf = Buffer([0; 256]);
-        Ok(self
-            .map()
-            .store_item(&mut buf.0, &(key as u8), &value)
-            .await?)
-    }
+/// Finds the partition and opens the store in it.
+pub async fn open(mut flash: FlashStorage<'static>) -> Result<Opened<Flash>, OpenError> {
+    let range = find_partition(&mut flash)?;
+    Store::open(BlockingAsync::new(flash), range)
+        .await
+        .map_err(OpenError::Store)
 }
 
 /// The flash range of the `assetlog` data partition.
-fn find_partition(flash: &mut FlashStorage<'static>) -> Result<Range<u32>, StoreError> {
+fn find_partition(flash: &mut FlashStorage<'static>) -> Result<Range<u32>, OpenError> {
     let mut table = [0u8; PARTITION_TABLE_MAX_LEN];
     let partitions =
-        partitions::read_partition_table(flash, &mut table).map_err(StoreError::PartitionTable)?;
+        partitions::read_partition_table(flash, &mut table).map_err(OpenError::PartitionTable)?;
     let entry = partitions
         .iter()
         .find(|p| p.label_as_str() == PARTITION_LABEL)
-        .ok_or(StoreError::NoPartition)?;
+        .ok_or(OpenError::NoPartition)?;
     let start = entry.offset();
     // Whole sectors only.
     let end = (start + entry.len()) / SECTOR * SECTOR;

@@ -1,0 +1,15 @@
+//! What the ESP32-C3 logger decides, as code that builds for the chip (`no_std`) and for the
+//! host, where its tests run: the firmware (`firmware/esp32c3`) adds only the board (pins,
+//! Wi-Fi, SNTP, the OLED driver, the watchdog, the flash chip's driver).
+//!
+//! # Layout
+//! - [`store`]: everything kept across a power cut, over any NOR flash: the settings map (the
+//!   portal's settings, the device key, the boot counter, the highest seq) and the event log.
+//!   `tests/power_cut.rs` cuts the power at every flash write and erase of a workload in turn.
+//! - [`settings`]: what a person sets on the setup portal.
+#![no_std]
+
+extern crate alloc;
+
+pub mod settings;
+pub mod store;
