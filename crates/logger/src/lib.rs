@@ -7,9 +7,12 @@
 //!   portal's settings, the device key, the boot counter, the highest seq) and the event log.
 //!   `tests/power_cut.rs` cuts the power at every flash write and erase of a workload in turn.
 //! - [`settings`]: what a person sets on the setup portal.
+//! - [`uplink`]: register, heartbeat and upload, driven by `assetlog_core::uplink::Uplink`, over
+//!   any `embedded-nal-async` network; `tests/server.rs` runs it against a real `assetlog serve`.
 #![no_std]
 
 extern crate alloc;
 
 pub mod settings;
 pub mod store;
+pub mod uplink;

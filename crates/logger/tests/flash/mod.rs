@@ -9,7 +9,9 @@
 //!   they were;
 //! - once the power is gone every operation fails until [`Flash::power_on`].
 //!
-//! Which words and bits a cut tears comes from a seed, so every run is reproducible.
+//! Which words and bits a cut tears comes from a seed, so every run is reproducible. Shared by
+//! the tests (each uses a part of it).
+#![allow(dead_code)]
 
 use embedded_storage_async::nor_flash::{
     ErrorType, MultiwriteNorFlash, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,

@@ -1,0 +1,450 @@
+//! The firmware's uploader (`assetlog_logger::uplink::run`, the code the chip runs) on the host,
+//! over tokio's TCP, against a real `assetlog serve` process: it registers, is claimed, uploads,
+//! rides out a server killed and restarted while changes wait, and after its key is rotated is
+//! refused until an admin deletes the logger, when it registers anew. Every change is stored
+//! exactly once.
+//!
+//! The server binary comes from the same target directory: `cargo test --workspace` builds it;
+//! with `cargo test -p assetlog-logger` alone, run `cargo build -p assetlog-server` first.
+
+mod flash;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use assetlog_core::timebase::{EarlierBoots, EventTime, TimeBase};
+use assetlog_core::uplink::Link;
+use assetlog_core::wire::AssetName;
+use assetlog_logger::store::Store;
+use assetlog_logger::uplink::{Logger, Shared, Station};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::mutex::Mutex;
+use embedded_io_adapters::tokio_1::FromTokio;
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+
+use crate::flash::{Flash, SECTOR};
+
+/// How long anything here may take before it counts as never.
+const DEADLINE: Duration = Duration::from_secs(90);
+/// The flash: settings and a log far larger than the workload.
+const SECTORS: usize = 64;
+const PASSWORD: &str = "correct horse battery";
+
+/// tokio's TCP and resolver as `embedded-nal-async` sees a network.
+struct Net;
+
+impl TcpConnect for Net {
+    type Error = std::io::Error;
+    type Connection<'a> = FromTokio<TcpStream>;
+
+    async fn connect<'a>(
+        &'a self,
+        remote: SocketAddr,
+    ) -> Result<Self::Connection<'a>, Self::Error> {
+        let tcp = TcpStream::connect(remote).await?;
+        tcp.set_nodelay(true)?;
+        Ok(FromTokio::new(tcp))
+    }
+}
+
+impl Dns for Net {
+    type Error = std::io::Error;
+
+    async fn get_host_by_name(&self, host: &str, _: AddrType) -> Result<IpAddr, Self::Error> {
+        tokio::net::lookup_host((host, 0))
+            .await?
+            .next()
+            .map(|a| a.ip())
+            .ok_or_else(|| std::io::Error::other(format!("{host} has no address")))
+    }
+
+    async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, Self::Error> {
+        Err(std::io::Error::other("no reverse lookups"))
+    }
+}
+
+/// The board as the test plays it: what the uploader shows, as channels the test awaits.
+struct Board {
+    link: watch::Sender<(Link, u32)>,
+    claim_code: watch::Sender<Option<String>>,
+    queued: watch::Sender<usize>,
+    error: watch::Sender<Option<String>>,
+    recorded: Notify,
+    errors: RefCell<Vec<String>>,
+}
+
+impl Board {
+    fn new() -> Self {
+        Self {
+            link: watch::channel((Link::Unregistered, 0)).0,
+            claim_code: watch::channel(None).0,
+            queued: watch::channel(0).0,
+            error: watch::channel(None).0,
+            recorded: Notify::new(),
+            errors: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Station for Board {
+    fn error(&self, message: String) {
+        self.errors.borrow_mut().push(message.clone());
+        self.error.send_replace(Some(message));
+    }
+    fn link(&self, link: Link, failures: u32) {
+        self.link.send_replace((link, failures));
+    }
+    fn claim_code(&self, code: Option<String>) {
+        self.claim_code.send_replace(code);
+    }
+    fn shows_claim_code(&self) -> bool {
+        self.claim_code.borrow().is_some()
+    }
+    fn queued(&self, queued: usize) {
+        self.queued.send_replace(queued);
+    }
+    fn time(&self) -> TimeBase {
+        TimeBase::new(1)
+    }
+    fn rssi(&self) -> Option<i32> {
+        Some(-60)
+    }
+    fn free_heap(&self) -> Option<u64> {
+        None
+    }
+    fn ip_address(&self) -> Option<String> {
+        Some("127.0.0.1".into())
+    }
+    async fn network_up(&self) {}
+    async fn recorded(&self) {
+        self.recorded.notified().await;
+    }
+    async fn clock_set(&self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits until `rx` satisfies `check`, failing the test after [`DEADLINE`].
+async fn until<T>(what: &str, rx: &watch::Sender<T>, check: impl FnMut(&T) -> bool) {
+    let mut rx = rx.subscribe();
+    tokio::time::timeout(DEADLINE, rx.wait_for(check))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .expect("the board stays");
+}
+
+fn server_bin() -> PathBuf {
+    let bin = std::env::current_exe()
+        .expect("the test's path")
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .join("assetlog");
+    assert!(
+        bin.exists(),
+        "the server binary {} is missing: run `cargo build -p assetlog-server` (or test the whole workspace with `cargo test --workspace`, which builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// `assetlog serve` on a port of its own, and its API as an admin uses it.
+struct Server {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    fn start(data_dir: &Path, port: u16, enrollment: &str) -> Self {
+        let mut child = Command::new(server_bin())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--enrollment", enrollment, "--heartbeat-interval", "5"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let resp = request.send().await.expect("the server answers");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn signup(&self) -> String {
+        let body =
+            json!({"email": "ada@plant.example", "password": PASSWORD, "tenant_name": "Plant"});
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/signup",
+                None,
+                Some(body),
+            )
+            .await;
+        answer["token"].as_str().unwrap().to_owned()
+    }
+
+    /// How many times the tenant holds each seq.
+    async fn seqs(&self, token: &str) -> BTreeMap<u64, usize> {
+        let page = self
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/events?limit=1000",
+                Some(token),
+                None,
+            )
+            .await;
+        let events = page["events"].as_array().unwrap();
+        assert!(events.len() < 1000, "one page holds them all");
+        let mut seqs = BTreeMap::new();
+        for event in events {
+            *seqs.entry(event["seq"].as_u64().unwrap()).or_insert(0) += 1;
+        }
+        seqs
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The logger: its flash, its store, what it shows.
+struct Device {
+    store: Shared<NoopRawMutex, Flash>,
+    board: Board,
+    logger: Logger,
+    /// The next change's number in the workload (its pin, state and time follow from it).
+    step: std::cell::Cell<u64>,
+    started_ms: i64,
+}
+
+impl Device {
+    async fn new(server_url: &str, logger_id: &str) -> Self {
+        let opened = Store::open(Flash::new(SECTORS), 0..(SECTORS * SECTOR) as u32)
+            .await
+            .expect("a fresh flash opens");
+        Self {
+            store: Mutex::new(opened.store),
+            board: Board::new(),
+            logger: Logger {
+                logger_id: logger_id.into(),
+                server_url: server_url.into(),
+                firmware_version: "host-test".into(),
+                assets: (0..2)
+                    .map(|pin| AssetName {
+                        pin_number: pin,
+                        asset_name: format!("Machine {pin}"),
+                    })
+                    .collect(),
+                // Small batches: an upload of a few hundred changes takes many requests.
+                max_batch: 10,
+                request_timeout_ms: 5_000,
+                seed: 7,
+            },
+            step: std::cell::Cell::new(0),
+            started_ms: now_ms() - 3_600_000,
+        }
+    }
+
+    /// Records `n` changes as the inputs would, and wakes the uploader.
+    async fn record(&self, n: u64) {
+        for _ in 0..n {
+            let step = self.step.get();
+            self.step.set(step + 1);
+            let pin = (step % 2) as u8;
+            let running = (step / 2).is_multiple_of(2);
+            let time = EventTime::Wall {
+                ts_ms: self.started_ms + step as i64 * 100,
+            };
+            let mut store = self.store.lock().await;
+            store.record(pin, running, time).await.expect("recorded");
+            self.board.queued.send_replace(store.depth());
+        }
+        self.board.recorded.notify_one();
+    }
+
+    async fn drained(&self, what: &str) {
+        until(what, &self.board.queued, |q| *q == 0).await;
+    }
+
+    async fn uplink(&self) {
+        assetlog_logger::uplink::run(
+            &Net,
+            &Net,
+            &self.store,
+            &self.board,
+            &self.logger,
+            EarlierBoots::new(),
+        )
+        .await;
+    }
+}
+
+fn assert_once_each(seqs: &BTreeMap<u64, usize>, upto: u64) {
+    let expected: BTreeMap<u64, usize> = (1..=upto).map(|s| (s, 1)).collect();
+    assert_eq!(*seqs, expected, "every seq 1..={upto} exactly once");
+}
+
+#[tokio::test]
+async fn the_uploader_registers_is_claimed_uploads_and_rides_out_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server::start(dir.path(), port, "claim");
+    let token = server.signup().await;
+    let device = Device::new(&server.url, "esp32c3-host-1").await;
+
+    let test = async {
+        device.record(30).await;
+        // Pending: it shows its claim code, and the server keeps its changes meanwhile.
+        until("a claim code", &device.board.claim_code, Option::is_some).await;
+        device.drained("30 changes while pending").await;
+        let code = device.board.claim_code.borrow().clone().unwrap();
+        server
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/loggers/claim",
+                Some(&token),
+                Some(json!({"logger_id": "esp32c3-host-1", "claim_code": code})),
+            )
+            .await;
+        // The next heartbeat (the server asks for one every 5 s) tells it it is claimed.
+        until("the claim noticed", &device.board.link, |(link, _)| {
+            *link == Link::Claimed
+        })
+        .await;
+        assert_eq!(*device.board.claim_code.borrow(), None);
+        assert_once_each(&server.seqs(&token).await, 30);
+
+        // 300 more; the server dies as soon as the first batch of them is acknowledged.
+        device.record(300).await;
+        until("an upload under way", &device.board.queued, |q| *q < 300).await;
+        // Killed with changes still waiting: the next upload finds no server, backs off and
+        // tries again until the new one answers.
+        assert!(*device.board.queued.borrow() > 0);
+        server.kill();
+        server = Server::start(dir.path(), port, "claim");
+        device.drained("330 changes across the restart").await;
+        assert_once_each(&server.seqs(&token).await, 330);
+    };
+    tokio::select! {
+        () = test => {}
+        () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_refused_until_the_logger_is_deleted_and_registers_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), free_port(), "auto");
+    let token = server.signup().await;
+    let device = Device::new(&server.url, "esp32c3-host-2").await;
+
+    let test = async {
+        device.record(10).await;
+        device.drained("10 changes").await;
+        let first_key = device.store.lock().await.device_key().await.unwrap();
+        assert!(first_key.is_some());
+
+        server
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/loggers/esp32c3-host-2/rotate-key",
+                Some(&token),
+                None,
+            )
+            .await;
+        device.record(5).await;
+        until("the key refused", &device.board.error, |e| {
+            e.as_deref()
+                .is_some_and(|e| e.contains("refuses this logger's key"))
+        })
+        .await;
+        assert_eq!(device.store.lock().await.depth(), 5, "kept while refused");
+
+        // The admin deletes it (keeping its history); it registers anew and uploads the rest.
+        let resp = server
+            .http
+            .delete(format!("{}/api/v1/loggers/esp32c3-host-2", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+        device.drained("the 5 refused changes").await;
+        assert_once_each(&server.seqs(&token).await, 15);
+        let new_key = device.store.lock().await.device_key().await.unwrap();
+        assert!(
+            new_key.is_some() && new_key != first_key,
+            "the new key is kept"
+        );
+    };
+    tokio::select! {
+        () = test => {}
+        () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
+    }
+}
