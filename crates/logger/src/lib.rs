@@ -7,12 +7,15 @@
 //!   portal's settings, the device key, the boot counter, the highest seq) and the event log.
 //!   `tests/power_cut.rs` cuts the power at every flash write and erase of a workload in turn.
 //! - [`settings`]: what a person sets on the setup portal.
+//! - [`tls`]: HTTPS: how the server is checked (a CA or a pinned certificate) and why it was
+//!   refused.
 //! - [`uplink`]: register, heartbeat and upload, driven by `assetlog_core::uplink::Uplink`, over
 //!   any `embedded-nal-async` network; `tests/server.rs` runs it against a real `assetlog serve`.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod uplink;

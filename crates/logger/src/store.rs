@@ -54,6 +54,8 @@ enum Entry {
     BootCount = 6,
     LastSeq = 7,
     Dropped = 8,
+    TlsPin = 9,
+    TlsCa = 10,
 }
 
 /// A flash operation failed, or the range is too small for the settings and a log.
@@ -84,6 +86,16 @@ impl<E> From<sequential_storage::Error<E>> for StoreError<E> {
 /// Scratch space for one map value or log record, word-aligned for the flash driver.
 #[repr(C, align(4))]
 struct Buffer([u8; 256]);
+
+/// Longest map item (the CA certificate's PEM) with room for its key and length.
+const MAX_STRING: usize = assetlog_core::setup::MAX_CA_PEM_LEN + 64;
+
+/// Scratch space for a map operation, on the heap and word-aligned as words. Every operation
+/// needs room for the longest item (the CA certificate's PEM, 3 KiB at most): storing one
+/// setting may move the others when the map compacts a sector.
+fn map_buffer() -> Vec<u32> {
+    alloc::vec![0; MAX_STRING / 4]
+}
 
 /// What the log held at start.
 pub struct Opened<F: MultiwriteNorFlash> {
@@ -287,6 +299,8 @@ impl<F: MultiwriteNorFlash> Store<F> {
                 .fetch_string(Entry::ServerUrl)
                 .await?
                 .unwrap_or_default(),
+            tls_pin_sha256: self.fetch_string(Entry::TlsPin).await?.unwrap_or_default(),
+            tls_ca_pem: self.fetch_string(Entry::TlsCa).await?.unwrap_or_default(),
         })
     }
 
@@ -295,7 +309,10 @@ impl<F: MultiwriteNorFlash> Store<F> {
         self.store_string(Entry::Password, &settings.password)
             .await?;
         self.store_string(Entry::ServerUrl, &settings.server_url)
-            .await
+            .await?;
+        self.store_string(Entry::TlsPin, &settings.tls_pin_sha256)
+            .await?;
+        self.store_string(Entry::TlsCa, &settings.tls_ca_pem).await
     }
 
     /// The device key the server issued, if it did.
@@ -330,51 +347,51 @@ impl<F: MultiwriteNorFlash> Store<F> {
     }
 
     async fn fetch_string(&mut self, key: Entry) -> StoreResult<Option<String>, F> {
-        let mut buf = Buffer([0; 256]);
+        let mut buf = map_buffer();
         Ok(self
             .map()
-            .fetch_item::<String>(&mut buf.0, &(key as u8))
+            .fetch_item::<String>(bytemuck::cast_slice_mut(&mut buf), &(key as u8))
             .await?)
     }
 
     async fn store_string(&mut self, key: Entry, value: &str) -> StoreResult<(), F> {
-        let mut buf = Buffer([0; 256]);
+        let mut buf = map_buffer();
         let value = String::from(value);
         Ok(self
             .map()
-            .store_item(&mut buf.0, &(key as u8), &value)
+            .store_item(bytemuck::cast_slice_mut(&mut buf), &(key as u8), &value)
             .await?)
     }
 
     async fn fetch_u32(&mut self, key: Entry) -> StoreResult<Option<u32>, F> {
-        let mut buf = Buffer([0; 256]);
+        let mut buf = map_buffer();
         Ok(self
             .map()
-            .fetch_item::<u32>(&mut buf.0, &(key as u8))
+            .fetch_item::<u32>(bytemuck::cast_slice_mut(&mut buf), &(key as u8))
             .await?)
     }
 
     async fn store_u32(&mut self, key: Entry, value: u32) -> StoreResult<(), F> {
-        let mut buf = Buffer([0; 256]);
+        let mut buf = map_buffer();
         Ok(self
             .map()
-            .store_item(&mut buf.0, &(key as u8), &value)
+            .store_item(bytemuck::cast_slice_mut(&mut buf), &(key as u8), &value)
             .await?)
     }
 
     async fn fetch_u64(&mut self, key: Entry) -> StoreResult<Option<u64>, F> {
-        let mut buf = Buffer([0; 256]);
+        let mut buf = map_buffer();
         Ok(self
             .map()
-            .fetch_item::<u64>(&mut buf.0, &(key as u8))
+            .fetch_item::<u64>(bytemuck::cast_slice_mut(&mut buf), &(key as u8))
             .await?)
     }
 
     async fn store_u64(&mut self, key: Entry, value: u64) -> StoreResult<(), F> {
-        let mut buf = Buffer([0; 256]);
+        let mut buf = map_buffer();
         Ok(self
             .map()
-            .store_item(&mut buf.0, &(key as u8), &value)
+            .store_item(bytemuck::cast_slice_mut(&mut buf), &(key as u8), &value)
             .await?)
     }
 }

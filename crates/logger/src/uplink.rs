@@ -16,18 +16,24 @@ use assetlog_core::wire::{
     AssetName, HeartbeatAnswer, HeartbeatRequest, IngestAck, IngestRequest, RegisterAnswer,
     RegisterRequest, WireEvent,
 };
+use core::net::{IpAddr, SocketAddr};
 use embassy_futures::select::select;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::mutex::Mutex;
 use embassy_time::{Duration, Instant, Timer, with_timeout};
+use embedded_nal_async::AddrType;
 use embedded_nal_async::{Dns, TcpConnect};
 use embedded_storage_async::nor_flash::MultiwriteNorFlash;
-use reqwless::client::HttpClient;
+use embedded_tls::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use reqwless::client::HttpConnection;
 use reqwless::headers::ContentType;
-use reqwless::request::{Method, RequestBuilder};
+use reqwless::request::{Request as HttpRequest, RequestBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
+use crate::tls::{Provider, ServerCheck, Verifier};
 
 /// Milliseconds since boot: the uplink's clock.
 pub fn uptime_ms() -> u64 {
@@ -70,7 +76,7 @@ pub trait Station {
 #[derive(Debug, Clone)]
 pub struct Logger {
     pub logger_id: String,
-    /// `http://host[:port]`, without a trailing `/`.
+    /// `http://host[:port]` or `https://host[:port]`.
     pub server_url: String,
     pub firmware_version: String,
     /// Its inputs, sent at registration for the pins the server does not know yet.
@@ -81,6 +87,10 @@ pub struct Logger {
     pub request_timeout_ms: u64,
     /// Seeds the backoff's jitter.
     pub seed: u64,
+    /// With an `https://` server: how it is checked (required: a logger has no system roots).
+    pub server_check: Option<ServerCheck>,
+    /// Seeds the TLS handshakes' random numbers: from the chip's hardware random source.
+    pub tls_seed: [u8; 32],
 }
 
 /// A request that got no usable answer.
@@ -88,6 +98,8 @@ pub struct Logger {
 enum CallError {
     /// Not sent, or no answer in time.
     Network(String),
+    /// The server's certificate was refused, or the TLS handshake failed: why.
+    Tls(String),
     /// The server answered with this status.
     Status(u16),
     /// A 200 whose body is not what the protocol says.
@@ -102,7 +114,7 @@ impl CallError {
             Self::Status(413) => Outcome::TooLarge,
             Self::Status(429) => Outcome::Failed,
             Self::Status(code) if (400..500).contains(code) => Outcome::Refused,
-            Self::Status(_) | Self::Network(_) | Self::Answer => Outcome::Failed,
+            Self::Status(_) | Self::Network(_) | Self::Tls(_) | Self::Answer => Outcome::Failed,
         }
     }
 }
@@ -110,21 +122,81 @@ impl CallError {
 impl core::fmt::Display for CallError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::Network(m) => write!(f, "{m}"),
+            Self::Network(m) | Self::Tls(m) => write!(f, "{m}"),
             Self::Status(code) => write!(f, "the server answered {code}"),
             Self::Answer => write!(f, "the server's answer is not what the protocol says"),
         }
     }
 }
 
+/// The parts of `http(s)://host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl ServerUrl {
+    /// `http://host[:port]` or `https://host[:port]` (a bracketed IPv6 host allowed), nothing
+    /// after the port but an optional `/`.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (https, rest) = match url.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, url.strip_prefix("http://")?),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let default_port = if https { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (host, after) = v6.split_once(']')?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().ok()?,
+                None if after.is_empty() => default_port,
+                None => return None,
+            };
+            (host, port)
+        } else {
+            match rest.rsplit_once(':') {
+                Some((host, p)) => (host, p.parse().ok()?),
+                None => (rest, default_port),
+            }
+        };
+        if host.is_empty() || port == 0 || host.contains(['/', '@', '?', '#', ' ']) {
+            return None;
+        }
+        Some(Self {
+            https,
+            host: String::from(host),
+            port,
+        })
+    }
+}
+
+/// What HTTPS needs across requests: the check, the random source, the record buffers.
+struct Tls {
+    check: ServerCheck,
+    rng: ChaCha20Rng,
+    read: Vec<u8>,
+    write: Vec<u8>,
+}
+
+/// A TLS record can be 16 KiB and its encryption's overhead 256 bytes: the read buffer holds
+/// one. What the logger writes is small (a batch is at most a few KiB, split into records).
+const TLS_READ_BUFFER: usize = 16_640;
+const TLS_WRITE_BUFFER: usize = 4_096;
+
 /// One logger's conversation with the server.
 struct Session<'a, T: TcpConnect + 'a, D: Dns + 'a> {
-    http: HttpClient<'a, T, D>,
-    server_url: &'a str,
+    tcp: &'a T,
+    dns: &'a D,
+    server: ServerUrl,
     logger_id: &'a str,
     device_key: Option<String>,
     response: Vec<u8>,
     timeout: Duration,
+    tls: Option<Tls>,
+    /// The wall clock (epoch seconds) when known, for a certificate's dates.
+    now_s: Option<u64>,
 }
 
 impl<'a, T: TcpConnect + 'a, D: Dns + 'a> Session<'a, T, D> {
@@ -134,7 +206,6 @@ impl<'a, T: TcpConnect + 'a, D: Dns + 'a> Session<'a, T, D> {
         body: &B,
     ) -> Result<A, CallError> {
         let body = serde_json::to_vec(body).map_err(|_| CallError::Answer)?;
-        let url = format!("{}{path}", self.server_url);
         let authorization = self.device_key.as_ref().map(|k| format!("Bearer {k}"));
         let with_key;
         let headers: &[(&str, &str)] = match &authorization {
@@ -144,34 +215,98 @@ impl<'a, T: TcpConnect + 'a, D: Dns + 'a> Session<'a, T, D> {
             }
             None => &[],
         };
+        let host = self.server.host.as_str();
+        let url = format!(
+            "{}://{host}:{}{path}",
+            if self.server.https { "https" } else { "http" },
+            self.server.port
+        );
         let call = async {
-            let mut request = self
-                .http
-                .request(Method::POST, &url)
+            let literal: Option<IpAddr> = host.parse().ok();
+            let ip = match literal {
+                Some(ip) => ip,
+                None => self
+                    .dns
+                    .get_host_by_name(host, AddrType::Either)
+                    .await
+                    .map_err(|e| CallError::Network(format!("cannot resolve {host}: {e:?}")))?,
+            };
+            let conn = self
+                .tcp
+                .connect(SocketAddr::new(ip, self.server.port))
                 .await
-                .map_err(|e| CallError::Network(format!("cannot reach {url}: {e:?}")))?
+                .map_err(|e| CallError::Network(format!("cannot reach {url}: {e:?}")))?;
+            let request = HttpRequest::post(path)
+                .host(host)
                 .content_type(ContentType::ApplicationJson)
                 .headers(headers)
-                .body(body.as_slice());
-            let response = request
-                .send(&mut self.response)
-                .await
-                .map_err(|e| CallError::Network(format!("{url}: {e:?}")))?;
-            let code = response.status.0;
-            let body = response
-                .body()
-                .read_to_end()
-                .await
-                .map_err(|e| CallError::Network(format!("{url}: {e:?}")))?;
-            if code != 200 {
-                return Err(CallError::Status(code));
+                .body(body.as_slice())
+                .build();
+            let Some(Tls {
+                check,
+                rng,
+                read,
+                write,
+            }) = &mut self.tls
+            else {
+                return exchange(conn, request, &mut self.response, &url).await;
+            };
+            let mut verifier = Verifier::new(check, host, self.now_s);
+            let mut config = TlsConfig::new();
+            if literal.is_none() {
+                // SNI names a host, never an address (RFC 6066).
+                config = config.with_server_name(host);
             }
-            serde_json::from_slice::<A>(body).map_err(|_| CallError::Answer)
+            let mut tls = TlsConnection::<_, Aes128GcmSha256>::new(conn, read, write);
+            let opened = tls
+                .open(TlsContext::new(
+                    &config,
+                    Provider {
+                        rng,
+                        verifier: &mut verifier,
+                    },
+                ))
+                .await;
+            if let Err(e) = opened {
+                return Err(CallError::Tls(match verifier.refusal {
+                    Some(refusal) => format!("{url}: {refusal}"),
+                    None => format!("{url}: the TLS handshake failed ({e:?})"),
+                }));
+            }
+            exchange(tls, request, &mut self.response, &url).await
         };
         with_timeout(self.timeout, call)
             .await
             .map_err(|_| CallError::Network(format!("{url}: no answer in time")))?
     }
+}
+
+/// Sends `request` on `conn` and reads the answer into `rx`.
+async fn exchange<C, A>(
+    conn: C,
+    request: HttpRequest<'_, &[u8]>,
+    rx: &mut [u8],
+    url: &str,
+) -> Result<A, CallError>
+where
+    C: embedded_io_async::Read + embedded_io_async::Write,
+    A: for<'de> Deserialize<'de>,
+{
+    let mut http = HttpConnection::Plain(conn);
+    let response = http
+        .send(request, rx)
+        .await
+        .map_err(|e| CallError::Network(format!("{url}: {e:?}")))?;
+    let code = response.status.0;
+    let body = response
+        .body()
+        .read_to_end()
+        .await
+        .map_err(|e| CallError::Network(format!("{url}: {e:?}")))?;
+    if code != 200 {
+        return Err(CallError::Status(code));
+    }
+    serde_json::from_slice::<A>(body).map_err(|_| CallError::Answer)
 }
 
 /// Talks to the server at `logger.server_url` for as long as the logger runs: over `tcp` and
@@ -198,13 +333,38 @@ pub async fn run<T, D, M, F, S>(
             None
         }
     };
+    let Some(server) = ServerUrl::parse(&logger.server_url) else {
+        station.error(format!(
+            "the server URL {:?} is not http(s)://HOST[:PORT]",
+            logger.server_url
+        ));
+        return;
+    };
+    let tls = match (server.https, &logger.server_check) {
+        (false, _) => None,
+        (true, Some(check)) => Some(Tls {
+            check: check.clone(),
+            rng: ChaCha20Rng::from_seed(logger.tls_seed),
+            read: alloc::vec![0; TLS_READ_BUFFER],
+            write: alloc::vec![0; TLS_WRITE_BUFFER],
+        }),
+        (true, None) => {
+            station.error(String::from(
+                "an https:// server needs its CA certificate or its certificate's SHA-256 in the setup portal",
+            ));
+            return;
+        }
+    };
     let mut session = Session {
-        http: HttpClient::new(tcp, dns),
-        server_url: &logger.server_url,
+        tcp,
+        dns,
+        server,
         logger_id: &logger.logger_id,
         device_key,
         response: alloc::vec![0; 2048],
         timeout: Duration::from_millis(logger.request_timeout_ms),
+        tls,
+        now_s: None,
     };
     let settings = Settings {
         max_batch: logger.max_batch,
@@ -223,6 +383,10 @@ pub async fn run<T, D, M, F, S>(
             }
             Action::Send(request) => request,
         };
+        session.now_s = station
+            .time()
+            .wall_at(uptime_ms())
+            .and_then(|ms| u64::try_from(ms / 1000).ok());
         let outcome = match request {
             Request::Register => register(&mut session, store, station, logger).await,
             Request::Heartbeat => heartbeat(&mut session, store, station, logger).await,

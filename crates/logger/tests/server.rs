@@ -7,6 +7,8 @@
 //! The server binary comes from the same target directory: `cargo test --workspace` builds it;
 //! with `cargo test -p assetlog-logger` alone, run `cargo build -p assetlog-server` first.
 
+#[path = "../../server/tests/support/certs.rs"]
+mod certs;
 mod flash;
 
 use std::cell::RefCell;
@@ -21,6 +23,7 @@ use assetlog_core::timebase::{EarlierBoots, EventTime, TimeBase};
 use assetlog_core::uplink::Link;
 use assetlog_core::wire::AssetName;
 use assetlog_logger::store::Store;
+use assetlog_logger::tls::ServerCheck;
 use assetlog_logger::uplink::{Logger, Shared, Station};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
@@ -112,7 +115,10 @@ impl Station for Board {
         self.queued.send_replace(queued);
     }
     fn time(&self) -> TimeBase {
-        TimeBase::new(1)
+        // SNTP has answered: the wall clock is known (certificates' dates are checked by it).
+        let mut time = TimeBase::new(1);
+        time.synced(assetlog_logger::uplink::uptime_ms(), now_ms());
+        time
     }
     fn rssi(&self) -> Option<i32> {
         Some(-60)
@@ -165,9 +171,37 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, port: u16, enrollment: &str) -> Self {
+        Self::start_with(data_dir, port, enrollment, &[])
+    }
+
+    /// With TLS: the certificate and key files of `issued`. The test's own requests take any
+    /// certificate: what the logger trusts is what these tests are about.
+    fn start_tls(data_dir: &Path, issued: &certs::Issued) -> Self {
+        let mut server = Self::start_with(
+            data_dir,
+            free_port(),
+            "auto",
+            &[
+                "--tls-cert".into(),
+                issued.cert.display().to_string(),
+                "--tls-key".into(),
+                issued.key.display().to_string(),
+            ],
+        );
+        server.http = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        server
+    }
+
+    fn start_with(data_dir: &Path, port: u16, enrollment: &str, flags: &[String]) -> Self {
+        // The test's own client is reqwest on rustls, which needs its crypto chosen.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut child = Command::new(server_bin())
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--enrollment", enrollment, "--heartbeat-interval", "5"])
+            .args(flags)
             .arg("--data-dir")
             .arg(data_dir)
             .env_remove("DATABASE_URL")
@@ -266,6 +300,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// 32 bytes from the system's random source, as the chip's hardware RNG gives them.
+fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    let mut urandom = std::fs::File::open("/dev/urandom").unwrap();
+    std::io::Read::read_exact(&mut urandom, &mut seed).unwrap();
+    seed
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -285,6 +327,11 @@ struct Device {
 
 impl Device {
     async fn new(server_url: &str, logger_id: &str) -> Self {
+        Self::checking(server_url, logger_id, None).await
+    }
+
+    /// A logger of an `https://` server, checked by `check`.
+    async fn checking(server_url: &str, logger_id: &str, check: Option<ServerCheck>) -> Self {
         let opened = Store::open(Flash::new(SECTORS), 0..(SECTORS * SECTOR) as u32)
             .await
             .expect("a fresh flash opens");
@@ -305,6 +352,8 @@ impl Device {
                 max_batch: 10,
                 request_timeout_ms: 5_000,
                 seed: 7,
+                server_check: check,
+                tls_seed: random_seed(),
             },
             step: std::cell::Cell::new(0),
             started_ms: now_ms() - 3_600_000,
@@ -447,4 +496,149 @@ async fn a_rotated_key_is_refused_until_the_logger_is_deleted_and_registers_anew
         () = test => {}
         () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
     }
+}
+
+/// A logger of the HTTPS server at `server`, checked by `check`, records 12 changes: they
+/// arrive exactly once.
+async fn uploads_over_https(server: &Server, check: ServerCheck) {
+    let token = server.signup().await;
+    let device = Device::checking(&server.url, "esp32c3-tls", Some(check)).await;
+    let test = async {
+        device.record(12).await;
+        device.drained("12 changes over HTTPS").await;
+        assert_once_each(&server.seqs(&token).await, 12);
+    };
+    tokio::select! {
+        () = test => {}
+        () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
+    }
+}
+
+/// The logger refuses the HTTPS server at `server`: it shows why (`expected`), keeps its
+/// changes, and never registered.
+async fn refuses(server: &Server, check: ServerCheck, expected: &str) {
+    let token = server.signup().await;
+    let device = Device::checking(&server.url, "esp32c3-refuses", Some(check)).await;
+    let test = async {
+        device.record(3).await;
+        until(expected, &device.board.error, |e| {
+            e.as_deref().is_some_and(|e| e.contains(expected))
+        })
+        .await;
+        assert_eq!(
+            device.store.lock().await.depth(),
+            3,
+            "kept for a server it trusts"
+        );
+        let loggers = server
+            .call(reqwest::Method::GET, "/api/v1/loggers", Some(&token), None)
+            .await;
+        assert_eq!(loggers.as_array().map(Vec::len), Some(0), "{loggers}");
+        assert!(
+            device
+                .board
+                .errors
+                .borrow()
+                .iter()
+                .all(|e| e.contains(expected)),
+            "every attempt refused for the same reason: {:?}",
+            device.board.errors.borrow()
+        );
+    };
+    tokio::select! {
+        () = test => {}
+        () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
+    }
+}
+
+fn der_of(pem_file: &Path) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_file(pem_file).unwrap().to_vec()
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).into()
+}
+
+#[tokio::test]
+async fn over_https_a_server_signed_by_the_configured_ca_gets_every_change_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca", "Plant CA");
+    let issued = ca.issue(dir.path(), "server", &["127.0.0.1"], certs::Validity::Now);
+    let server = Server::start_tls(&dir.path().join("data"), &issued);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    uploads_over_https(&server, ServerCheck::Ca(der_of(&ca.file))).await;
+}
+
+#[tokio::test]
+async fn over_https_the_pinned_certificate_is_trusted_whatever_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca", "Its own CA");
+    let issued = ca.issue(
+        dir.path(),
+        "server",
+        &["elsewhere.example"],
+        certs::Validity::Now,
+    );
+    let server = Server::start_tls(&dir.path().join("data"), &issued);
+    uploads_over_https(&server, ServerCheck::Pin(sha256(&issued.der))).await;
+}
+
+#[tokio::test]
+async fn an_expired_certificate_is_refused_as_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca", "Plant CA");
+    let issued = ca.issue(
+        dir.path(),
+        "server",
+        &["127.0.0.1"],
+        certs::Validity::Expired,
+    );
+    let server = Server::start_tls(&dir.path().join("data"), &issued);
+    let check = ServerCheck::Ca(der_of(&ca.file));
+    refuses(&server, check, "the server's certificate has expired").await;
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca", "Plant CA");
+    let issued = ca.issue(
+        dir.path(),
+        "server",
+        &["other.plant.example"],
+        certs::Validity::Now,
+    );
+    let server = Server::start_tls(&dir.path().join("data"), &issued);
+    let check = ServerCheck::Ca(der_of(&ca.file));
+    let expected =
+        "the server's certificate is not valid for 127.0.0.1 (it names other.plant.example)";
+    refuses(&server, check, expected).await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let plant = certs::Ca::new(dir.path(), "plant", "Plant CA");
+    let stranger = certs::Ca::new(dir.path(), "stranger", "Stranger CA");
+    let issued = stranger.issue(dir.path(), "server", &["127.0.0.1"], certs::Validity::Now);
+    let server = Server::start_tls(&dir.path().join("data"), &issued);
+    let check = ServerCheck::Ca(der_of(&plant.file));
+    refuses(&server, check, "not signed by the configured CA").await;
+}
+
+#[tokio::test]
+async fn a_certificate_other_than_the_pinned_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca", "Plant CA");
+    let pinned = ca.issue(dir.path(), "pinned", &["127.0.0.1"], certs::Validity::Now);
+    let served = ca.issue(dir.path(), "served", &["127.0.0.1"], certs::Validity::Now);
+    let server = Server::start_tls(&dir.path().join("data"), &served);
+    let expected = format!(
+        "has SHA-256 {}, not the pinned one",
+        assetlog_logger::tls::fingerprint(&sha256(&served.der))
+    );
+    refuses(&server, ServerCheck::Pin(sha256(&pinned.der)), &expected).await;
 }

@@ -109,6 +109,11 @@ pub const MAX_UPLOAD_EVENTS: usize = 50;
 /// A server request that has not finished after this long is given up (and retried later).
 pub const REQUEST_TIMEOUT_MS: u64 = 20_000;
 
+/// Wi-Fi's dynamic receive and transmit buffers, about 1.6 KB of heap each at most (esp-radio's
+/// default is 32 each; with 10 static receive buffers, the block-ack window of 6 fits).
+pub const WIFI_DYNAMIC_RX_BUFFERS: u16 = 16;
+pub const WIFI_DYNAMIC_TX_BUFFERS: u16 = 16;
+
 /// The watchdog resets the chip when the input loop has not run for this long.
 pub const WATCHDOG_TIMEOUT_MS: u64 = 30_000;
 

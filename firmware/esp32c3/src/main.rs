@@ -50,6 +50,7 @@ use esp_storage::FlashStorage;
 use static_cell::StaticCell;
 
 use crate::board::Board;
+use crate::config::{WIFI_DYNAMIC_RX_BUFFERS, WIFI_DYNAMIC_TX_BUFFERS};
 use crate::net::PortalReason;
 use crate::store::Store;
 
@@ -98,7 +99,13 @@ async fn main(spawner: Spawner) -> ! {
     spawner.spawn(inputs::record(store).unwrap());
     spawner.spawn(inputs::sample(board.inputs).unwrap());
 
-    let controller = match WifiController::new(board.wifi, ControllerConfig::default()) {
+    // Wi-Fi's buffers (1.6 KB each) come from the heap: at most 10 static and 16 + 16 dynamic
+    // ones (the default's 32 + 32 could take 100 KB at a burst, with TLS's 20 KB beside them:
+    // more than the heap). docs/FIRMWARE.md, "RAM".
+    let wifi_config = ControllerConfig::default()
+        .with_dynamic_rx_buf_num(WIFI_DYNAMIC_RX_BUFFERS)
+        .with_dynamic_tx_buf_num(WIFI_DYNAMIC_TX_BUFFERS);
+    let controller = match WifiController::new(board.wifi, wifi_config) {
         Ok(controller) => controller,
         Err(e) => panic!("Wi-Fi does not start: {e:?}"),
     };
@@ -126,6 +133,12 @@ async fn main(spawner: Spawner) -> ! {
 
     let rng = esp_hal::rng::Rng::new();
     let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
+    // The TLS handshakes' random numbers grow from 32 bytes of the hardware random source (with
+    // the radio on, as it is from here on, its numbers are true random ones).
+    let mut tls_seed = [0u8; 32];
+    for word in tls_seed.chunks_mut(4) {
+        word.copy_from_slice(&rng.random().to_le_bytes());
+    }
     let (sta, sta_runner) = embassy_net::new(
         station,
         embassy_net::Config::dhcpv4(Default::default()),
@@ -165,6 +178,7 @@ async fn main(spawner: Spawner) -> ! {
                 logger_id,
                 opened.earlier_boots,
                 seed,
+                tls_seed,
             )
             .unwrap(),
         );

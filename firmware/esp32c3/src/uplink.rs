@@ -87,13 +87,16 @@ pub async fn upload(
     logger_id: String,
     earlier_boots: EarlierBoots,
     seed: u64,
+    tls_seed: [u8; 32],
 ) {
-    if server_url.starts_with("https://") {
-        status::error(String::from(
-            "this image speaks plain HTTP only: set an http:// server URL in the setup portal",
-        ));
-        return;
-    }
+    let settings = store.lock().await.settings().await.unwrap_or_default();
+    let server_check = match settings.server_check() {
+        Ok(check) => check,
+        Err(problem) => {
+            status::error(format!("{problem}: set it again in the setup portal"));
+            return;
+        }
+    };
     let state = TcpClientState::<1, 2048, 2048>::new();
     let tcp = TcpClient::new(stack, &state);
     let dns = DnsSocket::new(stack);
@@ -111,6 +114,8 @@ pub async fn upload(
         max_batch: MAX_UPLOAD_EVENTS,
         request_timeout_ms: REQUEST_TIMEOUT_MS,
         seed,
+        server_check,
+        tls_seed,
     };
     assetlog_logger::uplink::run(&tcp, &dns, store, &Board { stack }, &logger, earlier_boots).await;
 }

@@ -23,7 +23,8 @@ use crate::uplink::is_up;
 use crate::{SharedStore, display};
 
 /// Longest request the page reads (headers and form body).
-const MAX_REQUEST: usize = 2048;
+// The setup form carries a CA certificate of up to 3 KiB, URL-encoded.
+const MAX_REQUEST: usize = 10 * 1024;
 
 /// Which network a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +138,15 @@ async fn respond(
                     ssid: form.ssid,
                     password: form.password,
                     server_url: form.server_url,
+                    tls_pin_sha256: form.tls_pin_sha256.unwrap_or_default(),
+                    tls_ca_pem: form.tls_ca_pem.unwrap_or_default(),
                 };
+                // The form checked its shape; the CA must also be a certificate that parses.
+                if let Err(problem) = settings.server_check() {
+                    let page = setup_page(&settings, Some(problem));
+                    send(socket, "400 Bad Request", &page).await;
+                    return false;
+                }
                 match store.lock().await.save_settings(&settings).await {
                     Ok(()) => {
                         let page = page(
@@ -341,9 +350,14 @@ fn setup_page(settings: &Settings, problem: Option<&str>) -> String {
 <p><label>Wi-Fi network<br><input name=\"ssid\" maxlength=\"32\" required value=\"{}\"></label></p>\
 <p><label>Wi-Fi password (empty for an open network)<br><input name=\"password\" type=\"password\" maxlength=\"64\"></label></p>\
 <p><label>Server URL<br><input name=\"server_url\" maxlength=\"128\" required placeholder=\"http://192.168.1.10:8080\" value=\"{}\"></label></p>\
+<p>For an https:// server, one of:</p>\
+<p><label>The server certificate's SHA-256 (<code>openssl x509 -noout -fingerprint -sha256</code>)<br><input name=\"tls_pin_sha256\" maxlength=\"95\" size=\"70\" value=\"{}\"></label></p>\
+<p><label>Or the CA certificate that signed it (PEM)<br><textarea name=\"tls_ca_pem\" rows=\"8\" cols=\"66\" maxlength=\"3072\">{}</textarea></label></p>\
 <p><button>Save and restart</button></p></form>",
         escape(&settings.ssid),
-        escape(&settings.server_url)
+        escape(&settings.server_url),
+        escape(&settings.tls_pin_sha256),
+        escape(&settings.tls_ca_pem)
     );
     page("Set up", &html)
 }
