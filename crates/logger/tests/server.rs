@@ -642,3 +642,75 @@ async fn a_certificate_other_than_the_pinned_one_is_refused() {
     );
     refuses(&server, ServerCheck::Pin(sha256(&pinned.der)), &expected).await;
 }
+
+/// Serves one certificate and key to every handshake.
+#[derive(Debug)]
+struct Always(std::sync::Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for Always {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// A TLS server that presents `cert` but signs the handshake with a key of its own: what a
+/// machine on the network could do with a certificate it copied (certificates are public).
+async fn impostor(cert: &certs::Issued) -> (String, tokio::task::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "own", "Impostor CA");
+    let own = ca.issue(dir.path(), "own", &["127.0.0.1"], certs::Validity::Now);
+    let key = PrivateKeyDer::from_pem_file(&own.key).unwrap();
+    let signer = provider.key_provider.load_private_key(key).unwrap();
+    let copied = CertificateDer::from_pem_file(&cert.cert).unwrap();
+    // `new`, not `from_der`: it does not check that the key is the certificate's.
+    let certified = rustls::sign::CertifiedKey::new(vec![copied], signer);
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(std::sync::Arc::new(Always(std::sync::Arc::new(certified))));
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            // The handshake fails at the logger; nothing is ever served.
+            let _ = acceptor.accept(tcp).await;
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_server_showing_the_pinned_certificate_without_its_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::Ca::new(dir.path(), "ca", "Plant CA");
+    let real = ca.issue(dir.path(), "real", &["127.0.0.1"], certs::Validity::Now);
+    let (url, server) = impostor(&real).await;
+    let device = Device::checking(
+        &url,
+        "esp32c3-mitm",
+        Some(ServerCheck::Pin(sha256(&real.der))),
+    )
+    .await;
+    let test = async {
+        device.record(2).await;
+        let expected = "the server's handshake is not signed by its certificate's key";
+        until(expected, &device.board.error, |e| {
+            e.as_deref().is_some_and(|e| e.contains(expected))
+        })
+        .await;
+        assert_eq!(device.store.lock().await.depth(), 2);
+    };
+    tokio::select! {
+        () = test => {}
+        () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
+    }
+    server.abort();
+}
