@@ -7,6 +7,8 @@
 //!   portal's settings, the device key, the boot counter, the highest seq) and the event log.
 //!   `tests/power_cut.rs` cuts the power at every flash write and erase of a workload in turn.
 //! - [`settings`]: what a person sets on the setup portal.
+//! - [`inputs`]: which GPIOs are machines, set on the portal too: checked, kept, read from the
+//!   form.
 //! - [`tls`]: HTTPS: how the server is checked (a CA or a pinned certificate) and why it was
 //!   refused.
 //! - [`uplink`]: register, heartbeat and upload, driven by `assetlog_core::uplink::Uplink`, over
@@ -15,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod inputs;
 pub mod settings;
 pub mod store;
 pub mod tls;

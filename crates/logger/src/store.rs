@@ -35,6 +35,7 @@ use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage};
 use sequential_storage::queue::{QueueConfig, QueueStorage};
 
+use crate::inputs::InputSpec;
 use crate::settings::Settings;
 
 /// Sectors at the start of the range for the settings map.
@@ -56,6 +57,7 @@ enum Entry {
     Dropped = 8,
     TlsPin = 9,
     TlsCa = 10,
+    Inputs = 11,
 }
 
 /// A flash operation failed, or the range is too small for the settings and a log.
@@ -313,6 +315,19 @@ impl<F: MultiwriteNorFlash> Store<F> {
         self.store_string(Entry::TlsPin, &settings.tls_pin_sha256)
             .await?;
         self.store_string(Entry::TlsCa, &settings.tls_ca_pem).await
+    }
+
+    /// The inputs set on the portal, if they were (and still read as inputs).
+    pub async fn inputs(&mut self) -> StoreResult<Option<Vec<InputSpec>>, F> {
+        Ok(self
+            .fetch_string(Entry::Inputs)
+            .await?
+            .and_then(|text| crate::inputs::decode(&text)))
+    }
+
+    pub async fn save_inputs(&mut self, inputs: &[InputSpec]) -> StoreResult<(), F> {
+        self.store_string(Entry::Inputs, &crate::inputs::encode(inputs))
+            .await
     }
 
     /// The device key the server issued, if it did.

@@ -90,3 +90,22 @@ fn the_server_check_is_the_pin_or_the_ca_that_was_saved() {
 
 #[path = "../../server/tests/support/certs.rs"]
 mod certs;
+
+#[test]
+fn the_portal_inputs_are_kept_and_unset_inputs_read_as_none() {
+    block_on(async {
+        let mut flash = Flash::new(SECTORS);
+        let range = 0..(SECTORS * SECTOR) as u32;
+        let inputs = assetlog_logger::inputs::from_form(
+            "gpio0=3&name0=Press&low0=on&gpio1=10&name1=Saw%2C+big&debounce1=120",
+        )
+        .unwrap();
+        {
+            let mut store = Store::open(&mut flash, range.clone()).await.unwrap().store;
+            assert_eq!(store.inputs().await.unwrap(), None, "none set yet");
+            store.save_inputs(&inputs).await.unwrap();
+        }
+        let mut store = Store::open(&mut flash, range).await.unwrap().store;
+        assert_eq!(store.inputs().await.unwrap(), Some(inputs));
+    });
+}

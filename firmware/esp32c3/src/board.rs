@@ -1,9 +1,9 @@
 //! The ESP32-C3 board: which peripheral does what. Everything pin-specific is here and in
-//! [`crate::config::INPUTS`].
+//! [`crate::config`] (the default inputs, the GPIOs the portal's inputs may use).
 //!
 //! | GPIO | use |
 //! |---|---|
-//! | inputs (config.rs, default 3, 4, 5, 6) | machine run signals, pulled up (active low) or down |
+//! | inputs (the portal's, or config.rs's default 3, 4, 5, 6) | machine run signals, pulled up (active low) or down |
 //! | 8 | OLED SDA (I2C0, 400 kHz) |
 //! | 9 | OLED SCL; also the BOOT button, watched for the first seconds after start |
 
@@ -17,10 +17,9 @@ use esp_hal::peripherals::{FLASH, GPIO8, GPIO9, I2C0, Peripherals, TIMG0, TIMG1,
 use esp_hal::time::Rate;
 use esp_hal::timer::timg::{TimerGroup, Wdt};
 
-use crate::config::{INPUTS, InputSpec};
+use crate::config::{GPIOS, InputSpec};
 
 pub struct Board {
-    pub inputs: Vec<(InputSpec, Input<'static>)>,
     /// The OLED's bus and pins, taken by [`oled_bus`] once the BOOT button has been watched.
     pub i2c: I2C0<'static>,
     pub oled_sda: GPIO8<'static>,
@@ -34,27 +33,7 @@ pub struct Board {
 
 impl Board {
     pub fn new(peripherals: Peripherals) -> Self {
-        let inputs = INPUTS
-            .iter()
-            .map(|spec| {
-                // SAFETY: config.rs checks at compile time that every input has its own GPIO and
-                // that none is one this module hands to a driver (8, 9) or the flash/USB pins;
-                // nothing else in the image takes a GPIO by number.
-                let pin = unsafe { AnyPin::steal(spec.gpio) };
-                let pull = if spec.active_low {
-                    Pull::Up
-                } else {
-                    Pull::Down
-                };
-                (
-                    *spec,
-                    Input::new(pin, InputConfig::default().with_pull(pull)),
-                )
-            })
-            .collect();
-
         Self {
-            inputs,
             i2c: peripherals.I2C0,
             oled_sda: peripherals.GPIO8,
             boot_button: peripherals.GPIO9,
@@ -65,6 +44,31 @@ impl Board {
             rtos_interrupt: peripherals.FROM_CPU_INTR0,
         }
     }
+}
+
+/// The GPIOs of `specs` as inputs, pulled up or down. Called once, with inputs that passed
+/// `assetlog_logger::inputs::check` against [`GPIOS`]; `None` (and no pin touched) otherwise.
+pub fn input_pins(specs: &[InputSpec]) -> Option<Vec<(InputSpec, Input<'static>)>> {
+    assetlog_logger::inputs::check(specs, &GPIOS).ok()?;
+    let pins = specs
+        .iter()
+        .map(|spec| {
+            // SAFETY: checked just above: every input has its own GPIO, none is one this module
+            // hands to a driver (8, 9) or the flash/USB pins; nothing else in the image takes a
+            // GPIO by number, and this runs once.
+            let pin = unsafe { AnyPin::steal(spec.gpio) };
+            let pull = if spec.active_low {
+                Pull::Up
+            } else {
+                Pull::Down
+            };
+            (
+                spec.clone(),
+                Input::new(pin, InputConfig::default().with_pull(pull)),
+            )
+        })
+        .collect();
+    Some(pins)
 }
 
 /// How long after start a press of the BOOT button opens the setup portal. The button cannot be

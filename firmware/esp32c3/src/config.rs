@@ -1,69 +1,58 @@
-//! What is fixed when the image is built: the inputs, the display's pins, the server paths and
-//! the timings. What a person sets on the setup portal (Wi-Fi and server URL) is [`Settings`],
-//! kept in flash by the store.
+//! What is fixed when the image is built: the default inputs, the display's pins, the server
+//! paths and the timings. What a person sets on the setup portal (Wi-Fi, the server, and the
+//! inputs) is [`Settings`] and the inputs, kept in flash by the store.
 
-/// The most inputs one logger watches.
-pub const MAX_INPUTS: usize = 8;
+use alloc::string::String;
+use alloc::vec::Vec;
 
-/// One machine run signal wired to a GPIO.
-#[derive(Debug, Clone, Copy)]
-pub struct InputSpec {
-    /// The ESP32-C3 GPIO number; also the `pin` the server files the asset under.
-    pub gpio: u8,
-    /// The asset's name, sent at registration for a pin the server does not know yet.
-    pub name: &'static str,
-    /// The input reads low while the machine runs: true for an optocoupler module (PC817) whose
-    /// transistor pulls the GPIO to ground when the 24 V signal is on.
-    pub active_low: bool,
-    /// How long a new level must hold before it counts.
-    pub debounce_ms: u64,
-}
+pub use assetlog_logger::inputs::{Gpios, InputSpec, MAX_INPUTS};
 
-/// The inputs this image watches (at most [`MAX_INPUTS`]). GPIO 3, 4, 5, 6, 7, 10, 20 and 21 are
-/// free on an ESP32-C3 board whose OLED uses GPIO 8 and 9 (see docs/FIRMWARE.md); avoid 2, 8
-/// and 9 for inputs (strapping pins) and 11–17 (the flash chip).
-pub const INPUTS: &[InputSpec] = &[
-    InputSpec {
-        gpio: 3,
-        name: "Machine 1",
-        active_low: true,
-        debounce_ms: 50,
-    },
-    InputSpec {
-        gpio: 4,
-        name: "Machine 2",
-        active_low: true,
-        debounce_ms: 50,
-    },
-    InputSpec {
-        gpio: 5,
-        name: "Machine 3",
-        active_low: true,
-        debounce_ms: 50,
-    },
-    InputSpec {
-        gpio: 6,
-        name: "Machine 4",
-        active_low: true,
-        debounce_ms: 50,
-    },
+/// The inputs until the setup portal sets others (`/inputs`): GPIO, asset name, whether the
+/// input reads low while the machine runs (an optocoupler module, PC817, pulls the GPIO to
+/// ground when the 24 V signal is on), and how long a new level must hold. GPIO 3, 4, 5, 6, 7,
+/// 10, 20 and 21 are free on an ESP32-C3 board whose OLED uses GPIO 8 and 9 (see
+/// docs/FIRMWARE.md); avoid 2, 8 and 9 for inputs (strapping pins) and 11–17 (the flash chip).
+const DEFAULT_INPUTS: &[(u8, &str, bool, u64)] = &[
+    (3, "Machine 1", true, 50),
+    (4, "Machine 2", true, 50),
+    (5, "Machine 3", true, 50),
+    (6, "Machine 4", true, 50),
 ];
 
-const _: () = assert!(INPUTS.len() <= MAX_INPUTS);
+/// The default inputs as the rest of the image takes inputs.
+pub fn default_inputs() -> Vec<InputSpec> {
+    DEFAULT_INPUTS
+        .iter()
+        .map(|&(gpio, name, active_low, debounce_ms)| InputSpec {
+            gpio,
+            name: String::from(name),
+            active_low,
+            debounce_ms,
+        })
+        .collect()
+}
+
+const _: () = assert!(DEFAULT_INPUTS.len() <= MAX_INPUTS);
 
 /// How often the inputs are read.
 pub const SAMPLE_PERIOD_MS: u64 = 5;
 
 /// GPIOs the board itself uses ([`crate::board`]): the OLED's I2C (SDA 8, SCL 9, SCL shared
 /// with the BOOT button), the flash chip (11–17) and the USB port (18, 19). No input may use
-/// them.
+/// them; the portal's inputs are checked against them, the defaults at compile time.
 pub const RESERVED_GPIOS: &[u8] = &[8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+
+/// Which GPIOs the inputs may use on this board.
+pub const GPIOS: Gpios = Gpios {
+    highest: 21,
+    reserved: RESERVED_GPIOS,
+};
 
 const fn inputs_are_valid() -> bool {
     let mut i = 0;
-    while i < INPUTS.len() {
-        let gpio = INPUTS[i].gpio;
-        if gpio > 21 {
+    while i < DEFAULT_INPUTS.len() {
+        let gpio = DEFAULT_INPUTS[i].0;
+        if gpio > GPIOS.highest {
             return false;
         }
         let mut r = 0;
@@ -74,8 +63,8 @@ const fn inputs_are_valid() -> bool {
             r += 1;
         }
         let mut j = i + 1;
-        while j < INPUTS.len() {
-            if INPUTS[j].gpio == gpio {
+        while j < DEFAULT_INPUTS.len() {
+            if DEFAULT_INPUTS[j].0 == gpio {
                 return false;
             }
             j += 1;

@@ -27,7 +27,6 @@ use ssd1306::mode::DisplayConfig;
 use ssd1306::prelude::*;
 use ssd1306::{I2CDisplayInterface, Ssd1306};
 
-use crate::config::INPUTS;
 use crate::inputs::uptime_ms;
 use crate::status::{self, Status, WifiState};
 use crate::uplink::is_up;
@@ -85,7 +84,7 @@ fn screen(s: &Status, now_ms: u64) -> [String; LINES] {
         _ if s.time.is_synced() => String::from("Clock set"),
         _ => String::from("Clock not set"),
     };
-    for (i, (spec, state)) in INPUTS.iter().zip(s.inputs.iter()).enumerate() {
+    for (i, (spec, state)) in s.inputs.iter().enumerate() {
         let line = &mut lines[3 + i / 2];
         if i % 2 == 1 {
             line.push(' ');

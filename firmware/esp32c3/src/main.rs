@@ -35,6 +35,7 @@ mod watchdog;
 mod web;
 
 use alloc::format;
+use alloc::string::String;
 
 use assetlog_core::timebase::TimeBase;
 use embassy_executor::Spawner;
@@ -87,17 +88,42 @@ async fn main(spawner: Spawner) -> ! {
     };
     let boot = opened.boot;
     let store: &'static SharedStore = STORE.init(Mutex::new(opened.store));
-    let (settings, claim_code, queued, dropped) = {
+    let (settings, claim_code, queued, dropped, saved_inputs) = {
         let mut store = store.lock().await;
         let settings = store.settings().await.unwrap_or_default();
         let claim_code = store.claim_code().await.unwrap_or(None);
-        (settings, claim_code, store.depth(), store.dropped())
+        let inputs = store.inputs().await.unwrap_or(None);
+        (settings, claim_code, store.depth(), store.dropped(), inputs)
+    };
+    // The portal's inputs, checked again (a GPIO this image reserves is never taken); else the
+    // built-in ones.
+    let (pins, inputs_problem) = match saved_inputs.as_deref().map(board::input_pins) {
+        Some(Some(pins)) => (pins, None),
+        saved => {
+            let pins = board::input_pins(&config::default_inputs())
+                .unwrap_or_else(|| unreachable!("the defaults are checked at compile time"));
+            let problem = saved.map(|_| {
+                String::from(
+                    "the inputs saved in flash do not fit this board: using the built-in ones",
+                )
+            });
+            (pins, problem)
+        }
     };
     log::info!("boot {boot}; {queued} changes wait in the flash log");
 
     // Recording starts before the network: a machine's state is logged from power-on.
     spawner.spawn(inputs::record(store).unwrap());
-    spawner.spawn(inputs::sample(board.inputs).unwrap());
+    status::with(|s| {
+        s.inputs = pins
+            .iter()
+            .map(|(spec, _)| (spec.clone(), status::InputState::default()))
+            .collect();
+    });
+    if let Some(problem) = inputs_problem {
+        status::error(problem);
+    }
+    spawner.spawn(inputs::sample(pins).unwrap());
 
     // Wi-Fi's buffers (1.6 KB each) come from the heap: at most 10 static and 16 + 16 dynamic
     // ones (the default's 32 + 32 could take 100 KB at a burst, with TLS's 20 KB beside them:

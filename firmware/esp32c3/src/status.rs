@@ -11,7 +11,9 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use heapless::Deque;
 
-use crate::config::{INPUTS, MAX_INPUTS};
+use alloc::vec::Vec;
+
+use crate::config::InputSpec;
 
 /// One input's debounced state.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +51,8 @@ pub const RECENT: usize = 16;
 #[derive(Debug, Clone)]
 pub struct Status {
     pub logger_id: String,
-    pub inputs: [InputState; MAX_INPUTS],
+    /// Each input and its state, in the order they are set.
+    pub inputs: Vec<(InputSpec, InputState)>,
     pub wifi: WifiState,
     /// The setup portal's access point is up (its name).
     pub portal: Option<String>,
@@ -73,7 +76,7 @@ impl Status {
     fn new() -> Self {
         Self {
             logger_id: String::new(),
-            inputs: [InputState::default(); MAX_INPUTS],
+            inputs: Vec::new(),
             wifi: WifiState::Connecting,
             portal: None,
             rssi: None,
@@ -90,8 +93,8 @@ impl Status {
 
     /// Notes a change that is now in the flash log.
     pub fn recorded(&mut self, change: RecentChange) {
-        if let Some(i) = INPUTS.iter().position(|s| s.gpio == change.gpio) {
-            self.inputs[i] = InputState {
+        if let Some((_, state)) = self.inputs.iter_mut().find(|(s, _)| s.gpio == change.gpio) {
+            *state = InputState {
                 running: Some(change.running),
                 since_ms: change.uptime_ms,
             };

@@ -14,7 +14,7 @@ use embassy_net::tcp::client::{TcpClient, TcpClientState};
 
 pub use assetlog_logger::uplink::is_up;
 
-use crate::config::{FIRMWARE_VERSION, INPUTS, MAX_UPLOAD_EVENTS, REQUEST_TIMEOUT_MS};
+use crate::config::{FIRMWARE_VERSION, MAX_UPLOAD_EVENTS, REQUEST_TIMEOUT_MS};
 use crate::status;
 use crate::{CLOCK_SET, SharedStore, UPLOAD_WAKE};
 
@@ -104,13 +104,15 @@ pub async fn upload(
         logger_id,
         server_url,
         firmware_version: String::from(FIRMWARE_VERSION),
-        assets: INPUTS
-            .iter()
-            .map(|i| AssetName {
-                pin_number: i.gpio,
-                asset_name: String::from(i.name),
-            })
-            .collect(),
+        assets: status::with(|s| {
+            s.inputs
+                .iter()
+                .map(|(spec, _)| AssetName {
+                    pin_number: spec.gpio,
+                    asset_name: spec.name.clone(),
+                })
+                .collect()
+        }),
         max_batch: MAX_UPLOAD_EVENTS,
         request_timeout_ms: REQUEST_TIMEOUT_MS,
         seed,

@@ -16,7 +16,7 @@ use embassy_net::tcp::TcpSocket;
 use embassy_time::{Duration, Timer, with_timeout};
 use embedded_io_async::Write as _;
 
-use crate::config::{INPUTS, Settings};
+use crate::config::{GPIOS, InputSpec, MAX_INPUTS, RESERVED_GPIOS, Settings};
 use crate::inputs::uptime_ms;
 use crate::status::{self, WifiState};
 use crate::uplink::is_up;
@@ -178,6 +178,58 @@ async fn respond(
                 false
             }
         },
+        ("GET", "/inputs", Side::Portal) => {
+            let inputs = status::with(|s| {
+                s.inputs
+                    .iter()
+                    .map(|(spec, _)| spec.clone())
+                    .collect::<Vec<_>>()
+            });
+            send(socket, "200 OK", &inputs_page(&inputs, None)).await;
+            false
+        }
+        ("POST", "/inputs", Side::Portal) => {
+            let checked = assetlog_logger::inputs::from_form(&request.body).and_then(|inputs| {
+                assetlog_logger::inputs::check(&inputs, &GPIOS).map(|()| inputs)
+            });
+            match checked {
+                Ok(inputs) => match store.lock().await.save_inputs(&inputs).await {
+                    Ok(()) => {
+                        let page = page(
+                            "Saved",
+                            "<p>Saved. The logger restarts and watches the new inputs; the server learns new pins at its next registration.</p>",
+                        );
+                        send(socket, "200 OK", &page).await;
+                        true
+                    }
+                    Err(e) => {
+                        let message = format!("Cannot write the flash: {e}");
+                        send(
+                            socket,
+                            "500 Internal Server Error",
+                            &inputs_page(&inputs, Some(&message)),
+                        )
+                        .await;
+                        false
+                    }
+                },
+                Err(e) => {
+                    let inputs = status::with(|s| {
+                        s.inputs
+                            .iter()
+                            .map(|(spec, _)| spec.clone())
+                            .collect::<Vec<_>>()
+                    });
+                    send(
+                        socket,
+                        "400 Bad Request",
+                        &inputs_page(&inputs, Some(&format!("{e}"))),
+                    )
+                    .await;
+                    false
+                }
+            }
+        }
         _ => {
             send(
                 socket,
@@ -231,7 +283,7 @@ async fn status_page(store: &SharedStore, side: Side) -> String {
         html.push_str(
             "<h2>Inputs</h2><table><tr><th>GPIO</th><th>Asset</th><th>State</th><th>For</th></tr>",
         );
-        for (spec, state) in INPUTS.iter().zip(s.inputs.iter()) {
+        for (spec, state) in &s.inputs {
             let (class, label) = match state.running {
                 Some(true) => ("run", "RUNNING"),
                 Some(false) => ("stop", "STOPPED"),
@@ -246,7 +298,7 @@ async fn status_page(store: &SharedStore, side: Side) -> String {
                 html,
                 "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{label}</td><td>{since}</td></tr>",
                 spec.gpio,
-                escape(spec.name)
+                escape(&spec.name)
             );
         }
         html.push_str("</table><h2>Connection</h2><table>");
@@ -334,7 +386,9 @@ async fn status_page(store: &SharedStore, side: Side) -> String {
     }
     html.push_str("</table>");
     if side == Side::Portal {
-        html.push_str("<p><a href=\"/setup\">Set up Wi-Fi and server</a></p>");
+        html.push_str(
+            "<p><a href=\"/setup\">Set up Wi-Fi and server</a> · <a href=\"/inputs\">Set up the inputs</a></p>",
+        );
     }
     page("assetlog logger", &html)
 }
@@ -360,6 +414,40 @@ fn setup_page(settings: &Settings, problem: Option<&str>) -> String {
         escape(&settings.tls_ca_pem)
     );
     page("Set up", &html)
+}
+
+/// The inputs form: one row per possible input, filled with `inputs`.
+fn inputs_page(inputs: &[InputSpec], problem: Option<&str>) -> String {
+    let mut html = String::new();
+    if let Some(problem) = problem {
+        let _ = write!(html, "<p style=\"color:#a00\">{}</p>", escape(problem));
+    }
+    let _ = write!(
+        html,
+        "<p>GPIO 0 to {}, not {:?} (the board's own). Leave the GPIO empty for no input in that row. An optocoupler module pulls the input low while the machine runs: tick <i>low = running</i>.</p>\
+<form method=\"post\" action=\"/inputs\"><table><tr><th>GPIO</th><th>Asset name</th><th>low = running</th><th>Debounce (ms)</th></tr>",
+        GPIOS.highest, RESERVED_GPIOS
+    );
+    for row in 0..MAX_INPUTS {
+        let input = inputs.get(row);
+        let _ = write!(
+            html,
+            "<tr><td><input name=\"gpio{row}\" size=\"3\" inputmode=\"numeric\" value=\"{}\"></td>\
+<td><input name=\"name{row}\" maxlength=\"40\" value=\"{}\"></td>\
+<td><input type=\"checkbox\" name=\"low{row}\"{}></td>\
+<td><input name=\"debounce{row}\" size=\"5\" inputmode=\"numeric\" value=\"{}\"></td></tr>",
+            input.map(|i| format!("{}", i.gpio)).unwrap_or_default(),
+            input.map(|i| escape(&i.name)).unwrap_or_default(),
+            if input.is_none_or(|i| i.active_low) {
+                " checked"
+            } else {
+                ""
+            },
+            input.map_or(50, |i| i.debounce_ms)
+        );
+    }
+    html.push_str("</table><p><button>Save and restart</button></p></form>");
+    page("Inputs", &html)
 }
 
 /// HTML-escapes text from flash, the network or the form.
