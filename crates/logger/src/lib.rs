@@ -13,6 +13,7 @@
 //!   refused.
 //! - [`uplink`]: register, heartbeat and upload, driven by `assetlog_core::uplink::Uplink`, over
 //!   any `embedded-nal-async` network; `tests/server.rs` runs it against a real `assetlog serve`.
+//! - [`view`]: the status the logger shows, the OLED's lines and the local pages.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -22,3 +23,4 @@ pub mod settings;
 pub mod store;
 pub mod tls;
 pub mod uplink;
+pub mod view;

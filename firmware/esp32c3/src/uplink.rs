@@ -12,8 +12,6 @@ use embassy_net::Stack;
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::{TcpClient, TcpClientState};
 
-pub use assetlog_logger::uplink::is_up;
-
 use crate::config::{FIRMWARE_VERSION, MAX_UPLOAD_EVENTS, REQUEST_TIMEOUT_MS};
 use crate::status;
 use crate::{CLOCK_SET, SharedStore, UPLOAD_WAKE};
