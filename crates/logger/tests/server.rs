@@ -446,6 +446,116 @@ async fn the_uploader_registers_is_claimed_uploads_and_rides_out_a_server_restar
     }
 }
 
+/// Between the logger and the server: passes each request and its answer, except the first
+/// upload that carries events once armed: that one reaches the server, which stores it, but its
+/// answer is held back and the connection closed; `held` then fires. What a logger sees when
+/// the server dies after its commit and before its answer.
+async fn interceptor(server_port: u16) -> (String, tokio::sync::oneshot::Receiver<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (held_tx, held) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut held_tx = Some(held_tx);
+        while let Ok((mut client, _)) = listener.accept().await {
+            // One request per connection (the uploader connects for each).
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let Ok(n) = client.read(&mut chunk).await else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&chunk[..n]);
+                if complete(&request) {
+                    break;
+                }
+            }
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", server_port)).await else {
+                continue;
+            };
+            if server.write_all(&request).await.is_err() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&request);
+            let uploads_events =
+                text.starts_with("POST /api/v1/ingest") && text.contains("\"seq\":");
+            if uploads_events && let Some(tx) = held_tx.take() {
+                // The answer's first bytes: the server has committed. They go nowhere.
+                let _ = server.read(&mut chunk).await;
+                drop(client);
+                let _ = tx.send(());
+                continue;
+            }
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        }
+    });
+    (url, held)
+}
+
+/// A whole HTTP request: its head and `Content-Length` bytes of body.
+fn complete(request: &[u8]) -> bool {
+    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    request.len() >= end + 4 + length
+}
+
+#[tokio::test]
+async fn a_batch_stored_by_a_server_killed_before_it_answered_is_sent_again_and_kept_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server::start(dir.path(), port, "auto");
+    let token = server.signup().await;
+    let (url, held) = interceptor(port).await;
+    let device = Device::new(&url, "esp32c3-host-3").await;
+    let test = async {
+        device.record(40).await;
+        tokio::time::timeout(DEADLINE, held)
+            .await
+            .expect("an upload reached the server")
+            .unwrap();
+        // The server committed that batch; it dies before anyone hears it did.
+        server.kill();
+        assert_eq!(
+            device.store.lock().await.depth(),
+            40,
+            "nothing released without an answer"
+        );
+        server = Server::start(dir.path(), port, "auto");
+        device.drained("40 changes after the restart").await;
+        assert_once_each(&server.seqs(&token).await, 40);
+        // The batch came again and the new server found it stored: the commit had happened.
+        let metrics = server
+            .http
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let duplicates = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("assetlog_events_duplicate_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(duplicates >= 1.0, "no upload came twice:\n{metrics}");
+    };
+    tokio::select! {
+        () = test => {}
+        () = device.uplink() => unreachable!("the uploader runs for as long as the logger"),
+    }
+}
+
 #[tokio::test]
 async fn a_rotated_key_is_refused_until_the_logger_is_deleted_and_registers_anew() {
     let dir = tempfile::tempdir().unwrap();
