@@ -461,13 +461,7 @@ async fn interceptor(server_port: u16) -> (String, tokio::sync::oneshot::Receive
             // One request per connection (the uploader connects for each).
             let mut request = Vec::new();
             let mut chunk = [0u8; 4096];
-            loop {
-                let Ok(n) = client.read(&mut chunk).await else {
-                    break;
-                };
-                if n == 0 {
-                    break;
-                }
+            while let Ok(n @ 1..) = client.read(&mut chunk).await {
                 request.extend_from_slice(&chunk[..n]);
                 if complete(&request) {
                     break;
