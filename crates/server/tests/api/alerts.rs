@@ -68,9 +68,13 @@ async fn receiver() -> Receiver {
 
 impl Receiver {
     async fn next(&mut self) -> Received {
-        tokio::time::timeout(Duration::from_secs(15), self.got.recv())
+        self.next_within(Duration::from_secs(15)).await
+    }
+
+    async fn next_within(&mut self, limit: Duration) -> Received {
+        tokio::time::timeout(limit, self.got.recv())
             .await
-            .expect("the receiver got a request within 15 s")
+            .unwrap_or_else(|_| panic!("the receiver got no request within {limit:?}"))
             .expect("receiver open")
     }
 }
@@ -680,4 +684,69 @@ async fn a_shift_that_can_no_longer_reach_its_availability_opens_an_alert_at_onc
     report(&app, &device, false).await;
     let still = app.get_json("/api/v1/alerts", &admin.token).await;
     assert_eq!(still.as_array().unwrap().len(), 1, "one per shift: {still}");
+}
+
+#[tokio::test]
+async fn a_machine_stopped_since_before_its_shift_is_alerted_when_the_shift_ends() {
+    use crate::reports::{MIN, clock};
+    // The test's logger sends no heartbeats: give it minutes before it counts as offline (its
+    // machine's time would then be unknown, not stopped).
+    let app = spawn_app_with(|c| {
+        c.allow_private_webhooks = true;
+        c.alert_retry_ms = 50;
+        c.heartbeat_interval = 300;
+    })
+    .await;
+    let mut hook = receiver().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    // One shift of one minute, from the next whole minute at least 15 s away.
+    let now = now_ms();
+    let mut start = (now / MIN + 1) * MIN;
+    if start - now < 15_000 {
+        start += MIN;
+    }
+    let end = start + MIN;
+    let days = json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
+    app.set_shifts(
+        &admin,
+        &json!([{"name": "Short", "days": days, "start": clock(start), "end": clock(end)}]),
+    )
+    .await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let channel = add_channel(&app, &admin, "Hook", &hook.url).await;
+    add_rule(
+        &app,
+        &admin,
+        json!({"name": "Availability", "kind": "availability_below", "threshold_pct": 50,
+               "channel_ids": [channel["id"]]}),
+    )
+    .await;
+    // Stopped before the shift: no stop begins inside it, so nothing looks at the shift before
+    // its end. Then it is 0 % of a shift that wanted 50 %.
+    report(&app, &device, false).await;
+    assert!(now_ms() < start, "set up before the shift began");
+    let opened = hook.next_within(Duration::from_secs(200)).await;
+    assert!(now_ms() >= end, "opened before the shift ended");
+    assert_eq!(opened.body["event"], "opened");
+    let text = opened.body["text"].as_str().unwrap();
+    assert!(
+        text.contains("reached 0.0 % availability in the shift") && text.contains("below 50.0 %"),
+        "{text}"
+    );
+    // The figure of a shift that is over: the alert tells it and is over with the shift.
+    let alerts = app.get_json("/api/v1/alerts", &admin.token).await;
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!(alert["kind"], "availability_below");
+    assert_eq!(alert["state"], "cleared", "{alert}");
+    assert_eq!(
+        (alert["since"].as_i64(), alert["cleared_at"].as_i64()),
+        (Some(start), Some(end))
+    );
+    assert_eq!(alert["detail"]["availability"], 0.0, "{alert}");
+    let active = app
+        .get_json("/api/v1/alerts?state=active", &admin.token)
+        .await;
+    assert_eq!(active.as_array().map(Vec::len), Some(0), "{active}");
 }

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const MIN: i64 = 60_000;
+pub const MIN: i64 = 60_000;
 
 /// "HH:MM" of a UTC instant.
-fn clock(ms: i64) -> String {
+pub fn clock(ms: i64) -> String {
     let minutes = ms.rem_euclid(86_400_000) / MIN;
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
