@@ -193,7 +193,7 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
         )
         .await?;
     out.push_str(&format!(
-        "| single, {} connections | events/s | server CPU µs/event |\n|---|---|---|\n",
+        "| single, {} connections | events/s | server CPU µs/event | server instructions/event |\n|---|---|---|---|\n",
         params.connections
     ));
     let mut ids: Vec<i64> = Vec::new();
@@ -214,9 +214,12 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
                 ids.push(rule["id"].as_i64().context("a rule id")?);
             }
         }
+        // Starts the instruction count (callgrind only): the phase's own, rules set up before.
+        let _ = target.server_instructions();
         let outcome =
             crate::single::run_as(target, &format!("s{round}-"), params.connections, timing)
                 .await?;
+        let instructions = target.server_instructions();
         ensure!(
             outcome.errors == 0,
             "the single scenario saw errors: {:?}",
@@ -231,8 +234,14 @@ pub async fn run(target: &mut Target, params: Params, timing: Timing) -> anyhow:
             .filter(|_| events > 0.0)
             .map(|cpu| format!("{:.1}", cpu * 1e6 / events))
             .unwrap_or_else(|| "–".into());
+        // Over the whole phase (its loggers' registration, warm-up and window): per event
+        // acknowledged in it.
+        let instructions_per_event = instructions
+            .filter(|_| outcome.acked > 0)
+            .map(|n| format!("{:.0}", n as f64 / outcome.acked as f64))
+            .unwrap_or_else(|| "–".into());
         out.push_str(&format!(
-            "| {} rules | {:.0} | {per_event} |\n",
+            "| {} rules | {:.0} | {per_event} | {instructions_per_event} |\n",
             if with { params.rules } else { 0 },
             outcome.events_per_s
         ));

@@ -17,7 +17,13 @@ use crate::Cli;
 use crate::client::{Conn, bearer};
 
 /// How long a started server may take to print its address.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `ASSETLOG_BENCH_CALLGRIND=DIR`: the bench starts the server under valgrind's callgrind,
+/// writing its counts to DIR, so a scenario can count the instructions a phase cost the server
+/// ([`Target::server_instructions`]): a figure that a busy neighbour on a shared host does not
+/// move, unlike CPU time. The server runs some 50 times slower under it.
+pub const CALLGRIND_ENV: &str = "ASSETLOG_BENCH_CALLGRIND";
 /// How long a server may take to drain and close its database after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -287,6 +293,39 @@ impl Target {
         self.children.iter().map(|c| process_cpu(c.pid)).sum()
     }
 
+    /// With [`CALLGRIND_ENV`]: the instructions the first server ran since the last call (the
+    /// first call starts the count). None without it.
+    pub fn server_instructions(&self) -> Option<u64> {
+        let dir = PathBuf::from(std::env::var_os(CALLGRIND_ENV)?);
+        let pid = self.children.first()?.pid;
+        // Dumps the counts so far into a new file and sets them to zero.
+        let dumped = std::process::Command::new("callgrind_control")
+            .args(["--dump", &pid.to_string()])
+            .output()
+            .ok()?;
+        if !dumped.status.success() {
+            return None;
+        }
+        let prefix = format!("callgrind.out.{pid}.");
+        let newest = std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let n: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
+                Some((n, e.path()))
+            })
+            .max_by_key(|(n, _)| *n)?
+            .1;
+        let text = std::fs::read_to_string(newest).ok()?;
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("summary: ")
+                    .or_else(|| l.strip_prefix("totals: "))
+            })
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+
     /// Asks the started servers to shut down (they drain and close the database), then waits.
     pub async fn stop(mut self) {
         for server in std::mem::take(&mut self.children) {
@@ -344,7 +383,21 @@ async fn start_server(
     let data = tempfile::Builder::new()
         .prefix("assetlog-bench-")
         .tempdir()?;
-    let mut command = Command::new(&bin);
+    let callgrind = std::env::var_os(CALLGRIND_ENV).map(PathBuf::from);
+    let mut command = match &callgrind {
+        Some(dir) => {
+            let mut command = Command::new("valgrind");
+            command
+                .arg("--tool=callgrind")
+                .arg(format!(
+                    "--callgrind-out-file={}/callgrind.out.%p",
+                    dir.display()
+                ))
+                .arg(&bin);
+            command
+        }
+        None => Command::new(&bin),
+    };
     command
         .args([
             "serve",
