@@ -750,3 +750,41 @@ async fn a_machine_stopped_since_before_its_shift_is_alerted_when_the_shift_ends
         .await;
     assert_eq!(active.as_array().map(Vec::len), Some(0), "{active}");
 }
+
+#[tokio::test]
+async fn a_rule_made_after_one_was_deleted_alerts_on_the_same_stop() {
+    let app = alerting_app().await;
+    let mut hook = receiver().await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    report(&app, &device, true).await;
+    let channel = add_channel(&app, &admin, "Hook", &hook.url).await;
+    let rule = json!({"name": "Stopped 1 s", "kind": "stop_longer_than", "threshold_s": 1,
+                      "channel_ids": [channel["id"]]});
+    let first = add_rule(&app, &admin, rule.clone()).await;
+    report(&app, &device, false).await;
+    assert_eq!(hook.next().await.body["event"], "opened");
+    // The rule goes (its alert stays in the history); a new one, made while the same stop goes
+    // on, must alert on it too: it is another rule, not the first one's id again.
+    let resp = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/alert-rules/{}", first["id"]),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let second = add_rule(&app, &admin, rule).await;
+    assert!(
+        second["id"].as_i64() > first["id"].as_i64(),
+        "rule ids are not reused: {first} then {second}"
+    );
+    let opened = hook.next().await;
+    assert_eq!(opened.body["event"], "opened", "{:?}", opened.body);
+    assert_eq!(
+        opened.body["alert"]["rule"]["id"], second["id"],
+        "{:?}",
+        opened.body
+    );
+}

@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0010_retention.sql"),
     include_str!("../../../migrations/sqlite/0011_alerts.sql"),
     include_str!("../../../migrations/sqlite/0012_reports.sql"),
+    include_str!("../../../migrations/sqlite/0013_alert_rule_ids.sql"),
 ];
 
 /// The line that marks a migration rebuilding a table other tables refer to (SQLite changes a
@@ -86,6 +87,43 @@ mod tests {
     use crate::domain::{TenantId, UserId};
     use crate::store::sqlite::Sqlite;
     use rusqlite::params;
+
+    #[test]
+    fn alert_rule_ids_go_on_above_every_id_a_rule_or_an_alert_carried() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &MIGRATIONS[..12]).unwrap();
+        // As schema 12 left it: rules 1 and 2, rule 3 deleted after it alerted, rule 2 deleted
+        // too (so a plain rowid would hand out 2 again).
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name, created_at) VALUES (1, 't', 0);
+             INSERT INTO alert_rules (id, tenant_id, body, created_at) VALUES (1, 1, '{}', 0), (2, 1, '{}', 0);
+             INSERT INTO alerts (tenant_id, rule_id, rule_name, kind, since, opened_at, detail)
+             VALUES (1, 3, 'gone', 'stop_longer_than', 0, 0, '{}');
+             DELETE FROM alert_rules WHERE id = 2;",
+        )
+        .unwrap();
+        apply(&mut conn, MIGRATIONS).unwrap();
+        conn.execute(
+            "INSERT INTO alert_rules (tenant_id, body, created_at) VALUES (1, '{}', 0)",
+            [],
+        )
+        .unwrap();
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM alert_rules ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, [1, 4]);
+        // And once deleted, the newest is not given again either.
+        conn.execute_batch("DELETE FROM alert_rules WHERE id = 4; INSERT INTO alert_rules (tenant_id, body, created_at) VALUES (1, '{}', 0);")
+            .unwrap();
+        let newest: i64 = conn
+            .query_row("SELECT MAX(id) FROM alert_rules", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(newest, 5);
+    }
 
     #[tokio::test]
     async fn the_seq_index_becomes_runs_per_logger() {
