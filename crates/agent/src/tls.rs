@@ -32,23 +32,13 @@ pub enum ServerTrust {
     InsecureSkipVerify,
 }
 
-/// Parses a certificate fingerprint: 64 hex digits, upper or lower case, with or without the
-/// colons `openssl` puts between bytes.
+/// Parses `tls_pin_sha256` ([`assetlog_core::fingerprint`]), with the error for the file.
 pub fn parse_pin(raw: &str) -> Result<[u8; 32], String> {
-    let hex: String = raw.trim().chars().filter(|c| *c != ':').collect();
-    let wrong = || {
+    assetlog_core::fingerprint::parse(raw).ok_or_else(|| {
         format!(
             "tls_pin_sha256 {raw:?} is not a SHA-256 fingerprint: 64 hex digits, as `openssl x509 -noout -fingerprint -sha256 -in server.pem` prints them"
         )
-    };
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(wrong());
-    }
-    let mut pin = [0u8; 32];
-    for (i, byte) in pin.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| wrong())?;
-    }
-    Ok(pin)
+    })
 }
 
 /// The TLS client configuration for `trust`; the error names the file or what is missing.
@@ -136,14 +126,7 @@ impl std::fmt::Display for PinMismatch {
 
 impl std::error::Error for PinMismatch {}
 
-/// `AB:CD:…`, as `openssl` prints a fingerprint.
-pub fn fingerprint(digest: &[u8]) -> String {
-    digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
+pub use assetlog_core::fingerprint::format as fingerprint;
 
 impl ServerCertVerifier for Pinned {
     fn verify_server_cert(

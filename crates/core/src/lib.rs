@@ -27,6 +27,7 @@ extern crate alloc;
 
 pub mod backoff;
 pub mod debounce;
+pub mod fingerprint;
 pub mod ids;
 pub mod kpi;
 pub mod queue;

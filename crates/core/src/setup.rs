@@ -133,11 +133,10 @@ pub fn parse_form(body: &str) -> Result<SetupForm, SetupError> {
     })
 }
 
-/// 64 hex digits, colons between pairs allowed: upper case without colons.
+/// A fingerprint as [`crate::fingerprint`] reads it: upper case without colons.
 fn normal_pin(raw: &str) -> Option<String> {
-    let hex: String = raw.chars().filter(|c| *c != ':').collect();
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| hex.to_ascii_uppercase())
+    crate::fingerprint::parse(raw)
+        .map(|digest| crate::fingerprint::format(&digest).replace(':', ""))
 }
 
 /// One PEM certificate block, in bounds (the base64 inside is decoded by the logger).

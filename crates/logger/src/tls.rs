@@ -12,7 +12,6 @@
 //! ECDSA chain and `openssl ecparam -name prime256v1` make. A refusal is kept as a [`Refusal`],
 //! so the logger can say which check failed.
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::IpAddr;
@@ -105,30 +104,7 @@ impl core::fmt::Display for Refusal {
     }
 }
 
-/// `AB:CD:…`, as `openssl x509 -fingerprint -sha256` prints it.
-pub fn fingerprint(digest: &[u8]) -> String {
-    let mut out = String::with_capacity(digest.len() * 3);
-    for (i, b) in digest.iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        out.push_str(&format!("{b:02X}"));
-    }
-    out
-}
-
-/// Parses a fingerprint as the portal takes it: 64 hex digits, colons between bytes allowed.
-pub fn parse_pin(raw: &str) -> Option<[u8; 32]> {
-    let hex: String = raw.trim().chars().filter(|c| *c != ':').collect();
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut pin = [0u8; 32];
-    for (i, byte) in pin.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(pin)
-}
+pub use assetlog_core::fingerprint::{format as fingerprint, parse as parse_pin};
 
 /// The DER of a PEM certificate, if it is one that parses.
 pub fn ca_from_pem(pem: &str) -> Option<Vec<u8>> {
@@ -390,14 +366,5 @@ mod tests {
         assert!(!dns_matches("*.plant.example", "plant.example"));
         assert!(!dns_matches("*.plant.example", "a.b.plant.example"));
         assert!(!dns_matches("other.example", "assetlog.plant.example"));
-    }
-
-    #[test]
-    fn pins_read_as_openssl_prints_them() {
-        let colons = "AB:".repeat(31) + "AB";
-        assert_eq!(parse_pin(&colons), Some([0xab; 32]));
-        assert_eq!(fingerprint(&[0xab; 32]), colons);
-        assert_eq!(parse_pin("ab"), None);
-        assert_eq!(parse_pin(&"+a".repeat(32)), None);
     }
 }
