@@ -60,6 +60,12 @@ enum Entry {
     Inputs = 11,
 }
 
+/// A flash the store and the uploader run on: NOR flash that may write a word twice (a popped
+/// item is marked in place), whose errors can be shown.
+pub trait Flash: MultiwriteNorFlash<Error: core::fmt::Debug> {}
+
+impl<F: MultiwriteNorFlash<Error: core::fmt::Debug>> Flash for F {}
+
 /// A flash operation failed, or the range is too small for the settings and a log.
 #[derive(Debug)]
 pub enum StoreError<E> {

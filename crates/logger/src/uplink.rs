@@ -23,7 +23,6 @@ use embassy_sync::mutex::Mutex;
 use embassy_time::{Duration, Instant, Timer, with_timeout};
 use embedded_nal_async::AddrType;
 use embedded_nal_async::{Dns, TcpConnect};
-use embedded_storage_async::nor_flash::MultiwriteNorFlash;
 use embedded_tls::{Aes128GcmSha256, TlsConfig, TlsConnection, TlsContext};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -32,7 +31,7 @@ use reqwless::headers::ContentType;
 use reqwless::request::{Request as HttpRequest, RequestBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::store::Store;
+use crate::store::{Flash, Store};
 use crate::tls::{Provider, ServerCheck, Verifier};
 
 /// Milliseconds since boot: the uplink's clock.
@@ -322,8 +321,7 @@ pub async fn run<T, D, M, F, S>(
     T: TcpConnect,
     D: Dns,
     M: RawMutex,
-    F: MultiwriteNorFlash,
-    F::Error: core::fmt::Debug,
+    F: Flash,
     S: Station,
 {
     let device_key = match store.lock().await.device_key().await {
@@ -415,16 +413,12 @@ pub async fn run<T, D, M, F, S>(
     }
 }
 
-async fn register<T: TcpConnect, D: Dns, M: RawMutex, F, S: Station>(
+async fn register<T: TcpConnect, D: Dns, M: RawMutex, F: Flash, S: Station>(
     session: &mut Session<'_, T, D>,
     store: &Shared<M, F>,
     station: &S,
     logger: &Logger,
-) -> Outcome
-where
-    F: MultiwriteNorFlash,
-    F::Error: core::fmt::Debug,
-{
+) -> Outcome {
     let request = RegisterRequest {
         logger_id: String::from(session.logger_id),
         logger_name: None,
@@ -461,14 +455,11 @@ where
 
 /// Asks how far the server holds this logger's seqs (an empty batch) and numbers new changes
 /// after that: a logger whose flash was erased must not reuse seqs the server already has.
-async fn learn_watermark<T: TcpConnect, D: Dns, M: RawMutex, F, S: Station>(
+async fn learn_watermark<T: TcpConnect, D: Dns, M: RawMutex, F: Flash, S: Station>(
     session: &mut Session<'_, T, D>,
     store: &Shared<M, F>,
     station: &S,
-) where
-    F: MultiwriteNorFlash,
-    F::Error: core::fmt::Debug,
-{
+) {
     let request = IngestRequest {
         logger_id: String::from(session.logger_id),
         events: Vec::new(),
@@ -482,16 +473,12 @@ async fn learn_watermark<T: TcpConnect, D: Dns, M: RawMutex, F, S: Station>(
     }
 }
 
-async fn heartbeat<T: TcpConnect, D: Dns, M: RawMutex, F, S: Station>(
+async fn heartbeat<T: TcpConnect, D: Dns, M: RawMutex, F: Flash, S: Station>(
     session: &mut Session<'_, T, D>,
     store: &Shared<M, F>,
     station: &S,
     logger: &Logger,
-) -> Outcome
-where
-    F: MultiwriteNorFlash,
-    F::Error: core::fmt::Debug,
-{
+) -> Outcome {
     let (queued, dropped) = {
         let store = store.lock().await;
         (store.depth(), store.dropped())
@@ -529,17 +516,13 @@ enum IngestResult {
     WaitForClock,
 }
 
-async fn ingest<T: TcpConnect, D: Dns, M: RawMutex, F, S: Station>(
+async fn ingest<T: TcpConnect, D: Dns, M: RawMutex, F: Flash, S: Station>(
     session: &mut Session<'_, T, D>,
     store: &Shared<M, F>,
     station: &S,
     earlier_boots: &mut EarlierBoots,
     max_events: usize,
-) -> IngestResult
-where
-    F: MultiwriteNorFlash,
-    F::Error: core::fmt::Debug,
-{
+) -> IngestResult {
     let changes = match store.lock().await.oldest(max_events).await {
         Ok(changes) => changes,
         Err(e) => {
