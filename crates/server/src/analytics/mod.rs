@@ -561,7 +561,11 @@ pub async fn split(store: &Store, tenant_id: TenantId, id: StopId, at: i64) -> R
     } = id;
     let (_, stop) = find_stop(store, tenant_id, asset_id, stop_start).await?;
     if at <= stop.start || at >= stop.end {
-        return Err(Refusal::new("invalid_field", "at must lie inside the stop").into());
+        return Err(Refusal::new(
+            "invalid_field",
+            "the split time must lie inside the stop: after its start and before its end",
+        )
+        .into());
     }
     store
         .split_stop(tenant_id, asset_id, stop_start, at)

@@ -138,7 +138,10 @@ async fn split(
         _ => None,
     }
     .ok_or_else(|| {
-        ApiError::bad_request("invalid_field", "at must be RFC 3339 or epoch milliseconds")
+        ApiError::bad_request(
+            "invalid_field",
+            "the split time (at) is a date and time, RFC 3339 like 2026-12-03T14:05:00Z, or epoch milliseconds",
+        )
     })?;
     let parts = analytics::split(&state.store, user.tenant_id(), id, at).await?;
     Ok(Json(SplitAnswer {

@@ -295,10 +295,23 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
         "both parts of the long stop"
     );
 
+    // Refusals in words a shift lead reads, not field names.
     let outside = app
         .split_stop(&operator, &long_id, &json!({"at": t0}))
         .await;
-    assert_error(outside, StatusCode::BAD_REQUEST, "invalid_field").await;
+    let message = assert_error(outside, StatusCode::BAD_REQUEST, "invalid_field").await;
+    assert!(
+        message.starts_with("the split time must lie inside the stop"),
+        "{message}"
+    );
+    let garbled = app
+        .split_stop(&operator, &long_id, &json!({"at": "after lunch"}))
+        .await;
+    let message = assert_error(garbled, StatusCode::BAD_REQUEST, "invalid_field").await;
+    assert!(
+        message.starts_with("the split time (at) is a date and time"),
+        "{message}"
+    );
     let foreign_reason = app
         .annotate_stop(&operator, &long_id, &json!({"reason_id": 9999}))
         .await;
