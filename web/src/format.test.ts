@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareNullable, describeRssi, formatAgo, formatDuration, formatHours, formatPercent, paretoRows } from './format';
+import { compareNullable, describeRssi, formatAgo, formatDuration, formatHours, formatMeanTime, formatPercent, paretoRows } from './format';
 
 describe('formatDuration', () => {
   it.each([
@@ -28,6 +28,17 @@ describe('formatHours', () => {
     [839 * 60_000, '13 h 59 min'],
   ])('%s reads %s', (ms, text) => {
     expect(formatHours(ms)).toBe(text);
+  });
+});
+
+describe('formatMeanTime', () => {
+  it.each([
+    [null, '—'],
+    [42_000, '42 s'],
+    [4 * 60_000 + 5_000, '4 min 05 s'],
+    [839 * 60_000, '13 h 59 min'],
+  ])('%s reads %s', (ms, text) => {
+    expect(formatMeanTime(ms)).toBe(text);
   });
 });
 

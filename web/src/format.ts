@@ -30,6 +30,16 @@ export function formatHours(ms: number | null | undefined): string {
   return h > 0 ? `${h} h ${two(m)} min` : `${m} min`;
 }
 
+/**
+ * A mean time between or to repair: seconds while it is under an hour ("42 s", "4 min 05 s"),
+ * then as {@link formatHours}; "—" when there is none. A repair that takes 40 s must not read
+ * "0 min".
+ */
+export function formatMeanTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  return ms < HOUR ? formatDuration(ms) : formatHours(ms);
+}
+
 /** A ratio as a percentage with one decimal ("91.2 %"); "—" when there is none. */
 export function formatPercent(ratio: number | null | undefined, digits = 1): string {
   if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return '—';

@@ -4,7 +4,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, type Analytics as Data, type AssetFigures, type Bucket, type Figures } from '../api';
 import { COLORS, UChart, timeAxis, uPlot, zonedTime } from '../charts';
-import { compareNullable, formatHours, formatPercent, paretoRows } from '../format';
+import { compareNullable, formatHours, formatMeanTime, formatPercent, paretoRows } from '../format';
 import { location, setQuery } from '../router';
 import { zone } from '../session';
 import { formatDateTime, formatDay, localDate } from '../time';
@@ -34,7 +34,7 @@ const COLUMNS: Column[] = [
   { key: 'short_stops', label: 'Short', show: (f) => String(f.short_stops), numeric: true },
   { key: 'long_stops', label: 'Long', show: (f) => String(f.long_stops), numeric: true },
   { key: 'mtbf_ms', label: 'MTBF', show: (f) => formatHours(f.mtbf_ms), numeric: true },
-  { key: 'mttr_ms', label: 'MTTR', show: (f) => formatHours(f.mttr_ms), numeric: true },
+  { key: 'mttr_ms', label: 'MTTR', show: (f) => formatMeanTime(f.mttr_ms), numeric: true },
 ];
 
 function AssetTable({ data }: { data: Data }) {
@@ -212,7 +212,7 @@ function Kpis({ total }: { total: Figures }) {
     ['Down', formatHours(total.down_ms)],
     ['Stops', `${total.stops} (${total.short_stops} short, ${total.long_stops} long)`],
     ['MTBF', formatHours(total.mtbf_ms)],
-    ['MTTR', formatHours(total.mttr_ms)],
+    ['MTTR', formatMeanTime(total.mttr_ms)],
   ];
   return (
     <dl class="kpis">
