@@ -93,6 +93,29 @@ describe('live board', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
   });
 
+  it('shows the keyboard focus on a tile, inside it', async () => {
+    const link = tile(page, 'Press 4').locator('a.tile-link');
+    await link.focus();
+    // Back and forth by keyboard, so the browser shows the focus as it does for Tab users.
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    const ring = await link.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return {
+        focused: el.matches(':focus-visible'),
+        style: style.outlineStyle,
+        width: parseFloat(style.outlineWidth),
+        offset: parseFloat(style.outlineOffset),
+      };
+    });
+    expect(ring.focused).toBe(true);
+    expect(ring.style).toBe('solid');
+    expect(ring.width).toBeGreaterThanOrEqual(3);
+    // Inside the tile's own box: `contain: paint` on the tile clips anything outside it.
+    expect(ring.offset + ring.width).toBeLessThanOrEqual(0);
+    await screenshot(page, 'board-focus');
+  });
+
   it('makes a silent logger unmistakable', async () => {
     const group = page.locator('section.group', { hasText: 'Line 1' });
     await group.getByText('Logger offline').waitFor({ timeout: 20_000 });
