@@ -416,6 +416,14 @@ describe('analytics, stops and timeline', () => {
     await expect(api.get('/api/v1/shifts')).resolves.toEqual([
       { name: 'Early', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '06:00', end: '14:00', breaks: [{ start: '10:00', end: '10:15' }] },
     ]);
+    // Times are typed and shown in 24 h whatever the browser's locale; a further shift starts
+    // where the last ends instead of on top of it (it is not saved).
+    await page.getByRole('button', { name: 'Add shift' }).click();
+    const late = page.getByRole('group', { name: 'Shift 2' });
+    await expect(late.getByLabel('Starts', { exact: true }).inputValue()).resolves.toBe('14:00');
+    await expect(late.getByLabel('Ends', { exact: true }).inputValue()).resolves.toBe('22:00');
+    await expect(late.getByLabel('Starts', { exact: true }).getAttribute('type')).resolves.toBeNull();
+    await late.getByRole('button', { name: 'Remove shift 2' }).click();
 
     // Press 2 had a planned die change 12:00–13:00 yesterday.
     const downtime = page.getByRole('form', { name: 'Add planned downtime' });

@@ -3,6 +3,7 @@
 
 import { useState } from 'preact/hooks';
 import { api, type Shift } from '../../api';
+import { nextShift, TIME_PATTERN } from '../../shifts';
 import { ErrorNote, Loading, Saved, useData, useSave } from '../../ui';
 
 const DAYS: [string, string][] = [
@@ -14,6 +15,23 @@ const DAYS: [string, string][] = [
   ['sat', 'Sat'],
   ['sun', 'Sun'],
 ];
+
+/** A time of day in 24 h ("HH:MM"), whatever the browser's locale would make of a time input. */
+function TimeInput({ value, onInput }: { value: string; onInput: (value: string) => void }) {
+  return (
+    <input
+      required
+      inputMode="numeric"
+      pattern={TIME_PATTERN}
+      placeholder="HH:MM"
+      title="24-hour time, HH:MM"
+      maxLength={5}
+      size={6}
+      value={value}
+      onInput={(e) => onInput(e.currentTarget.value)}
+    />
+  );
+}
 
 function ShiftEditor({ shift, index, onChange, onRemove }: { shift: Shift; index: number; onChange: (s: Shift) => void; onRemove: () => void }) {
   const n = index + 1;
@@ -27,11 +45,11 @@ function ShiftEditor({ shift, index, onChange, onRemove }: { shift: Shift; index
         </label>
         <label>
           Starts
-          <input type="time" required value={shift.start} onInput={(e) => onChange({ ...shift, start: e.currentTarget.value })} />
+          <TimeInput value={shift.start} onInput={(start) => onChange({ ...shift, start })} />
         </label>
         <label>
           Ends
-          <input type="time" required value={shift.end} onInput={(e) => onChange({ ...shift, end: e.currentTarget.value })} />
+          <TimeInput value={shift.end} onInput={(end) => onChange({ ...shift, end })} />
         </label>
       </div>
       <div class="days" role="group" aria-label={`Days shift ${n} starts on`}>
@@ -55,21 +73,11 @@ function ShiftEditor({ shift, index, onChange, onRemove }: { shift: Shift; index
         <div class="row" key={i}>
           <label>
             Break from
-            <input
-              type="time"
-              required
-              value={b.start}
-              onInput={(e) => onChange({ ...shift, breaks: shift.breaks.map((x, j) => (j === i ? { ...x, start: e.currentTarget.value } : x)) })}
-            />
+            <TimeInput value={b.start} onInput={(start) => onChange({ ...shift, breaks: shift.breaks.map((x, j) => (j === i ? { ...x, start } : x)) })} />
           </label>
           <label>
             to
-            <input
-              type="time"
-              required
-              value={b.end}
-              onInput={(e) => onChange({ ...shift, breaks: shift.breaks.map((x, j) => (j === i ? { ...x, end: e.currentTarget.value } : x)) })}
-            />
+            <TimeInput value={b.end} onInput={(end) => onChange({ ...shift, breaks: shift.breaks.map((x, j) => (j === i ? { ...x, end } : x)) })} />
           </label>
           <button type="button" onClick={() => onChange({ ...shift, breaks: shift.breaks.filter((_, j) => j !== i) })}>
             Remove break
@@ -118,7 +126,7 @@ function ShiftsForm({ initial }: { initial: Shift[] }) {
       <div class="row">
         <button
           type="button"
-          onClick={() => setShifts([...shifts, { name: `Shift ${shifts.length + 1}`, days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '06:00', end: '14:00', breaks: [] }])}
+          onClick={() => setShifts([...shifts, nextShift(shifts)])}
         >
           Add shift
         </button>
