@@ -134,17 +134,22 @@ pub struct ServerUrl {
     pub https: bool,
     pub host: String,
     pub port: u16,
+    /// A path the server is under (a proxy's `/assetlog`), without a trailing `/`; or empty.
+    pub base_path: String,
 }
 
 impl ServerUrl {
-    /// `http://host[:port]` or `https://host[:port]` (a bracketed IPv6 host allowed), nothing
-    /// after the port but an optional `/`.
+    /// `http://host[:port][/path]` or `https://…` (a bracketed IPv6 host allowed), as the setup
+    /// form takes it: the logger's requests go to the path's `/api/v1/…`.
     pub fn parse(url: &str) -> Option<Self> {
         let (https, rest) = match url.strip_prefix("https://") {
             Some(rest) => (true, rest),
             None => (false, url.strip_prefix("http://")?),
         };
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (rest, base_path) = match rest.find('/') {
+            Some(at) => (&rest[..at], rest[at..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
         let default_port = if https { 443 } else { 80 };
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (host, after) = v6.split_once(']')?;
@@ -163,10 +168,14 @@ impl ServerUrl {
         if host.is_empty() || port == 0 || host.contains(['/', '@', '?', '#', ' ']) {
             return None;
         }
+        if base_path.contains(['?', '#', ' ']) {
+            return None;
+        }
         Some(Self {
             https,
             host: String::from(host),
             port,
+            base_path: String::from(base_path),
         })
     }
 }
@@ -215,6 +224,7 @@ impl<'a, T: TcpConnect + 'a, D: Dns + 'a> Session<'a, T, D> {
             None => &[],
         };
         let host = self.server.host.as_str();
+        let path = format!("{}{path}", self.server.base_path);
         let url = format!(
             "{}://{host}:{}{path}",
             if self.server.https { "https" } else { "http" },
@@ -235,7 +245,7 @@ impl<'a, T: TcpConnect + 'a, D: Dns + 'a> Session<'a, T, D> {
                 .connect(SocketAddr::new(ip, self.server.port))
                 .await
                 .map_err(|e| CallError::Network(format!("cannot reach {url}: {e:?}")))?;
-            let request = HttpRequest::post(path)
+            let request = HttpRequest::post(&path)
                 .host(host)
                 .content_type(ContentType::ApplicationJson)
                 .headers(headers)
@@ -612,4 +622,52 @@ fn failed(station: &impl Station, what: &str, e: CallError) -> Outcome {
 /// Whether the server has accepted this logger in this boot.
 pub fn is_up(link: Link, failures: u32) -> bool {
     matches!(link, Link::Pending | Link::Claimed) && failures == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(https: bool, host: &str, port: u16, base_path: &str) -> Option<ServerUrl> {
+        Some(ServerUrl {
+            https,
+            host: host.into(),
+            port,
+            base_path: base_path.into(),
+        })
+    }
+
+    #[test]
+    fn server_urls_are_read_as_the_setup_form_takes_them() {
+        assert_eq!(
+            ServerUrl::parse("http://10.0.0.5:8080"),
+            url(false, "10.0.0.5", 8080, "")
+        );
+        assert_eq!(
+            ServerUrl::parse("https://plant.example/"),
+            url(true, "plant.example", 443, "")
+        );
+        assert_eq!(ServerUrl::parse("http://h"), url(false, "h", 80, ""));
+        assert_eq!(
+            ServerUrl::parse("https://[::1]:8443"),
+            url(true, "::1", 8443, "")
+        );
+        // Behind a proxy under a path: the requests go below it.
+        assert_eq!(
+            ServerUrl::parse("https://plant.example/assetlog/"),
+            url(true, "plant.example", 443, "/assetlog")
+        );
+        for bad in [
+            "ftp://h",
+            "http://",
+            "http://:80",
+            "http://h:0",
+            "http://h:x",
+            "http://u@h",
+            "http://h/a?b",
+            "https://[::1",
+        ] {
+            assert_eq!(ServerUrl::parse(bad), None, "{bad}");
+        }
+    }
 }
