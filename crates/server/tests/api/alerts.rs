@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use assetlog_server::config::ServeConfig;
 use axum::http::HeaderMap;
 use hmac::{KeyInit, Mac};
 use reqwest::StatusCode;
@@ -89,11 +90,17 @@ fn assert_signed(got: &Received, secret: &str) {
 }
 
 async fn alerting_app() -> TestApp {
+    alerting_app_with(|_| {}).await
+}
+
+/// [`alerting_app`], then `configure`.
+async fn alerting_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
     spawn_app_with(|c| {
         c.allow_private_webhooks = true;
         c.alert_retry_ms = 50;
         c.heartbeat_interval = 1;
         c.open_signup = true;
+        configure(c);
     })
     .await
 }
@@ -691,12 +698,7 @@ async fn a_machine_stopped_since_before_its_shift_is_alerted_when_the_shift_ends
     use crate::reports::{MIN, clock};
     // The test's logger sends no heartbeats: give it minutes before it counts as offline (its
     // machine's time would then be unknown, not stopped).
-    let app = spawn_app_with(|c| {
-        c.allow_private_webhooks = true;
-        c.alert_retry_ms = 50;
-        c.heartbeat_interval = 300;
-    })
-    .await;
+    let app = alerting_app_with(|c| c.heartbeat_interval = 300).await;
     let mut hook = receiver().await;
     let admin = app.signup("ada@a.example", "A").await;
     // One shift of one minute, from the next whole minute at least 15 s away.
