@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use assetlog_core::sim::{self, DAY_MS, Machine, MachineParams};
 
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, Calendars};
 use crate::config::{DemoArgs, Enrollment, ServeConfig};
 use crate::ingest;
 use crate::secrets::{hash_password, new_claim_code, new_secret};
@@ -79,7 +79,11 @@ async fn prepare_tenant(state: &AppState) -> anyhow::Result<()> {
         .add_user_to_named_tenant(DEMO_TENANT.into(), DEMO_EMAIL.into(), hash, Role::Admin)
         .await?;
     let calendar = Calendar::from_stored(DEMO_SHIFTS).map_err(anyhow::Error::msg)?;
-    state.store.set_shifts(tenant.id, calendar).await?;
+    // The demo's history was worked in these shifts: they apply to every day.
+    state
+        .store
+        .set_shifts(tenant.id, Calendars::always(calendar))
+        .await?;
     Ok(())
 }
 

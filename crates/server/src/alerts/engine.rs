@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 
 use super::config::{Rule, RuleKind};
-use crate::calendar::{self, ParsedShift, Span};
+use crate::calendar::{self, Calendars, Span};
 use crate::domain::{AssetId, TenantId};
 use crate::store::Alert;
 
@@ -44,7 +44,7 @@ pub type Key = (i64, Subject);
 #[derive(Debug, Clone)]
 pub struct PlannedTime {
     pub tz: Tz,
-    pub calendar: Vec<ParsedShift>,
+    pub calendar: Calendars,
     /// Planned downtime: of one machine, or (None) of all.
     pub downtime: Vec<(Option<AssetId>, Span)>,
 }
@@ -58,6 +58,13 @@ impl PlannedTime {
             .collect()
     }
 
+    /// Whether the calendar of `t`'s local day has no shift (the day is then the "shift").
+    fn no_shifts_on(&self, t: i64) -> bool {
+        self.calendar
+            .parsed_on(calendar::local_date(self.tz, t))
+            .is_empty()
+    }
+
     /// Planned time of `asset` in `[from, to)`, ms.
     pub fn planned_ms(&self, asset: AssetId, from: i64, to: i64) -> i64 {
         calendar::planned_spans(&self.calendar, self.tz, from, to, &self.downtime_of(asset))
@@ -68,7 +75,7 @@ impl PlannedTime {
 
     /// The shift (a day in the tenant's zone, without a calendar) that `t` lies in, if any.
     pub fn shift_at(&self, t: i64) -> Option<Span> {
-        if self.calendar.is_empty() {
+        if self.no_shifts_on(t) {
             return Some(calendar::today(self.tz, t));
         }
         calendar::occurrences(&self.calendar, self.tz, t - 86_400_000, t + 86_400_000)
@@ -79,7 +86,7 @@ impl PlannedTime {
 
     /// The first shift that ends after `t`.
     pub fn next_shift_end(&self, t: i64) -> Option<Span> {
-        if self.calendar.is_empty() {
+        if self.no_shifts_on(t) {
             return Some(calendar::today(self.tz, t));
         }
         calendar::occurrences(&self.calendar, self.tz, t, t + 8 * 86_400_000)
@@ -1039,7 +1046,7 @@ mod tests {
         rule.only_in_planned_time = true;
         let planned = PlannedTime {
             tz: chrono_tz::UTC,
-            calendar: vec![],
+            calendar: Calendars::default(),
             // Planned downtime for the first hour: the stop's first hour does not count.
             downtime: vec![(None, Span::new(0, 3_600_000))],
         };
@@ -1117,7 +1124,7 @@ mod tests {
         rule.threshold_pct = Some(75.0);
         let planned = PlannedTime {
             tz: chrono_tz::UTC,
-            calendar: vec![],
+            calendar: Calendars::default(),
             downtime: vec![],
         };
         let day = 86_400_000;

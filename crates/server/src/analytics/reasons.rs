@@ -24,6 +24,11 @@ pub type Tally = (Option<i64>, u64, i64);
 
 /// Down time of the window by reason; what no reason covers (unannotated stops, and down time
 /// after an unknown state, which is no stop) is "unassigned". In reason id order; see [`named`].
+///
+/// A stop counts once, as the figures count it (it begins inside the window and inside planned
+/// time), under the reason of its first part; the later parts of a split stop add their down
+/// time to their own reasons but no stop. So the stops of all reasons add up to the figures'
+/// `stops`, and the down time to their `down_ms`.
 pub(super) fn downtime_by_reason(
     views: &[StopView],
     history: &History,
@@ -37,13 +42,15 @@ pub(super) fn downtime_by_reason(
     let mut assigned_ms = 0;
     for v in views {
         let down = kpi::down_ms_in(Span::new(v.start, v.end), window, history.planned(), now);
-        let counted = (from..to).contains(&v.stop_start) && v.start == v.stop_start;
+        let counted = v.start == v.stop_start
+            && (from..to).contains(&v.stop_start)
+            && history.is_planned(v.stop_start);
         if down == 0 && !counted {
             continue;
         }
         let reason = v.reason_id.filter(|r| reasons.contains_key(r));
         let entry = shares.entry(reason).or_default();
-        entry.0 += u64::from(counted || (from..to).contains(&v.start));
+        entry.0 += u64::from(counted);
         entry.1 += down;
         if reason.is_some() {
             assigned_ms += down;

@@ -5,7 +5,7 @@ use crate::domain::TenantId;
 use chrono_tz::Tz;
 
 use super::{AnalyticsError, Result};
-use crate::calendar::{self, ParsedShift};
+use crate::calendar::{self, Calendars};
 use crate::domain::Refusal;
 use crate::store::Store;
 
@@ -17,7 +17,8 @@ pub struct Rules {
     pub tz: Tz,
     /// The tenant's short-stop threshold (an asset may have its own).
     pub threshold_ms: i64,
-    pub calendar: Vec<ParsedShift>,
+    /// The shift calendars, each from its first day on.
+    pub calendar: Calendars,
     /// Days of history the tenant keeps (None: all); shapes no figure, but no day before it is
     /// worth rolling up.
     pub retention_days: Option<i64>,
@@ -33,7 +34,7 @@ impl Rules {
                 settings.timezone
             ))
         })?;
-        let calendar = store.shifts(tenant_id).await?.parsed().to_vec();
+        let calendar = store.shifts(tenant_id).await?;
         Ok(Self {
             tz,
             threshold_ms: settings.short_stop_threshold_s * 1000,

@@ -9,6 +9,8 @@
 //! # Layout
 //! - here: local time, buckets (hour, day, week, month) and days in a zone, span arithmetic.
 //! - [`shifts`]: the weekly shift calendar: checked once, its occurrences, planned time.
+//! - [`dated`]: a tenant's calendars over time, each from its first day on, so a change of the
+//!   calendar never rewrites the past.
 
 use chrono::{
     DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
@@ -17,10 +19,11 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-/// A span of UTC milliseconds, `[start, end)`.
+mod dated;
 mod shifts;
 
 pub use assetlog_core::kpi::Span;
+pub use dated::{Calendars, Dated, DatedShifts, MAX_CALENDARS};
 pub use shifts::{
     Break, Calendar, Occurrence, ParsedShift, Shift, occurrences, parse_calendar, planned_spans,
 };

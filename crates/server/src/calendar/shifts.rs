@@ -5,6 +5,7 @@ use chrono::{Datelike, Duration};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::dated::Calendars;
 use super::{Span, at_minutes, local_date, local_to_utc, merge, subtract};
 use crate::domain::Name;
 
@@ -177,13 +178,15 @@ pub struct Occurrence {
     pub working: Vec<Span>,
 }
 
-/// The shift occurrences that touch `[from, to)`, in time order (not clipped).
-pub fn occurrences(calendar: &[ParsedShift], tz: Tz, from: i64, to: i64) -> Vec<Occurrence> {
+/// The shift occurrences that touch `[from, to)`, in time order (not clipped). Each day's
+/// shifts are those of the calendar that applies on the day they start.
+pub fn occurrences(calendars: &Calendars, tz: Tz, from: i64, to: i64) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let (first, last) = (local_date(tz, from) - Duration::days(1), local_date(tz, to));
     let mut date = first;
     while date <= last {
         let weekday = date.weekday().num_days_from_monday();
+        let calendar = calendars.parsed_on(date);
         for shift in calendar.iter().filter(|s| s.days.contains(&weekday)) {
             let at = |offset: u32| local_to_utc(tz, at_minutes(date, shift.start + offset));
             let span = Span::new(at(0), at(shift.length));
@@ -210,22 +213,28 @@ pub fn occurrences(calendar: &[ParsedShift], tz: Tz, from: i64, to: i64) -> Vec<
     out
 }
 
-/// Planned time in `[from, to)`: the calendar's working spans (all of the window when there is
-/// no calendar) minus the planned downtime spans. Sorted, merged, clipped to the window.
+/// Planned time in `[from, to)`: the calendars' working spans (all of a day whose calendar has
+/// no shift) minus the planned downtime spans. Sorted, merged, clipped to the window.
 pub fn planned_spans(
-    calendar: &[ParsedShift],
+    calendars: &Calendars,
     tz: Tz,
     from: i64,
     to: i64,
     downtime: &[Span],
 ) -> Vec<Span> {
-    let base: Vec<Span> = if calendar.is_empty() {
+    let base: Vec<Span> = if calendars.is_empty() {
         vec![Span::new(from, to)]
     } else {
-        occurrences(calendar, tz, from, to)
+        let mut base: Vec<Span> = occurrences(calendars, tz, from, to)
             .into_iter()
             .flat_map(|o| o.working)
-            .collect()
+            .collect();
+        for (start, end, _) in super::days(tz, from, to) {
+            if calendars.parsed_on(local_date(tz, start)).is_empty() {
+                base.push(Span::new(start, end));
+            }
+        }
+        base
     };
     let clipped: Vec<Span> = base
         .into_iter()
@@ -313,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_night_shift_crosses_midnight_and_its_break_is_not_planned() {
-        let calendar = parse_calendar(&[shift(
+        let calendar = Calendar::parse(vec![shift(
             "Night",
             &["mon"],
             "22:00",
@@ -321,7 +330,8 @@ mod tests {
             &[("02:00", "02:30")],
         )])
         .unwrap();
-        assert_eq!(calendar[0].length, 8 * 60);
+        assert_eq!(calendar.parsed()[0].length, 8 * 60);
+        let calendar = Calendars::always(calendar);
         // Monday 2026-11-23 22:00 Berlin (UTC+1) → Tuesday 06:00.
         let planned = planned_spans(
             &calendar,
@@ -356,8 +366,70 @@ mod tests {
     }
 
     #[test]
+    fn each_day_is_planned_by_the_calendar_it_had() {
+        // Until Wednesday 2026-11-25 no calendar (every hour planned); from then an early shift;
+        // from Friday the 27th a night shift too. Berlin is UTC+1.
+        let early = Calendar::parse(vec![shift(
+            "Early",
+            &["mon", "tue", "wed", "thu", "fri"],
+            "06:00",
+            "14:00",
+            &[],
+        )])
+        .unwrap();
+        let with_night = Calendar::parse(vec![
+            shift(
+                "Early",
+                &["mon", "tue", "wed", "thu", "fri"],
+                "06:00",
+                "14:00",
+                &[],
+            ),
+            shift("Night", &["fri"], "22:00", "06:00", &[]),
+        ])
+        .unwrap();
+        let calendars = Calendars::default()
+            .applying_from("2026-11-25".parse().unwrap(), early)
+            .unwrap()
+            .applying_from("2026-11-27".parse().unwrap(), with_night)
+            .unwrap();
+        let planned = planned_spans(
+            &calendars,
+            BERLIN,
+            utc("2026-11-23T23:00:00Z"),
+            utc("2026-11-28T23:00:00Z"),
+            &[],
+        );
+        assert_eq!(
+            planned,
+            [
+                // Tuesday, whole.
+                Span::new(utc("2026-11-23T23:00:00Z"), utc("2026-11-24T23:00:00Z")),
+                // Wednesday and Thursday: the early shift.
+                Span::new(utc("2026-11-25T05:00:00Z"), utc("2026-11-25T13:00:00Z")),
+                Span::new(utc("2026-11-26T05:00:00Z"), utc("2026-11-26T13:00:00Z")),
+                // Friday: early, and the night into Saturday.
+                Span::new(utc("2026-11-27T05:00:00Z"), utc("2026-11-27T13:00:00Z")),
+                Span::new(utc("2026-11-27T21:00:00Z"), utc("2026-11-28T05:00:00Z")),
+            ]
+        );
+        let names: Vec<String> = occurrences(
+            &calendars,
+            BERLIN,
+            utc("2026-11-23T23:00:00Z"),
+            utc("2026-11-28T23:00:00Z"),
+        )
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+        assert_eq!(names, ["Early", "Early", "Early", "Night"]);
+    }
+
+    #[test]
     fn a_shift_over_the_spring_forward_gap_is_an_hour_shorter() {
-        let calendar = parse_calendar(&[shift("Night", &["sat"], "22:00", "06:00", &[])]).unwrap();
+        let calendar = Calendars::always(
+            Calendar::parse(vec![shift("Night", &["sat"], "22:00", "06:00", &[])]).unwrap(),
+        );
         let occ = occurrences(
             &calendar,
             BERLIN,

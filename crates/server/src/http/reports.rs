@@ -37,7 +37,7 @@ async fn checked(
         .iter()
         .map(|a| a.id)
         .collect();
-    let shifts = !state.store.shifts(tenant).await?.parsed().is_empty();
+    let shifts = !state.store.shifts(tenant).await?.is_empty();
     let smtp = state.alerts.mailer.is_some();
     Ok(Report::check(body, &asset_ids, shifts, smtp, created_at)?)
 }

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::openapi::{ErrorBody, TimeSchema};
 use super::{Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
-use crate::calendar::{Calendar, Shift};
+use crate::calendar::{self, Calendar, DatedShifts, Shift};
 use crate::domain::{AssetId, Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{PlannedDowntime, Reason, Settings};
@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(show_settings, update_settings))
         .routes(routes!(show_shifts, update_shifts))
+        .routes(routes!(list_calendars))
         .routes(routes!(list_downtime, add_downtime))
         .routes(routes!(delete_downtime))
         .routes(routes!(list_reasons, add_reason))
@@ -138,41 +139,121 @@ async fn update_settings(
     show_settings(State(state), user).await
 }
 
-/// The weekly shift calendar (empty: every hour is planned).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OnParams {
+    /// A local day, `YYYY-MM-DD`: the calendar that applies on it (default today, in the
+    /// tenant's time zone).
+    on: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct FromParams {
+    /// The first local day the calendar applies on, `YYYY-MM-DD` (default today, in the
+    /// tenant's time zone). The days before keep the calendar they had.
+    from: Option<String>,
+}
+
+/// A local day as the calendar parameters take it; absent: today in the tenant's zone.
+async fn day_param(
+    state: &AppState,
+    tenant_id: crate::domain::TenantId,
+    raw: Option<&str>,
+    name: &str,
+) -> Result<chrono::NaiveDate> {
+    let Some(raw) = raw else {
+        let settings = state.store.settings(tenant_id).await?;
+        let tz = parse_timezone(&settings.timezone)?;
+        return Ok(calendar::local_date(tz, crate::store::now_ms()));
+    };
+    raw.parse::<chrono::NaiveDate>()
+        .ok()
+        .filter(|d| (1970..=2200).contains(&chrono::Datelike::year(d)))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be a day, YYYY-MM-DD like 2026-12-07 (years 1970 to 2200)"),
+            )
+        })
+}
+
+/// The weekly shift calendar that applies on a day (empty: every hour is planned).
 #[utoipa::path(
     get,
     path = "/api/v1/shifts",
     tag = "settings",
     security(("user_token" = [])),
-    responses((status = 200, description = "The shifts", body = Vec<Shift>))
+    params(OnParams),
+    responses(
+        (status = 200, description = "The shifts", body = Vec<Shift>),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    )
 )]
-async fn show_shifts(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<Shift>>> {
-    let calendar = state.store.shifts(user.tenant_id()).await?;
-    Ok(Json(calendar.shifts().to_vec()))
+async fn show_shifts(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(p): ApiQuery<OnParams>,
+) -> Result<Json<Vec<Shift>>> {
+    let day = day_param(&state, user.tenant_id(), p.on.as_deref(), "on").await?;
+    let calendars = state.store.shifts(user.tenant_id()).await?;
+    Ok(Json(calendars.on(day).shifts().to_vec()))
 }
 
-/// Replaces the shift calendar (admins only).
+/// Sets the shift calendar from a day on (admins only); the days before keep theirs, and a
+/// calendar that was to apply from that day or later is replaced.
 #[utoipa::path(
     put,
     path = "/api/v1/shifts",
     tag = "settings",
     security(("user_token" = [])),
+    params(FromParams),
     request_body = Vec<Shift>,
     responses(
         (status = 200, description = "The shifts", body = Vec<Shift>),
+        (status = 400, description = "A calendar rule, or a bad day", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
     )
 )]
 async fn update_shifts(
     State(state): State<AppState>,
     Admin(user): Admin,
+    ApiQuery(p): ApiQuery<FromParams>,
     ApiJsonList(shifts): ApiJsonList<Shift>,
 ) -> Result<Json<Vec<Shift>>> {
+    let from = day_param(&state, user.tenant_id(), p.from.as_deref(), "from").await?;
     let calendar =
         Calendar::parse(shifts).map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
     let answer = calendar.shifts().to_vec();
-    state.store.set_shifts(user.tenant_id(), calendar).await?;
+    let calendars = state
+        .store
+        .shifts(user.tenant_id())
+        .await?
+        .applying_from(from, calendar)
+        .map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
+    state.store.set_shifts(user.tenant_id(), calendars).await?;
     Ok(Json(answer))
+}
+
+/// Every shift calendar the tenant has had and will have, oldest first, each with the day it
+/// applies from.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shift-calendars",
+    tag = "settings",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The calendars", body = Vec<DatedShifts>))
+)]
+async fn list_calendars(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<DatedShifts>>> {
+    let calendars = state.store.shifts(user.tenant_id()).await?;
+    Ok(Json(
+        calendars.versions().iter().map(DatedShifts::from).collect(),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
 use super::config::Schedule;
-use crate::calendar::{ParsedShift, local_date, local_to_utc, occurrences};
+use crate::calendar::{Calendars, local_date, local_to_utc, occurrences};
 
 /// One period a report covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ const LONGEST_MS: i64 = 8 * 86_400_000;
 pub fn ended(
     schedule: Schedule,
     tz: Tz,
-    calendar: &[ParsedShift],
+    calendar: &Calendars,
     after: i64,
     until: i64,
 ) -> Vec<Period> {
@@ -82,7 +82,7 @@ pub fn ended(
 
 /// The end of the first period of `schedule` that ends after `after` (None: a calendar with
 /// no shift in the coming week, or no calendar).
-pub fn next_end(schedule: Schedule, tz: Tz, calendar: &[ParsedShift], after: i64) -> Option<i64> {
+pub fn next_end(schedule: Schedule, tz: Tz, calendar: &Calendars, after: i64) -> Option<i64> {
     ended(schedule, tz, calendar, after, after + LONGEST_MS)
         .first()
         .map(|p| p.end)
@@ -100,7 +100,7 @@ fn day_label(tz: Tz, ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::{Calendar, Shift};
+    use crate::calendar::{Calendar, Calendars, Shift};
 
     const HOUR: i64 = 3_600_000;
 
@@ -108,25 +108,25 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
     }
 
-    fn calendar(shifts: &[(&str, &str, &str)]) -> Vec<ParsedShift> {
-        Calendar::parse(
-            shifts
-                .iter()
-                .map(|(name, start, end)| Shift {
-                    name: name.to_string(),
-                    days: ["mon", "tue", "wed", "thu", "fri"]
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect(),
-                    start: start.to_string(),
-                    end: end.to_string(),
-                    breaks: vec![],
-                })
-                .collect(),
+    fn calendar(shifts: &[(&str, &str, &str)]) -> Calendars {
+        Calendars::always(
+            Calendar::parse(
+                shifts
+                    .iter()
+                    .map(|(name, start, end)| Shift {
+                        name: name.to_string(),
+                        days: ["mon", "tue", "wed", "thu", "fri"]
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect(),
+                        start: start.to_string(),
+                        end: end.to_string(),
+                        breaks: vec![],
+                    })
+                    .collect(),
+            )
+            .unwrap(),
         )
-        .unwrap()
-        .parsed()
-        .to_vec()
     }
 
     #[test]
@@ -171,7 +171,7 @@ mod tests {
         let days = ended(
             Schedule::Daily,
             tz,
-            &[],
+            &Calendars::default(),
             utc("2026-10-24T12:00:00Z"),
             utc("2026-10-26T12:00:00Z"),
         );
@@ -182,7 +182,7 @@ mod tests {
         let weeks = ended(
             Schedule::Weekly,
             tz,
-            &[],
+            &Calendars::default(),
             utc("2026-11-25T00:00:00Z"),
             utc("2026-12-06T00:00:00Z"),
         );
@@ -191,7 +191,12 @@ mod tests {
         assert_eq!(weeks[0].end, utc("2026-11-29T23:00:00Z"));
         assert_eq!(weeks[0].label, "Week 48 of 2026");
         assert_eq!(
-            next_end(Schedule::Weekly, tz, &[], utc("2026-12-01T00:00:00Z")),
+            next_end(
+                Schedule::Weekly,
+                tz,
+                &Calendars::default(),
+                utc("2026-12-01T00:00:00Z")
+            ),
             Some(utc("2026-12-06T23:00:00Z"))
         );
     }
@@ -220,7 +225,19 @@ mod tests {
     #[test]
     fn no_calendar_no_shift_periods() {
         let tz: Tz = "UTC".parse().unwrap();
-        assert!(ended(Schedule::EndOfEachShift, tz, &[], 0, 30 * 86_400_000).is_empty());
-        assert_eq!(next_end(Schedule::EndOfEachShift, tz, &[], 0), None);
+        assert!(
+            ended(
+                Schedule::EndOfEachShift,
+                tz,
+                &Calendars::default(),
+                0,
+                30 * 86_400_000
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            next_end(Schedule::EndOfEachShift, tz, &Calendars::default(), 0),
+            None
+        );
     }
 }

@@ -31,7 +31,7 @@ pub(crate) mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::calendar::Calendar;
+use crate::calendar::Calendars;
 use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
 
 pub use model::*;
@@ -339,9 +339,9 @@ seam! {
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings>;
     /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
     pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>, retention_days: Option<Option<i64>>) -> Result<()>;
-    /// The tenant's shift calendar, as checked when it was set.
-    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar>;
-    pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()>;
+    /// The tenant's shift calendars, each from its first day on, as checked when they were set.
+    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendars>;
+    pub async fn set_shifts(&self, tenant_id: TenantId, calendars: Calendars) -> Result<()>;
     pub async fn add_planned_downtime(&self, tenant_id: TenantId, asset_id: Option<AssetId>, from: i64, to: i64, note: String) -> Result<PlannedDowntime>;
     /// Planned downtime of the tenant overlapping `[from, to)` (all of it when both are None).
     pub async fn planned_downtime(&self, tenant_id: TenantId, from: Option<i64>, to: Option<i64>) -> Result<Vec<PlannedDowntime>>;

@@ -196,6 +196,130 @@ async fn a_shift_calendar_makes_the_rest_unplanned() {
 }
 
 #[tokio::test]
+async fn a_new_calendar_applies_from_its_day_and_last_week_keeps_its_figures() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    // Eight days ago (UTC, the tenant's zone): running from 05:00, stopped 08:00–09:00, running
+    // again until now.
+    let day = (now_ms() / (24 * HOUR) - 8) * 24 * HOUR;
+    let events = json!([
+        {"seq": 1, "pin": 0, "running": true, "ts": day + 5 * HOUR},
+        {"seq": 2, "pin": 0, "running": false, "ts": day + 8 * HOUR},
+        {"seq": 3, "pin": 0, "running": true, "ts": day + 9 * HOUR},
+    ]);
+    assert_eq!(app.ingest(&device, events).await.status(), StatusCode::OK);
+    let date = chrono::DateTime::from_timestamp_millis(day)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
+    let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let early =
+        json!([{"name": "Early", "days": all, "start": "06:00", "end": "14:00", "breaks": []}]);
+    let night = json!([
+        {"name": "Early", "days": all, "start": "06:00", "end": "14:00", "breaks": []},
+        {"name": "Night", "days": all, "start": "22:00", "end": "06:00", "breaks": []}
+    ]);
+    app.set_shifts(&admin, &early).await;
+    let window = format!("from={day}&to={}", day + 24 * HOUR);
+    let before = app.analytics(&admin, &window).await["total"].clone();
+    assert_eq!(before["unplanned_ms"], 16 * HOUR);
+    assert_eq!(before["down_ms"], HOUR);
+    assert_eq!(before["run_ms"], 7 * HOUR);
+
+    // A night shift added today (no day given) leaves that day as it was.
+    let put = |path: String, body: Value| {
+        let (app, token) = (&app, admin.token.clone());
+        async move {
+            app.send(Method::PUT, &path, Some(&body), Some(&token))
+                .await
+        }
+    };
+    let resp = put("/api/v1/shifts".into(), night.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.analytics(&admin, &window).await["total"], before);
+    assert_eq!(app.get_json("/api/v1/shifts", &admin.token).await, night);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/shifts?on={date}"), &admin.token)
+            .await,
+        early
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        app.get_json("/api/v1/shift-calendars", &admin.token).await,
+        json!([
+            {"from": null, "shifts": []},
+            {"from": "1970-01-01", "shifts": early},
+            {"from": today, "shifts": night}
+        ])
+    );
+
+    // Bad days are refused and change nothing.
+    for query in [
+        "from=yesterday",
+        "from=2026-02-30",
+        "from=1969-12-31",
+        "from=12/07/2026",
+        "since=2026-12-07",
+    ] {
+        let resp = put(format!("/api/v1/shifts?{query}"), early.clone()).await;
+        assert_error(resp, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+    let resp = app
+        .get("/api/v1/shifts?on=someday", Some(&admin.token))
+        .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "invalid_query").await;
+    assert_eq!(
+        app.get_json("/api/v1/shift-calendars", &admin.token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Applied from that day on, the night shift does change it (and replaces today's).
+    let resp = put(format!("/api/v1/shifts?from={date}"), night.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let after = &app.analytics(&admin, &window).await["total"];
+    // Early 06:00–14:00 and that day's night from 22:00 (the night before it was still the
+    // old calendar's: none).
+    assert_eq!(after["unplanned_ms"], 14 * HOUR);
+    assert_eq!(after["run_ms"], 9 * HOUR);
+    assert_eq!(after["down_ms"], HOUR);
+    assert_eq!(
+        app.get_json("/api/v1/shift-calendars", &admin.token).await,
+        json!([
+            {"from": null, "shifts": []},
+            {"from": "1970-01-01", "shifts": early},
+            {"from": date, "shifts": night}
+        ])
+    );
+
+    // Only admins change it, and another tenant sees none of it.
+    let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
+    let resp = app
+        .send(
+            Method::PUT,
+            "/api/v1/shifts?from=2030-01-01",
+            Some(&early),
+            Some(&viewer.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    let other = app.signup("bob@b.example", "B").await;
+    assert_eq!(
+        app.get_json("/api/v1/shift-calendars", &other.token).await,
+        json!([{"from": null, "shifts": []}])
+    );
+    assert_eq!(
+        app.get_json(&format!("/api/v1/shifts?on={date}"), &other.token)
+            .await,
+        json!([])
+    );
+}
+
+#[tokio::test]
 async fn operators_give_stops_reasons_and_the_pareto_follows() {
     let app = spawn_app().await;
     let (admin, _, asset, t0) = worked_day(&app).await;
@@ -279,6 +403,25 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
         a["down_ms"].as_i64().unwrap(),
         "the Pareto adds up to the down time"
     );
+    // One stop definition: a stop counts once, under its first part's reason, so the split
+    // long stop is one Jam stop and the tool change adds down time but no stop.
+    let stops_by_reason = |pareto: &Value| -> Vec<(Value, u64)> {
+        pareto
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].clone(), r["stops"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        stops_by_reason(&a["downtime_by_reason"]),
+        [
+            (json!("Jam"), 1),
+            (json!("Tool change"), 0),
+            (json!("Unassigned"), 1)
+        ]
+    );
+    assert_eq!(a["stops"], 2, "the Pareto's stops add up to the stop count");
     // Raw events are never changed by annotation.
     assert_eq!(app.events(&admin).await.len(), 6);
 
@@ -324,6 +467,33 @@ async fn operators_give_stops_reasons_and_the_pareto_follows() {
         )
         .await;
     assert_error(no_stop, StatusCode::NOT_FOUND, "not_found").await;
+    // A stop that begins in planned downtime is no stop, in the figures and in the Pareto.
+    let resp = app
+        .add_planned_downtime(
+            &admin,
+            &json!({"asset_id": asset, "from": t0 + HOUR - MIN, "to": t0 + HOUR + MIN}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body = app.analytics(&admin, &window).await;
+    let a = &body["assets"][0];
+    assert_eq!(a["stops"], 1);
+    assert_eq!(
+        stops_by_reason(&a["downtime_by_reason"]),
+        [
+            (json!("Jam"), 1),
+            (json!("Tool change"), 0),
+            (json!("Unassigned"), 0)
+        ]
+    );
+    assert_eq!(body["total"]["stops"], 1);
+    assert_eq!(
+        stops_by_reason(&body["total"]["downtime_by_reason"])
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<u64>(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -616,7 +786,7 @@ async fn the_documented_worked_example_gives_the_documented_figures() {
     )
     .await;
     put(
-        "/api/v1/shifts",
+        "/api/v1/shifts?from=1970-01-01",
         json!([
             {"name": "Night", "days": ["sat"], "start": "22:00", "end": "06:00", "breaks": [{"start": "02:00", "end": "02:30"}]},
             {"name": "Day", "days": ["sun"], "start": "08:00", "end": "16:00", "breaks": []}

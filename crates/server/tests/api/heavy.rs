@@ -26,7 +26,7 @@ fn hourly_shifts(n: usize) -> Value {
 async fn put_shifts(app: &TestApp, admin: &Account, calendar: &Value) -> reqwest::Response {
     app.send(
         Method::PUT,
-        "/api/v1/shifts",
+        "/api/v1/shifts?from=1970-01-01",
         Some(calendar),
         Some(&admin.token),
     )

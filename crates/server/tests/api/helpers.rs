@@ -236,12 +236,13 @@ impl TestApp {
         .await
     }
 
-    /// Sets the tenant's shift calendar as `admin`; it must be accepted.
+    /// Sets the tenant's shift calendar as `admin` for every day of the test's history (from
+    /// 1970 on); it must be accepted.
     pub async fn set_shifts(&self, admin: &Account, calendar: &Value) {
         let resp = self
             .send(
                 reqwest::Method::PUT,
-                "/api/v1/shifts",
+                "/api/v1/shifts?from=1970-01-01",
                 Some(calendar),
                 Some(&admin.token),
             )

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_retention.sql"),
     include_str!("../../../migrations/postgres/0003_alerts.sql"),
     include_str!("../../../migrations/postgres/0004_reports.sql"),
+    include_str!("../../../migrations/postgres/0005_one_stop_definition.sql"),
 ];
 
 /// The key of the advisory lock the migrations run under (any number, the same in every replica).

@@ -14,7 +14,7 @@ use super::super::{
 };
 use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{Pg, Scope};
-use crate::calendar::Calendar;
+use crate::calendar::Calendars;
 use crate::domain::{AssetId, TenantId};
 
 /// A row the schema promises (the tenant of a signed-in user): missing, it is the database's
@@ -153,8 +153,8 @@ impl Pg {
         Ok(())
     }
 
-    /// The tenant's shift calendar, as checked when it was set.
-    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar> {
+    /// The tenant's shift calendars, each from its first day on, as checked when they were set.
+    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendars> {
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
@@ -162,20 +162,20 @@ impl Pg {
             .await?;
         let stored: String = promised(tx.query_opt(&stmt, &[&tenant_id]).await?, "shifts")?.get(0);
         tx.commit().await?;
-        Calendar::from_stored(&stored).map_err(|e| {
+        Calendars::from_stored(&stored).map_err(|e| {
             StoreError::Database(BackendError::from(format!(
                 "tenant {tenant_id}'s stored calendar does not read: {e}"
             )))
         })
     }
 
-    pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()> {
+    pub async fn set_shifts(&self, tenant_id: TenantId, calendars: Calendars) -> Result<()> {
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
             .prepare_cached("UPDATE tenants SET shifts = $1 WHERE id = $2")
             .await?;
-        tx.execute(&stmt, &[&calendar.to_stored(), &tenant_id])
+        tx.execute(&stmt, &[&calendars.to_stored(), &tenant_id])
             .await?;
         forget_tenant_days(&tx, tenant_id).await?;
         tx.commit().await?;
@@ -629,6 +629,7 @@ mod tests {
     use super::super::super::{DayRollup, NewDays};
     use super::super::Options;
     use super::*;
+    use crate::calendar::Calendar;
     use crate::domain::LoggerRow;
 
     const A: TenantId = TenantId(1);
@@ -773,14 +774,17 @@ mod tests {
             assert_eq!(pg.settings(A).await.unwrap().retention_days, None);
             assert!(pg.retentions().await.unwrap().is_empty());
 
-            assert_eq!(pg.shifts(A).await.unwrap(), Calendar::default());
+            assert_eq!(pg.shifts(A).await.unwrap(), Calendars::default());
             let calendar = Calendar::from_stored(
                 r#"[{"name":"Early","days":["mon"],"start":"06:00","end":"14:00","breaks":[]}]"#,
             )
             .unwrap();
-            pg.set_shifts(A, calendar.clone()).await.unwrap();
-            assert_eq!(pg.shifts(A).await.unwrap(), calendar);
-            assert_eq!(pg.shifts(B).await.unwrap(), Calendar::default());
+            let calendars = Calendars::default()
+                .applying_from("2026-12-07".parse().unwrap(), calendar)
+                .unwrap();
+            pg.set_shifts(A, calendars.clone()).await.unwrap();
+            assert_eq!(pg.shifts(A).await.unwrap(), calendars);
+            assert_eq!(pg.shifts(B).await.unwrap(), Calendars::default());
 
             let all = pg
                 .add_planned_downtime(A, None, 1000, 2000, "lunch".into())

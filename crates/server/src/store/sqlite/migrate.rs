@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0011_alerts.sql"),
     include_str!("../../../migrations/sqlite/0012_reports.sql"),
     include_str!("../../../migrations/sqlite/0013_alert_rule_ids.sql"),
+    include_str!("../../../migrations/sqlite/0014_one_stop_definition.sql"),
 ];
 
 /// The line that marks a migration rebuilding a table other tables refer to (SQLite changes a

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{BackendError, Result, Sqlite, StoreError, Unique, now_ms, on_unique};
-use crate::calendar::Calendar;
+use crate::calendar::Calendars;
 use crate::domain::{AssetId, LoggerRow, TenantId};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -116,8 +116,8 @@ impl Sqlite {
         .await
     }
 
-    /// The tenant's shift calendar, as checked when it was set.
-    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendar> {
+    /// The tenant's shift calendars, each from its first day on, as checked when they were set.
+    pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendars> {
         let stored: String = self
             .read(move |conn| {
                 Ok(conn.query_row(
@@ -127,18 +127,18 @@ impl Sqlite {
                 )?)
             })
             .await?;
-        Calendar::from_stored(&stored).map_err(|e| {
+        Calendars::from_stored(&stored).map_err(|e| {
             StoreError::Database(BackendError::from(format!(
                 "tenant {tenant_id}'s stored calendar does not read: {e}"
             )))
         })
     }
 
-    pub async fn set_shifts(&self, tenant_id: TenantId, calendar: Calendar) -> Result<()> {
+    pub async fn set_shifts(&self, tenant_id: TenantId, calendars: Calendars) -> Result<()> {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE tenants SET shifts = ?1 WHERE id = ?2",
-                params![calendar.to_stored(), tenant_id],
+                params![calendars.to_stored(), tenant_id],
             )?;
             forget_tenant_days(conn, tenant_id)
         })
