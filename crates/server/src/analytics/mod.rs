@@ -13,12 +13,15 @@
 //! - [`reasons`]: down time by reason.
 //! - [`days`]: the day plan (rollups read, missing days computed and stored) and buckets.
 //! - [`export`]: answers as CSV tables (the API's `format=csv`, the reports' attachments).
+//! - [`timeline`]: each asset's states, planned time and planned downtime over a window, and
+//!   the window's shifts, as the timeline chart draws them.
 
 mod days;
 pub mod export;
 mod history;
 mod reasons;
 mod rules;
+pub mod timeline;
 
 use std::collections::HashMap;
 use std::fmt;

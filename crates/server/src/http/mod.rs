@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`extract`]: the extractors every handler shares (JSON errors; the caller by token or key).
-//! - `accounts`, `alerts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `live`, `ops`,
+//! - `accounts`, `alerts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `timeline`, `live`, `ops`,
 //!   `web`: one domain each.
 //! - `csv`, `stream`: CSV answers, and JSON answers streamed while they are written.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations as their
@@ -26,6 +26,7 @@ mod reports;
 mod settings;
 mod stops;
 mod stream;
+mod timeline;
 mod web;
 
 pub use extract::{
@@ -56,6 +57,7 @@ fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(analytics::router())
         .merge(stops::router())
+        .merge(timeline::router())
         .merge(alerts::router())
         .merge(reports::router())
 }

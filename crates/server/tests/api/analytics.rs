@@ -1043,3 +1043,174 @@ async fn stops_in_unplanned_time_are_neither_listed_nor_counted() {
     let a = &app.analytics(&admin, &window).await["assets"][0];
     assert_eq!(a["stops"], 1);
 }
+
+/// Milliseconds of `spans` (`[{start, end, state?}]`) in `state` (any with None) inside `planned`.
+fn ms_inside(spans: &Value, state: Option<&str>, planned: &Value) -> i64 {
+    let pairs = |v: &Value| -> Vec<(i64, i64, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let state = s["state"].as_str().unwrap_or_default().to_owned();
+                (
+                    s["start"].as_i64().unwrap(),
+                    s["end"].as_i64().unwrap(),
+                    state,
+                )
+            })
+            .collect()
+    };
+    let planned = pairs(planned);
+    pairs(spans)
+        .iter()
+        .filter(|(_, _, s)| state.is_none_or(|want| want == s))
+        .flat_map(|&(s, e, _)| {
+            planned
+                .iter()
+                .map(move |&(ps, pe, _)| (e.min(pe) - s.max(ps)).max(0))
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn the_timeline_draws_the_states_and_planned_time_the_figures_count() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let (admin, _, asset, t0) = worked_day(&app).await;
+    // Planned: t0+1h..t0+4h45 every day (UTC), minus planned downtime t0+3h..t0+3h10.
+    let hhmm = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .unwrap()
+            .format("%H:%M")
+            .to_string()
+    };
+    let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    app.set_shifts(
+        &admin,
+        &json!([{"name": "Slot", "days": all, "start": hhmm(t0 + HOUR), "end": hhmm(t0 + 4 * HOUR + 45 * MIN), "breaks": []}]),
+    )
+    .await;
+    let resp = app
+        .add_planned_downtime(
+            &admin,
+            &json!({"asset_id": asset, "from": t0 + 3 * HOUR, "to": t0 + 3 * HOUR + 10 * MIN}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    // The logger was offline t0+4h..t0+4h30: the machine's state is unknown then.
+    let store = app.store.as_ref().unwrap();
+    let row = LoggerRow(
+        app.get_json("/api/v1/loggers", &admin.token).await[0]["id"]
+            .as_i64()
+            .unwrap(),
+    );
+    store.open_offline(row, t0 + 4 * HOUR).await.unwrap();
+    store
+        .close_offline(row, t0 + 4 * HOUR + 30 * MIN)
+        .await
+        .unwrap();
+
+    let window = format!("from={t0}&to={}", t0 + 5 * HOUR);
+    let tl = app
+        .get_json(&format!("/api/v1/timeline?{window}"), &admin.token)
+        .await;
+    let a = &tl["assets"][0];
+    assert_eq!(a["asset_id"], asset);
+    let states: Vec<(i64, i64, &str)> = a["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["start"].as_i64().unwrap() - t0,
+                s["end"].as_i64().unwrap() - t0,
+                s["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        &states[..5],
+        [
+            (0, HOUR, "RUNNING"),
+            (HOUR, HOUR + 2 * MIN, "STOPPED"),
+            (HOUR + 2 * MIN, 3 * HOUR, "RUNNING"),
+            (3 * HOUR, 3 * HOUR + 30 * MIN, "STOPPED"),
+            (3 * HOUR + 30 * MIN, 4 * HOUR, "RUNNING"),
+        ]
+    );
+    assert_eq!(states[5].2, "UNKNOWN", "{states:?}");
+    assert_eq!(states[5].0, 4 * HOUR);
+    assert_eq!(
+        states.last().unwrap().1,
+        5 * HOUR,
+        "back to back to the window's end"
+    );
+    assert_eq!(
+        a["planned"],
+        json!([
+            {"start": t0 + HOUR, "end": t0 + 3 * HOUR},
+            {"start": t0 + 3 * HOUR + 10 * MIN, "end": t0 + 4 * HOUR + 45 * MIN}
+        ])
+    );
+    assert_eq!(
+        a["downtime"],
+        json!([{"start": t0 + 3 * HOUR, "end": t0 + 3 * HOUR + 10 * MIN}])
+    );
+    let shifts = tl["shifts"].as_array().unwrap();
+    assert!(
+        shifts
+            .iter()
+            .any(|s| s["name"] == "Slot" && s["start"] == t0 + HOUR),
+        "{shifts:?}"
+    );
+
+    // The chart's colours inside planned time are the figures, and the rest is unplanned.
+    let f = &app.analytics(&admin, &window).await["assets"][0];
+    let planned = &a["planned"];
+    assert_eq!(
+        ms_inside(&a["states"], Some("RUNNING"), planned),
+        f["run_ms"].as_i64().unwrap()
+    );
+    assert_eq!(
+        ms_inside(&a["states"], Some("STOPPED"), planned),
+        f["down_ms"].as_i64().unwrap()
+    );
+    assert_eq!(
+        ms_inside(&a["states"], Some("UNKNOWN"), planned),
+        f["unknown_ms"].as_i64().unwrap()
+    );
+    assert_eq!(
+        5 * HOUR - ms_inside(&a["states"], None, planned),
+        f["unplanned_ms"].as_i64().unwrap()
+    );
+    assert!(f["unknown_ms"].as_i64().unwrap() >= 30 * MIN);
+
+    // Bad questions are refused; another tenant sees none of it.
+    for query in [
+        format!("from={t0}&to={}", t0 + 9 * 24 * HOUR),
+        format!("{window}&bucket=hour"),
+        format!("{window}&format=csv"),
+        format!("{window}&unassigned=true"),
+        "from=yesterday".to_owned(),
+        format!("{window}&asset_id=x"),
+    ] {
+        let resp = app
+            .get(&format!("/api/v1/timeline?{query}"), Some(&admin.token))
+            .await;
+        assert_error(resp, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+    let other = app.signup("bob@b.example", "B").await;
+    let resp = app
+        .get(
+            &format!("/api/v1/timeline?{window}&asset_id={asset}"),
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let theirs = app
+        .get_json(&format!("/api/v1/timeline?{window}"), &other.token)
+        .await;
+    assert_eq!(theirs["assets"], json!([]));
+    assert_eq!(theirs["shifts"], json!([]));
+    let resp = app.get(&format!("/api/v1/timeline?{window}"), None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}

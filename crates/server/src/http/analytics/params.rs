@@ -57,6 +57,20 @@ pub(in crate::http) struct StopsParams {
     format: Option<String>,
 }
 
+/// The query of `GET /api/v1/timeline`, for the document (read by [`Params::parse`] too).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(in crate::http) struct TimelineParams {
+    /// RFC 3339 or epoch ms, 1970 to 2100; default: today's local midnight.
+    from: Option<String>,
+    /// RFC 3339 or epoch ms; at most 8 days after `from`; default: the next local midnight.
+    to: Option<String>,
+    /// Only these assets (repeat the parameter); default: all of the tenant's.
+    #[param(explode = true)]
+    asset_id: Option<Vec<i64>>,
+}
+
 pub(in crate::http) struct Params {
     pub from: Option<i64>,
     pub to: Option<i64>,
