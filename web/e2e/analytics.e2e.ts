@@ -411,6 +411,9 @@ describe('analytics, stops and timeline', () => {
     await shift.getByRole('button', { name: 'Add break' }).click();
     await shift.getByLabel('Break from').fill('10:00');
     await shift.getByLabel('to', { exact: true }).fill('10:15');
+    // From yesterday on (the default is today: the days before keep their calendar).
+    await expect(page.getByLabel('Applies from').inputValue()).resolves.toBe(localDate(Date.now(), ZONE));
+    await page.getByLabel('Applies from').fill(day);
     await page.getByRole('button', { name: 'Save shifts' }).click();
     await page.locator('#shifts-title ~ .row [role="status"]').waitFor();
     await expect(api.get('/api/v1/shifts')).resolves.toEqual([
@@ -458,6 +461,68 @@ describe('analytics, stops and timeline', () => {
     await page.getByText('Show as a list').click();
     await expect.poll(() => page.locator('#timeline-list tbody tr').first().innerText()).toContain('06:00:00');
     await expect(page.locator('#timeline-list tbody tr').last().innerText()).resolves.toContain('14:00:00');
+    expect(errors).toEqual([]);
+  });
+
+  it('draws the timeline in the figures\' terms: states inside the shift, the rest not scheduled, planned downtime apart', async () => {
+    await page.getByRole('link', { name: 'Timeline' }).click();
+    await page.getByLabel('Day', { exact: true }).fill(day);
+    await page.getByRole('combobox', { name: /^Show/ }).selectOption('');
+    await page.getByText('Show as a list').click();
+    const rows = page.locator('#timeline-list tbody tr');
+    await expect.poll(async () => (await rows.first().getAttribute('data-start')) === String(yesterday.from)).toBe(true);
+    const spans = await rows.evaluateAll((trs) =>
+      trs.map((tr) => ({
+        machine: tr.querySelector('td')!.textContent!,
+        state: tr.getAttribute('data-state')!,
+        ms: Number(tr.getAttribute('data-end')) - Number(tr.getAttribute('data-start')),
+      })),
+    );
+    const expected = await api.get<{ assets: (Figures & { asset_name: string; unplanned_ms: number })[] }>(
+      `/api/v1/analytics?from=${yesterday.from}&to=${yesterday.to}`,
+    );
+    const sum = (machine: string, states: string[]) => spans.filter((s) => s.machine === machine && states.includes(s.state)).reduce((n, s) => n + s.ms, 0);
+    for (const a of expected.assets) {
+      expect(sum(a.asset_name, ['RUNNING']), `${a.asset_name} running`).toBe(a.run_ms);
+      expect(sum(a.asset_name, ['STOPPED']), `${a.asset_name} stopped`).toBe(a.down_ms);
+      expect(sum(a.asset_name, ['UNKNOWN']), `${a.asset_name} unknown`).toBe(a.unknown_ms);
+      expect(sum(a.asset_name, ['UNSCHEDULED', 'DOWNTIME']), `${a.asset_name} not planned`).toBe(a.unplanned_ms);
+    }
+    // The night is not scheduled (not red), and Press 2's die change is planned downtime.
+    expect(spans.find((s) => s.machine === 'Press 2' && s.state === 'DOWNTIME')?.ms).toBe(HOUR);
+    expect(spans.filter((s) => s.state === 'UNSCHEDULED').length).toBeGreaterThan(0);
+    await expect(page.locator('.legend').innerText()).resolves.toMatch(/Planned downtime[\s\S]*Not scheduled/);
+    await screenshot(page, 'timeline-planned');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('applies a new calendar from today on, leaving yesterday\'s figures as they were', async () => {
+    const before = await api.get<Analytics>(`/api/v1/analytics?from=${yesterday.from}&to=${yesterday.to}`);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Add shift' }).click();
+    const night = page.getByRole('group', { name: 'Shift 2' });
+    await night.getByLabel('Name', { exact: true }).fill('Night');
+    await night.getByLabel('Starts', { exact: true }).fill('22:00');
+    await night.getByLabel('Ends', { exact: true }).fill('06:00');
+    // Left at today.
+    await page.getByRole('button', { name: 'Save shifts' }).click();
+    const history = page.locator('#calendar-history li');
+    await expect.poll(() => history.count()).toBe(3);
+    await expect(history.last().innerText()).resolves.toContain(`from ${localDate(Date.now(), ZONE)}`);
+    await expect(history.last().innerText()).resolves.toContain('Night 22:00–06:00');
+    await expect(api.get(`/api/v1/analytics?from=${yesterday.from}&to=${yesterday.to}`)).resolves.toEqual(before);
+    // The analytics page shows the same figures for yesterday as before the change.
+    await page.getByRole('link', { name: 'Analytics' }).click();
+    await showSeededDay();
+    await page.getByLabel('Bucket').selectOption('day');
+    await expect.poll(() => page.locator('.period-shown').innerText()).toContain(formatDateTime(yesterday.from, ZONE, 'en-GB'));
+    for (const a of before.assets) {
+      const cell = page.locator(`#asset-figures tbody tr[data-asset-id="${a.asset_id}"] td[data-col="availability"]`);
+      await expect.poll(() => cell.innerText()).toBe(formatPercent(a.availability));
+    }
+    // Put back yesterday's calendar for the tests after this one.
+    await api.put(`/api/v1/shifts?from=${localDate(Date.now(), ZONE)}`, await api.get(`/api/v1/shifts?on=${day}`));
     expect(errors).toEqual([]);
   });
 

@@ -148,6 +148,33 @@ export interface Shift {
   breaks: { start: string; end: string }[];
 }
 
+/** A shift calendar and the first local day it applies on (null: the first, also every day before the next). */
+export interface DatedShifts {
+  from: string | null;
+  shifts: Shift[];
+}
+
+export interface Stretch {
+  start: number;
+  end: number;
+}
+
+/** `GET /api/v1/timeline`: what the figures are computed from, per asset, and the window's shifts. */
+export interface Timeline {
+  from: number;
+  to: number;
+  now: number;
+  timezone: string;
+  shifts: { name: string; start: number; end: number; breaks: Stretch[] }[];
+  assets: {
+    asset_id: number;
+    asset_name: string;
+    states: (Stretch & { state: AssetState })[];
+    planned: Stretch[];
+    downtime: Stretch[];
+  }[];
+}
+
 export interface PlannedDowntime {
   id: number;
   asset_id: number | null;
@@ -396,8 +423,12 @@ export const api = {
 
   settings: () => json<Settings>('GET', `${v1}/settings`),
   updateSettings: (change: Partial<Settings>) => json<Settings>('PUT', `${v1}/settings`, { body: change }),
-  shifts: () => json<Shift[]>('GET', `${v1}/shifts`),
-  setShifts: (shifts: Shift[]) => json<Shift[]>('PUT', `${v1}/shifts`, { body: shifts }),
+  /** The calendar that applies on a local day `YYYY-MM-DD` (default today). */
+  shifts: (on?: string) => json<Shift[]>('GET', `${v1}/shifts`, { query: { on } }),
+  /** Sets the calendar from a local day on (default today); the days before keep theirs. */
+  setShifts: (shifts: Shift[], from?: string) => json<Shift[]>('PUT', `${v1}/shifts`, { body: shifts, query: { from } }),
+  shiftCalendars: () => json<DatedShifts[]>('GET', `${v1}/shift-calendars`),
+  timeline: (query: { from: number; to: number; asset_id?: number[] }) => json<Timeline>('GET', `${v1}/timeline`, { query }),
   plannedDowntime: () => json<PlannedDowntime[]>('GET', `${v1}/planned-downtime`),
   addPlannedDowntime: (d: { asset_id: number | null; from: number; to: number; note: string }) =>
     json<PlannedDowntime>('POST', `${v1}/planned-downtime`, { body: d }),

@@ -1,39 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import { pan, segmentAt, segments, wheelFactor, zoom, zoomAt } from './timeline';
+import { paint, paintedMs, pan, segmentAt, wheelFactor, zoom, zoomAt } from './timeline';
 
-const ev = (ts: number, running: boolean) => ({ ts, state: running ? ('RUNNING' as const) : ('STOPPED' as const) });
+const st = (start: number, end: number, state: 'RUNNING' | 'STOPPED' | 'UNKNOWN') => ({ start, end, state });
 
-describe('segments', () => {
-  it('is unknown before the first event and runs until now', () => {
-    expect(segments([ev(10, true), ev(30, false)], null, 0, 100, 50)).toEqual([
-      { start: 0, end: 10, state: 'UNKNOWN' },
+describe('paint', () => {
+  it('keeps the states inside planned time and greys out the rest', () => {
+    const states = [st(0, 30, 'RUNNING'), st(30, 60, 'STOPPED'), st(60, 100, 'UNKNOWN')];
+    expect(paint(states, [{ start: 10, end: 50 }, { start: 70, end: 80 }], [])).toEqual([
+      { start: 0, end: 10, state: 'UNSCHEDULED' },
       { start: 10, end: 30, state: 'RUNNING' },
       { start: 30, end: 50, state: 'STOPPED' },
+      { start: 50, end: 70, state: 'UNSCHEDULED' },
+      { start: 70, end: 80, state: 'UNKNOWN' },
+      { start: 80, end: 100, state: 'UNSCHEDULED' },
     ]);
   });
 
-  it('starts with the state before the window, ignores repeats and what lies outside', () => {
-    expect(segments([ev(-5, false), ev(20, true), ev(40, true), ev(150, false)], 'RUNNING', 0, 100, 1000)).toEqual([
-      { start: 0, end: 100, state: 'RUNNING' },
+  it('draws planned downtime as such, and merges neighbours that paint alike', () => {
+    const states = [st(0, 40, 'STOPPED'), st(40, 100, 'RUNNING')];
+    const painted = paint(states, [{ start: 0, end: 20 }, { start: 30, end: 100 }], [{ start: 20, end: 30 }]);
+    expect(painted).toEqual([
+      { start: 0, end: 20, state: 'STOPPED' },
+      { start: 20, end: 30, state: 'DOWNTIME' },
+      { start: 30, end: 40, state: 'STOPPED' },
+      { start: 40, end: 100, state: 'RUNNING' },
     ]);
-    expect(segments([ev(20, false), ev(40, true)], 'RUNNING', 0, 100, 1000).map((s) => [s.start, s.state])).toEqual([
-      [0, 'RUNNING'],
-      [20, 'STOPPED'],
-      [40, 'RUNNING'],
-    ]);
+    expect(paintedMs(painted, 'STOPPED')).toBe(30);
+    expect(paintedMs(painted, 'RUNNING')).toBe(60);
   });
 
-  it('lets the last of several events at one instant hold, and merges what is left', () => {
-    expect(segments([ev(20, false), ev(20, true)], 'RUNNING', 0, 100, 1000)).toEqual([{ start: 0, end: 100, state: 'RUNNING' }]);
-  });
-
-  it('accepts events in any order and is empty for a window in the future', () => {
-    expect(segments([ev(30, false), ev(10, true)], null, 0, 40, 1000).map((s) => s.state)).toEqual(['UNKNOWN', 'RUNNING', 'STOPPED']);
-    expect(segments([], null, 100, 200, 50)).toEqual([]);
+  it('is all planned without a calendar, and empty without states', () => {
+    const states = [st(0, 10, 'RUNNING'), st(10, 20, 'RUNNING')];
+    expect(paint(states, [{ start: 0, end: 20 }], [])).toEqual([{ start: 0, end: 20, state: 'RUNNING' }]);
+    expect(paint([], [{ start: 0, end: 20 }], [])).toEqual([]);
   });
 
   it('finds the segment at a time', () => {
-    const list = segments([ev(10, true)], null, 0, 100, 100);
+    const list = paint([st(0, 10, 'UNKNOWN'), st(10, 100, 'RUNNING')], [{ start: 0, end: 100 }], []);
     expect(segmentAt(list, 5)?.state).toBe('UNKNOWN');
     expect(segmentAt(list, 10)?.state).toBe('RUNNING');
     expect(segmentAt(list, 100)).toBeUndefined();

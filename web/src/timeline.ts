@@ -1,45 +1,55 @@
-// A machine's states over a window, as spans, from the stored events (newest first from the API).
+// What the timeline draws for a machine: its states (from `GET /api/v1/timeline`, the same
+// history the figures come from) inside planned time, and outside it planned downtime or time not
+// scheduled, so the chart and the analytics figures agree.
 
-import type { AssetState } from './api';
+import type { AssetState, Stretch } from './api';
+
+/** A state inside planned time; `DOWNTIME` (planned downtime) or `UNSCHEDULED` outside it. */
+export type Paint = AssetState | 'DOWNTIME' | 'UNSCHEDULED';
 
 export interface Segment {
   start: number;
   end: number;
-  state: AssetState;
+  state: Paint;
+}
+
+/** The index of the span of `list` (sorted, disjoint) that holds `t`, moving `i` forward only. */
+function holding(list: Stretch[], i: number, t: number): [number, boolean] {
+  while (i < list.length && list[i]!.end <= t) i++;
+  return [i, i < list.length && list[i]!.start <= t];
 }
 
 /**
- * Spans of state over `[from, min(to, now))`: `before` is the state at `from` (the last event
- * before it, or null: unknown); each event sets the state from its time on; at one instant the
- * last event holds; repeats merge.
+ * The segments to draw: `states` (back to back) cut where planned time and planned downtime
+ * begin and end; inside `planned` each keeps its state, outside it is `DOWNTIME` where planned
+ * downtime lies and `UNSCHEDULED` elsewhere. Neighbours that paint alike merge.
  */
-export function segments(
-  events: { ts: number; state: 'RUNNING' | 'STOPPED' }[],
-  before: 'RUNNING' | 'STOPPED' | null,
-  from: number,
-  to: number,
-  now: number,
-): Segment[] {
-  const end = Math.min(to, now);
-  if (end <= from) return [];
-  const sorted = events.filter((e) => e.ts >= from && e.ts < end).sort((a, b) => a.ts - b.ts);
+export function paint(states: (Stretch & { state: AssetState })[], planned: Stretch[], downtime: Stretch[]): Segment[] {
+  const edges = new Set<number>();
+  for (const list of [states, planned, downtime]) for (const s of list) edges.add(s.start).add(s.end);
+  const first = states[0]?.start ?? 0;
+  const last = states[states.length - 1]?.end ?? 0;
+  const cuts = [...edges].filter((t) => t >= first && t <= last).sort((a, b) => a - b);
   const out: Segment[] = [];
-  let state: AssetState = before ?? 'UNKNOWN';
-  let since = from;
-  for (const e of sorted) {
-    if (e.state === state) continue;
-    if (e.ts > since) out.push({ start: since, end: e.ts, state });
-    state = e.state;
-    since = e.ts;
+  let [si, pi, di] = [0, 0, 0];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const [start, end] = [cuts[k]!, cuts[k + 1]!];
+    let inState: boolean, inPlanned: boolean, inDowntime: boolean;
+    [si, inState] = holding(states, si, start);
+    [pi, inPlanned] = holding(planned, pi, start);
+    [di, inDowntime] = holding(downtime, di, start);
+    if (!inState) continue;
+    const state: Paint = inPlanned ? states[si]!.state : inDowntime ? 'DOWNTIME' : 'UNSCHEDULED';
+    const prev = out[out.length - 1];
+    if (prev && prev.state === state && prev.end === start) prev.end = end;
+    else out.push({ start, end, state });
   }
-  out.push({ start: since, end, state });
-  // Same-instant flips leave neighbours with the same state: merge them.
-  return out.reduce<Segment[]>((merged, s) => {
-    const last = merged[merged.length - 1];
-    if (last && last.state === s.state && last.end === s.start) last.end = s.end;
-    else merged.push({ ...s });
-    return merged;
-  }, []);
+  return out;
+}
+
+/** Milliseconds of `list` painted `state`: inside planned time these are the figures' run, down and unknown time. */
+export function paintedMs(list: Segment[], state: Paint): number {
+  return list.filter((s) => s.state === state).reduce((sum, s) => sum + s.end - s.start, 0);
 }
 
 /** The segment at time `t`, if any. */

@@ -59,9 +59,10 @@ export function Table(props: {
   children: ComponentChildren;
   foot?: ComponentChildren;
   bare?: boolean;
+  class?: string;
 }) {
   const table = (
-    <table id={props.id}>
+    <table id={props.id} class={props.class}>
       {props.caption && <caption class="visually-hidden">{props.caption}</caption>}
       <thead>
         <tr>

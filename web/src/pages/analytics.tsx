@@ -8,6 +8,7 @@ import { compareNullable, formatHours, formatMeanTime, formatPercent, paretoRows
 import { location, setQuery } from '../router';
 import { zone } from '../session';
 import { formatDateTime, formatDay, localDate } from '../time';
+import { StaleNote, useLiveData } from '../follow';
 import { Empty, ErrorNote, Loading, PeriodPicker, Table, type Column as TableColumn, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
 
 const BUCKETS: { value: Bucket; label: string }[] = [
@@ -236,9 +237,10 @@ export function Analytics() {
   const span = periodWindow(period, Date.now(), tz);
   const short = span ? span.to - span.from <= 2 * 86_400_000 : true;
   const bucket = (BUCKETS.find((b) => b.value === query.get('bucket'))?.value ?? (short ? 'hour' : 'day')) as Bucket;
-  const { data, error } = useData(
+  const { data, error, stale, loadedAt } = useLiveData(
     () => (span ? api.analytics({ from: span.from, to: span.to, bucket }) : Promise.reject(new Error('Choose a start date and an end date on or after it.'))),
     [span?.from, span?.to, bucket],
+    span !== null,
   );
   const [csvError, setCsvError] = useState<unknown>(null);
   return (
@@ -284,18 +286,19 @@ export function Analytics() {
           Download CSV
         </button>
       </form>
-      <ErrorNote error={error ?? csvError} />
+      {stale ? <StaleNote stale={stale} loadedAt={loadedAt} error={error} /> : <ErrorNote error={error} />}
+      <ErrorNote error={csvError} />
       {!data && !error && <Loading what="figures" />}
       {/* After an error (dates that make no period) the last figures would name the wrong period. */}
-      {data && !error && data.assets.length === 0 && (
+      {data && span && (!error || stale) && data.assets.length === 0 && (
         <Empty title="No machines yet">
           <p>
             Figures appear once a logger reports. See <a href="/loggers">Loggers</a> to connect or claim one.
           </p>
         </Empty>
       )}
-      {data && !error && data.assets.length > 0 && (
-        <>
+      {data && span && (!error || stale) && data.assets.length > 0 && (
+        <div class={stale ? 'is-stale' : undefined}>
           <p class="hint period-shown">
             {formatDateTime(Date.parse(data.from), tz)} to {formatDateTime(Date.parse(data.to), tz)} ({tz}). Availability is run time over run plus down
             time; time without a trustworthy state is counted apart as unknown.
@@ -306,7 +309,7 @@ export function Analytics() {
             <Trend data={data} bucket={bucket} />
             <Pareto data={data} />
           </div>
-        </>
+        </div>
       )}
     </main>
   );

@@ -8,6 +8,8 @@ import { formatDuration } from '../format';
 import { location, setQuery } from '../router';
 import { canAnnotate, isAdmin, zone } from '../session';
 import { formatDateTime, formatTime, localDateTime, parseLocalDateTime } from '../time';
+import { StaleNote, useLiveData } from '../follow';
+import { now } from '../store';
 import { Confirm, Empty, ErrorNote, Loading, PeriodPicker, Table, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
 
 function reasonLabel(r: Reason): string {
@@ -45,7 +47,8 @@ function StopRow({
       </th>
       <td>{formatDateTime(stop.start, tz)}</td>
       <td>{stop.ongoing ? <strong>ongoing</strong> : formatTime(stop.end, tz)}</td>
-      <td class="num">{formatDuration(stop.duration_ms)}</td>
+      {/* An ongoing stop grows while the page is open. */}
+      <td class="num">{formatDuration(stop.ongoing ? Math.max(stop.duration_ms, now.value - stop.start) : stop.duration_ms)}</td>
       <td>{stop.short ? 'short' : 'long'}</td>
       <td>
         {editable ? (
@@ -161,17 +164,19 @@ export function Stops() {
   const unassigned = query.get('unassigned') === '1';
   const assets = useData(() => api.assets(), []);
   const reasons = useData(() => api.reasons(), []);
-  const stops = useData(
+  const stops = useLiveData(
     () =>
       span
         ? api.stops({ from: span.from, to: span.to, asset_id: assetId ? [Number(assetId)] : undefined, unassigned: unassigned || undefined })
         : Promise.reject(new Error('Choose a start date and an end date on or after it.')),
     [span?.from, span?.to, assetId, unassigned],
+    span !== null,
   );
   const [splitting, setSplitting] = useState<Stop | null>(null);
   const names = useMemo(() => new Map((assets.data ?? []).map((a) => [a.id, a.name])), [assets.data]);
-  // After an error (dates that make no period) the last list would belong to another period.
-  const shown = stops.error ? [] : (stops.data ?? []).filter((s) => !longOnly || !s.short);
+  // Without a period (dates that make none) the last list would belong to another; through an
+  // outage it is kept, marked stale.
+  const shown = !span || (stops.error && !stops.stale) ? [] : (stops.data ?? []).filter((s) => !longOnly || !s.short);
   const editable = canAnnotate.value;
   return (
     <main id="main">
@@ -216,9 +221,9 @@ export function Stops() {
         </p>
       )}
       {!editable && <p class="hint">You can read stops; operators and admins give them reasons.</p>}
-      <ErrorNote error={stops.error ?? assets.error ?? reasons.error} />
+      {stops.stale ? <StaleNote stale={stops.stale} loadedAt={stops.loadedAt} error={stops.error} /> : <ErrorNote error={stops.error ?? assets.error ?? reasons.error} />}
       {!stops.data && !stops.error && <Loading what="stops" />}
-      {stops.data && !stops.error && shown.length === 0 && (
+      {stops.data && span && !(stops.error && !stops.stale) && shown.length === 0 && (
         <Empty title="No stops in this period">
           <p>
             {assets.data && assets.data.length === 0 ? (
@@ -234,6 +239,7 @@ export function Stops() {
       {shown.length > 0 && (
         <Table
           id="stops"
+          class={stops.stale ? 'is-stale' : undefined}
           caption="Stops, newest first"
           columns={['Machine', 'Start', 'End', { label: 'Duration', num: true }, 'Kind', 'Reason', 'Comment', editable && 'Actions']}
         >

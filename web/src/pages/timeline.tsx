@@ -1,20 +1,37 @@
-// Timeline: a Gantt of each machine's states over one local day. The mouse wheel zooms about the
-// pointer (Shift + wheel or a sideways swipe pans), dragging across the chart zooms to that span,
-// double-click resets; the buttons do the same from the keyboard. Hovering a span shows its start,
-// end, duration and, for a stop, its reason.
+// Timeline: a Gantt of each machine's states over one local day, from the same history as the
+// figures (`GET /api/v1/timeline`): states inside planned time, planned downtime and time not
+// scheduled drawn apart, an offline logger's time unknown, the shifts marked. It follows the live
+// socket. The mouse wheel zooms about the pointer (Shift + wheel or a sideways swipe pans),
+// dragging across the chart zooms to that span, double-click resets; the buttons do the same from
+// the keyboard. Hovering a span shows its start, end, duration and, for a stop, its reason.
 
 import { useRef, useState } from 'preact/hooks';
-import { api, type Asset, type AssetState, type Reason, type Stop, type StoredEvent } from '../api';
+import { api, type Asset, type Reason, type Stop, type Timeline as TimelineData } from '../api';
 import { UChart, timeAxis, uPlot, zonedTime } from '../charts';
 import { formatDuration } from '../format';
 import { location, setQuery } from '../router';
 import { zone } from '../session';
 import { formatDateTime, formatTime, localDate, localDaySpan, shiftSpan, weekdayOf } from '../time';
-import { type Segment, pan, segmentAt, segments, wheelFactor, zoom, zoomAt } from '../timeline';
+import { StaleNote, useLiveData } from '../follow';
+import { type Paint, type Segment, paint, pan, segmentAt, wheelFactor, zoom, zoomAt } from '../timeline';
 import { Empty, ErrorNote, Loading, Table, useData, useTitle } from '../ui';
 
-const FILL: Record<AssetState, string> = { RUNNING: '#1a7f37', STOPPED: '#c62828', UNKNOWN: '#8c959f' };
-const WORD: Record<AssetState, string> = { RUNNING: 'Running', STOPPED: 'Stopped', UNKNOWN: 'Unknown' };
+const FILL: Record<Paint, string> = {
+  RUNNING: '#1a7f37',
+  STOPPED: '#c62828',
+  UNKNOWN: '#8c959f',
+  DOWNTIME: '#7b93db',
+  UNSCHEDULED: '#d8dee4',
+};
+const WORD: Record<Paint, string> = {
+  RUNNING: 'Running',
+  STOPPED: 'Stopped',
+  UNKNOWN: 'Unknown',
+  DOWNTIME: 'Planned downtime',
+  UNSCHEDULED: 'Not scheduled',
+};
+/** Time not planned is drawn as a thin bar: the eye reads the planned time first. */
+const THIN: Partial<Record<Paint, boolean>> = { UNSCHEDULED: true, DOWNTIME: true };
 const MAX_ROWS = 40;
 
 interface Row {
@@ -23,32 +40,19 @@ interface Row {
   stops: Stop[];
 }
 
-/** Every event of an asset inside `[from, to)`, following the pages, and the state before it. */
-async function history(assetId: number, from: number, to: number) {
-  const events: StoredEvent[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await api.events({ asset_id: assetId, from, to, limit: 1000, cursor });
-    events.push(...page.events);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  const before = await api.events({ asset_id: assetId, to: from, limit: 1 });
-  return { events, before: before.events[0]?.state ?? null };
-}
-
-async function load(assetFilter: string, from: number, to: number): Promise<{ rows: Row[]; reasons: Reason[]; more: number }> {
+async function load(assetFilter: string, from: number, to: number): Promise<{ rows: Row[]; reasons: Reason[]; more: number; shifts: TimelineData['shifts'] }> {
   const [assets, reasons] = await Promise.all([api.assets(), api.reasons()]);
   const chosen = assetFilter ? assets.filter((a) => String(a.id) === assetFilter) : assets;
   const shown = chosen.slice(0, MAX_ROWS);
-  const stops = shown.length ? await api.stops({ from, to, asset_id: shown.map((a) => a.id) }) : [];
-  const now = Date.now();
-  const rows = await Promise.all(
-    shown.map(async (asset) => {
-      const h = await history(asset.id, from, to);
-      return { asset, segments: segments(h.events, h.before, from, to, now), stops: stops.filter((s) => s.asset_id === asset.id) };
-    }),
-  );
-  return { rows, reasons, more: chosen.length - shown.length };
+  if (!shown.length) return { rows: [], reasons, more: 0, shifts: [] };
+  const ids = shown.map((a) => a.id);
+  const [timeline, stops] = await Promise.all([api.timeline({ from, to, asset_id: ids }), api.stops({ from, to, asset_id: ids })]);
+  const byId = new Map(timeline.assets.map((a) => [a.asset_id, a]));
+  const rows = shown.map((asset) => {
+    const t = byId.get(asset.id);
+    return { asset, segments: t ? paint(t.states, t.planned, t.downtime) : [], stops: stops.filter((s) => s.asset_id === asset.id) };
+  });
+  return { rows, reasons, more: chosen.length - shown.length, shifts: timeline.shifts };
 }
 
 function describe(row: Row, seg: Segment, reasons: Reason[], tz: string): string {
@@ -67,13 +71,15 @@ function describe(row: Row, seg: Segment, reasons: Reason[], tz: string): string
   return lines.join('\n');
 }
 
-function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; from: number; to: number }) {
+function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reasons: Reason[]; shifts: TimelineData['shifts']; from: number; to: number; stale: boolean }) {
   const tz = zone.value;
   const chart = useRef<uPlot | null>(null);
   const tip = useRef<HTMLDivElement>(null);
   const n = rows.length;
   // What the x axis shows now, said in words beside the buttons (null: the whole span).
   const [view, setView] = useState<{ min: number; max: number } | null>(null);
+  // The zoom, kept across the re-reads that follow the live socket (they build the chart again), for this day only.
+  const kept = useRef<{ day: number; min: number; max: number } | null>(null);
   const shown = view ?? { min: from, max: to };
   const move = (f: (v: { min: number; max: number }) => { min: number; max: number }) => {
     const u = chart.current;
@@ -94,7 +100,7 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
     u.setScale('x', next);
   };
   return (
-    <section class="chart" aria-labelledby="gantt-title" style="position:relative">
+    <section class={stale ? 'chart is-stale' : 'chart'} aria-labelledby="gantt-title" style="position:relative">
       <h2 id="gantt-title" class="visually-hidden">
         States over time
       </h2>
@@ -122,10 +128,11 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
       <UChart
         label="Gantt chart of machine states; the list below has the same spans"
         height={Math.max(120, n * 34 + 48)}
-        deps={[rows, reasons, from, to, tz]}
+        deps={[rows, reasons, shifts, from, to, tz]}
         onReady={(u) => {
           chart.current = u;
-          setView(null);
+          if (u && kept.current?.day === from) u.setScale('x', { min: kept.current.min, max: kept.current.max });
+          else setView(null);
         }}
         build={() => ({
           options: {
@@ -148,7 +155,10 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
               setScale: [
                 (u: uPlot, key: string) => {
                   const x = u.scales.x;
-                  if (key === 'x' && x?.min != null && x.max != null) setView(x.min <= from && x.max >= to ? null : { min: x.min, max: x.max });
+                  if (key !== 'x' || x?.min == null || x.max == null) return;
+                  const whole = x.min <= from && x.max >= to;
+                  kept.current = whole ? null : { day: from, min: x.min, max: x.max };
+                  setView(whole ? null : { min: x.min, max: x.max });
                 },
               ],
               draw: [
@@ -162,13 +172,35 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
                     const y0 = u.valToPos(n - i, 'y', true);
                     const y1 = u.valToPos(n - i - 1, 'y', true);
                     const pad = (y1 - y0) * 0.15;
+                    const thin = (y1 - y0) * 0.38;
                     for (const seg of row.segments) {
                       const x0 = u.valToPos(seg.start, 'x', true);
                       const x1 = u.valToPos(seg.end, 'x', true);
+                      const inset = THIN[seg.state] ? thin : pad;
                       ctx.fillStyle = FILL[seg.state];
-                      ctx.fillRect(x0, y0 + pad, Math.max(1, x1 - x0), y1 - y0 - 2 * pad);
+                      ctx.fillRect(x0, y0 + inset, Math.max(1, x1 - x0), y1 - y0 - 2 * inset);
                     }
                   });
+                  // Shift starts and ends: dashed lines, the shift's name at its start.
+                  ctx.strokeStyle = '#57606a';
+                  ctx.fillStyle = '#24292f';
+                  ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+                  ctx.lineWidth = devicePixelRatio;
+                  ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+                  ctx.textBaseline = 'top';
+                  ctx.textAlign = 'left';
+                  for (const shift of shifts) {
+                    for (const t of [shift.start, shift.end]) {
+                      if (t < from || t > to) continue;
+                      const x = Math.round(u.valToPos(t, 'x', true)) + 0.5;
+                      ctx.beginPath();
+                      ctx.moveTo(x, u.bbox.top);
+                      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+                      ctx.stroke();
+                    }
+                    const label = Math.max(from, shift.start);
+                    if (label < to) ctx.fillText(shift.name, u.valToPos(label, 'x', true) + 3 * devicePixelRatio, u.bbox.top + 2 * devicePixelRatio);
+                  }
                   ctx.restore();
                 },
               ],
@@ -207,7 +239,7 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
       />
       <div ref={tip} class="gantt-tip" hidden style="white-space:pre-line" role="tooltip" id="gantt-tip" />
       <div class="legend" aria-hidden="true">
-        {(['RUNNING', 'STOPPED', 'UNKNOWN'] as AssetState[]).map((s) => (
+        {(['RUNNING', 'STOPPED', 'UNKNOWN', 'DOWNTIME', 'UNSCHEDULED'] as Paint[]).map((s) => (
           <span key={s}>
             <span class="state-dot" style={`background:${FILL[s]}`} />
             {WORD[s]}
@@ -219,7 +251,7 @@ function Gantt({ rows, reasons, from, to }: { rows: Row[]; reasons: Reason[]; fr
         <Table id="timeline-list" bare columns={['Machine', 'State', 'From', 'To', { label: 'Duration', num: true }]}>
           {rows.flatMap((row) =>
             row.segments.map((seg) => (
-              <tr key={`${row.asset.id}-${seg.start}`}>
+              <tr key={`${row.asset.id}-${seg.start}`} data-state={seg.state} data-start={seg.start} data-end={seg.end}>
                 <td>{row.asset.name}</td>
                 <td>{WORD[seg.state]}</td>
                 <td>{formatTime(seg.start, tz)}</td>
@@ -250,7 +282,8 @@ export function Timeline() {
   const asset = query.get('asset') ?? '';
   const shiftName = query.get('shift') ?? '';
   const assets = useData(() => api.assets(), []);
-  const shifts = useData(() => api.shifts(), []);
+  // The calendar of that day: a change of the shifts applies from its own day on.
+  const shifts = useData(() => api.shifts(date), [date]);
   const todays = (shifts.data ?? []).filter((s) => s.days.includes(safeWeekday(date)));
   const shift = todays.find((s) => s.name === shiftName);
   let span: { from: number; to: number } | null = null;
@@ -259,13 +292,12 @@ export function Timeline() {
   } catch {
     span = null;
   }
-  const [refreshed, setRefreshed] = useState(0);
-  const data = useData(() => (span ? load(asset, span.from, span.to) : Promise.reject(new Error('Choose a day.'))), [span?.from, asset, refreshed]);
+  const data = useLiveData(() => (span ? load(asset, span.from, span.to) : Promise.reject(new Error('Choose a day.'))), [span?.from, span?.to, asset], span !== null);
   return (
     <main id="main">
       <div class="page-head">
         <h1>Timeline</h1>
-        <button type="button" onClick={() => setRefreshed(refreshed + 1)}>
+        <button type="button" onClick={() => data.reload()}>
           Refresh
         </button>
       </div>
@@ -297,7 +329,7 @@ export function Timeline() {
           </select>
         </label>
       </form>
-      <ErrorNote error={data.error} />
+      {data.stale ? <StaleNote stale={data.stale} loadedAt={data.loadedAt} error={data.error} /> : <ErrorNote error={data.error} />}
       {!data.data && !data.error && <Loading what="the timeline" />}
       {data.data && data.data.rows.length === 0 && (
         <Empty title="No machines yet">
@@ -308,7 +340,7 @@ export function Timeline() {
       )}
       {data.data && data.data.rows.length > 0 && span && (
         <>
-          <Gantt rows={data.data.rows} reasons={data.data.reasons} from={span.from} to={span.to} />
+          <Gantt rows={data.data.rows} reasons={data.data.reasons} shifts={data.data.shifts} from={span.from} to={span.to} stale={data.stale} />
           {data.data.more > 0 && <p class="hint">{data.data.more} more machines: pick one above to see it.</p>}
         </>
       )}

@@ -1,8 +1,11 @@
 // The weekly shift calendar with its breaks: only time inside a shift, outside its breaks, is
-// planned production.
+// planned production. A change applies from a chosen day on (today unless the admin picks
+// another); the days before keep the calendar they had, listed below the form.
 
 import { useState } from 'preact/hooks';
-import { api, type Shift } from '../../api';
+import { api, type DatedShifts, type Shift } from '../../api';
+import { zone } from '../../session';
+import { localDate } from '../../time';
 import { nextShift, TIME_PATTERN } from '../../shifts';
 import { ErrorNote, Loading, Saved, useData, useSave } from '../../ui';
 
@@ -98,15 +101,55 @@ function ShiftEditor({ shift, index, onChange, onRemove }: { shift: Shift; index
 
 export function Shifts() {
   const { data, error } = useData(() => api.shifts(), []);
+  const history = useData(() => api.shiftCalendars(), []);
   if (!data) return error ? <ErrorNote error={error} /> : <Loading what="shifts" />;
-  return <ShiftsForm initial={data.map((s) => ({ ...s, breaks: s.breaks ?? [] }))} />;
+  return (
+    <>
+      <ShiftsForm initial={data.map((s) => ({ ...s, breaks: s.breaks ?? [] }))} onSaved={history.reload} />
+      {history.data && <CalendarHistory calendars={history.data} />}
+    </>
+  );
 }
 
-function ShiftsForm({ initial }: { initial: Shift[] }) {
+function describeShifts(shifts: Shift[]): string {
+  return shifts.length ? shifts.map((s) => `${s.name} ${s.start}–${s.end} (${s.days.join(', ')})`).join('; ') : 'no shifts: every hour planned';
+}
+
+/** Which calendar applied when: the past keeps the calendar it had. */
+function CalendarHistory({ calendars }: { calendars: DatedShifts[] }) {
+  if (calendars.length < 2) return null;
+  return (
+    <section class="card" aria-labelledby="calendar-history-title">
+      <h3 id="calendar-history-title">Calendars by date</h3>
+      <ul id="calendar-history">
+        {calendars.map((c, i) => {
+          const next = calendars[i + 1]?.from;
+          const when = c.from ? (next ? `${c.from} to the day before ${next}` : `from ${c.from}`) : next ? `before ${next}` : 'always';
+          return (
+            <li key={c.from ?? 'first'}>
+              <strong>{when}</strong>: {describeShifts(c.shifts)}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+function ShiftsForm({ initial, onSaved }: { initial: Shift[]; onSaved: () => void }) {
   const [shifts, setShifts] = useState<Shift[]>(initial);
+  const today = localDate(Date.now(), zone.value);
+  const [from, setFrom] = useState(today);
   const save = useSave();
   return (
-    <form class="card stack" aria-labelledby="shifts-title" onSubmit={save.submit(async () => setShifts(await api.setShifts(shifts)))}>
+    <form
+      class="card stack"
+      aria-labelledby="shifts-title"
+      onSubmit={save.submit(async () => {
+        setShifts(await api.setShifts(shifts, from));
+        onSaved();
+      })}
+    >
       <h2 id="shifts-title">Shifts and breaks</h2>
       <p class="hint" style="margin:0">
         {shifts.length === 0
@@ -122,6 +165,15 @@ function ShiftsForm({ initial }: { initial: Shift[] }) {
           onRemove={() => setShifts(shifts.filter((_, j) => j !== i))}
         />
       ))}
+      <label>
+        Applies from
+        <input type="date" id="shifts-from" required value={from} onInput={(e) => setFrom(e.currentTarget.value)} aria-describedby="shifts-from-hint" />
+      </label>
+      <p class="hint" id="shifts-from-hint" style="margin:0">
+        {from < today
+          ? `Days from ${from} on are counted again with these shifts; the days before keep theirs.`
+          : 'The days before keep the calendar they had, so last week\'s figures stay as they were.'}
+      </p>
       <ErrorNote error={save.error} />
       <div class="row">
         <button
