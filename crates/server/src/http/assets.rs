@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::analytics::export::Table;
 use crate::domain::Name;
 use crate::error::{ApiError, Result, not_found_as};
-use crate::store::{Asset, Event, EventQuery};
+use crate::store::{Asset, AssetChange, Event, EventQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,22 +81,44 @@ async fn show(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct UpdateBody {
     name: Option<String>,
     /// A number sets the asset's own threshold; null falls back to the tenant's.
     #[schema(minimum = 1, maximum = 86400)]
     #[serde(default, deserialize_with = "present")]
     short_stop_threshold_s: Option<Option<i64>>,
+    /// The production line (1 to 50 characters); null clears it.
+    #[serde(default, deserialize_with = "present")]
+    line: Option<Option<String>>,
+    /// The area of the plant (1 to 50 characters); null clears it.
+    #[serde(default, deserialize_with = "present")]
+    area: Option<Option<String>>,
+    /// Its own target availability, more than 0 and at most 1; null falls back to the tenant's.
+    #[schema(minimum = 0, maximum = 1)]
+    #[serde(default, deserialize_with = "present")]
+    target_availability: Option<Option<f64>>,
 }
 
 /// Tells a field set to null (Some(None)) from a field left out (None).
-fn present<'de, D: serde::Deserializer<'de>>(
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
-) -> std::result::Result<Option<Option<i64>>, D::Error> {
+) -> std::result::Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
 
-/// Renames an asset or sets its short-stop threshold (admins only).
+/// A target availability as the API takes it (a ratio above 0, at most 1), in basis points.
+pub(super) fn target_bp(ratio: f64, field: &str) -> Result<i64> {
+    if ratio.is_finite() && ratio > 0.0 && ratio <= 1.0 {
+        return Ok((ratio * 10_000.0).round().max(1.0) as i64);
+    }
+    Err(ApiError::bad_request(
+        "invalid_field",
+        format!("{field} is a share of the planned time: more than 0 and at most 1 (0.85 is 85 %)"),
+    ))
+}
+
+/// Renames an asset, or sets its short-stop threshold, line, area or target (admins only).
 #[utoipa::path(
     put,
     path = "/api/v1/assets/{id}",
@@ -129,9 +151,27 @@ async fn update(
             "short_stop_threshold_s must be 1 to 86400",
         ));
     }
+    let text = |raw: Option<Option<String>>, field: &str| -> Result<Option<Option<String>>> {
+        raw.map(|v| {
+            v.map(|t| Name::parse_max(&t, field, 50).map(|n| n.as_str().to_owned()))
+                .transpose()
+        })
+        .transpose()
+        .map_err(Into::into)
+    };
+    let change = AssetChange {
+        name,
+        threshold_s: body.short_stop_threshold_s,
+        line: text(body.line, "line")?,
+        area: text(body.area, "area")?,
+        target_bp: body
+            .target_availability
+            .map(|t| t.map(|t| target_bp(t, "target_availability")).transpose())
+            .transpose()?,
+    };
     state
         .store
-        .update_asset(user.tenant_id(), id, name, body.short_stop_threshold_s)
+        .update_asset(user.tenant_id(), id, change)
         .await
         .map_err(not_found_as("asset"))?;
     show(State(state), user, ApiPath(raw)).await

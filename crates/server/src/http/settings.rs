@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::calendar::{self, Calendar, DatedShifts, Shift};
 use crate::domain::{AssetId, Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
-use crate::store::{PlannedDowntime, Reason, Settings};
+use crate::store::{PlannedDowntime, Reason, Settings, SettingsChange};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -65,6 +65,11 @@ struct SettingsBody {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 36500)]
     #[serde(default, deserialize_with = "given")]
     retention_days: Option<Value>,
+    /// The availability the tenant aims for, more than 0 and at most 1; null: none. Left out,
+    /// it stays.
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1)]
+    #[serde(default, deserialize_with = "given")]
+    target_availability: Option<Value>,
 }
 
 /// A field that was given, null included (serde reads a null `Option` as absent).
@@ -85,6 +90,11 @@ fn retention(raw: &Value) -> Result<Option<i64>> {
         },
         _ => Err(retention_refused()),
     }
+}
+
+/// The refusal of a target that is not a number (NaN is refused with the same words).
+fn target_refused() -> Result<i64> {
+    super::assets::target_bp(f64::NAN, "target_availability")
 }
 
 fn retention_refused() -> ApiError {
@@ -127,14 +137,29 @@ async fn update_settings(
         ));
     }
     let retention_days = body.retention_days.as_ref().map(retention).transpose()?;
+    let target_bp = body
+        .target_availability
+        .as_ref()
+        .map(|raw| match raw {
+            Value::Null => Ok(None),
+            Value::Number(n) => n
+                .as_f64()
+                .map_or_else(target_refused, |t| {
+                    super::assets::target_bp(t, "target_availability")
+                })
+                .map(Some),
+            _ => target_refused().map(Some),
+        })
+        .transpose()?;
+    let change = SettingsChange {
+        timezone: body.timezone,
+        threshold_s: body.short_stop_threshold_s,
+        retention_days,
+        target_bp,
+    };
     state
         .store
-        .update_settings(
-            user.tenant_id(),
-            body.timezone,
-            body.short_stop_threshold_s,
-            retention_days,
-        )
+        .update_settings(user.tenant_id(), change)
         .await?;
     show_settings(State(state), user).await
 }

@@ -106,6 +106,7 @@ const TABLES: &[Table] = &[
             ("created_at", Int),
             ("shifts", Text),
             ("retention_days", Int),
+            ("target_bp", Int),
         ],
     },
     Table {

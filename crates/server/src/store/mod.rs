@@ -38,8 +38,9 @@ pub use model::*;
 pub use sqlite::{
     Backup, DayRollup, DeviceAuth, EventQuery, Heartbeat, HistoryAsk, HistoryRows, IngestOutcome,
     Integrity, LoggerUpdate, NewDays, NewEvent, PendingLimit, PendingLimits, PendingLogger,
-    PlannedDowntime, Reason, Registration, RegistrationOutcome, Settings, StopPart, StorageHealth,
-    StoredChange, StoredDays, backup, check_integrity, check_rollup_decoding, io_no_space,
+    PlannedDowntime, Reason, Registration, RegistrationOutcome, Settings, SettingsChange, StopPart,
+    StorageHealth, StoredChange, StoredDays, backup, check_integrity, check_rollup_decoding,
+    io_no_space, target_of,
 };
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;
@@ -299,8 +300,8 @@ seam! {
     /// history, reachable by id, but leave the board).
     pub async fn assets(&self, tenant_id: TenantId) -> Result<Vec<Asset>>;
     pub async fn asset(&self, tenant_id: TenantId, id: AssetId) -> Result<Asset>;
-    /// Renames an asset or sets its short-stop threshold (`Some(None)` clears it).
-    pub async fn update_asset(&self, tenant_id: TenantId, id: AssetId, name: Option<String>, threshold_s: Option<Option<i64>>) -> Result<()>;
+    /// Changes what `change` gives of an asset (`Some(None)` clears a field).
+    pub async fn update_asset(&self, tenant_id: TenantId, id: AssetId, change: AssetChange) -> Result<()>;
     /// The time of the tenant's first event, if it has one.
     pub async fn first_event_ts(&self, tenant_id: TenantId) -> Result<Option<i64>>;
     /// A page of the tenant's events, newest first.
@@ -338,7 +339,7 @@ seam! {
     // settings
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings>;
     /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
-    pub async fn update_settings(&self, tenant_id: TenantId, timezone: Option<String>, threshold_s: Option<i64>, retention_days: Option<Option<i64>>) -> Result<()>;
+    pub async fn update_settings(&self, tenant_id: TenantId, change: SettingsChange) -> Result<()>;
     /// The tenant's shift calendars, each from its first day on, as checked when they were set.
     pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendars>;
     pub async fn set_shifts(&self, tenant_id: TenantId, calendars: Calendars) -> Result<()>;

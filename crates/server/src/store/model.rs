@@ -97,6 +97,17 @@ pub struct Logger {
     pub tenant_id: Option<TenantId>,
 }
 
+/// A change of an asset: what is `Some` changes; `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct AssetChange {
+    pub name: Option<String>,
+    pub threshold_s: Option<Option<i64>>,
+    pub line: Option<Option<String>>,
+    pub area: Option<Option<String>>,
+    /// Target availability in basis points (8500 = 85 %).
+    pub target_bp: Option<Option<i64>>,
+}
+
 /// One machine: one input of one logger, with its latest reported state.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Asset {
@@ -105,6 +116,12 @@ pub struct Asset {
     pub logger_id: String,
     pub pin_number: u8,
     pub short_stop_threshold_s: Option<i64>,
+    /// The production line it stands in, and the area of the plant (null: none given): the
+    /// board and the analytics table group by them. The plant's structure, not the wiring.
+    pub line: Option<String>,
+    pub area: Option<String>,
+    /// Its own target availability, 0 to 1 (null: the tenant's).
+    pub target_availability: Option<f64>,
     /// RUNNING, STOPPED or UNKNOWN (no event yet, or the logger is offline).
     #[schema(value_type = crate::http::openapi::RunStateSchema)]
     pub state: RunState,

@@ -1214,3 +1214,94 @@ async fn the_timeline_draws_the_states_and_planned_time_the_figures_count() {
     let resp = app.get(&format!("/api/v1/timeline?{window}"), None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn assets_name_their_line_area_and_target_and_the_tenant_its_target() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let (admin, _, asset, _) = worked_day(&app).await;
+    let path = format!("/api/v1/assets/{asset}");
+    let put = |body: Value, token: String| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            app.send(Method::PUT, &path, Some(&body), Some(&token))
+                .await
+        }
+    };
+    let resp = put(
+        json!({"line": " Line 1 ", "area": "Hall A", "target_availability": 0.85}),
+        admin.token.clone(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let shown = app.get_json(&path, &admin.token).await;
+    assert_eq!(
+        (
+            &shown["line"],
+            &shown["area"],
+            &shown["target_availability"]
+        ),
+        (&json!("Line 1"), &json!("Hall A"), &json!(0.85))
+    );
+    // Left out stays; null clears.
+    let resp = put(json!({"line": null}), admin.token.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let shown = app.get_json(&path, &admin.token).await;
+    assert_eq!(shown["line"], Value::Null);
+    assert_eq!(shown["area"], "Hall A");
+    assert_eq!(shown["target_availability"], 0.85);
+    for bad in [
+        json!({"line": ""}),
+        json!({"line": "x".repeat(51)}),
+        json!({"area": "  "}),
+        json!({"target_availability": 0}),
+        json!({"target_availability": 1.5}),
+        json!({"target_availability": -0.2}),
+        json!({"target_availability": "85 %"}),
+        json!({"line": 7}),
+        json!({"shelf": "B"}),
+    ] {
+        let resp = put(bad.clone(), admin.token.clone()).await;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    assert_eq!(
+        app.get_json(&path, &admin.token).await,
+        shown,
+        "refusals change nothing"
+    );
+
+    // The tenant's own target.
+    let settings = |body: Value| {
+        let (app, token) = (&app, admin.token.clone());
+        async move {
+            app.send(Method::PUT, "/api/v1/settings", Some(&body), Some(&token))
+                .await
+        }
+    };
+    let resp = settings(json!({"target_availability": 0.8})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let s = app.get_json("/api/v1/settings", &admin.token).await;
+    assert_eq!(s["target_availability"], 0.8);
+    for bad in [
+        json!({"target_availability": 2}),
+        json!({"target_availability": "high"}),
+    ] {
+        let resp = settings(bad).await;
+        assert_error(resp, StatusCode::BAD_REQUEST, "invalid_field").await;
+    }
+    let resp = settings(json!({"target_availability": null})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let s = app.get_json("/api/v1/settings", &admin.token).await;
+    assert_eq!(s["target_availability"], Value::Null);
+
+    // Only admins; another tenant cannot reach the asset.
+    let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
+    let resp = put(json!({"line": "Mine"}), viewer.token.clone()).await;
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    let other = app.signup("bob@b.example", "B").await;
+    let resp = put(json!({"line": "Mine"}), other.token.clone()).await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.get_json(&path, &admin.token).await["line"], Value::Null);
+}

@@ -9,8 +9,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::super::{
-    Asset, BackendError, Event, EventQuery, Logger, LoggerUpdate, Result, StoreError, now_ms,
-    state_of,
+    Asset, AssetChange, BackendError, Event, EventQuery, Logger, LoggerUpdate, Result, StoreError,
+    now_ms, state_of, target_of,
 };
 use super::{Pg, Scope};
 use crate::domain::{AssetId, LoggerRow, TenantId};
@@ -57,7 +57,7 @@ pub(super) fn pin_of(stored: i16) -> Result<u8> {
 }
 
 const ASSET_SELECT: &str = "SELECT a.id, a.name, l.logger_id, a.pin, a.short_stop_threshold_s,
-     a.running, a.since, a.logger_row
+     a.running, a.since, a.logger_row, a.line, a.area, a.target_bp
      FROM assets a JOIN loggers l ON l.id = a.logger_row";
 
 fn asset_from_row(r: &Row) -> Result<Asset> {
@@ -68,6 +68,9 @@ fn asset_from_row(r: &Row) -> Result<Asset> {
         logger_id: r.try_get(2)?,
         pin_number: pin_of(r.try_get(3)?)?,
         short_stop_threshold_s: r.try_get(4)?,
+        line: r.try_get(8)?,
+        area: r.try_get(9)?,
+        target_availability: target_of(r.try_get(10)?),
         state: state_of(running),
         since: r.try_get(6)?,
         running,
@@ -351,17 +354,26 @@ impl Pg {
         &self,
         tenant_id: TenantId,
         id: AssetId,
-        name: Option<String>,
-        threshold_s: Option<Option<i64>>,
+        change: AssetChange,
     ) -> Result<()> {
+        let AssetChange {
+            name,
+            threshold_s,
+            line,
+            area,
+            target_bp,
+        } = change;
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
             .prepare_cached(
                 "UPDATE assets SET name = COALESCE($1, name),
                  short_stop_threshold_s = CASE WHEN $2::BOOLEAN THEN $3::BIGINT
-                                          ELSE short_stop_threshold_s END
-                 WHERE id = $4 AND tenant_id = $5",
+                                          ELSE short_stop_threshold_s END,
+                 line = CASE WHEN $4::BOOLEAN THEN $5::TEXT ELSE line END,
+                 area = CASE WHEN $6::BOOLEAN THEN $7::TEXT ELSE area END,
+                 target_bp = CASE WHEN $8::BOOLEAN THEN $9::BIGINT ELSE target_bp END
+                 WHERE id = $10 AND tenant_id = $11",
             )
             .await?;
         let changed = tx
@@ -371,6 +383,12 @@ impl Pg {
                     &name,
                     &threshold_s.is_some(),
                     &threshold_s.flatten(),
+                    &line.is_some(),
+                    &line.flatten(),
+                    &area.is_some(),
+                    &area.flatten(),
+                    &target_bp.is_some(),
+                    &target_bp.flatten(),
                     &id,
                     &tenant_id,
                 ],
@@ -765,7 +783,7 @@ mod tests {
                 Err(StoreError::NotFound)
             ));
             assert!(matches!(
-                pg.update_asset(b.id, assets[0].id, Some("mine".into()), None).await,
+                pg.update_asset(b.id, assets[0].id, AssetChange { name: Some("mine".into()), ..Default::default() }).await,
                 Err(StoreError::NotFound)
             ));
             assert!(matches!(
@@ -778,12 +796,12 @@ mod tests {
             assert_eq!(visible(&pg, Scope::Tenant(a.id), "assets").await, 3);
 
             // The tenant manages it.
-            pg.update_asset(a.id, assets[0].id, Some("Press".into()), Some(Some(60)))
+            pg.update_asset(a.id, assets[0].id, AssetChange { name: Some("Press".into()), threshold_s: Some(Some(60)), line: Some(Some("Line 1".into())), ..Default::default() })
                 .await
                 .unwrap();
             let press = pg.asset(a.id, assets[0].id).await.unwrap();
             assert_eq!((press.name.as_str(), press.short_stop_threshold_s), ("Press", Some(60)));
-            pg.update_asset(a.id, assets[0].id, None, Some(None)).await.unwrap();
+            pg.update_asset(a.id, assets[0].id, AssetChange { threshold_s: Some(None), ..Default::default() }).await.unwrap();
             assert_eq!(pg.asset(a.id, assets[0].id).await.unwrap().short_stop_threshold_s, None);
             pg.update_logger(
                 a.id,

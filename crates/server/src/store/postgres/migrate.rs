@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_alerts.sql"),
     include_str!("../../../migrations/postgres/0004_reports.sql"),
     include_str!("../../../migrations/postgres/0005_one_stop_definition.sql"),
+    include_str!("../../../migrations/postgres/0006_lines_and_targets.sql"),
 ];
 
 /// The key of the advisory lock the migrations run under (any number, the same in every replica).

@@ -9,8 +9,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::super::{
-    BackendError, HistoryAsk, HistoryRows, PlannedDowntime, Reason, Result, Settings, StopPart,
-    StoreError, Unique, now_ms,
+    BackendError, HistoryAsk, HistoryRows, PlannedDowntime, Reason, Result, Settings,
+    SettingsChange, StopPart, StoreError, Unique, now_ms, target_of,
 };
 use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{Pg, Scope};
@@ -102,7 +102,8 @@ impl Pg {
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
             .prepare_cached(
-                "SELECT timezone, short_stop_threshold_s, retention_days FROM tenants WHERE id = $1",
+                "SELECT timezone, short_stop_threshold_s, retention_days, target_bp
+                 FROM tenants WHERE id = $1",
             )
             .await?;
         let row = promised(tx.query_opt(&stmt, &[&tenant_id]).await?, "settings")?;
@@ -111,18 +112,19 @@ impl Pg {
             timezone: row.get(0),
             short_stop_threshold_s: row.get(1),
             retention_days: row.get(2),
+            target_availability: target_of(row.get(3)),
         })
     }
 
     /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
-    pub async fn update_settings(
-        &self,
-        tenant_id: TenantId,
-        timezone: Option<String>,
-        threshold_s: Option<i64>,
-        retention_days: Option<Option<i64>>,
-    ) -> Result<()> {
-        // The retention shapes no figure: a change of it alone keeps the cached days.
+    pub async fn update_settings(&self, tenant_id: TenantId, change: SettingsChange) -> Result<()> {
+        let SettingsChange {
+            timezone,
+            threshold_s,
+            retention_days,
+            target_bp,
+        } = change;
+        // The retention and the target shape no figure: a change of them keeps the cached days.
         let reshapes = timezone.is_some() || threshold_s.is_some();
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
@@ -130,8 +132,9 @@ impl Pg {
             .prepare_cached(
                 "UPDATE tenants SET timezone = COALESCE($1, timezone),
                  short_stop_threshold_s = COALESCE($2, short_stop_threshold_s),
-                 retention_days = CASE WHEN $3 THEN $4 ELSE retention_days END
-                 WHERE id = $5",
+                 retention_days = CASE WHEN $3 THEN $4 ELSE retention_days END,
+                 target_bp = CASE WHEN $5 THEN $6 ELSE target_bp END
+                 WHERE id = $7",
             )
             .await?;
         let (set_retention, retention) = (retention_days.is_some(), retention_days.flatten());
@@ -142,6 +145,8 @@ impl Pg {
                 &threshold_s,
                 &set_retention,
                 &retention,
+                &target_bp.is_some(),
+                &target_bp.flatten(),
                 &tenant_id,
             ],
         )
@@ -749,28 +754,63 @@ mod tests {
                 (s.timezone.as_str(), s.short_stop_threshold_s),
                 ("UTC", 300)
             );
-            pg.update_settings(A, Some("Europe/Berlin".into()), None, None)
-                .await
-                .unwrap();
+            pg.update_settings(
+                A,
+                SettingsChange {
+                    timezone: Some("Europe/Berlin".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
             let s = pg.settings(A).await.unwrap();
             assert_eq!(
                 (s.timezone.as_str(), s.short_stop_threshold_s),
                 ("Europe/Berlin", 300)
             );
-            pg.update_settings(A, None, Some(60), None).await.unwrap();
+            pg.update_settings(
+                A,
+                SettingsChange {
+                    threshold_s: Some(60),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
             assert_eq!(pg.settings(A).await.unwrap().short_stop_threshold_s, 60);
             assert_eq!(pg.settings(B).await.unwrap().timezone, "UTC");
             assert_eq!(pg.settings(A).await.unwrap().retention_days, None);
-            pg.update_settings(A, None, None, Some(Some(30)))
-                .await
-                .unwrap();
+            pg.update_settings(
+                A,
+                SettingsChange {
+                    retention_days: Some(Some(30)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
             assert_eq!(pg.settings(A).await.unwrap().retention_days, Some(30));
-            pg.update_settings(A, None, Some(61), None).await.unwrap();
+            pg.update_settings(
+                A,
+                SettingsChange {
+                    threshold_s: Some(61),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
             assert_eq!(pg.settings(A).await.unwrap().retention_days, Some(30));
             assert_eq!(pg.retentions().await.unwrap(), [(A, 30)]);
-            pg.update_settings(A, None, Some(60), Some(None))
-                .await
-                .unwrap();
+            pg.update_settings(
+                A,
+                SettingsChange {
+                    threshold_s: Some(60),
+                    retention_days: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
             assert_eq!(pg.settings(A).await.unwrap().retention_days, None);
             assert!(pg.retentions().await.unwrap().is_empty());
 
@@ -1087,7 +1127,15 @@ mod tests {
             assert_eq!(days.len(), 2);
             assert_eq!(days[1].figures, Figures::from_parts(2, 0, 0, 0, 0, 0));
             // A change of the tenant's settings forgets every day.
-            pg.update_settings(A, None, Some(60), None).await.unwrap();
+            pg.update_settings(
+                A,
+                SettingsChange {
+                    threshold_s: Some(60),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
             assert!(
                 pg.day_rollups(A, vec![PRESS], 0, 20_000).await.unwrap()[0]
                     .days

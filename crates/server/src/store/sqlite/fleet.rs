@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Asset, Event, Logger, Result, Sqlite, StoreError, now_ms, state_of};
+use super::{Asset, AssetChange, Event, Logger, Result, Sqlite, StoreError, now_ms, state_of};
 use crate::domain::{AssetId, LoggerRow, TenantId};
 use crate::secrets::hash_secret;
 
@@ -37,7 +37,8 @@ fn logger_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Logger> {
     })
 }
 
-const ASSET_SELECT: &str = "SELECT a.id, a.name, l.logger_id, a.pin, a.short_stop_threshold_s, a.running, a.since, a.logger_row
+const ASSET_SELECT: &str = "SELECT a.id, a.name, l.logger_id, a.pin, a.short_stop_threshold_s, a.running, a.since, a.logger_row,
+     a.line, a.area, a.target_bp
      FROM assets a JOIN loggers l ON l.id = a.logger_row";
 
 fn asset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Asset> {
@@ -48,6 +49,9 @@ fn asset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Asset> {
         logger_id: r.get(2)?,
         pin_number: r.get(3)?,
         short_stop_threshold_s: r.get(4)?,
+        line: r.get(8)?,
+        area: r.get(9)?,
+        target_availability: super::settings::target_of(r.get(10)?),
         state: state_of(running),
         since: r.get(6)?,
         running,
@@ -313,23 +317,38 @@ impl Sqlite {
         .await
     }
 
-    /// Renames an asset or sets its short-stop threshold (`Some(None)` clears it).
+    /// Changes what `change` gives of an asset (`Some(None)` clears a field).
     pub async fn update_asset(
         &self,
         tenant_id: TenantId,
         id: AssetId,
-        name: Option<String>,
-        threshold_s: Option<Option<i64>>,
+        change: AssetChange,
     ) -> Result<()> {
         self.write(move |conn| {
+            let AssetChange {
+                name,
+                threshold_s,
+                line,
+                area,
+                target_bp,
+            } = change;
             let changed = conn.execute(
                 "UPDATE assets SET name = COALESCE(?1, name),
-                 short_stop_threshold_s = CASE WHEN ?2 THEN ?3 ELSE short_stop_threshold_s END
-                 WHERE id = ?4 AND tenant_id = ?5",
+                 short_stop_threshold_s = CASE WHEN ?2 THEN ?3 ELSE short_stop_threshold_s END,
+                 line = CASE WHEN ?4 THEN ?5 ELSE line END,
+                 area = CASE WHEN ?6 THEN ?7 ELSE area END,
+                 target_bp = CASE WHEN ?8 THEN ?9 ELSE target_bp END
+                 WHERE id = ?10 AND tenant_id = ?11",
                 params![
                     name,
                     threshold_s.is_some(),
                     threshold_s.flatten(),
+                    line.is_some(),
+                    line.flatten(),
+                    area.is_some(),
+                    area.flatten(),
+                    target_bp.is_some(),
+                    target_bp.flatten(),
                     id,
                     tenant_id
                 ],

@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0012_reports.sql"),
     include_str!("../../../migrations/sqlite/0013_alert_rule_ids.sql"),
     include_str!("../../../migrations/sqlite/0014_one_stop_definition.sql"),
+    include_str!("../../../migrations/sqlite/0015_lines_and_targets.sql"),
 ];
 
 /// The line that marks a migration rebuilding a table other tables refer to (SQLite changes a

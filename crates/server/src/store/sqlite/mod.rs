@@ -58,7 +58,9 @@ pub(in crate::store) use seqs::run_changes;
 
 /// The schema version (`PRAGMA user_version`) of a database with every migration applied.
 pub(crate) const SCHEMA_VERSION: usize = migrate::MIGRATIONS.len();
-pub use settings::{HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, StopPart};
+pub use settings::{
+    HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, SettingsChange, StopPart, target_of,
+};
 
 pub(crate) use super::model::*;
 pub(crate) use super::{BackendError, Result, StoreError, Unique, now_ms};

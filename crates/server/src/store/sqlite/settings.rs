@@ -18,6 +18,24 @@ pub struct Settings {
     /// the days kept need (docs/OPERATIONS.md).
     #[schema(minimum = 1, maximum = 36500)]
     pub retention_days: Option<i64>,
+    /// The availability the tenant aims for, 0 to 1 (null: none); an asset may have its own.
+    /// The analytics page draws it on the trend and colours the table by it.
+    pub target_availability: Option<f64>,
+}
+
+/// A change of the settings: what is `Some` changes (`Some(None)` clears what may be cleared).
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    pub timezone: Option<String>,
+    pub threshold_s: Option<i64>,
+    pub retention_days: Option<Option<i64>>,
+    /// Target availability in basis points (8500 = 85 %).
+    pub target_bp: Option<Option<i64>>,
+}
+
+/// A target availability stored in basis points, as the API shows it (a ratio).
+pub fn target_of(bp: Option<i64>) -> Option<f64> {
+    bp.map(|bp| bp as f64 / 10_000.0)
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -70,13 +88,15 @@ impl Sqlite {
     pub async fn settings(&self, tenant_id: TenantId) -> Result<Settings> {
         self.read(move |conn| {
             Ok(conn.query_row(
-                "SELECT timezone, short_stop_threshold_s, retention_days FROM tenants WHERE id = ?1",
+                "SELECT timezone, short_stop_threshold_s, retention_days, target_bp
+                 FROM tenants WHERE id = ?1",
                 [tenant_id],
                 |r| {
                     Ok(Settings {
                         timezone: r.get(0)?,
                         short_stop_threshold_s: r.get(1)?,
                         retention_days: r.get(2)?,
+                        target_availability: target_of(r.get(3)?),
                     })
                 },
             )?)
@@ -85,26 +105,29 @@ impl Sqlite {
     }
 
     /// Changes what is given; `retention_days: Some(None)` keeps the history forever again.
-    pub async fn update_settings(
-        &self,
-        tenant_id: TenantId,
-        timezone: Option<String>,
-        threshold_s: Option<i64>,
-        retention_days: Option<Option<i64>>,
-    ) -> Result<()> {
+    pub async fn update_settings(&self, tenant_id: TenantId, change: SettingsChange) -> Result<()> {
         self.write(move |conn| {
-            // The retention shapes no figure: a change of it alone keeps the cached days.
+            let SettingsChange {
+                timezone,
+                threshold_s,
+                retention_days,
+                target_bp,
+            } = change;
+            // The retention and the target shape no figure: a change of them keeps the cached days.
             let reshapes = timezone.is_some() || threshold_s.is_some();
             conn.execute(
                 "UPDATE tenants SET timezone = COALESCE(?1, timezone),
                  short_stop_threshold_s = COALESCE(?2, short_stop_threshold_s),
-                 retention_days = CASE WHEN ?3 THEN ?4 ELSE retention_days END
-                 WHERE id = ?5",
+                 retention_days = CASE WHEN ?3 THEN ?4 ELSE retention_days END,
+                 target_bp = CASE WHEN ?5 THEN ?6 ELSE target_bp END
+                 WHERE id = ?7",
                 params![
                     timezone,
                     threshold_s,
                     retention_days.is_some(),
                     retention_days.flatten(),
+                    target_bp.is_some(),
+                    target_bp.flatten(),
                     tenant_id
                 ],
             )?;
