@@ -73,6 +73,20 @@ pub struct ShiftStretch {
     pub breaks: Vec<Stretch>,
 }
 
+impl From<calendar::Occurrence> for ShiftStretch {
+    fn from(o: calendar::Occurrence) -> Self {
+        Self {
+            breaks: calendar::subtract(&[o.span], &o.working)
+                .into_iter()
+                .map(Stretch::from)
+                .collect(),
+            name: o.name,
+            start: o.span.start,
+            end: o.span.end,
+        }
+    }
+}
+
 /// The timeline answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Timeline {
@@ -144,15 +158,7 @@ pub async fn timeline(store: &Store, scope: &Scope) -> Result<Timeline> {
     }
     let shifts = calendar::occurrences(&scope.rules.calendar, scope.rules.tz, from, to)
         .into_iter()
-        .map(|o| ShiftStretch {
-            name: o.name,
-            start: o.span.start,
-            end: o.span.end,
-            breaks: calendar::subtract(&[o.span], &o.working)
-                .into_iter()
-                .map(Stretch::from)
-                .collect(),
-        })
+        .map(ShiftStretch::from)
         .collect();
     Ok(Timeline {
         from,

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::openapi::{ErrorBody, TimeSchema};
 use super::{Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
+use crate::analytics::timeline::ShiftStretch;
 use crate::calendar::{self, Calendar, DatedShifts, Shift};
 use crate::domain::{AssetId, Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show_settings, update_settings))
         .routes(routes!(show_shifts, update_shifts))
         .routes(routes!(list_calendars))
+        .routes(routes!(current_shift))
         .routes(routes!(list_downtime, add_downtime))
         .routes(routes!(delete_downtime))
         .routes(routes!(list_reasons, add_reason))
@@ -260,6 +262,46 @@ async fn update_shifts(
         .map_err(|e| ApiError::bad_request("invalid_shifts", e))?;
     state.store.set_shifts(user.tenant_id(), calendars).await?;
     Ok(Json(answer))
+}
+
+/// The shift under way and the next one.
+#[derive(serde::Serialize, ToSchema)]
+struct CurrentShift {
+    /// The server's time of the answer, epoch ms.
+    now: i64,
+    /// The shift occurrence under way now (null: none, e.g. between shifts or without a calendar).
+    shift: Option<ShiftStretch>,
+    /// The next shift to start (null: none in the coming week).
+    next: Option<ShiftStretch>,
+}
+
+/// The shift under way now and the next one, by the calendar of their days (the board's shift).
+#[utoipa::path(
+    get,
+    path = "/api/v1/shifts/current",
+    tag = "settings",
+    security(("user_token" = [])),
+    responses((status = 200, description = "The shift now and the next", body = CurrentShift))
+)]
+async fn current_shift(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<CurrentShift>> {
+    let settings = state.store.settings(user.tenant_id()).await?;
+    let tz = parse_timezone(&settings.timezone)?;
+    let calendars = state.store.shifts(user.tenant_id()).await?;
+    let now = crate::store::now_ms();
+    const DAY: i64 = 86_400_000;
+    let occurrences = calendar::occurrences(&calendars, tz, now - 2 * DAY, now + 8 * DAY);
+    let stretch = |o: &calendar::Occurrence| ShiftStretch::from(o.clone());
+    Ok(Json(CurrentShift {
+        now,
+        shift: occurrences
+            .iter()
+            .find(|o| o.span.contains(now))
+            .map(stretch),
+        next: occurrences.iter().find(|o| o.span.start > now).map(stretch),
+    }))
 }
 
 /// Every shift calendar the tenant has had and will have, oldest first, each with the day it

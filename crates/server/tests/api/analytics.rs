@@ -1305,3 +1305,41 @@ async fn assets_name_their_line_area_and_target_and_the_tenant_its_target() {
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.get_json(&path, &admin.token).await["line"], Value::Null);
 }
+
+#[tokio::test]
+async fn the_current_shift_and_the_next_are_told_for_the_board() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let none = app.get_json("/api/v1/shifts/current", &admin.token).await;
+    assert_eq!(
+        (&none["shift"], &none["next"]),
+        (&Value::Null, &Value::Null)
+    );
+    // A shift from the last whole minute an hour ago to an hour ahead, every day (UTC).
+    let start = (now_ms() - HOUR) / MIN * MIN;
+    let hhmm = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .unwrap()
+            .format("%H:%M")
+            .to_string()
+    };
+    let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    app.set_shifts(
+        &admin,
+        &json!([{"name": "Now", "days": all, "start": hhmm(start), "end": hhmm(start + 2 * HOUR), "breaks": []}]),
+    )
+    .await;
+    let current = app.get_json("/api/v1/shifts/current", &admin.token).await;
+    assert_eq!(current["shift"]["name"], "Now");
+    assert_eq!(current["shift"]["start"], start);
+    assert_eq!(current["shift"]["end"], start + 2 * HOUR);
+    assert_eq!(current["next"]["start"], start + 24 * HOUR);
+    let now = current["now"].as_i64().unwrap();
+    assert!((start..start + 2 * HOUR).contains(&now));
+    // Another tenant's board knows nothing of it; nobody signed out does.
+    let other = app.signup("bob@b.example", "B").await;
+    let theirs = app.get_json("/api/v1/shifts/current", &other.token).await;
+    assert_eq!(theirs["shift"], Value::Null);
+    let resp = app.get("/api/v1/shifts/current", None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
