@@ -2,7 +2,7 @@
 //! (axum's own rejections answer plain text) and find the caller: a user by token, or a device
 //! by key.
 
-use crate::domain::TenantId;
+use crate::domain::{TenantId, UserId};
 use assetlog_core::wire::ObjectOnly;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -14,7 +14,7 @@ use super::MAX_BODY_BYTES;
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::secrets::hash_secret;
-use crate::store::{Role, Session};
+use crate::store::{Role, Session, User};
 
 /// A JSON body, read whatever the Content-Type (the original firmware does not always send one).
 /// Written out rather than derived over `axum::Json`, which refuses a body without
@@ -132,7 +132,19 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token = bearer(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("sign in first: no bearer token"))?;
-        session_for(state, token).await.map(CurrentUser)
+        let session = session_for(state, token).await?;
+        // A wall screen's token reads and never writes, whatever the route would let a viewer do.
+        if session.user.role == Role::Display
+            && !matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            )
+        {
+            return Err(ApiError::forbidden(
+                "a display token only reads: sign in as a person to change anything",
+            ));
+        }
+        Ok(CurrentUser(session))
     }
 }
 
@@ -162,7 +174,28 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// What a display's token starts with (a session's token starts with `alt_`).
+pub const DISPLAY_TOKEN_PREFIX: &str = "ald_";
+
 pub async fn session_for(state: &AppState, token: &str) -> Result<Session> {
+    if token.starts_with(DISPLAY_TOKEN_PREFIX) {
+        let (display, tenant) = state
+            .store
+            .display_session(hash_secret(token))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the display token is invalid or revoked"))?;
+        // A display acts as a user of its own: an id no person has, the role that only reads.
+        return Ok(Session {
+            user: User {
+                id: UserId(-display.id),
+                email: format!("Display: {}", display.name),
+                role: Role::Display,
+                tenant_id: tenant.id,
+            },
+            tenant,
+            expires_at: i64::MAX,
+        });
+    }
     state
         .store
         .session(hash_secret(token))

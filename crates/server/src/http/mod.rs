@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`extract`]: the extractors every handler shares (JSON errors; the caller by token or key).
-//! - `accounts`, `alerts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `timeline`, `live`, `ops`,
+//! - `accounts`, `displays`, `alerts`, `device`, `loggers`, `assets`, `settings`, `analytics/`, `stops`, `timeline`, `live`, `ops`,
 //!   `web`: one domain each.
 //! - `csv`, `stream`: CSV answers, and JSON answers streamed while they are written.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers' annotations as their
@@ -15,6 +15,7 @@ mod analytics;
 mod assets;
 mod csv;
 mod device;
+mod displays;
 mod extract;
 mod live;
 mod loggers;
@@ -30,7 +31,8 @@ mod timeline;
 mod web;
 
 pub use extract::{
-    Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, Operator, bearer, session_for,
+    Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, DISPLAY_TOKEN_PREFIX, Operator,
+    bearer, session_for,
 };
 
 use axum::Router;
@@ -48,6 +50,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
     openapi::api()
         .merge(accounts::router())
+        .merge(displays::router())
         .merge(device::router())
         .merge(loggers::router())
         .merge(pending::router())

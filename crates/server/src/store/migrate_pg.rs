@@ -240,6 +240,16 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "displays",
+        columns: &[
+            ("id", Int),
+            ("tenant_id", Int),
+            ("name", Text),
+            ("token_hash", Text),
+            ("created_at", Int),
+        ],
+    },
+    Table {
         name: "alert_rules",
         columns: &[
             ("id", Int),

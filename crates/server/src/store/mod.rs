@@ -277,6 +277,15 @@ seam! {
     /// Deletes a user of the tenant (and their sessions). The last admin of a tenant stays.
     pub async fn delete_user(&self, tenant_id: TenantId, user_id: UserId) -> Result<()>;
 
+    // displays
+    /// A wall screen's read-only token for the tenant (only its hash is kept).
+    pub async fn add_display(&self, tenant_id: TenantId, name: String, token_hash: String) -> Result<Display>;
+    pub async fn displays(&self, tenant_id: TenantId) -> Result<Vec<Display>>;
+    /// Deletes a display of the tenant; answers its token's hash (its live sockets close).
+    pub async fn delete_display(&self, tenant_id: TenantId, id: i64) -> Result<String>;
+    /// The display of a token hash, and its tenant.
+    pub async fn display_session(&self, token_hash: String) -> Result<Option<(Display, Tenant)>>;
+
     // devices
     /// The credentials of a live logger, from memory when known.
     pub async fn device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>>;

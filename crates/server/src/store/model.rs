@@ -20,6 +20,10 @@ use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// A wall screen's token (a display, not a person): reads, and changes nothing. Never a
+    /// user's role: it cannot be given.
+    #[serde(skip_deserializing)]
+    Display,
     /// Reads everything of the tenant.
     Viewer,
     /// Also annotates stops.
@@ -31,6 +35,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Display => "display",
             Self::Viewer => "viewer",
             Self::Operator => "operator",
             Self::Admin => "admin",
@@ -60,6 +65,14 @@ pub struct User {
     pub role: Role,
     #[serde(skip)]
     pub tenant_id: TenantId,
+}
+
+/// A wall screen's read-only token (kiosk): what its admin named it. The token is shown once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Display {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
 }
 
 /// A signed-in user and their tenant, as a valid token proves.

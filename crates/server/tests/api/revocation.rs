@@ -158,3 +158,138 @@ async fn a_socket_closes_when_its_token_expires() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_display_token_reads_the_board_changes_nothing_and_revoking_it_closes_its_screen() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
+    // Only admins make displays; the token is shown once.
+    let body = json!({"name": "TV hall 2"});
+    let resp = app
+        .post("/api/v1/displays", &body, Some(&viewer.token))
+        .await;
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "x".repeat(51)}),
+        json!({"title": "TV"}),
+    ] {
+        let resp = app.post("/api/v1/displays", &bad, Some(&admin.token)).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let resp = app
+        .post("/api/v1/displays", &body, Some(&admin.token))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let made: serde_json::Value = resp.json().await.unwrap();
+    let token = made["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("ald_"), "{token}");
+    let listed = app.get_json("/api/v1/displays", &admin.token).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "TV hall 2");
+    assert!(
+        listed[0].get("token").is_none(),
+        "never shown again: {listed}"
+    );
+
+    // It reads what the board reads, as the tenant's.
+    let device = app.claimed_device(&admin, "esp-1").await;
+    let resp = app
+        .asset_state(&device, json!({"pin_number": 0, "is_running": true}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    for path in [
+        "/api/v1/loggers",
+        "/api/v1/assets",
+        "/api/v1/shifts/current",
+        "/api/v1/analytics",
+        "/api/v1/auth/me",
+    ] {
+        let resp = app.get(path, Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    }
+    let me = app.get_json("/api/v1/auth/me", &token).await;
+    assert_eq!(me["user"]["role"], "display");
+    assert_eq!(me["tenant"]["name"], "A");
+    assert_eq!(
+        app.get_json("/api/v1/assets", &token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // It changes nothing: every writing route of the API document refuses it (403), those a
+    // viewer may use too; the device routes take no user token at all (401).
+    let asset = app.get_json("/api/v1/assets", &admin.token).await[0]["id"].clone();
+    let doc = app.get_json("/api/v1/openapi.json", &admin.token).await;
+    let mut tried = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            if method == Method::GET || path.contains("auth/signup") || path.contains("auth/login")
+            {
+                continue;
+            }
+            let url = path.replace("{id}", "1");
+            let resp = app
+                .send(method.clone(), &url, Some(&json!({})), Some(&token))
+                .await;
+            if op["tags"].as_array().unwrap().contains(&json!("device")) {
+                // A logger's routes want a device key: a display token is none.
+                assert!(resp.status().is_client_error(), "{method} {path}");
+            } else {
+                assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{method} {path}");
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried > 30, "{tried} writing routes");
+    assert_eq!(
+        app.get_json("/api/v1/assets", &admin.token).await[0]["id"],
+        asset
+    );
+    assert_eq!(
+        app.get_json("/api/v1/reasons", &admin.token).await,
+        json!([])
+    );
+    // Another tenant's admin can neither see nor revoke it.
+    let other = app.signup("bob@b.example", "B").await;
+    assert_eq!(
+        app.get_json("/api/v1/displays", &other.token).await,
+        json!([])
+    );
+    let id = made["id"].as_i64().unwrap();
+    let resp = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/displays/{id}"),
+            None,
+            Some(&other.token),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Revoked: its screen's live socket closes at once and the token opens nothing again.
+    let mut screen = app.live(&token).await;
+    let resp = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/displays/{id}"),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(screen.closed_within(WITHIN).await, Some(REVOKED));
+    let resp = app.get("/api/v1/assets", Some(&token)).await;
+    assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(
+        app.get_json("/api/v1/displays", &admin.token).await,
+        json!([])
+    );
+    // A made-up display token is refused like any bad token.
+    let resp = app.get("/api/v1/assets", Some("ald_0000")).await;
+    assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}

@@ -27,6 +27,7 @@
 mod accounts;
 mod alerts;
 mod devices;
+mod displays;
 mod fleet;
 mod ids;
 mod migrate;

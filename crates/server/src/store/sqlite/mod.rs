@@ -8,7 +8,7 @@
 //! refuse any other statement that reads `events`, so no reader can forget it.
 //!
 //! # Layout
-//! - `accounts`: tenants, users, sessions. `devices`: registration, heartbeats, device keys.
+//! - `accounts`: tenants, users, sessions; `displays`: wall screens' read-only tokens. `devices`: registration, heartbeats, device keys.
 //! - `reports`: a logger's report stored, in named steps (the hot path); `seqs`: its seq runs.
 //! - `inbox`: the events inbox. `fleet`: loggers, assets and events as their tenant sees them.
 //! - `settings`: time zone, shifts, planned downtime, reasons, stop notes, analytics histories.
@@ -27,6 +27,7 @@ mod alerts;
 mod backup;
 mod checkpoint;
 mod devices;
+mod displays;
 mod fleet;
 mod health;
 mod ids;
