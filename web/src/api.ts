@@ -1,7 +1,8 @@
 // The server's JSON API (docs/API.md), typed. Every call carries the session token; a 401 on any
 // call but sign-in ends the session, so an expired token sends the user back to the sign-in page.
 
-export type Role = 'viewer' | 'operator' | 'admin';
+/** `display`: a wall screen's read-only token (kiosk), never a person's role. */
+export type Role = 'display' | 'viewer' | 'operator' | 'admin';
 export type AssetState = 'RUNNING' | 'STOPPED' | 'UNKNOWN';
 
 export interface User {
@@ -28,6 +29,11 @@ export interface Asset {
   logger_id: string;
   pin_number: number;
   short_stop_threshold_s: number | null;
+  /** The production line and the area of the plant it stands in (null: none given). */
+  line: string | null;
+  area: string | null;
+  /** Its own target availability, 0 to 1 (null: the tenant's applies). */
+  target_availability: number | null;
   state: AssetState;
   since: number | null;
 }
@@ -138,6 +144,8 @@ export interface Settings {
   short_stop_threshold_s: number;
   /** Days of history kept; null keeps all of it. */
   retention_days: number | null;
+  /** The availability the tenant aims for, 0 to 1 (null: none); a machine's own wins. */
+  target_availability: number | null;
 }
 
 export interface Shift {
@@ -146,6 +154,27 @@ export interface Shift {
   start: string;
   end: string;
   breaks: { start: string; end: string }[];
+}
+
+/** A wall screen's read-only token, as an admin sees it (the token itself is shown once). */
+export interface Display {
+  id: number;
+  name: string;
+  created_at: number;
+}
+
+/** A shift occurrence: its name, span and breaks, epoch ms. */
+export interface ShiftStretch {
+  name: string;
+  start: number;
+  end: number;
+  breaks: { start: number; end: number }[];
+}
+
+export interface CurrentShift {
+  now: number;
+  shift: ShiftStretch | null;
+  next: ShiftStretch | null;
 }
 
 /** A shift calendar and the first local day it applies on (null: the first, also every day before the next). */
@@ -385,6 +414,9 @@ export const api = {
     json<Session>('POST', `${v1}/auth/login`, { body: { email, password }, anonymous: true }),
   logout: () => json<void>('POST', `${v1}/auth/logout`),
   me: () => json<{ user: User; tenant: Tenant }>('GET', `${v1}/auth/me`),
+  displays: () => json<Display[]>('GET', `${v1}/displays`),
+  addDisplay: (name: string) => json<Display & { token: string }>('POST', `${v1}/displays`, { body: { name } }),
+  deleteDisplay: (id: number) => json<void>('DELETE', `${v1}/displays/${id}`),
 
   users: () => json<User[]>('GET', `${v1}/users`),
   addUser: (email: string, password: string, role: Role) =>
@@ -404,7 +436,10 @@ export const api = {
   releasePending: (logger_id: string) => json<void>('DELETE', `${v1}/loggers/pending/${encodeURIComponent(logger_id)}`),
 
   assets: () => json<Asset[]>('GET', `${v1}/assets`),
-  updateAsset: (id: number, change: { name?: string; short_stop_threshold_s?: number | null }) =>
+  updateAsset: (
+    id: number,
+    change: { name?: string; short_stop_threshold_s?: number | null; line?: string | null; area?: string | null; target_availability?: number | null },
+  ) =>
     json<Asset>('PUT', `${v1}/assets/${id}`, { body: change }),
 
   events: (query: { asset_id?: number; from?: number; to?: number; limit?: number; cursor?: string }) =>
@@ -416,6 +451,9 @@ export const api = {
     (await send('GET', `${v1}/analytics`, { query: { ...query, format: 'csv' }, accept: 'text/csv' })).blob(),
   stops: (query: { from: number; to: number; asset_id?: number[]; unassigned?: boolean }) =>
     json<Stop[]>('GET', `${v1}/stops`, { query }),
+  /** The same stops as CSV (docs/API.md §9 has the columns). */
+  stopsCsv: async (query: { from: number; to: number; asset_id?: number[]; unassigned?: boolean }) =>
+    (await send('GET', `${v1}/stops`, { query: { ...query, format: 'csv' }, accept: 'text/csv' })).blob(),
   annotateStop: (id: string, reason_id: number | null, comment: string) =>
     json<void>('PUT', `${v1}/stops/${encodeURIComponent(id)}`, { body: { reason_id, comment } }),
   splitStop: (id: string, at: number) =>
@@ -428,6 +466,8 @@ export const api = {
   /** Sets the calendar from a local day on (default today); the days before keep theirs. */
   setShifts: (shifts: Shift[], from?: string) => json<Shift[]>('PUT', `${v1}/shifts`, { body: shifts, query: { from } }),
   shiftCalendars: () => json<DatedShifts[]>('GET', `${v1}/shift-calendars`),
+  /** The shift under way and the next one (the board's shift). */
+  currentShift: () => json<CurrentShift>('GET', `${v1}/shifts/current`),
   timeline: (query: { from: number; to: number; asset_id?: number[] }) => json<Timeline>('GET', `${v1}/timeline`, { query }),
   plannedDowntime: () => json<PlannedDowntime[]>('GET', `${v1}/planned-downtime`),
   addPlannedDowntime: (d: { asset_id: number | null; from: number; to: number; note: string }) =>

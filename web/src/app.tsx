@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Board, TvBoard } from './pages/board';
 import { SignIn, SignUp } from './pages/auth';
 import { location, navigate, onLinkClick } from './router';
-import { isAdmin, session, settingsReady, signOut } from './session';
+import { beginKiosk, isAdmin, isDisplay, session, settingsReady, signOut } from './session';
 import { AlertBadge } from './pages/board';
 import { startLive, stopLive } from './store';
 import { Empty, Loading, Redirect } from './ui';
@@ -55,6 +55,7 @@ const ROUTES: Route[] = [
   { path: '/timeline', label: 'Timeline', page: Timeline },
   { path: '/analytics', label: 'Analytics', page: Analytics },
   { path: '/stops', label: 'Stops', page: Stops },
+  { path: '/station', label: 'Station', page: lazy(() => import('./pages/station'), 'Station') },
   { path: '/alerts', label: 'Alerts', page: Alerts },
   { path: '/loggers', label: 'Loggers', page: Loggers },
   { path: '/people', label: 'People', page: People, admin: true },
@@ -113,6 +114,8 @@ function SignedIn() {
   if (path === '/login' || path === '/signup') return <Redirect to="/" />;
   // Periods and days are the plant's: wait for its time zone before any page asks for data.
   if (!settingsReady.value) return <Loading what="your plant's settings" />;
+  // A wall screen shows the TV board, whatever address it is at.
+  if (isDisplay.value) return path === '/tv' ? <TvBoard /> : <Redirect to="/tv" />;
   if (path === '/tv') return <TvBoard />;
   const route = ROUTES.find((r) => r.path === path);
   let body;
@@ -149,11 +152,47 @@ function SignedIn() {
   );
 }
 
+/**
+ * `/kiosk#<display token>`: the link an admin made for a wall screen. Signs the screen in with
+ * the token (kept out of the address from then on) and shows the TV board.
+ */
+function Kiosk() {
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    const token = window.location.hash.slice(1);
+    history.replaceState(null, '', '/kiosk');
+    if (!token) {
+      setFailed('This link has no display token: copy the whole link from Settings → Displays.');
+      return;
+    }
+    beginKiosk(token).then(
+      () => {
+        void document.documentElement.requestFullscreen?.().catch(() => {});
+        navigate('/tv', true);
+      },
+      () => setFailed('This display link is not valid: it was revoked, or mistyped. Ask an admin for a new one.'),
+    );
+  }, []);
+  return (
+    <main id="main">
+      {failed ? (
+        <Empty title="Display link">
+          <p role="alert">{failed}</p>
+        </Empty>
+      ) : (
+        <Loading what="the display" />
+      )}
+    </main>
+  );
+}
+
 export function App() {
   useEffect(() => {
     document.addEventListener('click', onLinkClick);
     return () => document.removeEventListener('click', onLinkClick);
   }, []);
+  // A kiosk link signs in its screen, also over a person's session in that browser.
+  if (location.value.path === '/kiosk' && (!session.value || window.location.hash.length > 1)) return <Kiosk />;
   if (!session.value) {
     const path = location.value.path;
     if (path === '/signup') return <SignUp />;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Asset, Logger } from './api';
-import { BoardModel, shownState } from './board';
+import { BoardModel, compactDuration, isLongStop, longestFirst, sections, shownState, tvColumns } from './board';
 
 function asset(id: number, state: Asset['state'], since: number | null, pin = id): Asset {
-  return { id, name: `Press ${id}`, logger_id: 'lg-1', pin_number: pin, short_stop_threshold_s: null, state, since };
+  return { id, name: `Press ${id}`, logger_id: 'lg-1', pin_number: pin, short_stop_threshold_s: null, line: null, area: null, target_availability: null, state, since };
 }
 
 function logger(online: boolean, assets: Asset[], id = 1, logger_id = 'lg-1'): Logger {
@@ -125,5 +125,69 @@ describe('BoardModel', () => {
     expect(board.groups.value[0]!.tiles.map((t) => t.id)).toEqual([7, 8]);
     expect(board.tile(7)).toBe(tile);
     expect(board.assetCount).toBe(2);
+  });
+});
+
+describe('board sections', () => {
+  const model = () => {
+    const m = new BoardModel();
+    const a = (id: number, state: Asset['state'], since: number, line: string | null) => ({ ...asset(id, state, since), line, area: line ? 'Hall A' : null });
+    m.load([
+      logger(true, [a(1, 'RUNNING', 100, 'Line 2'), a(2, 'STOPPED', 500, 'Line 1')], 1, 'lg-1'),
+      logger(true, [a(3, 'STOPPED', 200, 'Line 2'), a(4, 'RUNNING', 50, null)], 2, 'lg-2'),
+    ]);
+    return m;
+  };
+
+  it('groups by logger as wired, or by line with the machines without one last', () => {
+    const m = model();
+    const byLogger = sections(m.groups.value, 'logger', 'wired');
+    expect(byLogger.map((s) => [s.title, s.items.map((p) => p.tile.id)])).toEqual([
+      ['Line 1', [1, 2]],
+      ['Line 2', [3, 4]],
+    ]);
+    const byLine = sections(m.groups.value, 'line', 'wired');
+    expect(byLine.map((s) => [s.title, s.items.map((p) => p.tile.id)])).toEqual([
+      ['Line 2', [1, 3]],
+      ['Line 1', [2]],
+      ['No line', [4]],
+    ]);
+    expect(sections(m.groups.value, 'area', 'wired').map((s) => s.title)).toEqual(['Hall A', 'No area']);
+  });
+
+  it('puts the longest stopped first, then no signal, then running', () => {
+    const m = model();
+    const order = sections(m.groups.value, 'line', 'longest').map((s) => s.items.map((p) => p.tile.id));
+    expect(order).toEqual([[3, 1], [2], [4]]);
+    const all = longestFirst(m.groups.value.flatMap((g) => g.tiles.map((tile) => ({ tile, group: g }))));
+    expect(all.map((p) => p.tile.id)).toEqual([3, 2, 4, 1]);
+  });
+
+  it("marks a stop long from the threshold on, the asset's own first", () => {
+    const m = model();
+    const g = m.groups.value[0]!;
+    const stopped = g.tiles[1]!;
+    expect(isLongStop(stopped, g, 300, 500 + 299_999)).toBe(false);
+    expect(isLongStop(stopped, g, 300, 500 + 300_000)).toBe(true);
+    expect(isLongStop(g.tiles[0]!, g, 300, 10_000_000)).toBe(false);
+    g.online.value = false;
+    expect(isLongStop(stopped, g, 300, 10_000_000)).toBe(false);
+  });
+
+  it('fills a TV with 12 to 48 tiles in as few rows as keep them big', () => {
+    expect(tvColumns(12, 1920, 1080)).toBe(4);
+    expect(tvColumns(24, 1920, 1080)).toBe(6);
+    expect(tvColumns(48, 1920, 1080)).toBe(8);
+    expect(tvColumns(1, 1920, 1080)).toBe(1);
+    expect(tvColumns(0, 1920, 1080)).toBe(1);
+  });
+});
+
+describe('compactDuration', () => {
+  it('says a time in state in few characters', () => {
+    expect(compactDuration(45_000)).toBe('45 s');
+    expect(compactDuration(42 * 60_000 + 59_000)).toBe('42 min');
+    expect(compactDuration(90 * 60_000)).toBe('1 h 30');
+    expect(compactDuration((2 * 24 + 4) * 3_600_000 + 1)).toBe('2 d 04 h');
   });
 });

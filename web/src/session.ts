@@ -29,7 +29,9 @@ export const zone = computed(() => settings.value?.timezone ?? 'UTC');
 export const role = computed(() => session.value?.user.role ?? 'viewer');
 export const isAdmin = computed(() => role.value === 'admin');
 /** Operators and admins annotate stops. */
-export const canAnnotate = computed(() => role.value !== 'viewer');
+export const canAnnotate = computed(() => role.value === 'operator' || role.value === 'admin');
+/** A wall screen signed in with a display token: it shows the TV board and changes nothing. */
+export const isDisplay = computed(() => role.value === 'display');
 
 export function begin(s: Session): void {
   localStorage.setItem(KEY, JSON.stringify(s));
@@ -61,6 +63,16 @@ function expire(): void {
   if (!session.value) return;
   clear();
   endedBecause.value = 'Your session has ended. Sign in again.';
+}
+
+/**
+ * Signs a wall screen in with a display token (from the kiosk link an admin made): it holds until
+ * the admin revokes it, which the server tells the screen by closing its live socket.
+ */
+export async function beginKiosk(token: string): Promise<void> {
+  configure(token, expire);
+  const me = await api.me();
+  begin({ token, expires_at: Number.MAX_SAFE_INTEGER, user: me.user, tenant: me.tenant });
 }
 
 export async function signOut(): Promise<void> {

@@ -1,77 +1,151 @@
-// The live board: a tile per asset, grouped by logger, coloured by state, with time in state
-// ticking and today's availability. Each tile subscribes to its own signals, so one live message
-// re-renders one tile. TV mode is the same board, full screen, dark and without navigation. A
-// machine with an open alert carries a mark; the count of open alerts sits in the header (and on
-// the TV, which has none).
+// The live board: a tile per asset, coloured by state, with time in state ticking, grouped by
+// logger, line or area, and shift-aware: the current shift and its time left, and per machine
+// this shift's availability, down time and stops, and the ongoing stop's reason. Long stops stand
+// out and may be sorted first. Each tile subscribes to its own signals, so one live message
+// re-renders one tile. TV mode is the same board, full screen, dark, without navigation, its
+// tiles grown to fill the screen; while the live socket is down a banner says so and the tiles
+// are greyed. A machine with an open alert carries a mark; the count of open alerts sits in the
+// header (and on the TV, which has none).
 
 import { signal, useComputed } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { countText } from '../alerts';
-import { api, type AssetState } from '../api';
-import { type Group, type Tile, shownState } from '../board';
+import { api, type AssetState, type CurrentShift } from '../api';
+import { type Group, type Grouping, type Order, type Section, type Tile, compactDuration, isLongStop, sections, shownState, tvColumns } from '../board';
 import { formatAgo, formatDuration, formatPercent } from '../format';
-import { navigate } from '../router';
-import { isAdmin, zone } from '../session';
-import { formatTime } from '../time';
+import { location, navigate, setQuery } from '../router';
+import { isAdmin, isDisplay, zone } from '../session';
+import { dayStart, formatTime } from '../time';
 import { alertBook, board, boardError, live, now, onLive, refreshAlerts, refreshBoard } from '../store';
 import { Empty, Loading, useTitle } from '../ui';
 
 const STATE_WORDS: Record<AssetState, string> = { RUNNING: 'Running', STOPPED: 'Stopped', UNKNOWN: 'No signal' };
 
-/** Today's availability and stops per asset, re-read every minute and soon after changes. */
-const today = signal<Map<number, { availability: number | null; stops: number }>>(new Map());
-let todayTimer: ReturnType<typeof setTimeout> | null = null;
-let todayLast = 0;
+/** This shift's (or, without one, today's) figures per asset, and the ongoing stops' reasons. */
+interface Figures {
+  /** "This shift" or "Today". */
+  label: string;
+  byAsset: Map<number, { availability: number | null; downMs: number; stops: number }>;
+  reasons: Map<number, string>;
+}
+const figures = signal<Figures>({ label: 'Today', byAsset: new Map(), reasons: new Map() });
+const shiftNow = signal<CurrentShift | null>(null);
+/** The tenant's short-stop threshold: a stop this long is a long stop. */
+const thresholdS = signal(300);
+let figuresTimer: ReturnType<typeof setTimeout> | null = null;
+let figuresLast = 0;
 
-async function readToday(): Promise<void> {
-  todayLast = Date.now();
+async function readFigures(): Promise<void> {
+  figuresLast = Date.now();
   try {
-    const a = await api.analytics({}) // no window: today in the tenant's zone;
-    today.value = new Map(a.assets.map((r) => [r.asset_id, { availability: r.availability, stops: r.stops }]));
+    const [current, settings, reasons] = await Promise.all([api.currentShift(), api.settings(), api.reasons()]);
+    shiftNow.value = current;
+    thresholdS.value = settings.short_stop_threshold_s;
+    const shift = current.shift;
+    const now = current.now;
+    // No window: today in the tenant's zone.
+    const [a, stops] = await Promise.all([
+      api.analytics(shift ? { from: shift.start, to: shift.end } : {}),
+      // An ongoing stop may have begun before the shift: a day back finds it.
+      api.stops({ from: Math.min(shift?.start ?? now, dayStart(now, zone.value), now - 86_400_000), to: now + 1 }),
+    ]);
+    const names = new Map(reasons.map((r) => [r.id, r.name]));
+    figures.value = {
+      label: shift ? 'This shift' : 'Today',
+      byAsset: new Map(a.assets.map((r) => [r.asset_id, { availability: r.availability, downMs: r.down_ms, stops: r.stops }])),
+      reasons: new Map(
+        stops.filter((s) => s.ongoing && s.reason_id !== null && names.has(s.reason_id)).map((s) => [s.asset_id, names.get(s.reason_id!)!]),
+      ),
+    };
   } catch {
     // The figures are a bonus on the board; the tiles stand without them.
   }
 }
 
-function readTodaySoon(): void {
-  if (todayTimer) return;
-  const wait = Math.max(2_000, todayLast + 15_000 - Date.now());
-  todayTimer = setTimeout(() => {
-    todayTimer = null;
-    void readToday();
+function readFiguresSoon(): void {
+  if (figuresTimer) return;
+  const wait = Math.max(2_000, figuresLast + 15_000 - Date.now());
+  figuresTimer = setTimeout(() => {
+    figuresTimer = null;
+    void readFigures();
   }, wait);
 }
 
-function useTodayFigures() {
+function useBoardFigures() {
   useEffect(() => {
-    void readToday();
-    const every = setInterval(() => void readToday(), 60_000);
+    void readFigures();
+    const every = setInterval(() => void readFigures(), 60_000);
     const off = onLive((m) => {
-      if (m.type === 'asset_state_change') readTodaySoon();
+      if (m.type === 'asset_state_change') readFiguresSoon();
     });
     return () => {
       clearInterval(every);
       off();
-      if (todayTimer) clearTimeout(todayTimer);
-      todayTimer = null;
+      if (figuresTimer) clearTimeout(figuresTimer);
+      figuresTimer = null;
     };
   }, []);
 }
 
-function TileView({ tile, group }: { tile: Tile; group: Group }) {
+/** The current shift, and how long it has left; between shifts, the next one. */
+function ShiftBar() {
+  const current = shiftNow.value;
+  const tz = zone.value;
+  const left = useComputed(() => {
+    const end = shiftNow.value?.shift?.end;
+    return end === undefined ? '' : formatDuration(Math.max(0, end - now.value));
+  });
+  if (!current || (!current.shift && !current.next)) return null;
+  const { shift, next } = current;
+  return (
+    <p class="board-shift" data-testid="shift-bar">
+      {shift ? (
+        <>
+          <strong>{shift.name} shift</strong> {formatTime(shift.start, tz, undefined, false)}–{formatTime(shift.end, tz, undefined, false)} ·{' '}
+          <span class="shift-left">{left} left</span>
+        </>
+      ) : (
+        <>
+          <strong>Between shifts</strong>
+          {next && (
+            <>
+              {' '}
+              · next: {next.name} at {formatTime(next.start, tz, undefined, false)}
+            </>
+          )}
+        </>
+      )}
+    </p>
+  );
+}
+
+function TileView({ tile, group, label, tv }: { tile: Tile; group: Group; label?: string; tv?: boolean }) {
   const state = shownState(tile, group);
+  const long = useComputed(() => isLongStop(tile, group, thresholdS.value, now.value)).value;
   const elapsed = useComputed(() => {
     const since = group.online.value ? tile.since.value : group.lastSeen.value;
-    return since === null ? '' : formatDuration(now.value - since);
+    if (since === null) return '';
+    return tv ? compactDuration(now.value - since) : formatDuration(now.value - since);
   });
-  // A string, so a re-read of today's figures re-renders only the tiles whose text changed.
-  const todayText = useComputed(() => {
-    const f = today.value.get(tile.id);
-    return f ? `Today ${formatPercent(f.availability)} · ${f.stops} ${f.stops === 1 ? 'stop' : 'stops'}` : ' ';
+  // Strings, so a re-read of the figures re-renders only the tiles whose text changed.
+  const figuresText = useComputed(() => {
+    const f = figures.value.byAsset.get(tile.id);
+    if (!f) return ' ';
+    const down = Math.round(f.downMs / 60_000);
+    const text = `${formatPercent(f.availability)} · ${down} min down · ${f.stops} ${f.stops === 1 ? 'stop' : 'stops'}`;
+    // The TV names the shift once, in its head.
+    return tv ? text : `${figures.value.label} ${text}`;
   });
+  const reason = useComputed(() => (shownState(tile, group) === 'STOPPED' ? (figures.value.reasons.get(tile.id) ?? '') : '')).value;
   const alert = useComputed(() => alertBook.markOf(tile.id, group.loggerId)).value;
   return (
-    <li class={`tile ${state.toLowerCase()}${alert ? ' alerted' : ''}`} data-asset-id={tile.id} data-state={state} data-alert={alert ?? undefined}>
+    <li
+      class={`tile ${state.toLowerCase()}${alert ? ' alerted' : ''}${long ? ' long-stop' : ''}`}
+      data-asset-id={tile.id}
+      data-state={state}
+      data-alert={alert ?? undefined}
+      data-long={long ? 'true' : undefined}
+    >
       <a href={`/timeline?asset=${tile.id}`} class="tile-link">
         {alert && (
           <span class={`tile-alert ${alert}`}>
@@ -79,40 +153,116 @@ function TileView({ tile, group }: { tile: Tile; group: Group }) {
             {alert === 'active' ? 'Alert' : 'Alert acknowledged'}
           </span>
         )}
+        {label && <span class="tile-group">{label}</span>}
         <span class="tile-name">{tile.name}</span>
-        <span class="tile-state">{STATE_WORDS[state]}</span>
-        <span class="tile-time">{elapsed.value && <>for {elapsed}</>}</span>
-        <span class="tile-today">{todayText}</span>
+        <span class="tile-state">
+          {STATE_WORDS[state]}
+          {long && (tv ? ' · long' : ' · long stop')}
+        </span>
+        <span class="tile-time">{elapsed.value && (tv ? elapsed : <>for {elapsed}</>)}</span>
+        {reason && <span class="tile-reason">{reason}</span>}
+        <span class="tile-today">{figuresText}</span>
       </a>
     </li>
   );
 }
 
-function GroupView({ group }: { group: Group }) {
-  const online = group.online.value;
+function LoggerBadge({ group }: { group: Group }) {
   const lastSeen = useComputed(() => formatAgo(group.lastSeen.value, now.value));
+  return group.online.value ? (
+    <span class="badge online">Online</span>
+  ) : (
+    <span class="badge offline" role="status">
+      ⚠ Logger offline · last seen {lastSeen}
+    </span>
+  );
+}
+
+function SectionView({ section }: { section: Section }) {
+  const logger = section.logger;
+  const offline = logger && !logger.online.value;
   return (
-    <section class={`group ${online ? '' : 'offline'}`} aria-labelledby={`g-${group.id}`} data-logger={group.loggerId}>
+    <section class={`group ${offline ? 'offline' : ''}`} aria-labelledby={`g-${section.key}`} data-logger={logger?.loggerId} data-section={section.key}>
       <header class="group-head">
-        <h2 id={`g-${group.id}`}>{group.name}</h2>
-        {online ? (
-          <span class="badge online">Online</span>
-        ) : (
-          <span class="badge offline" role="status">
-            ⚠ Logger offline · last seen {lastSeen}
-          </span>
-        )}
+        <h2 id={`g-${section.key}`}>{section.title}</h2>
+        {logger && <LoggerBadge group={logger} />}
       </header>
-      {group.tiles.length === 0 ? (
+      {section.items.length === 0 ? (
         <p class="hint">This logger has no machines yet: they appear with its first report.</p>
       ) : (
         <ul class="tiles">
-          {group.tiles.map((t) => (
-            <TileView key={t.id} tile={t} group={group} />
+          {section.items.map((p) => (
+            <TileView key={p.tile.id} tile={p.tile} group={p.group} />
           ))}
         </ul>
       )}
     </section>
+  );
+}
+
+const GROUPINGS: [Grouping, string][] = [
+  ['logger', 'Logger'],
+  ['line', 'Line'],
+  ['area', 'Area'],
+];
+const ORDERS: [Order, string][] = [
+  ['wired', 'As wired'],
+  ['longest', 'Longest stopped first'],
+];
+
+/** How the board is grouped and ordered, kept in the URL (a TV's link keeps it). */
+function arrangement(): { grouping: Grouping; order: Order } {
+  const q = location.value.query;
+  const grouping = GROUPINGS.find(([g]) => g === q.get('group'))?.[0] ?? 'logger';
+  const order = ORDERS.find(([o]) => o === q.get('order'))?.[0] ?? 'wired';
+  return { grouping, order };
+}
+
+function Arrange() {
+  const { grouping, order } = arrangement();
+  return (
+    <form class="toolbar board-arrange" onSubmit={(e) => e.preventDefault()} aria-label="Arrange the board">
+      <label>
+        Group by
+        <select value={grouping} onChange={(e) => setQuery({ group: e.currentTarget.value === 'logger' ? undefined : e.currentTarget.value })}>
+          {GROUPINGS.map(([g, label]) => (
+            <option key={g} value={g}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Order
+        <select value={order} onChange={(e) => setQuery({ order: e.currentTarget.value === 'wired' ? undefined : e.currentTarget.value })}>
+          {ORDERS.map(([o, label]) => (
+            <option key={o} value={o}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+    </form>
+  );
+}
+
+/** Since when the live socket is down (null: it is up), for the stale banner. */
+function useDownSince(): number | null {
+  const open = live.status.value === 'open';
+  const [since, setSince] = useState<number | null>(null);
+  useEffect(() => {
+    setSince(open ? null : (s) => s ?? Date.now());
+  }, [open]);
+  return open ? null : (since ?? Date.now());
+}
+
+/** Full width while the board cannot be trusted: what it shows is the last known. */
+function StaleBanner({ since }: { since: number | null }) {
+  if (since === null) return null;
+  return (
+    <p class="stale-banner" role="alert" data-testid="stale-banner">
+      Not live since {formatTime(since, zone.value, undefined, false)}: the server cannot be reached. The tiles show the last states known.
+    </p>
   );
 }
 
@@ -202,18 +352,45 @@ function BoardBody() {
       </Empty>
     );
   }
+  const { grouping, order } = arrangement();
+  const list = sections(groups, grouping, order);
   return (
     <>
-      {groups.map((g) => (
-        <GroupView key={g.id} group={g} />
+      {list.map((s) => (
+        <SectionView key={s.key} section={s} />
       ))}
     </>
   );
 }
 
+/** The TV's one grid of every tile, grown to fill the screen; each tile names its group. */
+function TvGrid() {
+  const [size, setSize] = useState({ width: window.innerWidth, height: window.innerHeight });
+  useEffect(() => {
+    const onResize = () => setSize({ width: window.innerWidth, height: window.innerHeight });
+    window.addEventListener('resize', onResize);
+    return () => window.removeEventListener('resize', onResize);
+  }, []);
+  if (!board.loaded.value || board.groups.value.length === 0) return <BoardBody />;
+  const { grouping, order } = arrangement();
+  const list = sections(board.groups.value, grouping, order);
+  const items = list.flatMap((s) => s.items.map((p) => ({ ...p, label: s.title })));
+  // The head takes about 5.5 rem of the height.
+  const cols = tvColumns(items.length, size.width, size.height - 88);
+  const rows = Math.max(1, Math.ceil(items.length / cols));
+  return (
+    <ul class="tiles tv-grid" style={`--tv-cols:${cols};--tv-rows:${rows}`}>
+      {items.map((p) => (
+        <TileView key={p.tile.id} tile={p.tile} group={p.group} label={p.label} tv />
+      ))}
+    </ul>
+  );
+}
+
 export function Board() {
   useTitle('Live board');
-  useTodayFigures();
+  useBoardFigures();
+  const downSince = useDownSince();
   useEffect(() => {
     void refreshBoard();
     void refreshAlerts();
@@ -227,27 +404,37 @@ export function Board() {
           type="button"
           onClick={() => {
             void document.documentElement.requestFullscreen?.().catch(() => {});
-            navigate('/tv');
+            navigate(`/tv${window.location.search}`);
           }}
         >
           TV mode
         </button>
       </div>
-      {board.groups.value.length > 0 && <Summary />}
-      <BoardBody />
+      <StaleBanner since={board.loaded.value ? downSince : null} />
+      <ShiftBar />
+      {board.groups.value.length > 0 && (
+        <div class="board-bar">
+          <Summary />
+          <Arrange />
+        </div>
+      )}
+      <div class={downSince !== null && board.loaded.value ? 'is-stale' : undefined}>
+        <BoardBody />
+      </div>
     </main>
   );
 }
 
 export function TvBoard() {
   useTitle('TV board');
-  useTodayFigures();
+  useBoardFigures();
+  const downSince = useDownSince();
   useEffect(() => {
     void refreshBoard();
     void refreshAlerts();
     document.documentElement.classList.add('tv');
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') navigate('/');
+      if (e.key === 'Escape' && !isDisplay.value) navigate('/');
     };
     window.addEventListener('keydown', onKey);
     return () => {
@@ -261,20 +448,27 @@ export function TvBoard() {
       <div class="page-head">
         <h1 class="visually-hidden">Live board</h1>
         <Summary />
+        <ShiftBar />
         <AlertBadge />
         <LiveStatus />
         <span class="clock">{clock}</span>
-        <a
-          href="/"
-          class="button"
-          onClick={() => {
-            if (document.fullscreenElement) void document.exitFullscreen().catch(() => {});
-          }}
-        >
-          Exit TV mode
-        </a>
+        {/* A wall screen's display token has nowhere else to go. */}
+        {!isDisplay.value && (
+          <a
+            href="/"
+            class="button"
+            onClick={() => {
+              if (document.fullscreenElement) void document.exitFullscreen().catch(() => {});
+            }}
+          >
+            Exit TV mode
+          </a>
+        )}
       </div>
-      <BoardBody />
+      <StaleBanner since={board.loaded.value ? downSince : null} />
+      <div class={downSince !== null && board.loaded.value ? 'is-stale tv-body' : 'tv-body'}>
+        <TvGrid />
+      </div>
     </main>
   );
 }

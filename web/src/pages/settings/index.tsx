@@ -10,6 +10,7 @@ import { onLive } from '../../store';
 import { useData, useTitle } from '../../ui';
 import { AlertChannels } from './alert-channels';
 import { AlertRules } from './alert-rules';
+import { Displays } from './displays';
 import { Downtime } from './downtime';
 import { General } from './general';
 import { Reasons } from './reasons';
@@ -41,6 +42,7 @@ export function SettingsPage() {
       <AlertChannels channels={channels.data} error={channels.error} setChannels={channels.setData} />
       <AlertRules assets={assets.data ?? []} channels={channels.data ?? []} />
       <Reports assets={assets.data ?? []} />
+      <Displays />
     </main>
   );
 }
