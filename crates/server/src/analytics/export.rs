@@ -53,11 +53,14 @@ fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// The figures' columns. `not_planned_ms` is the time outside planned production (outside the
+/// shifts, in breaks, in planned downtime); it was called `unplanned_ms`, which [`figures`] still
+/// writes as a last column for one release, so that readers by name keep working.
 const FIGURE_COLUMNS: [&str; 10] = [
     "run_ms",
     "down_ms",
     "unknown_ms",
-    "unplanned_ms",
+    "not_planned_ms",
     "availability",
     "stops",
     "short_stops",
@@ -84,13 +87,16 @@ fn figure_cells(f: &Figures) -> Vec<String> {
     ]
 }
 
-/// An analytics answer: per asset, a line for the window, then one per bucket.
+/// An analytics answer: per asset, a line for the window (`row` = `total`), then one per bucket
+/// (`row` = `bucket`, with the shift's name in `shift` for shift buckets). The columns after
+/// the figures were added later, at the end, so that readers by position keep working.
 pub fn figures(answer: &Answer) -> Table {
     let mut header = vec!["asset_id", "asset_name", "start", "end"];
     header.extend(FIGURE_COLUMNS);
+    header.extend(["row", "shift", "unplanned_ms"]);
     let mut rows = Vec::new();
     for asset in &answer.assets {
-        let line = |start: i64, end: i64, f: &Figures| {
+        let line = |start: i64, end: i64, f: &Figures, row: &str, shift: Option<&str>| {
             let mut cells = vec![
                 asset.asset_id.to_string(),
                 asset.asset_name.clone(),
@@ -98,11 +104,22 @@ pub fn figures(answer: &Answer) -> Table {
                 rfc3339(end),
             ];
             cells.extend(figure_cells(f));
+            cells.extend([
+                row.to_owned(),
+                shift.unwrap_or_default().to_owned(),
+                f.unplanned_ms.to_string(),
+            ]);
             cells
         };
-        rows.push(line(answer.from, answer.to, &asset.row.figures));
+        rows.push(line(
+            answer.from,
+            answer.to,
+            &asset.row.figures,
+            "total",
+            None,
+        ));
         for (b, f) in answer.buckets.iter().zip(&asset.row.buckets) {
-            rows.push(line(b.start, b.end, f));
+            rows.push(line(b.start, b.end, f, "bucket", b.shift.as_deref()));
         }
     }
     Table { header, rows }

@@ -512,13 +512,20 @@ async fn analytics_stops_and_events_come_as_csv() {
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
     let text = resp.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("asset_id,asset_name,start,end,run_ms,down_ms"));
+    // Columns that say what they hold; the old name of not_planned_ms kept, last, for a release.
+    assert_eq!(
+        lines[0],
+        "asset_id,asset_name,start,end,run_ms,down_ms,unknown_ms,not_planned_ms,availability,\
+         stops,short_stops,long_stops,mtbf_ms,mttr_ms,row,shift,unplanned_ms"
+    );
     assert_eq!(lines.len(), 1 + 1 + 5, "header, the window, five hours");
     assert!(
         lines[1].contains(&format!(",{},{},", 5 * HOUR - 32 * MIN, 32 * MIN)),
         "{}",
         lines[1]
     );
+    assert!(lines[1].ends_with(",total,,0"), "{}", lines[1]);
+    assert!(lines[2].ends_with(",bucket,,0"), "{}", lines[2]);
 
     let stops = app
         .get(
@@ -538,6 +545,39 @@ async fn analytics_stops_and_events_come_as_csv() {
         .unwrap();
     assert_eq!(events.lines().count(), 7);
     assert!(events.lines().nth(1).unwrap().contains("RUNNING"));
+    // Shift buckets name their shift.
+    let hhmm = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .unwrap()
+            .format("%H:%M")
+            .to_string()
+    };
+    let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    app.set_shifts(
+        &admin,
+        &json!([{"name": "Slot", "days": all, "start": hhmm(t0 + HOUR), "end": hhmm(t0 + 2 * HOUR), "breaks": []}]),
+    )
+    .await;
+    let text = app
+        .get(
+            &format!("/api/v1/analytics?{window}&bucket=shift&format=csv"),
+            Some(&admin.token),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text:?}");
+    let cells: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(&cells[14..], ["bucket", "Slot", &(0).to_string()]);
+    let total: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(
+        total[7],
+        (4 * HOUR).to_string(),
+        "not planned: four of the five hours"
+    );
+    assert_eq!(total[16], total[7], "the old name holds the same");
 }
 
 #[tokio::test]
