@@ -399,6 +399,7 @@ describe('analytics, stops and timeline', () => {
       short_stop_threshold_s: 120,
       // The form keeps history forever unless a number of days is chosen.
       retention_days: null,
+      target_availability: null,
     });
 
     // An early shift every day, with a break.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareNullable, describeRssi, formatAgo, formatDuration, formatHours, formatMeanTime, formatPercent, paretoRows } from './format';
+import { compareNullable, describeRssi, formatAgo, formatDuration, formatHours, formatMeanTime, formatPercent, formatTarget, paretoRows } from './format';
 
 describe('formatDuration', () => {
   it.each([
@@ -95,6 +95,20 @@ describe('paretoRows', () => {
     ]);
     expect(rows.map((r) => r.name)).toEqual(['Tooling', 'Unassigned']);
     expect(rows.map((r) => r.cumulative)).toEqual([0.75, 1]);
+    expect(rows.map((r) => r.share)).toEqual([0.75, 0.25]);
     expect(paretoRows([])).toEqual([]);
+  });
+});
+
+describe('formatTarget', () => {
+  it.each([
+    [null, '—'],
+    [0.85, '85 %'],
+    [0.875, '87.5 %'],
+    [0.9225, '92.25 %'],
+    [1, '100 %'],
+    [0.29, '29 %'],
+  ])('%s reads %s', (ratio, text) => {
+    expect(formatTarget(ratio)).toBe(text);
   });
 });

@@ -73,15 +73,27 @@ export function compareNullable(a: number | string | null, b: number | string | 
   return (a < b ? -1 : 1) * dir;
 }
 
-/** The Pareto of downtime: reasons by down time, largest first, each with its cumulative share. */
+/**
+ * The Pareto of downtime: reasons by down time, largest first, each with its share of the down
+ * time and the cumulative share up to and including it.
+ */
 export function paretoRows(
   shares: { name: string; down_ms: number; stops: number }[],
-): { name: string; down_ms: number; stops: number; cumulative: number }[] {
+): { name: string; down_ms: number; stops: number; share: number; cumulative: number }[] {
   const rows = shares.filter((s) => s.down_ms > 0).sort((a, b) => b.down_ms - a.down_ms);
   const total = rows.reduce((sum, s) => sum + s.down_ms, 0);
   let running = 0;
   return rows.map((s) => {
     running += s.down_ms;
-    return { name: s.name, down_ms: s.down_ms, stops: s.stops, cumulative: running / total };
+    return { name: s.name, down_ms: s.down_ms, stops: s.stops, share: s.down_ms / total, cumulative: running / total };
   });
+}
+
+/**
+ * A target availability as people name it: "85 %", "87.5 %", "92.25 %" (the server keeps it to
+ * 0.01 %); "—" when there is none.
+ */
+export function formatTarget(ratio: number | null | undefined): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return '—';
+  return `${Math.round(ratio * 10_000) / 100} %`;
 }

@@ -1,10 +1,12 @@
 // Loggers: what each one reports about itself (online, last seen, firmware, signal, queue), its
-// machines, and for admins: claim a pending logger, rename, allow keyless, rotate key, delete.
+// machines, and for admins: claim a pending logger, rename, allow keyless, rotate key, delete,
+// and give a machine its name, line, area, short-stop threshold and target availability.
 
 import { useComputed } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Asset, type Logger } from '../api';
-import { describeRssi, formatAgo, formatDuration } from '../format';
+import { parseTargetPercent, targetPercentText } from '../analytics';
+import { describeRssi, formatAgo, formatDuration, formatTarget } from '../format';
 import { PendingLoggers } from '../pending';
 import { isAdmin, zone } from '../session';
 import { now, onLive, refreshBoard } from '../store';
@@ -72,15 +74,34 @@ function ClaimForm({ onClaimed }: { onClaimed: (l: Logger) => void }) {
   );
 }
 
+/** Empty means none: the API clears a line or area with null. */
+function orNull(text: string): string | null {
+  const t = text.trim();
+  return t === '' ? null : t;
+}
+
+/** What a machine's line shows besides its name: pin, line and area, own threshold and target. */
+function assetFacts(asset: Asset): string {
+  const facts = [`pin ${asset.pin_number}`];
+  if (asset.line) facts.push(asset.area ? `${asset.line} · ${asset.area}` : asset.line);
+  else if (asset.area) facts.push(asset.area);
+  if (asset.short_stop_threshold_s) facts.push(`short stops under ${asset.short_stop_threshold_s} s`);
+  if (asset.target_availability !== null) facts.push(`target ${formatTarget(asset.target_availability)}`);
+  return facts.join(', ');
+}
+
 function AssetRow({ asset, admin, onSaved }: { asset: Asset; admin: boolean; onSaved: (a: Asset) => void }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(asset.name);
   const [threshold, setThreshold] = useState(asset.short_stop_threshold_s?.toString() ?? '');
+  const [line, setLine] = useState(asset.line ?? '');
+  const [area, setArea] = useState(asset.area ?? '');
+  const [target, setTarget] = useState(targetPercentText(asset.target_availability));
   const [error, setError] = useState<unknown>(null);
   return (
-    <li>
+    <li data-asset-id={asset.id}>
       <span class={`state-dot ${asset.state.toLowerCase()}`} aria-hidden="true" />
-      {asset.name} <span class="hint">(pin {asset.pin_number}{asset.short_stop_threshold_s ? `, short stops under ${asset.short_stop_threshold_s} s` : ''})</span>
+      {asset.name} <span class="hint">({assetFacts(asset)})</span>
       {admin && !editing && (
         <button type="button" class="link" aria-label={`Edit ${asset.name}`} onClick={() => setEditing(true)}>
           Edit
@@ -89,12 +110,23 @@ function AssetRow({ asset, admin, onSaved }: { asset: Asset; admin: boolean; onS
       {editing && (
         <form
           class="inline-form"
+          aria-label={`Edit ${asset.name}`}
           onSubmit={async (e) => {
             e.preventDefault();
             setError(null);
             try {
               const t = threshold.trim();
-              onSaved(await api.updateAsset(asset.id, { name, short_stop_threshold_s: t === '' ? null : Number(t) }));
+              const goal = parseTargetPercent(target);
+              if ('error' in goal) throw new Error(goal.error);
+              onSaved(
+                await api.updateAsset(asset.id, {
+                  name,
+                  short_stop_threshold_s: t === '' ? null : Number(t),
+                  line: orNull(line),
+                  area: orNull(area),
+                  target_availability: goal.ok,
+                }),
+              );
               setEditing(false);
             } catch (err) {
               setError(err);
@@ -106,8 +138,20 @@ function AssetRow({ asset, admin, onSaved }: { asset: Asset; admin: boolean; onS
             <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </label>
           <label>
+            Line <span class="hint">empty: none</span>
+            <input maxLength={50} list="known-lines" value={line} onInput={(e) => setLine(e.currentTarget.value)} />
+          </label>
+          <label>
+            Area <span class="hint">empty: none</span>
+            <input maxLength={50} list="known-areas" value={area} onInput={(e) => setArea(e.currentTarget.value)} />
+          </label>
+          <label>
             Short-stop threshold (s) <span class="hint">empty: the plant’s</span>
             <input type="number" min={1} max={86400} value={threshold} onInput={(e) => setThreshold(e.currentTarget.value)} />
+          </label>
+          <label>
+            Target availability (%) <span class="hint">empty: the plant’s</span>
+            <input type="number" min={1} max={100} step={0.01} value={target} onInput={(e) => setTarget(e.currentTarget.value)} />
           </label>
           <button type="submit" class="primary">
             Save
@@ -119,6 +163,26 @@ function AssetRow({ asset, admin, onSaved }: { asset: Asset; admin: boolean; onS
         </form>
       )}
     </li>
+  );
+}
+
+/** The lines and areas the plant's machines already name, offered while typing so that one line keeps one spelling. */
+function KnownPlaces({ loggers }: { loggers: Logger[] }) {
+  const assets = loggers.flatMap((l) => l.assets);
+  const distinct = (values: (string | null)[]) => [...new Set(values.filter((v): v is string => v !== null))].sort();
+  return (
+    <>
+      <datalist id="known-lines">
+        {distinct(assets.map((a) => a.line)).map((v) => (
+          <option key={v} value={v} />
+        ))}
+      </datalist>
+      <datalist id="known-areas">
+        {distinct(assets.map((a) => a.area)).map((v) => (
+          <option key={v} value={v} />
+        ))}
+      </datalist>
+    </>
   );
 }
 
@@ -356,6 +420,7 @@ export function Loggers() {
           </p>
         </Empty>
       )}
+      {data && admin && <KnownPlaces loggers={data} />}
       {data && data.length > 0 && (
         <div class="logger-list" style="margin-top:1rem">
           {data.map((l) => (

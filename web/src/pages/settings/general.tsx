@@ -1,8 +1,9 @@
-// The plant: the time zone that cuts days and shifts, the short-stop threshold, and how long
-// the history is kept.
+// The plant: the time zone that cuts days and shifts, the short-stop threshold, the target
+// availability the analytics page measures against, and how long the history is kept.
 
 import { useState } from 'preact/hooks';
 import { api, type Settings } from '../../api';
+import { parseTargetPercent, targetPercentText } from '../../analytics';
 import { describeRetention, MAX_RETENTION_DAYS, parseRetention } from '../../retention';
 import { loadSettings } from '../../session';
 import { timeZones } from '../../time';
@@ -20,6 +21,7 @@ function GeneralForm({ initial }: { initial: Settings }) {
   const [forever, setForever] = useState(initial.retention_days === null);
   const [days, setDays] = useState(String(initial.retention_days ?? 365));
   const [kept, setKept] = useState(initial.retention_days);
+  const [target, setTarget] = useState(targetPercentText(initial.target_availability));
   const save = useSave();
   return (
     <form
@@ -28,12 +30,16 @@ function GeneralForm({ initial }: { initial: Settings }) {
       onSubmit={save.submit(async () => {
         const retention = parseRetention(forever ? { forever } : { forever, days });
         if ('error' in retention) throw new Error(retention.error);
+        const goal = parseTargetPercent(target);
+        if ('error' in goal) throw new Error(goal.error);
         const saved = await api.updateSettings({
           timezone: tz,
           short_stop_threshold_s: Number(threshold),
           retention_days: retention.ok,
+          target_availability: goal.ok,
         });
         setKept(saved.retention_days);
+        setTarget(targetPercentText(saved.target_availability));
         await loadSettings();
       })}
     >
@@ -57,6 +63,24 @@ function GeneralForm({ initial }: { initial: Settings }) {
       <p class="hint" style="margin:0">
         Days, weeks and shifts are cut in this time zone. A stop shorter than the threshold counts as short (a machine can set its own
         threshold on the Loggers page).
+      </p>
+      <div class="row">
+        <label>
+          Target availability (%)
+          <input
+            type="number"
+            min={1}
+            max={100}
+            step={0.01}
+            value={target}
+            aria-describedby="target-hint"
+            onInput={(e) => setTarget(e.currentTarget.value)}
+          />
+        </label>
+      </div>
+      <p class="hint" id="target-hint" style="margin:0">
+        Empty: none. Analytics draws it on the trend and marks the machines below it; a machine can have its own on the Loggers page.
+        It changes no figure.
       </p>
       <div class="row">
         <label>
