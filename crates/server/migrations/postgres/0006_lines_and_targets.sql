@@ -16,3 +16,6 @@ ALTER TABLE displays ENABLE ROW LEVEL SECURITY;
 ALTER TABLE displays FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_wall ON displays
     USING ((SELECT assetlog_system()) OR tenant_id = (SELECT assetlog_tenant()));
+
+-- Recurring planned downtime, as SQLite's 0015.
+ALTER TABLE planned_downtime ADD COLUMN weekly TEXT;

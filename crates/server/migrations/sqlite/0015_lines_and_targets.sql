@@ -17,3 +17,7 @@ CREATE TABLE displays (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX displays_tenant ON displays(tenant_id);
+
+-- Recurring planned downtime: a weekly rule (JSON, checked when added: days, start, end in
+-- the tenant's zone) repeats inside start_ms..end_ms; end_ms is the largest integer for good.
+ALTER TABLE planned_downtime ADD COLUMN weekly TEXT;

@@ -26,7 +26,6 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
-use crate::calendar::Span;
 use crate::domain::{AssetId, TenantId};
 use crate::live::{LiveMessage, rfc3339};
 use crate::store::{Alert, AlertDoc, NewAlert, NewDelivery, Store, StoreError, now_ms};
@@ -268,16 +267,17 @@ async fn seed(state: &AppState) -> anyhow::Result<Evaluator> {
     let mut planned = HashMap::new();
     for tenant in rules.keys() {
         let r = crate::analytics::Rules::load(&state.store, *tenant).await?;
+        let (from, to) = (now - 31 * 86_400_000, now + 62 * 86_400_000);
         let downtime = state
             .store
-            .planned_downtime(
-                *tenant,
-                Some(now - 31 * 86_400_000),
-                Some(now + 62 * 86_400_000),
-            )
+            .planned_downtime(*tenant, Some(from), Some(to))
             .await?
             .into_iter()
-            .map(|d| (d.asset_id, Span::new(d.from, d.to)))
+            .flat_map(|d| {
+                d.spans(r.tz, from, to)
+                    .into_iter()
+                    .map(move |s| (d.asset_id, s))
+            })
             .collect();
         planned.insert(
             *tenant,

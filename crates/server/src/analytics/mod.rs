@@ -96,7 +96,11 @@ impl Scope {
             .planned_downtime(tenant_id, Some(from), Some(to))
             .await?
             .into_iter()
-            .map(|d| (d.asset_id, d.from, d.to))
+            .flat_map(|d| {
+                d.spans(rules.tz, from, to)
+                    .into_iter()
+                    .map(move |s| (d.asset_id, s.start, s.end))
+            })
             .collect();
         Ok(Self {
             tenant_id,

@@ -9,6 +9,7 @@
 //! # Layout
 //! - here: local time, buckets (hour, day, week, month) and days in a zone, span arithmetic.
 //! - [`shifts`]: the weekly shift calendar: checked once, its occurrences, planned time.
+//! - [`weekly`]: recurring planned downtime ("every Friday 13:00–14:00"), as a one-shift calendar.
 //! - [`dated`]: a tenant's calendars over time, each from its first day on, so a change of the
 //!   calendar never rewrites the past.
 
@@ -21,12 +22,14 @@ use serde::Deserialize;
 
 mod dated;
 mod shifts;
+mod weekly;
 
 pub use assetlog_core::kpi::Span;
 pub use dated::{Calendars, Dated, DatedShifts, MAX_CALENDARS};
 pub use shifts::{
     Break, Calendar, Occurrence, ParsedShift, Shift, occurrences, parse_calendar, planned_spans,
 };
+pub use weekly::Weekly;
 
 /// The UTC instant of a local wall-clock time; inside a spring-forward gap, the first instant
 /// after it; when it exists twice, the first.

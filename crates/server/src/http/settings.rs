@@ -15,7 +15,7 @@ use super::openapi::{ErrorBody, TimeSchema};
 use super::{Admin, ApiJson, ApiJsonList, ApiPath, ApiQuery, CurrentUser, parse_id};
 use crate::AppState;
 use crate::analytics::timeline::ShiftStretch;
-use crate::calendar::{self, Calendar, DatedShifts, Shift};
+use crate::calendar::{self, Calendar, DatedShifts, Shift, Weekly};
 use crate::domain::{AssetId, Comment, Name};
 use crate::error::{ApiError, Result, not_found_as};
 use crate::store::{PlannedDowntime, Reason, Settings, SettingsChange};
@@ -372,12 +372,17 @@ struct DowntimeBody {
     /// One asset; absent or null: all of them.
     #[schema(value_type = Option<i64>)]
     asset_id: Option<AssetId>,
-    #[schema(value_type = TimeSchema)]
-    from: Value,
-    #[schema(value_type = TimeSchema)]
-    to: Value,
+    /// Once: its start (required). Weekly: the first time it may apply (default now).
+    #[schema(value_type = Option<TimeSchema>)]
+    from: Option<Value>,
+    /// Once: its end (required). Weekly: when it stops (default: for good).
+    #[schema(value_type = Option<TimeSchema>)]
+    to: Option<Value>,
     #[serde(default)]
     note: String,
+    /// Every week on these days from `start` to `end` (local time, 24 h), e.g. every Friday
+    /// 13:00–14:00; absent or null: once, from `from` to `to`.
+    weekly: Option<Weekly>,
 }
 
 /// A time in a JSON body: RFC 3339 text or epoch milliseconds.
@@ -411,23 +416,47 @@ async fn add_downtime(
     Admin(user): Admin,
     ApiJson(body): ApiJson<DowntimeBody>,
 ) -> Result<(StatusCode, Json<PlannedDowntime>)> {
-    let (from, to) = (body_time(&body.from, "from")?, body_time(&body.to, "to")?);
+    let time = |v: &Option<Value>, name: &str| v.as_ref().map(|v| body_time(v, name)).transpose();
+    let (from, to) = (time(&body.from, "from")?, time(&body.to, "to")?);
+    let weekly = body
+        .weekly
+        .as_ref()
+        .map(|w| {
+            w.checked()
+                .map_err(|e| ApiError::bad_request("invalid_field", format!("weekly: {e}")))
+        })
+        .transpose()?;
+    let (from, to) = match (&weekly, from, to) {
+        (None, Some(from), Some(to)) => {
+            if to - from > crate::analytics::MAX_WINDOW_MS {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "planned downtime is limited to 400 days",
+                ));
+            }
+            (from, to)
+        }
+        (None, _, _) => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "planned downtime needs from and to, or weekly for one that repeats",
+            ));
+        }
+        (Some(_), from, to) => (
+            from.unwrap_or_else(crate::store::now_ms),
+            to.unwrap_or(i64::MAX),
+        ),
+    };
     if from >= to {
         return Err(ApiError::bad_request(
             "invalid_field",
             "from must be before to",
         ));
     }
-    if to - from > crate::analytics::MAX_WINDOW_MS {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "planned downtime is limited to 400 days",
-        ));
-    }
     let note = Comment::parse(&body.note, "note", 500)?.into_string();
     let created = state
         .store
-        .add_planned_downtime(user.tenant_id(), body.asset_id, from, to, note)
+        .add_planned_downtime(user.tenant_id(), body.asset_id, (from, to), note, weekly)
         .await
         .map_err(not_found_as("asset"))?;
     Ok((StatusCode::CREATED, Json(created)))

@@ -184,6 +184,7 @@ const TABLES: &[Table] = &[
             ("end_ms", Int),
             ("note", Text),
             ("created_at", Int),
+            ("weekly", Text),
         ],
     },
     Table {

@@ -31,7 +31,7 @@ pub(crate) mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::calendar::Calendars;
+use crate::calendar::{Calendars, Weekly};
 use crate::domain::{AssetId, LoggerRow, TenantId, UserId};
 
 pub use model::*;
@@ -40,7 +40,7 @@ pub use sqlite::{
     Integrity, LoggerUpdate, NewDays, NewEvent, PendingLimit, PendingLimits, PendingLogger,
     PlannedDowntime, Reason, Registration, RegistrationOutcome, Settings, SettingsChange, StopPart,
     StorageHealth, StoredChange, StoredDays, backup, check_integrity, check_rollup_decoding,
-    io_no_space, target_of,
+    io_no_space, target_of, weekly_of,
 };
 
 /// Errors of the storage layer. Domain outcomes (a wrong key, a duplicate) are values, not errors;
@@ -352,7 +352,8 @@ seam! {
     /// The tenant's shift calendars, each from its first day on, as checked when they were set.
     pub async fn shifts(&self, tenant_id: TenantId) -> Result<Calendars>;
     pub async fn set_shifts(&self, tenant_id: TenantId, calendars: Calendars) -> Result<()>;
-    pub async fn add_planned_downtime(&self, tenant_id: TenantId, asset_id: Option<AssetId>, from: i64, to: i64, note: String) -> Result<PlannedDowntime>;
+    /// Planned downtime over `span`: once, or every week by `weekly` inside it.
+    pub async fn add_planned_downtime(&self, tenant_id: TenantId, asset_id: Option<AssetId>, span: (i64, i64), note: String, weekly: Option<Weekly>) -> Result<PlannedDowntime>;
     /// Planned downtime of the tenant overlapping `[from, to)` (all of it when both are None).
     pub async fn planned_downtime(&self, tenant_id: TenantId, from: Option<i64>, to: Option<i64>) -> Result<Vec<PlannedDowntime>>;
     pub async fn delete_planned_downtime(&self, tenant_id: TenantId, id: i64) -> Result<()>;

@@ -1383,3 +1383,90 @@ async fn the_current_shift_and_the_next_are_told_for_the_board() {
     let resp = app.get("/api/v1/shifts/current", None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn weekly_planned_downtime_repeats_in_the_zone_and_leaves_what_came_before() {
+    let app = spawn_app_with(|c| c.open_signup = true).await;
+    let admin = app.signup("ada@a.example", "A").await;
+    let device = app.claimed_device(&admin, "esp-1").await;
+    // Running all of the last three weeks.
+    let start = now_ms() - 21 * 24 * HOUR;
+    let events = json!([{"seq": 1, "pin": 0, "running": true, "ts": start}]);
+    assert_eq!(app.ingest(&device, events).await.status(), StatusCode::OK);
+    let day = |ms: i64| ms / (24 * HOUR) * (24 * HOUR);
+    // Every day 13:00–14:00 UTC from ten days ago on.
+    let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let first = day(now_ms()) - 10 * 24 * HOUR;
+    let body = json!({"weekly": {"days": all, "start": "13:00", "end": "14:00"}, "from": first, "note": "lunch"});
+    let resp = app.add_planned_downtime(&admin, &body).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let made: Value = resp.json().await.unwrap();
+    assert_eq!(made["to"], Value::Null, "for good");
+    assert_eq!(made["weekly"]["days"], json!(all));
+    let listed = app.get_json("/api/v1/planned-downtime", &admin.token).await;
+    assert_eq!(listed[0]["weekly"]["start"], "13:00");
+
+    // A day after its first: that hour is not planned. A day before: all planned.
+    let after = day(now_ms()) - 3 * 24 * HOUR;
+    let a = &app
+        .analytics(&admin, &format!("from={after}&to={}", after + 24 * HOUR))
+        .await["total"];
+    assert_eq!(a["unplanned_ms"], HOUR);
+    assert_eq!(a["run_ms"], 23 * HOUR);
+    let before = first - 2 * 24 * HOUR;
+    let b = &app
+        .analytics(&admin, &format!("from={before}&to={}", before + 24 * HOUR))
+        .await["total"];
+    assert_eq!(b["unplanned_ms"], 0);
+    // Over a week: seven hours, and the timeline draws each.
+    let week = format!("from={after}&to={}", after + 7 * 24 * HOUR - HOUR);
+    let tl = app
+        .get_json(&format!("/api/v1/timeline?{week}"), &admin.token)
+        .await;
+    let downtime = tl["assets"][0]["downtime"].as_array().unwrap();
+    assert!(downtime.len() >= 3, "{downtime:?}");
+    assert_eq!(downtime[0]["start"], after + 13 * HOUR);
+    assert_eq!(downtime[0]["end"], after + 14 * HOUR);
+
+    // Bad rules are refused in words, and nothing is stored.
+    for bad in [
+        json!({"weekly": {"days": ["friday"], "start": "13:00", "end": "14:00"}}),
+        json!({"weekly": {"days": [], "start": "13:00", "end": "14:00"}}),
+        json!({"weekly": {"days": ["fri"], "start": "1pm", "end": "14:00"}}),
+        json!({"weekly": {"days": ["fri"], "start": "13:00", "end": "13:00"}}),
+        json!({"weekly": {"days": ["fri"], "start": "13:00", "end": "14:00", "every": 2}}),
+        json!({"weekly": {"days": ["fri"], "start": "13:00", "end": "14:00"}, "from": 2000, "to": 1000}),
+        json!({"from": first}),
+        json!({"note": "when?"}),
+    ] {
+        let resp = app.add_planned_downtime(&admin, &bad).await;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let resp = app
+        .add_planned_downtime(
+            &admin,
+            &json!({"weekly": {"days": ["friday"], "start": "13:00", "end": "14:00"}}),
+        )
+        .await;
+    let message = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_field").await;
+    assert_eq!(
+        message,
+        "weekly: unknown day \"friday\": use mon, tue, wed, thu, fri, sat, sun"
+    );
+    assert_eq!(
+        app.get_json("/api/v1/planned-downtime", &admin.token)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Another tenant's figures do not see it.
+    let other = app.signup("bob@b.example", "B").await;
+    assert_eq!(
+        app.get_json("/api/v1/planned-downtime", &other.token).await,
+        json!([])
+    );
+}

@@ -10,11 +10,11 @@ use tokio_postgres::types::ToSql;
 
 use super::super::{
     BackendError, HistoryAsk, HistoryRows, PlannedDowntime, Reason, Result, Settings,
-    SettingsChange, StopPart, StoreError, Unique, now_ms, target_of,
+    SettingsChange, StopPart, StoreError, Unique, now_ms, target_of, weekly_of,
 };
 use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{Pg, Scope};
-use crate::calendar::Calendars;
+use crate::calendar::{Calendars, Weekly};
 use crate::domain::{AssetId, TenantId};
 
 /// A row the schema promises (the tenant of a signed-in user): missing, it is the database's
@@ -85,6 +85,7 @@ fn planned(r: &Row) -> PlannedDowntime {
         from: r.get(2),
         to: r.get(3),
         note: r.get(4),
+        weekly: weekly_of(r.get(5)),
     }
 }
 
@@ -191,10 +192,13 @@ impl Pg {
         &self,
         tenant_id: TenantId,
         asset_id: Option<AssetId>,
-        from: i64,
-        to: i64,
+        (from, to): (i64, i64),
         note: String,
+        weekly: Option<Weekly>,
     ) -> Result<PlannedDowntime> {
+        let stored = weekly
+            .as_ref()
+            .map(|w| serde_json::to_string(w).expect("a rule serializes"));
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         if let Some(a) = asset_id {
@@ -202,14 +206,14 @@ impl Pg {
         }
         let stmt = tx
             .prepare_cached(
-                "INSERT INTO planned_downtime (tenant_id, asset_id, start_ms, end_ms, note, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO planned_downtime (tenant_id, asset_id, start_ms, end_ms, note, created_at, weekly)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .await?;
         let id: i64 = tx
             .query_one(
                 &stmt,
-                &[&tenant_id, &asset_id, &from, &to, &note, &now_ms()],
+                &[&tenant_id, &asset_id, &from, &to, &note, &now_ms(), &stored],
             )
             .await?
             .get(0);
@@ -221,6 +225,7 @@ impl Pg {
             from,
             to,
             note,
+            weekly,
         })
     }
 
@@ -235,7 +240,7 @@ impl Pg {
         let tx = super::begin(&mut client, Scope::Tenant(tenant_id)).await?;
         let stmt = tx
             .prepare_cached(
-                "SELECT id, asset_id, start_ms, end_ms, note FROM planned_downtime
+                "SELECT id, asset_id, start_ms, end_ms, note, weekly FROM planned_downtime
                  WHERE tenant_id = $1 AND ($2::bigint IS NULL OR end_ms > $2)
                    AND ($3::bigint IS NULL OR start_ms < $3)
                  ORDER BY start_ms, id",
@@ -827,15 +832,15 @@ mod tests {
             assert_eq!(pg.shifts(B).await.unwrap(), Calendars::default());
 
             let all = pg
-                .add_planned_downtime(A, None, 1000, 2000, "lunch".into())
+                .add_planned_downtime(A, None, (1000, 2000), "lunch".into(), None)
                 .await
                 .unwrap();
             let press = pg
-                .add_planned_downtime(A, Some(PRESS), 5000, 6000, "service".into())
+                .add_planned_downtime(A, Some(PRESS), (5000, 6000), "service".into(), None)
                 .await
                 .unwrap();
             assert!(matches!(
-                pg.add_planned_downtime(A, Some(LATHE), 1, 2, "not ours".into())
+                pg.add_planned_downtime(A, Some(LATHE), (1, 2), "not ours".into(), None)
                     .await,
                 Err(StoreError::NotFound)
             ));

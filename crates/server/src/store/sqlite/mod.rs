@@ -60,7 +60,8 @@ pub(in crate::store) use seqs::run_changes;
 /// The schema version (`PRAGMA user_version`) of a database with every migration applied.
 pub(crate) const SCHEMA_VERSION: usize = migrate::MIGRATIONS.len();
 pub use settings::{
-    HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, SettingsChange, StopPart, target_of,
+    HistoryAsk, HistoryRows, PlannedDowntime, Reason, Settings, SettingsChange, StopPart,
+    target_of, weekly_of,
 };
 
 pub(crate) use super::model::*;

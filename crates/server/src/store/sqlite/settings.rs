@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::rollups::{forget_asset_days, forget_tenant_days};
 use super::{BackendError, Result, Sqlite, StoreError, Unique, now_ms, on_unique};
-use crate::calendar::Calendars;
+use crate::calendar::{Calendars, Weekly};
 use crate::domain::{AssetId, LoggerRow, TenantId};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -42,9 +42,44 @@ pub fn target_of(bp: Option<i64>) -> Option<f64> {
 pub struct PlannedDowntime {
     pub id: i64,
     pub asset_id: Option<AssetId>,
+    /// When it begins (a weekly one: its first possible occurrence).
     pub from: i64,
+    /// When it ends; a weekly one without an end: null (kept as `i64::MAX`).
+    #[schema(value_type = Option<i64>)]
+    #[serde(serialize_with = "open_end")]
     pub to: i64,
     pub note: String,
+    /// Recurring every week (in the tenant's zone) between `from` and `to`; null: once, the
+    /// whole of `from`..`to`.
+    pub weekly: Option<Weekly>,
+}
+
+/// An end kept as `i64::MAX` (for good) as null.
+fn open_end<S: serde::Serializer>(to: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if *to == i64::MAX {
+        s.serialize_none()
+    } else {
+        s.serialize_i64(*to)
+    }
+}
+
+impl PlannedDowntime {
+    /// Its spans inside `[from, to)`: the whole of it once, or each weekly occurrence.
+    pub fn spans(&self, tz: chrono_tz::Tz, from: i64, to: i64) -> Vec<crate::calendar::Span> {
+        let (from, to) = (from.max(self.from), to.min(self.to));
+        if from >= to {
+            return Vec::new();
+        }
+        match &self.weekly {
+            None => vec![crate::calendar::Span::new(from, to)],
+            Some(w) => w.spans(tz, from, to),
+        }
+    }
+}
+
+/// A weekly rule as stored (JSON, checked when it was added).
+pub fn weekly_of(stored: Option<String>) -> Option<Weekly> {
+    stored.and_then(|s| serde_json::from_str(&s).ok())
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -172,20 +207,21 @@ impl Sqlite {
         &self,
         tenant_id: TenantId,
         asset_id: Option<AssetId>,
-        from: i64,
-        to: i64,
+        (from, to): (i64, i64),
         note: String,
+        weekly: Option<Weekly>,
     ) -> Result<PlannedDowntime> {
         self.write(move |conn| {
             if let Some(a) = asset_id {
                 asset_in_tenant(conn, tenant_id, a)?;
             }
+            let stored = weekly.as_ref().map(|w| serde_json::to_string(w).expect("a rule serializes"));
             conn.execute(
-                "INSERT INTO planned_downtime (tenant_id, asset_id, start_ms, end_ms, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![tenant_id, asset_id, from, to, note, now_ms()],
+                "INSERT INTO planned_downtime (tenant_id, asset_id, start_ms, end_ms, note, created_at, weekly) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![tenant_id, asset_id, from, to, note, now_ms(), stored],
             )?;
             forget_tenant_days(conn, tenant_id)?;
-            Ok(PlannedDowntime { id: conn.last_insert_rowid(), asset_id, from, to, note })
+            Ok(PlannedDowntime { id: conn.last_insert_rowid(), asset_id, from, to, note, weekly })
         })
         .await
     }
@@ -199,13 +235,13 @@ impl Sqlite {
     ) -> Result<Vec<PlannedDowntime>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, asset_id, start_ms, end_ms, note FROM planned_downtime
+                "SELECT id, asset_id, start_ms, end_ms, note, weekly FROM planned_downtime
                  WHERE tenant_id = ?1 AND (?2 IS NULL OR end_ms > ?2) AND (?3 IS NULL OR start_ms < ?3)
                  ORDER BY start_ms, id",
             )?;
             let rows = stmt
                 .query_map(params![tenant_id, from, to], |r| {
-                    Ok(PlannedDowntime { id: r.get(0)?, asset_id: r.get(1)?, from: r.get(2)?, to: r.get(3)?, note: r.get(4)? })
+                    Ok(PlannedDowntime { id: r.get(0)?, asset_id: r.get(1)?, from: r.get(2)?, to: r.get(3)?, note: r.get(4)?, weekly: weekly_of(r.get(5)?) })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
