@@ -587,7 +587,7 @@ async fn settings_are_validated_and_only_admins_change_them() {
     let viewer = app.add_user(&admin, "vic@a.example", "viewer").await;
     assert_eq!(
         app.get_json("/api/v1/settings", &viewer.token).await,
-        json!({"timezone": "UTC", "short_stop_threshold_s": 300, "retention_days": null})
+        json!({"timezone": "UTC", "short_stop_threshold_s": 300, "retention_days": null, "target_availability": null})
     );
     let bad_zone = app
         .put_settings(&admin, &json!({"timezone": "Mars/Olympus"}))
