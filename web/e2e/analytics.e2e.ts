@@ -250,9 +250,9 @@ describe('analytics, stops and timeline', () => {
     const rows = page.locator('#stops tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
     await page.getByRole('button', { name: /^Split the stop of Press 1, .* 09:00$/ }).click();
-    const input = page.getByLabel(/^Split at/);
     // The dialog proposes the middle of the stop.
-    await expect(input.inputValue()).resolves.toBe(`${day}T09:15`);
+    await expect(page.getByLabel('Split at date').inputValue()).resolves.toBe(day);
+    await expect(page.getByLabel('Split at time').inputValue()).resolves.toBe('09:15');
     await page.getByRole('dialog').getByRole('button', { name: 'Split' }).click();
     await page.locator('#stops tbody tr', { hasText: 'continued' }).waitFor();
     await expect.poll(() => rows.count()).toBe(3);
@@ -432,8 +432,10 @@ describe('analytics, stops and timeline', () => {
     // Press 2 had a planned die change 12:00–13:00 yesterday.
     const downtime = page.getByRole('form', { name: 'Add planned downtime' });
     await downtime.getByLabel('Machine').selectOption({ label: 'Press 2' });
-    await downtime.getByLabel(/^From/).fill(`${day}T12:00`);
-    await downtime.getByLabel('To').fill(`${day}T13:00`);
+    await downtime.getByLabel('From date').fill(day);
+    await downtime.getByLabel('From time').fill('12:00');
+    await downtime.getByLabel('To date').fill(day);
+    await downtime.getByLabel('To time').fill('13:00');
     await downtime.getByLabel('Note').fill('Die change');
     await downtime.getByRole('button', { name: 'Add planned downtime' }).click();
     await page.locator('td', { hasText: 'Die change' }).waitFor();

@@ -204,13 +204,28 @@ export interface Timeline {
   }[];
 }
 
+/** A weekly planned downtime's times: local days (`mon` … `sun`) and `HH:MM` in the tenant's zone. */
+export interface WeeklyTimes {
+  days: string[];
+  start: string;
+  end: string;
+}
+
 export interface PlannedDowntime {
   id: number;
   asset_id: number | null;
+  /** A one-off's span `[from, to)`; a weekly one's first and last instant (`to` null: for good). */
   from: number;
-  to: number;
+  to: number | null;
   note: string;
+  /** Null for a one-off. */
+  weekly: WeeklyTimes | null;
 }
+
+/** What `POST /api/v1/planned-downtime` takes: a one-off span, or weekly times from `from` (default now) until `to` (default for good). */
+export type PlannedDowntimeBody =
+  | { asset_id: number | null; note: string; from: number; to: number }
+  | { asset_id: number | null; note: string; weekly: WeeklyTimes; from?: number; to?: number };
 
 export interface Reason {
   id: number;
@@ -470,7 +485,7 @@ export const api = {
   currentShift: () => json<CurrentShift>('GET', `${v1}/shifts/current`),
   timeline: (query: { from: number; to: number; asset_id?: number[] }) => json<Timeline>('GET', `${v1}/timeline`, { query }),
   plannedDowntime: () => json<PlannedDowntime[]>('GET', `${v1}/planned-downtime`),
-  addPlannedDowntime: (d: { asset_id: number | null; from: number; to: number; note: string }) =>
+  addPlannedDowntime: (d: PlannedDowntimeBody) =>
     json<PlannedDowntime>('POST', `${v1}/planned-downtime`, { body: d }),
   deletePlannedDowntime: (id: number) => json<void>('DELETE', `${v1}/planned-downtime/${id}`),
   reasons: () => json<Reason[]>('GET', `${v1}/reasons`),

@@ -5,16 +5,19 @@
 // re-renders one tile. TV mode is the same board, full screen, dark, without navigation, its
 // tiles grown to fill the screen; while the live socket is down a banner says so and the tiles
 // are greyed. A machine with an open alert carries a mark; the count of open alerts sits in the
-// header (and on the TV, which has none).
+// header (and on the TV, which has none). Operators and admins give a stopped machine's ongoing
+// stop its reason from its tile (reason-dialog.tsx); the TV and viewers have no such button.
 
 import { signal, useComputed } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { countText } from '../alerts';
-import { api, type AssetState, type CurrentShift } from '../api';
+import { api, errorText, type AssetState, type CurrentShift, type Reason, type Stop } from '../api';
 import { type Group, type Grouping, type Order, type Section, type Tile, compactDuration, isLongStop, sections, shownState, tvColumns } from '../board';
 import { formatAgo, formatDuration, formatPercent } from '../format';
 import { location, navigate, setQuery } from '../router';
-import { isAdmin, isDisplay, zone } from '../session';
+import { ReasonDialog, type ReasonTarget, reasonTitle } from '../reason-dialog';
+import { canAnnotate, isAdmin, isDisplay, zone } from '../session';
+import { ongoingPart, ongoingWindow } from '../stop-reason';
 import { dayStart, formatTime } from '../time';
 import { alertBook, board, boardError, live, now, onLive, refreshAlerts, refreshBoard } from '../store';
 import { Empty, Loading, useTitle } from '../ui';
@@ -32,6 +35,13 @@ const figures = signal<Figures>({ label: 'Today', byAsset: new Map(), reasons: n
 const shiftNow = signal<CurrentShift | null>(null);
 /** The tenant's short-stop threshold: a stop this long is a long stop. */
 const thresholdS = signal(300);
+/** The reason being given from a tile: the dialog's part, the tile whose stop is being looked up, what went wrong. */
+const giving = signal<{ target: ReasonTarget | null; reasons: Reason[]; finding: number | null; note: string | null }>({
+  target: null,
+  reasons: [],
+  finding: null,
+  note: null,
+});
 let figuresTimer: ReturnType<typeof setTimeout> | null = null;
 let figuresLast = 0;
 
@@ -60,6 +70,49 @@ async function readFigures(): Promise<void> {
   } catch {
     // The figures are a bonus on the board; the tiles stand without them.
   }
+}
+
+/** Finds the tile's ongoing stop (a stop part of it, if it was split) and opens the reason dialog for it. */
+async function giveReason(tile: Tile): Promise<void> {
+  giving.value = { ...giving.value, finding: tile.id, note: null };
+  try {
+    const now = Date.now();
+    const [stops, reasons] = await Promise.all([api.stops({ ...ongoingWindow(tile.since.peek(), now), asset_id: [tile.id] }), api.reasons()]);
+    const part = ongoingPart(stops, tile.id);
+    giving.value = part
+      ? { target: { stop: part, machine: tile.name }, reasons, finding: null, note: null }
+      : { ...giving.value, finding: null, note: `${tile.name} has no ongoing stop to give a reason to: it has started again, or it stopped outside planned time.` };
+  } catch (err) {
+    giving.value = { ...giving.value, finding: null, note: `The stop of ${tile.name} could not be read: ${errorText(err)}` };
+  }
+}
+
+/** The tile shows the reason at once; the figures follow at the next read. */
+function reasonGiven(stop: Stop, reasonId: number | null): void {
+  const name = giving.value.reasons.find((r) => r.id === reasonId)?.name;
+  const reasons = new Map(figures.value.reasons);
+  if (name) reasons.set(stop.asset_id, name);
+  else reasons.delete(stop.asset_id);
+  figures.value = { ...figures.value, reasons };
+  readFiguresSoon();
+}
+
+function BoardReasonDialog() {
+  if (!canAnnotate.value) return null;
+  const { target, reasons, note } = giving.value;
+  return (
+    <>
+      {note && (
+        <p class="notice" role="status">
+          {note}{' '}
+          <button type="button" class="link" onClick={() => (giving.value = { ...giving.value, note: null })}>
+            Dismiss
+          </button>
+        </p>
+      )}
+      <ReasonDialog target={target} reasons={reasons} onClose={() => (giving.value = { ...giving.value, target: null })} onSaved={reasonGiven} />
+    </>
+  );
 }
 
 function readFiguresSoon(): void {
@@ -138,6 +191,7 @@ function TileView({ tile, group, label, tv }: { tile: Tile; group: Group; label?
   });
   const reason = useComputed(() => (shownState(tile, group) === 'STOPPED' ? (figures.value.reasons.get(tile.id) ?? '') : '')).value;
   const alert = useComputed(() => alertBook.markOf(tile.id, group.loggerId)).value;
+  const finding = useComputed(() => giving.value.finding === tile.id).value;
   return (
     <li
       class={`tile ${state.toLowerCase()}${alert ? ' alerted' : ''}${long ? ' long-stop' : ''}`}
@@ -163,6 +217,13 @@ function TileView({ tile, group, label, tv }: { tile: Tile; group: Group; label?
         {reason && <span class="tile-reason">{reason}</span>}
         <span class="tile-today">{figuresText}</span>
       </a>
+      {!tv && state === 'STOPPED' && canAnnotate.value && (
+        <div class="tile-actions">
+          <button type="button" class="tile-reason-button" aria-label={reasonTitle(tile.name)} disabled={finding} onClick={() => void giveReason(tile)}>
+            Reason…
+          </button>
+        </div>
+      )}
     </li>
   );
 }
@@ -412,6 +473,7 @@ export function Board() {
       </div>
       <StaleBanner since={board.loaded.value ? downSince : null} />
       <ShiftBar />
+      <BoardReasonDialog />
       {board.groups.value.length > 0 && (
         <div class="board-bar">
           <Summary />

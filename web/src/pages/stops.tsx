@@ -26,7 +26,9 @@ import {
   stopsCsvName,
   withPicks,
 } from '../stops';
-import { formatDateTime, formatTime, localDateTime, parseLocalDateTime } from '../time';
+import { formatDateTime, formatTime } from '../time';
+import { EMPTY, type LocalDateTime, instantOf, localParts } from '../datetime';
+import { DateTimeInput } from '../datetime-input';
 import { StaleNote, useLiveData } from '../follow';
 import { now } from '../store';
 import { Confirm, Empty, ErrorNote, Loading, PeriodPicker, Table, type Column, periodFromQuery, periodWindow, useData, useTitle } from '../ui';
@@ -278,16 +280,18 @@ function GiveReason({
 
 function SplitDialog({ stop, onDone, onCancel }: { stop: Stop | null; onDone: () => void; onCancel: () => void }) {
   const tz = zone.value;
-  const [at, setAt] = useState('');
+  // null: the middle of the stop, proposed until the operator types another time.
+  const [at, setAt] = useState<LocalDateTime | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const middle = stop ? localDateTime(stop.start + Math.floor(stop.duration_ms / 2), tz) : '';
+  const middle = stop ? localParts(stop.start + Math.floor(stop.duration_ms / 2000) * 1000, tz) : EMPTY;
+  const shown = at ?? middle;
   return (
     <Confirm
       open={stop !== null}
       title="Split this stop"
       confirmLabel="Split"
       onCancel={() => {
-        setAt('');
+        setAt(null);
         setError(null);
         onCancel();
       }}
@@ -295,8 +299,8 @@ function SplitDialog({ stop, onDone, onCancel }: { stop: Stop | null; onDone: ()
         if (!stop) return;
         setError(null);
         try {
-          await api.splitStop(stop.id, parseLocalDateTime(at || middle, tz));
-          setAt('');
+          await api.splitStop(stop.id, instantOf(shown, tz, 'Split at', true));
+          setAt(null);
           onDone();
         } catch (err) {
           setError(err);
@@ -308,10 +312,7 @@ function SplitDialog({ stop, onDone, onCancel }: { stop: Stop | null; onDone: ()
           <p>
             From {formatDateTime(stop.start, tz)} to {stop.ongoing ? 'now' : formatDateTime(stop.end, tz)}. The part after the split gets its own reason.
           </p>
-          <label>
-            Split at ({tz})
-            <input type="datetime-local" step={1} value={at || middle} onInput={(e) => setAt(e.currentTarget.value)} required />
-          </label>
+          <DateTimeInput name="Split at" legend={`Split at (${tz})`} seconds required value={shown} onChange={setAt} />
           <ErrorNote error={error} />
         </>
       )}

@@ -4,13 +4,18 @@
 // socket. The mouse wheel zooms about the pointer (Shift + wheel or a sideways swipe pans),
 // dragging across the chart zooms to that span, double-click resets; the buttons do the same from
 // the keyboard. Hovering a span shows its start, end, duration and, for a stop, its reason.
+// Operators and admins give a stop its reason by clicking its bar, or from the keyboard with the
+// list's buttons (reason-dialog.tsx).
 
 import { useRef, useState } from 'preact/hooks';
 import { api, type Asset, type Reason, type Stop, type Timeline as TimelineData } from '../api';
 import { UChart, timeAxis, uPlot, zonedTime } from '../charts';
 import { formatDuration } from '../format';
 import { location, setQuery } from '../router';
-import { zone } from '../session';
+import { ReasonDialog, type ReasonTarget, reasonTitle } from '../reason-dialog';
+import { canAnnotate, zone } from '../session';
+import { partAt, partsUnder } from '../stop-reason';
+import { stopLabel } from '../stops';
 import { formatDateTime, formatTime, localDate, localDaySpan, shiftSpan, weekdayOf } from '../time';
 import { StaleNote, useLiveData } from '../follow';
 import { type Paint, type Segment, paint, pan, segmentAt, wheelFactor, zoom, zoomAt } from '../timeline';
@@ -33,6 +38,10 @@ const WORD: Record<Paint, string> = {
 /** Time not planned is drawn as a thin bar: the eye reads the planned time first. */
 const THIN: Partial<Record<Paint, boolean>> = { UNSCHEDULED: true, DOWNTIME: true };
 const MAX_ROWS = 40;
+/** A click on a bar waits this long for a second one: a double-click resets the zoom instead. */
+const DOUBLE_CLICK_MS = 300;
+/** A press that moves further than this (CSS px) is a drag across the chart, not a click. */
+const CLICK_SLOP = 4;
 
 interface Row {
   asset: Asset;
@@ -55,24 +64,58 @@ async function load(assetFilter: string, from: number, to: number): Promise<{ ro
   return { rows, reasons, more: chosen.length - shown.length, shifts: timeline.shifts };
 }
 
-function describe(row: Row, seg: Segment, reasons: Reason[], tz: string): string {
+function reasonText(part: Stop, reasons: Reason[]): string {
+  const reason = reasons.find((r) => r.id === part.reason_id);
+  return reason ? `${reason.category}: ${reason.name}` : 'no reason yet';
+}
+
+function describe(row: Row, seg: Segment, reasons: Reason[], tz: string, editable: boolean): string {
   const lines = [
     `${row.asset.name}: ${WORD[seg.state]}`,
     `${formatDateTime(seg.start, tz)} – ${formatTime(seg.end, tz)}`,
     formatDuration(seg.end - seg.start),
   ];
   if (seg.state === 'STOPPED') {
-    const parts = row.stops.filter((p) => p.start < seg.end && p.end > seg.start);
+    const parts = partsUnder(row.stops, seg.start, seg.end);
     for (const p of parts) {
-      const reason = reasons.find((r) => r.id === p.reason_id);
-      lines.push(`${parts.length > 1 ? `from ${formatTime(p.start, tz)}: ` : ''}${reason ? `${reason.category}: ${reason.name}` : 'no reason yet'}${p.comment ? ` (${p.comment})` : ''}`);
+      lines.push(`${parts.length > 1 ? `from ${formatTime(p.start, tz)}: ` : ''}${reasonText(p, reasons)}${p.comment ? ` (${p.comment})` : ''}`);
     }
+    if (editable && parts.length > 0) lines.push('Click to give it a reason');
   }
   return lines.join('\n');
 }
 
-function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reasons: Reason[]; shifts: TimelineData['shifts']; from: number; to: number; stale: boolean }) {
+/** The stop part under a point of the chart (CSS px inside its plotting area), if it is on a stopped bar. */
+function pickAt(u: uPlot, rows: Row[], left: number, top: number): { row: Row; part: Stop } | null {
+  const i = Math.floor(top / (u.over.clientHeight / Math.max(1, rows.length)));
+  const row = rows[i];
+  const t = u.posToVal(left, 'x');
+  const seg = row && segmentAt(row.segments, t);
+  if (!row || seg?.state !== 'STOPPED') return null;
+  const part = partAt(row.stops, t);
+  return part ? { row, part } : null;
+}
+
+function Gantt({
+  rows,
+  reasons,
+  shifts,
+  from,
+  to,
+  stale,
+  onPick,
+}: {
+  rows: Row[];
+  reasons: Reason[];
+  shifts: TimelineData['shifts'];
+  from: number;
+  to: number;
+  stale: boolean;
+  /** Operators and admins: a stop part picked to give a reason (from its bar or the list). */
+  onPick?: (row: Row, part: Stop) => void;
+}) {
   const tz = zone.value;
+  const editable = onPick !== undefined;
   const chart = useRef<uPlot | null>(null);
   const tip = useRef<HTMLDivElement>(null);
   const n = rows.length;
@@ -128,7 +171,7 @@ function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reason
       <UChart
         label="Gantt chart of machine states; the list below has the same spans"
         height={Math.max(120, n * 34 + 48)}
-        deps={[rows, reasons, shifts, from, to, tz]}
+        deps={[rows, reasons, shifts, from, to, tz, editable]}
         onReady={(u) => {
           chart.current = u;
           if (u && kept.current?.day === from) u.setScale('x', { min: kept.current.min, max: kept.current.max });
@@ -151,7 +194,33 @@ function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reason
               },
             ],
             hooks: {
-              ready: [(u: uPlot) => u.over.addEventListener('wheel', (e) => onWheel(u, e), { passive: false })],
+              ready: [
+                (u: uPlot) => {
+                  u.over.addEventListener('wheel', (e) => onWheel(u, e), { passive: false });
+                  if (!onPick) return;
+                  // A click on a stopped bar opens its reason; a drag (zoom) or a double-click (reset) does not.
+                  let down: { x: number; y: number } | null = null;
+                  let pending: ReturnType<typeof setTimeout> | null = null;
+                  u.over.addEventListener('mousedown', (e) => (down = { x: e.clientX, y: e.clientY }));
+                  u.over.addEventListener('click', (e) => {
+                    if (pending) clearTimeout(pending);
+                    pending = null;
+                    const moved = down ? Math.hypot(e.clientX - down.x, e.clientY - down.y) : 0;
+                    if (e.detail > 1 || moved > CLICK_SLOP) return;
+                    const box = u.over.getBoundingClientRect();
+                    const picked = pickAt(u, rows, e.clientX - box.left, e.clientY - box.top);
+                    if (!picked) return;
+                    pending = setTimeout(() => {
+                      pending = null;
+                      onPick(picked.row, picked.part);
+                    }, DOUBLE_CLICK_MS);
+                  });
+                  u.over.addEventListener('dblclick', () => {
+                    if (pending) clearTimeout(pending);
+                    pending = null;
+                  });
+                },
+              ],
               setScale: [
                 (u: uPlot, key: string) => {
                   const x = u.scales.x;
@@ -211,6 +280,7 @@ function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reason
                   const { left, top } = u.cursor;
                   if (left === undefined || top === undefined || left < 0 || top < 0) {
                     el.hidden = true;
+                    u.over.style.cursor = '';
                     return;
                   }
                   const i = Math.floor(top / (u.over.clientHeight / Math.max(1, n)));
@@ -218,9 +288,11 @@ function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reason
                   const seg = row && segmentAt(row.segments, u.posToVal(left, 'x'));
                   if (!row || !seg) {
                     el.hidden = true;
+                    u.over.style.cursor = '';
                     return;
                   }
-                  el.textContent = describe(row, seg, reasons, tz);
+                  el.textContent = describe(row, seg, reasons, tz, editable);
+                  u.over.style.cursor = editable && pickAt(u, rows, left, top) ? 'pointer' : '';
                   el.hidden = false;
                   const box = u.over.getBoundingClientRect();
                   const host = el.parentElement!.getBoundingClientRect();
@@ -248,17 +320,34 @@ function Gantt({ rows, reasons, shifts, from, to, stale }: { rows: Row[]; reason
       </div>
       <details>
         <summary>Show as a list</summary>
-        <Table id="timeline-list" bare columns={['Machine', 'State', 'From', 'To', { label: 'Duration', num: true }]}>
+        <Table id="timeline-list" bare columns={['Machine', 'State', 'From', 'To', { label: 'Duration', num: true }, 'Reason']}>
           {rows.flatMap((row) =>
-            row.segments.map((seg) => (
-              <tr key={`${row.asset.id}-${seg.start}`} data-state={seg.state} data-start={seg.start} data-end={seg.end}>
-                <td>{row.asset.name}</td>
-                <td>{WORD[seg.state]}</td>
-                <td>{formatTime(seg.start, tz)}</td>
-                <td>{formatTime(seg.end, tz)}</td>
-                <td class="num">{formatDuration(seg.end - seg.start)}</td>
-              </tr>
-            )),
+            row.segments.map((seg) => {
+              const parts = seg.state === 'STOPPED' ? partsUnder(row.stops, seg.start, seg.end) : [];
+              return (
+                <tr key={`${row.asset.id}-${seg.start}`} data-state={seg.state} data-start={seg.start} data-end={seg.end}>
+                  <td>{row.asset.name}</td>
+                  <td>{WORD[seg.state]}</td>
+                  <td>{formatTime(seg.start, tz)}</td>
+                  <td>{formatTime(seg.end, tz)}</td>
+                  <td class="num">{formatDuration(seg.end - seg.start)}</td>
+                  <td class="timeline-reasons">
+                    {parts.map((p) => (
+                      <span key={p.id} class="timeline-reason" data-stop-id={p.id}>
+                        {parts.length > 1 && <>from {formatTime(p.start, tz)}: </>}
+                        {reasonText(p, reasons)}
+                        {p.comment && <> ({p.comment})</>}
+                        {onPick && (
+                          <button type="button" aria-label={reasonTitle(stopLabel(row.asset.name, p.start, tz))} onClick={() => onPick(row, p)}>
+                            Reason…
+                          </button>
+                        )}
+                      </span>
+                    ))}
+                  </td>
+                </tr>
+              );
+            }),
           )}
         </Table>
       </details>
@@ -293,6 +382,7 @@ export function Timeline() {
     span = null;
   }
   const data = useLiveData(() => (span ? load(asset, span.from, span.to) : Promise.reject(new Error('Choose a day.'))), [span?.from, span?.to, asset], span !== null);
+  const [target, setTarget] = useState<ReasonTarget | null>(null);
   return (
     <main id="main">
       <div class="page-head">
@@ -340,9 +430,29 @@ export function Timeline() {
       )}
       {data.data && data.data.rows.length > 0 && span && (
         <>
-          <Gantt rows={data.data.rows} reasons={data.data.reasons} shifts={data.data.shifts} from={span.from} to={span.to} stale={data.stale} />
+          <Gantt
+            rows={data.data.rows}
+            reasons={data.data.reasons}
+            shifts={data.data.shifts}
+            from={span.from}
+            to={span.to}
+            stale={data.stale}
+            onPick={canAnnotate.value ? (row, part) => setTarget({ stop: part, machine: row.asset.name }) : undefined}
+          />
           {data.data.more > 0 && <p class="hint">{data.data.more} more machines: pick one above to see it.</p>}
         </>
+      )}
+      {canAnnotate.value && (
+        <ReasonDialog
+          target={target}
+          reasons={data.data?.reasons ?? []}
+          onClose={() => setTarget(null)}
+          onSaved={(stop, reason_id, comment) =>
+            data.setData(
+              (d) => d && { ...d, rows: d.rows.map((r) => (r.asset.id === stop.asset_id ? { ...r, stops: r.stops.map((p) => (p.id === stop.id ? { ...p, reason_id, comment } : p)) } : r)) },
+            )
+          }
+        />
       )}
     </main>
   );
