@@ -1,7 +1,11 @@
 // Client routes: the History API and a signal. Links are plain <a href> (middle-click, copy link
 // and screen readers work); `navigate` is for code, `onLinkClick` keeps ordinary clicks in the app.
+// Forms with unsaved edits say so (`holdUnsaved`): leaving for another page then asks first, in
+// the app (a link, `navigate`, Back) with `window.confirm`, and on closing or reloading the tab
+// through `beforeunload`.
 
 import { signal } from '@preact/signals';
+import { leaveQuestion } from './unsaved';
 
 export interface Location {
   path: string;
@@ -14,12 +18,61 @@ function read(): Location {
 
 export const location = signal<Location>(typeof window === 'undefined' ? { path: '/', query: new URLSearchParams() } : read());
 
-if (typeof window !== 'undefined') {
-  window.addEventListener('popstate', () => (location.value = read()));
+/** What the forms with unsaved edits are about ("the shifts"), by who said so. */
+const unsaved = new Map<object, string>();
+
+/** Asks the browser to ask before the tab closes or reloads; the question is the browser's own. */
+function onBeforeUnload(event: BeforeUnloadEvent): void {
+  event.preventDefault();
+  // Older browsers ask only when this is set.
+  event.returnValue = '';
 }
 
+/**
+ * Marks edits about `what` ("the shifts") as unsaved until the returned function is called (they
+ * were saved or undone, or the form went away). Only while some are held is `beforeunload`
+ * listened to, so a page without edits stays eligible for the back-forward cache.
+ */
+export function holdUnsaved(what: string): () => void {
+  const key = {};
+  if (unsaved.size === 0) window.addEventListener('beforeunload', onBeforeUnload);
+  unsaved.set(key, what);
+  return () => {
+    if (!unsaved.delete(key)) return;
+    if (unsaved.size === 0) window.removeEventListener('beforeunload', onBeforeUnload);
+  };
+}
+
+/** What has unsaved edits now, in the order the forms said so. */
+export function unsavedEdits(): string[] {
+  return [...unsaved.values()];
+}
+
+/** True when nothing is unsaved, or the person agrees to leave it. */
+export function mayLeave(): boolean {
+  return unsaved.size === 0 || window.confirm(leaveQuestion(unsavedEdits()));
+}
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('popstate', () => {
+    const next = read();
+    // Back or Forward to another page: the address has moved already, so staying puts it back.
+    if (next.path !== location.value.path && !mayLeave()) {
+      const here = location.value.query.toString();
+      window.history.pushState(null, '', location.value.path + (here ? `?${here}` : ''));
+      return;
+    }
+    location.value = next;
+  });
+}
+
+/**
+ * Goes to `to`. Going to another page asks first while a form has unsaved edits, and stays
+ * when the person says so.
+ */
 export function navigate(to: string, replace = false): void {
   if (to === window.location.pathname + window.location.search) return;
+  if (new URL(to, window.location.href).pathname !== window.location.pathname && !mayLeave()) return;
   if (replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
   location.value = read();

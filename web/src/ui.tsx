@@ -2,9 +2,10 @@
 // data, saving.
 
 import type { ComponentChildren } from 'preact';
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { errorText } from './api';
-import { navigate } from './router';
+import type { FieldErrors } from './field-errors';
+import { holdUnsaved, navigate } from './router';
 import { PERIODS, localDate, periodSpan, type PeriodKind, type Span } from './time';
 
 export function ErrorNote({ error }: { error: unknown }) {
@@ -261,4 +262,74 @@ export function useTitle(title: string) {
   useEffect(() => {
     document.title = `${title} · assetlog`;
   }, [title]);
+}
+
+/**
+ * A field's message (what to change), under the field. Its `id` is named by the field's
+ * `aria-describedby` (see `useFieldMessages`), so a screen reader reads it with the field.
+ */
+export function FieldError({ id, message }: { id: string; message: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p id={id} class="field-error">
+      {message}
+    </p>
+  );
+}
+
+const CONTROLS = 'input, select, textarea, button';
+
+/**
+ * Focuses the first field marked invalid under `root`. A marked group (a fieldset, a group of
+ * checkboxes) gives its first marked control, or else its first control.
+ */
+export function focusFirstInvalid(root: ParentNode | null | undefined): void {
+  for (const marked of root?.querySelectorAll<HTMLElement>('[aria-invalid="true"]') ?? []) {
+    if (marked.matches(CONTROLS)) return marked.focus();
+    // Its marked controls come next in this list.
+    if (marked.querySelector(`[aria-invalid="true"]:is(${CONTROLS})`)) continue;
+    return marked.querySelector<HTMLElement>(CONTROLS)?.focus();
+  }
+}
+
+/**
+ * Messages at a form's fields: `errors` by field key, an id per key for `aria-describedby`,
+ * and focus on the first marked field once they show. Put `ref` on the form (or the row that
+ * acts as one), spread
+ * `aria(keys)` on a field, render `error(key)` next to it.
+ */
+export function useFieldMessages<Form extends HTMLElement = HTMLFormElement>(errors: FieldErrors) {
+  const prefix = useId();
+  const ref = useRef<Form>(null);
+  const [focusAsked, setFocusAsked] = useState(0);
+  useLayoutEffect(() => {
+    if (focusAsked) focusFirstInvalid(ref.current);
+  }, [focusAsked]);
+  const id = (key: string) => `${prefix}-${key.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+  return {
+    ref,
+    id,
+    /**
+     * `aria-invalid` and `aria-describedby` of a field that the messages of `keys` are about;
+     * `hint`: the id of a hint it is described by as well.
+     */
+    aria(keys: string[], hint?: string) {
+      const marked = keys.filter((k) => errors[k]);
+      const ids = [...marked.map(id), ...(hint ? [hint] : [])].join(' ');
+      return { 'aria-invalid': marked.length ? ('true' as const) : undefined, 'aria-describedby': ids || undefined };
+    },
+    error: (key: string) => <FieldError id={id(key)} message={errors[key]} />,
+    /** Focuses the first marked field after the next render (a failed save). */
+    focusFirst: () => setFocusAsked((n) => n + 1),
+  };
+}
+
+/**
+ * While `dirty`, leaving the page asks first: another page of the app ("You have unsaved
+ * changes to `what`. Leave without saving?"), and closing or reloading the tab. Saving or
+ * undoing the edits (dirty false), or the form going away, ends it.
+ */
+export function useUnsavedWarning(dirty: boolean, what: string): void {
+  // A layout effect: held before the next click can reach a link.
+  useLayoutEffect(() => (dirty ? holdUnsaved(what) : undefined), [dirty, what]);
 }

@@ -1,14 +1,18 @@
 // Alert channels: where alerts are sent (a signed webhook, Slack, Teams, email), each with a
 // "Send test" that shows what the receiver answered. The list belongs to the settings page, so
-// the rules below pick from the same channels.
+// the rules below pick from the same channels. A refusal that names a field (the URL, the
+// addresses) shows at it; a channel typed or edited but not saved asks before the page is left.
 
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { CHANNEL_KINDS, MAX_URL, channelToForm, describeTarget, emptyChannelForm, kindLabel, parseChannelForm, type ChannelForm } from '../../alert-channels';
 import { deliveryText } from '../../alerts';
 import { api, errorText, type AlertChannel, type ChannelTestResult } from '../../api';
+import { fieldErrorsOf, hasErrors, without, type FieldErrors } from '../../field-errors';
 import { zone } from '../../session';
+import { CHANNEL_FIELDS } from '../../settings-fields';
 import { formatTime } from '../../time';
-import { Confirm, CopyText, ErrorNote, Loading, Table, useSave } from '../../ui';
+import { edited } from '../../unsaved';
+import { Confirm, CopyText, ErrorNote, Loading, Table, useFieldMessages, useSave, useUnsavedWarning } from '../../ui';
 
 type Channels = AlertChannel[] | null;
 
@@ -37,52 +41,92 @@ function TestNote({ state }: { state: TestState | undefined }) {
 }
 
 function ChannelEditor({ editing, onSaved, onCancel }: { editing: AlertChannel | null; onSaved: (c: AlertChannel) => void; onCancel: () => void }) {
-  const [form, setForm] = useState<ChannelForm>(() => (editing ? channelToForm(editing) : emptyChannelForm()));
+  const [initial] = useState<ChannelForm>(() => (editing ? channelToForm(editing) : emptyChannelForm()));
+  const [form, setForm] = useState<ChannelForm>(initial);
   const save = useSave();
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const f = useFieldMessages(errors);
+  useUnsavedWarning(edited(form, initial), editing ? `the channel “${editing.name}”` : 'a new alert channel');
   const first = useRef<HTMLInputElement>(null);
-  const set = (change: Partial<ChannelForm>) => setForm({ ...form, ...change });
+  // A changed field's message goes; a new kind changes what the URL or addresses must be.
+  const set = (change: Partial<ChannelForm>) => {
+    setForm({ ...form, ...change });
+    setErrors((x) => without(x, 'kind' in change ? ['kind', 'url', 'to'] : Object.keys(change)));
+  };
   useLayoutEffect(() => {
     if (editing) first.current?.focus();
   }, [editing]);
   const title = editing ? `Edit the channel “${editing.name}”` : 'Add a channel';
   return (
     <form
+      ref={f.ref}
       class="stack"
       aria-label={title}
       onSubmit={save.submit(async () => {
-        const parsed = parseChannelForm(form);
-        if ('error' in parsed) throw new Error(parsed.error);
-        const saved = editing ? await api.updateAlertChannel(editing.id, parsed.ok) : await api.addAlertChannel(parsed.ok);
-        onSaved(saved);
-        if (!editing) setForm(emptyChannelForm());
+        setErrors({});
+        try {
+          const parsed = parseChannelForm(form);
+          if ('error' in parsed) throw new Error(parsed.error);
+          const saved = editing ? await api.updateAlertChannel(editing.id, parsed.ok) : await api.addAlertChannel(parsed.ok);
+          onSaved(saved);
+          if (!editing) setForm(emptyChannelForm());
+        } catch (err) {
+          const fields = fieldErrorsOf(err, CHANNEL_FIELDS);
+          setErrors(fields);
+          if (hasErrors(fields)) f.focusFirst();
+          throw err;
+        }
       })}
     >
       <h3 style="margin:0">{title}</h3>
-      <div class="row">
-        <label>
-          Name
-          <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />
-        </label>
-        <label>
-          Kind
-          <select value={form.kind} onChange={(e) => set({ kind: e.currentTarget.value as ChannelForm['kind'] })}>
-            {CHANNEL_KINDS.map((k) => (
-              <option key={k.kind} value={k.kind}>
-                {k.label}
-              </option>
-            ))}
-          </select>
-        </label>
+      <div class="row fields">
+        <div class="field">
+          <label>
+            Name
+            <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} {...f.aria(['name'])} />
+          </label>
+          {f.error('name')}
+        </div>
+        <div class="field">
+          <label>
+            Kind
+            <select value={form.kind} onChange={(e) => set({ kind: e.currentTarget.value as ChannelForm['kind'] })} {...f.aria(['kind'])}>
+              {CHANNEL_KINDS.map((k) => (
+                <option key={k.kind} value={k.kind}>
+                  {k.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          {f.error('kind')}
+        </div>
         {form.kind === 'email' ? (
-          <label style="flex:1;min-width:16rem">
-            Send to <span class="hint">(addresses, separated by commas)</span>
-            <textarea rows={2} required value={form.to} onInput={(e) => set({ to: e.currentTarget.value })} />
-          </label>
+          <div class="field" style="flex:1;min-width:16rem">
+            <label>
+              <span>
+                Send to <span class="hint">(addresses, separated by commas)</span>
+              </span>
+              <textarea rows={2} required value={form.to} onInput={(e) => set({ to: e.currentTarget.value })} {...f.aria(['to'])} />
+            </label>
+            {f.error('to')}
+          </div>
         ) : (
-          <label style="flex:1;min-width:16rem">
-            URL
-            <input type="url" required maxLength={MAX_URL} value={form.url} placeholder="https://" autocomplete="off" onInput={(e) => set({ url: e.currentTarget.value })} />
-          </label>
+          <div class="field" style="flex:1;min-width:16rem">
+            <label>
+              URL
+              <input
+                type="url"
+                required
+                maxLength={MAX_URL}
+                value={form.url}
+                placeholder="https://"
+                autocomplete="off"
+                onInput={(e) => set({ url: e.currentTarget.value })}
+                {...f.aria(['url'])}
+              />
+            </label>
+            {f.error('url')}
+          </div>
         )}
       </div>
       <p class="hint" style="margin:0">{KIND_HINTS[form.kind]}</p>

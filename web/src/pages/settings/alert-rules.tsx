@@ -1,7 +1,10 @@
 // Alert rules: when an alert opens (a long stop, a logger offline, availability below a mark),
 // for which machines, and whom it tells, then whom it tells next when nobody acknowledges it.
-// The form shows the fields of the chosen kind; `alert-rules.ts` holds what the server takes.
+// The form shows the fields of the chosen kind; `alert-rules.ts` holds what the server takes. A
+// refusal that names a field shows at it; a rule typed or edited but not saved asks before the
+// page is left.
 
+import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import {
   RULE_KINDS,
@@ -16,14 +19,27 @@ import {
   type RuleForm,
 } from '../../alert-rules';
 import { api, type AlertChannel, type AlertRule, type Asset, type RuleKind } from '../../api';
+import { fieldErrorsOf, hasErrors, without, type FieldErrors } from '../../field-errors';
 import { formatDuration } from '../../format';
+import { ruleFields } from '../../settings-fields';
 import { onLive } from '../../store';
-import { Confirm, ErrorNote, Loading, Table, useData, useSave } from '../../ui';
+import { edited } from '../../unsaved';
+import { Confirm, ErrorNote, Loading, Table, useData, useFieldMessages, useSave, useUnsavedWarning } from '../../ui';
 
-/** A group of checkboxes choosing ids, in a fieldset with its legend. */
-function Checks(props: { legend: string; options: { id: number; label: string }[]; value: number[]; onChange: (ids: number[]) => void; empty: string }) {
+type Aria = ReturnType<ReturnType<typeof useFieldMessages>['aria']>;
+
+/** A group of checkboxes choosing ids, in a fieldset with its legend (and its message, when it has one). */
+function Checks(props: {
+  legend: string;
+  options: { id: number; label: string }[];
+  value: number[];
+  onChange: (ids: number[]) => void;
+  empty: string;
+  aria?: Aria;
+  error?: ComponentChildren;
+}) {
   return (
-    <fieldset>
+    <fieldset {...props.aria}>
       <legend>{props.legend}</legend>
       {props.options.length === 0 ? (
         <p class="hint" style="margin:0">
@@ -39,32 +55,61 @@ function Checks(props: { legend: string; options: { id: number; label: string }[
           ))}
         </div>
       )}
+      {props.error}
     </fieldset>
   );
 }
 
-/** A seconds field with how long that is beside it. */
-function SecondsField(props: { label: string; value: string; required?: boolean; min: number; onInput: (v: string) => void; note?: string }) {
+/** A seconds field with how long that is beside it, and its message under it. */
+function SecondsField(props: {
+  label: string;
+  value: string;
+  required?: boolean;
+  min: number;
+  onInput: (v: string) => void;
+  note?: string;
+  aria: Aria;
+  error: ComponentChildren;
+}) {
   const hint = secondsHint(props.value);
   return (
-    <label>
-      <span>
-        {props.label} {props.note && <span class="hint">{props.note}</span>}
-      </span>
-      <input type="number" min={props.min} step={1} required={props.required} value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} />
-      <span class="hint" aria-live="polite">
-        {hint && `= ${hint}`}
-      </span>
-    </label>
+    <div class="field">
+      <label>
+        <span>
+          {props.label} {props.note && <span class="hint">{props.note}</span>}
+        </span>
+        <input type="number" min={props.min} step={1} required={props.required} value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} {...props.aria} />
+        <span class="hint" aria-live="polite">
+          {hint && `= ${hint}`}
+        </span>
+      </label>
+      {props.error}
+    </div>
   );
+}
+
+/** The messages a change to these fields of the form makes stale. */
+function staleKeys(change: Partial<RuleForm>): string[] {
+  const keys: string[] = Object.keys(change);
+  if ('kind' in change) keys.push('stopS', 'offlineDelayS', 'pct', 'onlyInPlannedTime');
+  if ('allMachines' in change) keys.push('assetIds');
+  if ('escalate' in change) keys.push('escalateAfterS', 'escalateChannelIds');
+  return keys;
 }
 
 function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channels: AlertChannel[]; onSaved: (r: AlertRule) => void; onCancel: () => void }) {
   const { editing } = props;
-  const [form, setForm] = useState<RuleForm>(() => (editing ? ruleToForm(editing) : emptyRuleForm()));
+  const [initial] = useState<RuleForm>(() => (editing ? ruleToForm(editing) : emptyRuleForm()));
+  const [form, setForm] = useState<RuleForm>(initial);
   const save = useSave();
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const f = useFieldMessages(errors);
+  useUnsavedWarning(edited(form, initial), editing ? `the rule “${editing.name}”` : 'a new alert rule');
   const first = useRef<HTMLInputElement>(null);
-  const set = (change: Partial<RuleForm>) => setForm({ ...form, ...change });
+  const set = (change: Partial<RuleForm>) => {
+    setForm({ ...form, ...change });
+    setErrors((x) => without(x, staleKeys(change)));
+  };
   useLayoutEffect(() => {
     if (editing) first.current?.focus();
   }, [editing]);
@@ -73,34 +118,57 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
   const title = editing ? `Edit the rule “${editing.name}”` : 'Add a rule';
   return (
     <form
+      ref={f.ref}
       class="stack"
       aria-label={title}
       onSubmit={save.submit(async () => {
-        const parsed = parseRuleForm(form);
-        if ('error' in parsed) throw new Error(parsed.error);
-        const saved = editing ? await api.updateAlertRule(editing.id, parsed.ok) : await api.addAlertRule(parsed.ok);
-        props.onSaved(saved);
-        if (!editing) setForm(emptyRuleForm());
+        setErrors({});
+        try {
+          const parsed = parseRuleForm(form);
+          if ('error' in parsed) throw new Error(parsed.error);
+          const saved = editing ? await api.updateAlertRule(editing.id, parsed.ok) : await api.addAlertRule(parsed.ok);
+          props.onSaved(saved);
+          if (!editing) setForm(emptyRuleForm());
+        } catch (err) {
+          const fields = fieldErrorsOf(err, ruleFields(form.kind));
+          setErrors(fields);
+          if (hasErrors(fields)) f.focusFirst();
+          throw err;
+        }
       })}
     >
       <h3 style="margin:0">{title}</h3>
-      <div class="row">
-        <label>
-          Name
-          <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />
-        </label>
-        <label>
-          Condition
-          <select value={form.kind} onChange={(e) => set({ kind: e.currentTarget.value as RuleKind })}>
-            {RULE_KINDS.map((k) => (
-              <option key={k.kind} value={k.kind}>
-                {k.label}
-              </option>
-            ))}
-          </select>
-        </label>
+      <div class="row fields">
+        <div class="field">
+          <label>
+            Name
+            <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} {...f.aria(['name'])} />
+          </label>
+          {f.error('name')}
+        </div>
+        <div class="field">
+          <label>
+            Condition
+            <select value={form.kind} onChange={(e) => set({ kind: e.currentTarget.value as RuleKind })} {...f.aria(['kind'])}>
+              {RULE_KINDS.map((k) => (
+                <option key={k.kind} value={k.kind}>
+                  {k.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          {f.error('kind')}
+        </div>
         {form.kind === 'stop_longer_than' && (
-          <SecondsField label="Stopped longer than (seconds)" required min={1} value={form.stopS} onInput={(stopS) => set({ stopS })} />
+          <SecondsField
+            label="Stopped longer than (seconds)"
+            required
+            min={1}
+            value={form.stopS}
+            onInput={(stopS) => set({ stopS })}
+            aria={f.aria(['stopS'])}
+            error={f.error('stopS')}
+          />
         )}
         {form.kind === 'logger_offline' && (
           <SecondsField
@@ -109,20 +177,25 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
             min={0}
             value={form.offlineDelayS}
             onInput={(offlineDelayS) => set({ offlineDelayS })}
+            aria={f.aria(['offlineDelayS'])}
+            error={f.error('offlineDelayS')}
           />
         )}
         {form.kind === 'availability_below' && (
-          <label>
-            Availability below (%)
-            <input type="number" min={0} max={100} step="any" required value={form.pct} onInput={(e) => set({ pct: e.currentTarget.value })} />
-          </label>
+          <div class="field">
+            <label>
+              Availability below (%)
+              <input type="number" min={0} max={100} step="any" required value={form.pct} onInput={(e) => set({ pct: e.currentTarget.value })} {...f.aria(['pct'])} />
+            </label>
+            {f.error('pct')}
+          </div>
         )}
       </div>
       <p class="hint" style="margin:0">
         {RULE_KINDS.find((k) => k.kind === form.kind)!.what}
         {form.kind === 'logger_offline' && ' Wait longer to let a logger that restarts come back before anyone is told.'}
       </p>
-      <fieldset>
+      <fieldset {...f.aria(['assetIds'])}>
         <legend>Machines</legend>
         {form.kind === 'logger_offline' && (
           <p class="hint" style="margin:0 0 0.4rem">
@@ -150,14 +223,26 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
             ))}
           </div>
         )}
+        {f.error('assetIds')}
       </fieldset>
       {plannedTimeApplies(form.kind) && (
-        <label class="inline">
-          <input type="checkbox" checked={form.onlyInPlannedTime} onChange={(e) => set({ onlyInPlannedTime: e.currentTarget.checked })} />
-          Only in planned time <span class="hint">(inside shifts, outside breaks and planned downtime)</span>
-        </label>
+        <div class="field">
+          <label class="inline">
+            <input type="checkbox" checked={form.onlyInPlannedTime} onChange={(e) => set({ onlyInPlannedTime: e.currentTarget.checked })} {...f.aria(['onlyInPlannedTime'])} />
+            Only in planned time <span class="hint">(inside shifts, outside breaks and planned downtime)</span>
+          </label>
+          {f.error('onlyInPlannedTime')}
+        </div>
       )}
-      <Checks legend="Send to" options={channelOptions} value={form.channelIds} onChange={(channelIds) => set({ channelIds })} empty={noChannels} />
+      <Checks
+        legend="Send to"
+        options={channelOptions}
+        value={form.channelIds}
+        onChange={(channelIds) => set({ channelIds })}
+        empty={noChannels}
+        aria={f.aria(['channelIds'])}
+        error={f.error('channelIds')}
+      />
       <fieldset>
         <legend>Escalation</legend>
         <label class="inline">
@@ -166,13 +251,23 @@ function RuleEditor(props: { editing: AlertRule | null; assets: Asset[]; channel
         </label>
         {form.escalate && (
           <div class="stack" style="margin-top:0.5rem">
-            <SecondsField label="Escalate after (seconds)" required min={1} value={form.escalateAfterS} onInput={(escalateAfterS) => set({ escalateAfterS })} />
+            <SecondsField
+              label="Escalate after (seconds)"
+              required
+              min={1}
+              value={form.escalateAfterS}
+              onInput={(escalateAfterS) => set({ escalateAfterS })}
+              aria={f.aria(['escalateAfterS'])}
+              error={f.error('escalateAfterS')}
+            />
             <Checks
               legend="Escalate to"
               options={channelOptions}
               value={form.escalateChannelIds}
               onChange={(escalateChannelIds) => set({ escalateChannelIds })}
               empty={noChannels}
+              aria={f.aria(['escalateChannelIds'])}
+              error={f.error('escalateChannelIds')}
             />
           </div>
         )}

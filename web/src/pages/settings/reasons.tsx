@@ -1,14 +1,30 @@
-// Downtime reasons: what operators pick for a stop on the Stops page, edited in place.
+// Downtime reasons: what operators pick for a stop on the Stops page, edited in place. A refusal
+// that names a field (an empty category, a reason that exists already) shows at that field; a
+// reason typed or edited but not saved asks before the page is left.
 
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, type Reason } from '../../api';
-import { Confirm, ErrorNote, Table, useData, useSave } from '../../ui';
+import { fieldErrorsOf, hasErrors, without, type FieldErrors } from '../../field-errors';
+import { REASON_FIELDS } from '../../settings-fields';
+import { edited } from '../../unsaved';
+import { Confirm, ErrorNote, Table, useData, useFieldMessages, useSave, useUnsavedWarning } from '../../ui';
+
+/** The page's own check: both fields, once trimmed. */
+function checkReason(category: string, name: string): FieldErrors {
+  const errors: FieldErrors = {};
+  if (!category.trim()) errors.category = 'A reason needs a category';
+  if (!name.trim()) errors.name = 'A reason needs a name';
+  return errors;
+}
 
 function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (r: Reason) => void; onDelete: () => void }) {
   const [editing, setEditing] = useState(false);
   const [category, setCategory] = useState(reason.category);
   const [name, setName] = useState(reason.name);
   const save = useSave();
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const f = useFieldMessages<HTMLTableRowElement>(errors);
+  useUnsavedWarning(editing && edited([category, name], [reason.category, reason.name]), `the reason “${reason.name}”`);
   const first = useRef<HTMLInputElement>(null);
   const edit = useRef<HTMLButtonElement>(null);
   // Focus follows the row: into the first field when editing starts, back to Edit when it ends.
@@ -22,13 +38,23 @@ function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (
     setCategory(reason.category);
     setName(reason.name);
     save.clearError();
+    setErrors({});
     setEditing(false);
   };
   const submit = () =>
     save.run(async () => {
-      if (!category.trim() || !name.trim()) throw new Error('A reason needs a category and a name.');
-      onChange(await api.updateReason(reason.id, { category: category.trim(), name: name.trim() }));
-      setEditing(false);
+      const checks = checkReason(category, name);
+      setErrors(checks);
+      try {
+        if (hasErrors(checks)) throw new Error('A reason needs a category and a name.');
+        onChange(await api.updateReason(reason.id, { category: category.trim(), name: name.trim() }));
+        setEditing(false);
+      } catch (err) {
+        const fields = hasErrors(checks) ? checks : fieldErrorsOf(err, REASON_FIELDS);
+        setErrors(fields);
+        if (hasErrors(fields)) f.focusFirst();
+        throw err;
+      }
     });
   if (!editing) {
     return (
@@ -59,7 +85,7 @@ function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (
     }
   };
   return (
-    <tr>
+    <tr ref={f.ref}>
       <td>
         <input
           ref={first}
@@ -67,12 +93,29 @@ function ReasonRow({ reason, onChange, onDelete }: { reason: Reason; onChange: (
           required
           maxLength={100}
           value={category}
-          onInput={(e) => setCategory(e.currentTarget.value)}
+          onInput={(e) => {
+            setCategory(e.currentTarget.value);
+            setErrors((x) => without(x, ['category']));
+          }}
           onKeyDown={keys}
+          {...f.aria(['category'])}
         />
+        {f.error('category')}
       </td>
       <td>
-        <input aria-label={`Name of reason ${reason.name}`} required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} onKeyDown={keys} />
+        <input
+          aria-label={`Name of reason ${reason.name}`}
+          required
+          maxLength={100}
+          value={name}
+          onInput={(e) => {
+            setName(e.currentTarget.value);
+            setErrors((x) => without(x, ['name']));
+          }}
+          onKeyDown={keys}
+          {...f.aria(['name'])}
+        />
+        {f.error('name')}
       </td>
       <td>
         <div class="row">
@@ -96,6 +139,11 @@ export function Reasons() {
   const [deleting, setDeleting] = useState<Reason | null>(null);
   // Adding and deleting report under the form, in one place.
   const save = useSave();
+  // The category stays for the next reason of the same kind: only a change to it is an edit.
+  const [lastCategory, setLastCategory] = useState('');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const f = useFieldMessages(errors);
+  useUnsavedWarning(edited([category, name], [lastCategory, '']), 'a new downtime reason');
   const categories = [...new Set((data ?? []).map((r) => r.category))];
   return (
     <section class="card stack" id="reasons" aria-labelledby="reasons-title">
@@ -118,27 +166,62 @@ export function Reasons() {
         </Table>
       )}
       <form
-        class="row"
+        ref={f.ref}
+        class="row fields"
         aria-label="Add a reason"
         onSubmit={save.submit(async () => {
-          const created = await api.addReason(category, name);
-          setData((list) => [...(list ?? []), created]);
-          setName('');
+          setErrors({});
+          try {
+            const created = await api.addReason(category, name);
+            setData((list) => [...(list ?? []), created]);
+            setName('');
+            setLastCategory(category);
+          } catch (err) {
+            const fields = fieldErrorsOf(err, REASON_FIELDS);
+            setErrors(fields);
+            if (hasErrors(fields)) f.focusFirst();
+            throw err;
+          }
         })}
       >
-        <label>
-          Category
-          <input required maxLength={100} list="reason-categories" value={category} onInput={(e) => setCategory(e.currentTarget.value)} />
-          <datalist id="reason-categories">
-            {categories.map((c) => (
-              <option key={c} value={c} />
-            ))}
-          </datalist>
-        </label>
-        <label>
-          Reason
-          <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        </label>
+        <div class="field">
+          <label>
+            Category
+            <input
+              required
+              maxLength={100}
+              list="reason-categories"
+              value={category}
+              onInput={(e) => {
+                setCategory(e.currentTarget.value);
+                setErrors((x) => without(x, ['category']));
+              }}
+              {...f.aria(['category'])}
+            />
+            <datalist id="reason-categories">
+              {categories.map((c) => (
+                <option key={c} value={c} />
+              ))}
+            </datalist>
+          </label>
+          {f.error('category')}
+        </div>
+        <div class="field">
+          <label>
+            Reason
+            <input
+              required
+              maxLength={100}
+              value={name}
+              onInput={(e) => {
+                setName(e.currentTarget.value);
+                setErrors((x) => without(x, ['name']));
+              }}
+              {...f.aria(['name'])}
+            />
+          </label>
+          {f.error('name')}
+        </div>
         <button type="submit">Add reason</button>
       </form>
       <ErrorNote error={save.error} />

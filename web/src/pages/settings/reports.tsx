@@ -1,63 +1,96 @@
 // Reports: a summary of each shift, day or week emailed to a few people, for all machines or some.
 // The server sends them (and catches up on periods it missed while down); this section only says
-// what to send to whom. `reports.ts` holds what the server takes.
+// what to send to whom. `reports.ts` holds what the server takes. A refusal that names a field
+// (the addresses, a schedule that needs shifts) shows at it; a report typed or edited but not
+// saved asks before the page is left.
 
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { toggle } from '../../alert-rules';
 import { api, type Asset, type Report, type Schedule } from '../../api';
+import { fieldErrorsOf, hasErrors, without, type FieldErrors } from '../../field-errors';
 import { SCHEDULES, emptyReportForm, lastSentText, parseReportForm, reportToForm, scheduleLabel, type ReportForm } from '../../reports';
 import { zone } from '../../session';
+import { REPORT_FIELDS } from '../../settings-fields';
 import { onLive } from '../../store';
-import { Confirm, ErrorNote, Loading, Table, useData, useSave } from '../../ui';
+import { edited } from '../../unsaved';
+import { Confirm, ErrorNote, Loading, Table, useData, useFieldMessages, useSave, useUnsavedWarning } from '../../ui';
 
 function ReportEditor(props: { editing: Report | null; assets: Asset[]; onSaved: (r: Report) => void; onCancel: () => void }) {
   const { editing } = props;
-  const [form, setForm] = useState<ReportForm>(() => (editing ? reportToForm(editing) : emptyReportForm()));
+  const [initial] = useState<ReportForm>(() => (editing ? reportToForm(editing) : emptyReportForm()));
+  const [form, setForm] = useState<ReportForm>(initial);
   const save = useSave();
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const f = useFieldMessages(errors);
+  useUnsavedWarning(edited(form, initial), editing ? `the report “${editing.name}”` : 'a new report');
   const first = useRef<HTMLInputElement>(null);
-  const set = (change: Partial<ReportForm>) => setForm({ ...form, ...change });
+  const set = (change: Partial<ReportForm>) => {
+    setForm({ ...form, ...change });
+    setErrors((x) => without(x, 'allMachines' in change ? [...Object.keys(change), 'assetIds'] : Object.keys(change)));
+  };
   useLayoutEffect(() => {
     if (editing) first.current?.focus();
   }, [editing]);
   const title = editing ? `Edit the report “${editing.name}”` : 'Add a report';
   return (
     <form
+      ref={f.ref}
       class="stack"
       aria-label={title}
       onSubmit={save.submit(async () => {
-        const parsed = parseReportForm(form);
-        if ('error' in parsed) throw new Error(parsed.error);
-        // Refusals (no mail settings, no shift calendar) come back with the server's words.
-        const saved = editing ? await api.updateReport(editing.id, parsed.ok) : await api.addReport(parsed.ok);
-        props.onSaved(saved);
-        if (!editing) setForm(emptyReportForm());
+        setErrors({});
+        try {
+          const parsed = parseReportForm(form);
+          if ('error' in parsed) throw new Error(parsed.error);
+          // Refusals (no mail settings, no shift calendar) come back with the server's words.
+          const saved = editing ? await api.updateReport(editing.id, parsed.ok) : await api.addReport(parsed.ok);
+          props.onSaved(saved);
+          if (!editing) setForm(emptyReportForm());
+        } catch (err) {
+          const fields = fieldErrorsOf(err, REPORT_FIELDS);
+          setErrors(fields);
+          if (hasErrors(fields)) f.focusFirst();
+          throw err;
+        }
       })}
     >
       <h3 style="margin:0">{title}</h3>
-      <div class="row">
-        <label>
-          Name
-          <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />
-        </label>
-        <label>
-          Schedule
-          <select value={form.schedule} onChange={(e) => set({ schedule: e.currentTarget.value as Schedule })}>
-            {SCHEDULES.map((s) => (
-              <option key={s.schedule} value={s.schedule}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label style="flex:1;min-width:16rem">
-          Send to <span class="hint">(addresses, separated by commas, spaces or lines)</span>
-          <textarea rows={2} required value={form.to} onInput={(e) => set({ to: e.currentTarget.value })} />
-        </label>
+      <div class="row fields">
+        <div class="field">
+          <label>
+            Name
+            <input ref={first} required maxLength={100} value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} {...f.aria(['name'])} />
+          </label>
+          {f.error('name')}
+        </div>
+        <div class="field">
+          <label>
+            Schedule
+            <select value={form.schedule} onChange={(e) => set({ schedule: e.currentTarget.value as Schedule })} {...f.aria(['schedule'])}>
+              {SCHEDULES.map((s) => (
+                <option key={s.schedule} value={s.schedule}>
+                  {s.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          {f.error('schedule')}
+        </div>
+        <div class="field" style="flex:1;min-width:16rem">
+          <label>
+            {/* One line of label, so the field lines up with its neighbours. */}
+            <span>
+              Send to <span class="hint">(addresses, separated by commas, spaces or lines)</span>
+            </span>
+            <textarea rows={2} required value={form.to} onInput={(e) => set({ to: e.currentTarget.value })} {...f.aria(['to'])} />
+          </label>
+          {f.error('to')}
+        </div>
       </div>
       <p class="hint" style="margin:0">
         {SCHEDULES.find((s) => s.schedule === form.schedule)!.what}
       </p>
-      <fieldset>
+      <fieldset {...f.aria(['assetIds'])}>
         <legend>Machines</legend>
         <div class="checks">
           <label class="inline">
@@ -80,6 +113,7 @@ function ReportEditor(props: { editing: Report | null; assets: Asset[]; onSaved:
             ))}
           </div>
         )}
+        {f.error('assetIds')}
       </fieldset>
       <ErrorNote error={save.error} />
       <div class="row">

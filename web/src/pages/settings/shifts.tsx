@@ -1,13 +1,19 @@
 // The weekly shift calendar with its breaks: only time inside a shift, outside its breaks, is
 // planned production. A change applies from a chosen day on (today unless the admin picks
-// another); the days before keep the calendar they had, listed below the form.
+// another); the days before keep the calendar they had, listed below the form. What is wrong
+// shows at the field it is about, from the page's own checks before sending and from the
+// server's refusal after (`shift-checks.ts`); edits not yet saved ask before the page is left.
 
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type DatedShifts, type Shift } from '../../api';
+import { api, ApiError, errorText, type DatedShifts, type Shift } from '../../api';
+import { hasErrors, sentence, without, type FieldErrors } from '../../field-errors';
 import { zone } from '../../session';
+import { checkShifts, checksSummary, shiftKey, shiftOfKey, shiftRefusal } from '../../shift-checks';
 import { localDate } from '../../time';
 import { nextShift, TIME_PATTERN } from '../../shifts';
-import { ErrorNote, Loading, Saved, useData, useSave } from '../../ui';
+import { edited } from '../../unsaved';
+import { ErrorNote, Loading, Saved, useData, useFieldMessages, useSave, useUnsavedWarning } from '../../ui';
 
 const DAYS: [string, string][] = [
   ['mon', 'Mon'],
@@ -19,43 +25,72 @@ const DAYS: [string, string][] = [
   ['sun', 'Sun'],
 ];
 
+/** HH:MM as the server takes it: 00:00 to 23:59, and 24:00 for midnight at the end of a day. */
+const TIME_INPUT_PATTERN = `${TIME_PATTERN}|24:00`;
+
+type Aria = ReturnType<ReturnType<typeof useFieldMessages>['aria']>;
+
 /** A time of day in 24 h ("HH:MM"), whatever the browser's locale would make of a time input. */
-function TimeInput({ value, onInput }: { value: string; onInput: (value: string) => void }) {
+function TimeInput({ value, onInput, onBlur, aria }: { value: string; onInput: (value: string) => void; onBlur: () => void; aria: Aria }) {
   return (
     <input
       required
       inputMode="numeric"
-      pattern={TIME_PATTERN}
+      pattern={TIME_INPUT_PATTERN}
       placeholder="HH:MM"
       title="24-hour time, HH:MM"
       maxLength={5}
       size={6}
       value={value}
       onInput={(e) => onInput(e.currentTarget.value)}
+      onBlur={onBlur}
+      {...aria}
     />
   );
 }
 
-function ShiftEditor({ shift, index, onChange, onRemove }: { shift: Shift; index: number; onChange: (s: Shift) => void; onRemove: () => void }) {
-  const n = index + 1;
+function ShiftEditor(props: {
+  shift: Shift;
+  index: number;
+  f: ReturnType<typeof useFieldMessages>;
+  onChange: (s: Shift) => void;
+  onRemove: () => void;
+  /** The person left a field: its own checks show from now on. */
+  onLeave: (...keys: string[]) => void;
+}) {
+  const { shift, index: i, f, onChange, onLeave } = props;
+  const n = i + 1;
+  const k = shiftKey;
+  const setBreak = (j: number, change: Partial<Shift['breaks'][number]>) => onChange({ ...shift, breaks: shift.breaks.map((x, m) => (m === j ? { ...x, ...change } : x)) });
   return (
-    <fieldset>
+    <fieldset {...f.aria([k.shift(i), k.times(i)])}>
       <legend>Shift {n}</legend>
-      <div class="row">
-        <label>
-          Name
-          <input required maxLength={50} value={shift.name} onInput={(e) => onChange({ ...shift, name: e.currentTarget.value })} />
-        </label>
-        <label>
-          Starts
-          <TimeInput value={shift.start} onInput={(start) => onChange({ ...shift, start })} />
-        </label>
-        <label>
-          Ends
-          <TimeInput value={shift.end} onInput={(end) => onChange({ ...shift, end })} />
-        </label>
+      {f.error(k.shift(i))}
+      <div class="row fields">
+        <div class="field">
+          <label>
+            Name
+            <input required maxLength={50} value={shift.name} onInput={(e) => onChange({ ...shift, name: e.currentTarget.value })} onBlur={() => onLeave(k.name(i))} {...f.aria([k.name(i)])} />
+          </label>
+          {f.error(k.name(i))}
+        </div>
+        <div class="field">
+          <label>
+            Starts
+            <TimeInput value={shift.start} onInput={(start) => onChange({ ...shift, start })} onBlur={() => onLeave(k.start(i))} aria={f.aria([k.start(i), k.times(i)])} />
+          </label>
+          {f.error(k.start(i))}
+        </div>
+        <div class="field">
+          <label>
+            Ends
+            <TimeInput value={shift.end} onInput={(end) => onChange({ ...shift, end })} onBlur={() => onLeave(k.end(i))} aria={f.aria([k.end(i), k.times(i)])} />
+          </label>
+          {f.error(k.end(i))}
+        </div>
       </div>
-      <div class="days" role="group" aria-label={`Days shift ${n} starts on`}>
+      {f.error(k.times(i))}
+      <div class="days" role="group" aria-label={`Days shift ${n} starts on`} {...f.aria([k.days(i)])}>
         {DAYS.map(([value, label]) => (
           <label class="inline" key={value}>
             <input
@@ -72,29 +107,40 @@ function ShiftEditor({ shift, index, onChange, onRemove }: { shift: Shift; index
           </label>
         ))}
       </div>
-      {shift.breaks.map((b, i) => (
-        <div class="row" key={i}>
-          <label>
-            Break from
-            <TimeInput value={b.start} onInput={(start) => onChange({ ...shift, breaks: shift.breaks.map((x, j) => (j === i ? { ...x, start } : x)) })} />
-          </label>
-          <label>
-            to
-            <TimeInput value={b.end} onInput={(end) => onChange({ ...shift, breaks: shift.breaks.map((x, j) => (j === i ? { ...x, end } : x)) })} />
-          </label>
-          <button type="button" onClick={() => onChange({ ...shift, breaks: shift.breaks.filter((_, j) => j !== i) })}>
-            Remove break
-          </button>
-        </div>
+      {f.error(k.days(i))}
+      {shift.breaks.map((b, j) => (
+        <Fragment key={j}>
+          <div class="row fields">
+            <div class="field">
+              <label>
+                Break from
+                <TimeInput value={b.start} onInput={(start) => setBreak(j, { start })} onBlur={() => onLeave(k.breakStart(i, j))} aria={f.aria([k.breakStart(i, j), k.break(i, j)])} />
+              </label>
+              {f.error(k.breakStart(i, j))}
+            </div>
+            <div class="field">
+              <label>
+                to
+                <TimeInput value={b.end} onInput={(end) => setBreak(j, { end })} onBlur={() => onLeave(k.breakEnd(i, j), k.break(i, j))} aria={f.aria([k.breakEnd(i, j), k.break(i, j)])} />
+              </label>
+              {f.error(k.breakEnd(i, j))}
+            </div>
+            <button type="button" onClick={() => onChange({ ...shift, breaks: shift.breaks.filter((_, m) => m !== j) })}>
+              Remove break
+            </button>
+          </div>
+          {f.error(k.break(i, j))}
+        </Fragment>
       ))}
       <div class="row" style="margin-top:0.5rem">
-        <button type="button" onClick={() => onChange({ ...shift, breaks: [...shift.breaks, { start: '12:00', end: '12:30' }] })}>
+        <button type="button" onClick={() => onChange({ ...shift, breaks: [...shift.breaks, { start: '12:00', end: '12:30' }] })} {...f.aria([k.breaks(i)])}>
           Add break
         </button>
-        <button type="button" onClick={onRemove}>
+        <button type="button" onClick={props.onRemove}>
           Remove shift {n}
         </button>
       </div>
+      {f.error(k.breaks(i))}
     </fieldset>
   );
 }
@@ -136,18 +182,80 @@ function CalendarHistory({ calendars }: { calendars: DatedShifts[] }) {
   );
 }
 
+/** The keys of `errors` about shift `i`; with any about its hours, those of every shift (an overlap is about two). */
+function keysOfShift(errors: FieldErrors, i: number): string[] {
+  const mine = Object.keys(errors).filter((key) => shiftOfKey(key) === i);
+  return mine.some((key) => key.endsWith('.times')) ? [...mine, ...Object.keys(errors).filter((key) => key.endsWith('.times'))] : mine;
+}
+
 function ShiftsForm({ initial, onSaved }: { initial: Shift[]; onSaved: () => void }) {
-  const [shifts, setShifts] = useState<Shift[]>(initial);
   const today = localDate(Date.now(), zone.value);
+  const [shifts, setShifts] = useState<Shift[]>(initial);
   const [from, setFrom] = useState(today);
+  // What is stored: edits are what differs from it.
+  const [saved, setSaved] = useState({ shifts: initial, from: today });
+  // The server's refusal, read onto the fields it names, until those fields change.
+  const [refused, setRefused] = useState<FieldErrors>({});
+  // The page's own checks show at a field once the person has left it, and everywhere once a save was tried.
+  const [left, setLeft] = useState<ReadonlySet<string>>(new Set());
+  const [tried, setTried] = useState(false);
   const save = useSave();
+  const checks = checkShifts(shifts, from);
+  const shown: FieldErrors = { ...(tried ? checks : Object.fromEntries(Object.entries(checks).filter(([key]) => left.has(key)))), ...refused };
+  const f = useFieldMessages(shown);
+  useUnsavedWarning(edited({ shifts, from }, saved), 'the shifts');
+
+  /** An edit: the refusal's messages about what changed go, and so does the summary once no message is left. */
+  const edit = (next: Shift[], nextFrom: string, about: string[]) => {
+    setShifts(next);
+    setFrom(nextFrom);
+    const rest = without(refused, about);
+    if (rest !== refused) setRefused(rest);
+    if (save.error && !hasErrors(rest) && !hasErrors(checkShifts(next, nextFrom))) save.clearError();
+  };
+  // Adding or removing a shift or a break moves the fields the messages are keyed by.
+  const restructure = (next: Shift[]) => {
+    setShifts(next);
+    setRefused({});
+    setLeft(new Set());
+    if (save.error && (!tried || !hasErrors(checkShifts(next, from)))) save.clearError();
+  };
+  const change = (i: number, changed: Shift) => {
+    const next = shifts.map((x, j) => (j === i ? changed : x));
+    if (changed.breaks.length !== shifts[i]!.breaks.length) restructure(next);
+    else edit(next, from, keysOfShift(refused, i));
+  };
+
   return (
     <form
+      ref={f.ref}
       class="card stack"
       aria-labelledby="shifts-title"
+      // The page's own checks speak at the fields, in its words, rather than in the browser's bubbles.
+      noValidate
       onSubmit={save.submit(async () => {
-        setShifts(await api.setShifts(shifts, from));
-        onSaved();
+        setTried(true);
+        setRefused({});
+        if (hasErrors(checks)) {
+          f.focusFirst();
+          throw new Error(checksSummary(checks, shifts));
+        }
+        try {
+          const stored = await api.setShifts(shifts, from);
+          setShifts(stored);
+          setSaved({ shifts: stored, from });
+          setTried(false);
+          setLeft(new Set());
+          onSaved();
+        } catch (err) {
+          if (err instanceof ApiError) {
+            const fields = err.code === 'invalid_shifts' ? shiftRefusal(err.message, shifts) : err.code === 'invalid_query' ? { [shiftKey.from]: sentence(err.message) } : {};
+            setRefused(fields);
+            if (hasErrors(fields)) f.focusFirst();
+          }
+          // The server's words, after what the summary is about.
+          throw new Error(`Not saved: ${errorText(err)}`);
+        }
       })}
     >
       <h2 id="shifts-title">Shifts and breaks</h2>
@@ -161,14 +269,27 @@ function ShiftsForm({ initial, onSaved }: { initial: Shift[]; onSaved: () => voi
           key={i}
           shift={s}
           index={i}
-          onChange={(changed) => setShifts(shifts.map((x, j) => (j === i ? changed : x)))}
-          onRemove={() => setShifts(shifts.filter((_, j) => j !== i))}
+          f={f}
+          onChange={(changed) => change(i, changed)}
+          onRemove={() => restructure(shifts.filter((_, j) => j !== i))}
+          onLeave={(...keys) => setLeft((l) => (keys.every((key) => l.has(key)) ? l : new Set([...l, ...keys])))}
         />
       ))}
-      <label>
-        Applies from
-        <input type="date" id="shifts-from" required value={from} onInput={(e) => setFrom(e.currentTarget.value)} aria-describedby="shifts-from-hint" />
-      </label>
+      <div class="field">
+        <label>
+          Applies from
+          <input
+            type="date"
+            id="shifts-from"
+            required
+            value={from}
+            onInput={(e) => edit(shifts, e.currentTarget.value, [shiftKey.from])}
+            onBlur={() => setLeft((l) => (l.has(shiftKey.from) ? l : new Set([...l, shiftKey.from])))}
+            {...f.aria([shiftKey.from], 'shifts-from-hint')}
+          />
+        </label>
+        {f.error(shiftKey.from)}
+      </div>
       <p class="hint" id="shifts-from-hint" style="margin:0">
         {from < today
           ? `Days from ${from} on are counted again with these shifts; the days before keep theirs.`
@@ -176,10 +297,7 @@ function ShiftsForm({ initial, onSaved }: { initial: Shift[]; onSaved: () => voi
       </p>
       <ErrorNote error={save.error} />
       <div class="row">
-        <button
-          type="button"
-          onClick={() => setShifts([...shifts, nextShift(shifts)])}
-        >
+        <button type="button" onClick={() => restructure([...shifts, nextShift(shifts)])}>
           Add shift
         </button>
         <button class="primary" type="submit">
