@@ -5,7 +5,7 @@ import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Board, TvBoard } from './pages/board';
 import { SignIn, SignUp } from './pages/auth';
-import { location, navigate, onLinkClick } from './router';
+import { dropUnsaved, location, mayLeave, navigate, onLinkClick } from './router';
 import { beginKiosk, isAdmin, isDisplay, session, settingsReady, signOut } from './session';
 import { AlertBadge } from './pages/board';
 import { startLive, stopLive } from './store';
@@ -93,6 +93,9 @@ function Nav() {
           <button
             type="button"
             onClick={async () => {
+              // Unsaved edits ask first, while the session still stands.
+              if (!mayLeave()) return;
+              dropUnsaved();
               await signOut();
               navigate('/login', true);
             }}

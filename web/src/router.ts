@@ -48,6 +48,12 @@ export function unsavedEdits(): string[] {
   return [...unsaved.values()];
 }
 
+/** Forgets every unsaved edit: the person agreed to leave them (signing out). */
+export function dropUnsaved(): void {
+  unsaved.clear();
+  window.removeEventListener('beforeunload', onBeforeUnload);
+}
+
 /** True when nothing is unsaved, or the person agrees to leave it. */
 export function mayLeave(): boolean {
   return unsaved.size === 0 || window.confirm(leaveQuestion(unsavedEdits()));
