@@ -8,20 +8,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Device, type Server, accessibilityProblems, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer } from './harness';
+import { Device, type Server, accessibilityProblems, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
 
 let browser: Browser;
 let server: Server;
 let page: Page;
 let errors: string[];
 let device: Device;
+let api: ReturnType<typeof userApi>;
 const dataDir = mkdtempSync(join(tmpdir(), 'assetlog-e2e-follow-'));
 const MIN = 60_000;
+const HOUR = 60 * MIN;
 
 beforeAll(async () => {
   browser = await launchBrowser();
   server = await startServer({ enrollment: 'auto', dataDir });
-  await signUpByApi(server);
+  const { token } = await signUpByApi(server);
+  api = userApi(server, token);
   device = new Device(server, 'esp32-FOLLOW');
   await device.register([{ pin_number: 1, asset_name: 'Lathe' }], 'Hall 2');
   // Running since ten minutes ago (today in UTC and in the browser's zone, which is UTC here too
@@ -65,6 +68,33 @@ describe('pages that follow the live socket', () => {
       { pin: 1, running: false, ts: Date.now() - 500 },
     ]);
     await expect.poll(() => stops.innerText(), { timeout: 10_000 }).toBe('2');
+    expect(errors).toEqual([]);
+  });
+
+  it('counts the same stops in the cards, the table and the Pareto, a split stop once', async () => {
+    // A minute's stop eight minutes ago (it arrives late, behind the live ones), split in two
+    // with two reasons: still one stop.
+    await device.batch([
+      { pin: 1, running: false, ts: Date.now() - 8 * MIN },
+      { pin: 1, running: true, ts: Date.now() - 7 * MIN },
+    ]);
+    const jam = await api.post<{ id: number }>('/api/v1/reasons', { category: 'Material', name: 'Jam' });
+    const tool = await api.post<{ id: number }>('/api/v1/reasons', { category: 'Tooling', name: 'Tool change' });
+    const now = Date.now();
+    const stops = await api.get<{ id: string; start: number; ongoing: boolean }[]>(`/api/v1/stops?from=${now - HOUR}&to=${now + 1}`);
+    const past = stops.find((s) => !s.ongoing && s.start < now - 7 * MIN)!;
+    await api.put(`/api/v1/stops/${past.id}`, { reason_id: jam.id, comment: '' });
+    const split = await api.post<{ parts: string[] }>(`/api/v1/stops/${past.id}/split`, { at: past.start + 30_000 });
+    await api.put(`/api/v1/stops/${split.parts[1]}`, { reason_id: tool.id, comment: '' });
+    await page.reload();
+    const total = page.locator('#asset-figures tbody tr', { hasText: 'All machines' }).locator('td[data-col="stops"]');
+    await expect.poll(() => total.innerText()).toBe('3');
+    const card = page.locator('.kpi', { hasText: 'Stops' });
+    await expect(card.innerText()).resolves.toMatch(/^Stops\s+3 \(/);
+    const paretoStops = await page
+      .locator('#pareto-table tbody tr')
+      .evaluateAll((rows) => rows.map((r) => Number(r.querySelectorAll('td')[2]?.textContent ?? 'NaN')));
+    expect(paretoStops.reduce((a, b) => a + b, 0)).toBe(3);
     expect(errors).toEqual([]);
   });
 

@@ -46,9 +46,16 @@ pub struct Device {
 
 /// A plain HTTP client for the tests' requests. The server's alert deliveries bring rustls
 /// without a default crypto provider, so every client of the process needs ring set first.
+///
+/// Idle connections are dropped after 30 s, before the server closes them (its idle keep-alive
+/// timeout is 60 s): a test that waits a minute for an email would otherwise send its next
+/// request on a connection the server is closing, and get "incomplete message".
 pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }
 
 pub async fn spawn_app() -> TestApp {
