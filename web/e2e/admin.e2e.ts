@@ -168,7 +168,7 @@ describe('loggers and people', () => {
 
     await signIn(page, 'val@plant.example', 'viewer of the plant');
     const nav = page.getByRole('navigation', { name: 'Main' });
-    await expect(nav.getByRole('link').allInnerTexts()).resolves.toEqual(['Board', 'Timeline', 'Analytics', 'Stops', 'Alerts', 'Loggers']);
+    await expect(nav.getByRole('link').allInnerTexts()).resolves.toEqual(['Board', 'Timeline', 'Analytics', 'Stops', 'Station', 'Alerts', 'Loggers']);
 
     await nav.getByRole('link', { name: 'Loggers' }).click();
     await page.getByRole('heading', { name: 'Mill line' }).waitFor();
