@@ -281,7 +281,8 @@ export function Station() {
     if (due.length > 0) {
       for (const s of due) prompted.current.add(stopKey(s));
       const name = (id: number) => byId.get(id)?.name ?? `Machine ${id}`;
-      setPrompt({ text: due.map((s) => promptText(name(s.asset_id), s.stop_start, now.peek())).join(' '), keys: due.map(stopKey) });
+      // The clock of this moment: `now` ticks once a second and may be a second behind.
+      setPrompt({ text: due.map((s) => promptText(name(s.asset_id), s.stop_start, Date.now())).join(' '), keys: due.map(stopKey) });
     } else if (prompt && !d.stops.some((s) => s.ongoing && s.reason_id === null && prompt.keys.includes(stopKey(s)))) {
       // Its stop has a reason now, or is over: nothing to ask any more.
       setPrompt(null);
