@@ -150,14 +150,7 @@ async fn a_shift_calendar_makes_the_rest_unplanned() {
     let app = spawn_app().await;
     let (admin, _, _, t0) = worked_day(&app).await;
     // Only the UTC hours of t0+1h..t0+2h are planned, every day.
-    let start = chrono::DateTime::from_timestamp_millis(t0 + HOUR)
-        .unwrap()
-        .format("%H:%M")
-        .to_string();
-    let end = chrono::DateTime::from_timestamp_millis(t0 + 2 * HOUR)
-        .unwrap()
-        .format("%H:%M")
-        .to_string();
+    let (start, end) = (hhmm(t0 + HOUR), hhmm(t0 + 2 * HOUR));
     let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     let calendar = json!([{"name": "Slot", "days": all, "start": start, "end": end, "breaks": []}]);
     app.set_shifts(&admin, &calendar).await;
@@ -546,12 +539,6 @@ async fn analytics_stops_and_events_come_as_csv() {
     assert_eq!(events.lines().count(), 7);
     assert!(events.lines().nth(1).unwrap().contains("RUNNING"));
     // Shift buckets name their shift.
-    let hhmm = |t: i64| {
-        chrono::DateTime::from_timestamp_millis(t)
-            .unwrap()
-            .format("%H:%M")
-            .to_string()
-    };
     let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     app.set_shifts(
         &admin,
@@ -1117,12 +1104,6 @@ async fn the_timeline_draws_the_states_and_planned_time_the_figures_count() {
     let app = spawn_app_with(|c| c.open_signup = true).await;
     let (admin, _, asset, t0) = worked_day(&app).await;
     // Planned: t0+1h..t0+4h45 every day (UTC), minus planned downtime t0+3h..t0+3h10.
-    let hhmm = |t: i64| {
-        chrono::DateTime::from_timestamp_millis(t)
-            .unwrap()
-            .format("%H:%M")
-            .to_string()
-    };
     let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     app.set_shifts(
         &admin,
@@ -1357,12 +1338,6 @@ async fn the_current_shift_and_the_next_are_told_for_the_board() {
     );
     // A shift from the last whole minute an hour ago to an hour ahead, every day (UTC).
     let start = (now_ms() - HOUR) / MIN * MIN;
-    let hhmm = |t: i64| {
-        chrono::DateTime::from_timestamp_millis(t)
-            .unwrap()
-            .format("%H:%M")
-            .to_string()
-    };
     let all = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     app.set_shifts(
         &admin,
@@ -1469,4 +1444,12 @@ async fn weekly_planned_downtime_repeats_in_the_zone_and_leaves_what_came_before
         app.get_json("/api/v1/planned-downtime", &other.token).await,
         json!([])
     );
+}
+
+/// The UTC wall-clock time of `t` as a shift takes it, `HH:MM`.
+fn hhmm(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .unwrap()
+        .format("%H:%M")
+        .to_string()
 }
