@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MIN, T, stop } from './stop-fixture';
 import type { Reason, Stop } from './api';
 import {
   STATION_WINDOW_MS,
@@ -24,26 +25,7 @@ import {
 } from './station';
 
 const S = 1000;
-const MIN = 60 * S;
-const T = Date.parse('2025-11-24T08:00:00Z');
 
-function stop(asset_id: number, startMin: number, minutes: number, more: Partial<Stop> = {}): Stop {
-  const start = T + startMin * MIN;
-  return {
-    id: `${asset_id}-${start}-${start}`,
-    asset_id,
-    stop_start: start,
-    start,
-    end: start + minutes * MIN,
-    duration_ms: minutes * MIN,
-    stop_duration_ms: minutes * MIN,
-    ongoing: false,
-    short: minutes < 5,
-    reason_id: null,
-    comment: '',
-    ...more,
-  };
-}
 
 const FIVE_MIN = 5 * MIN;
 const threshold = () => FIVE_MIN;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MIN, T, stop } from './stop-fixture';
 import type { Stop } from './api';
 import {
   NEWEST_FIRST,
@@ -19,26 +20,7 @@ import {
 } from './stops';
 import { localDaySpan, periodSpan } from './time';
 
-const MIN = 60_000;
-const T = Date.parse('2025-11-24T08:00:00Z');
 
-function stop(asset_id: number, startMin: number, minutes: number, more: Partial<Stop> = {}): Stop {
-  const start = T + startMin * MIN;
-  return {
-    id: `${asset_id}-${start}-${start}`,
-    asset_id,
-    stop_start: start,
-    start,
-    end: start + minutes * MIN,
-    duration_ms: minutes * MIN,
-    stop_duration_ms: minutes * MIN,
-    ongoing: false,
-    short: minutes < 5,
-    reason_id: null,
-    comment: '',
-    ...more,
-  };
-}
 
 // As the API lists them: newest first, then by machine.
 const LIST = [stop(2, 300, 1.5), stop(3, 180, 45), stop(1, 120, 3), stop(2, 60, 60), stop(4, 60, 20), stop(1, 0, 20)];
