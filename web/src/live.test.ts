@@ -48,7 +48,7 @@ describe('parseMessage', () => {
 class FakeSocket {
   static all: FakeSocket[] = [];
   onopen: (() => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((e: { code: number }) => void) | null = null;
   onmessage: ((e: { data: unknown }) => void) | null = null;
   closed = false;
   constructor(readonly url: string) {
@@ -60,8 +60,8 @@ class FakeSocket {
   open() {
     this.onopen?.();
   }
-  drop() {
-    this.onclose?.();
+  drop(code = 1006) {
+    this.onclose?.({ code });
   }
   send(data: string) {
     this.onmessage?.({ data });
@@ -83,7 +83,7 @@ describe('LiveConnection', () => {
       url: () => 'ws://test/api/v1/live?token=t',
       onMessage: (m) => messages.push(m),
       onOpen: opened,
-      onFailedAttempt: failed,
+      onSessionDoubt: failed,
       createSocket: (url) => new FakeSocket(url) as unknown as WebSocket,
     });
     return { live, opened, failed, messages };
@@ -114,6 +114,19 @@ describe('LiveConnection', () => {
     expect(FakeSocket.all).toHaveLength(3);
     FakeSocket.all[2]!.open();
     expect(opened).toHaveBeenCalledTimes(2);
+  });
+
+  it('doubts the session at once when the server closes the socket for its sake', () => {
+    const { live, failed } = connection();
+    live.start();
+    FakeSocket.all[0]!.open();
+    FakeSocket.all[0]!.drop(1013); // too slow: reconnect, the session is fine
+    expect(failed).not.toHaveBeenCalled();
+    vi.runOnlyPendingTimers();
+    FakeSocket.all[1]!.open();
+    FakeSocket.all[1]!.drop(1008); // the session ended or changed
+    expect(failed).toHaveBeenCalledTimes(1);
+    expect(live.status.value).toBe('waiting');
   });
 
   it('forgives past failures once a connection has stayed up', () => {

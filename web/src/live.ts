@@ -80,6 +80,9 @@ export function backoffDelay(attempt: number, random: number = Math.random()): n
   return Math.round(ceiling / 2 + (ceiling / 2) * random);
 }
 
+/** Close code the server sends when the session that opened the socket ended or changed. */
+export const CLOSE_SESSION_CHANGED = 1008;
+
 /** A connection counts as healthy (and resets the backoff) once it has stayed open this long. */
 const HEALTHY_AFTER_MS = 5_000;
 
@@ -87,8 +90,11 @@ export interface LiveOptions {
   url: () => string | null;
   onMessage: (message: LiveMessage) => void;
   onOpen: () => void;
-  /** Called after a connection attempt fails without ever opening (maybe the token expired). */
-  onFailedAttempt?: () => void;
+  /**
+   * Called when the session may have ended: an attempt failed without ever opening (maybe the
+   * token expired), or the server closed the socket because the session ended or changed.
+   */
+  onSessionDoubt?: () => void;
   createSocket?: (url: string) => WebSocket;
 }
 
@@ -159,12 +165,13 @@ export class LiveConnection {
       const message = parseMessage(event.data);
       if (message) this.options.onMessage(message);
     };
-    socket.onclose = () => {
+    socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.healthy) clearTimeout(this.healthy);
       if (!this.running) return;
-      if (!opened) this.options.onFailedAttempt?.();
+      // A removed person's tab learns it now, not after the backoff's next refused attempt.
+      if (!opened || event.code === CLOSE_SESSION_CHANGED) this.options.onSessionDoubt?.();
       if (!this.running) return;
       const delay = backoffDelay(this.attempt++);
       this.status.value = 'waiting';

@@ -111,8 +111,8 @@ export const live = new LiveConnection({
     else if (board.apply(message)) refreshSoon();
     for (const l of listeners) l(message);
   },
-  // The socket cannot tell why it was refused; a REST call can (a 401 ends the session).
-  onFailedAttempt: () => void api.me().catch(() => {}),
+  // The socket cannot tell why it was refused or closed; a REST call can (a 401 ends the session).
+  onSessionDoubt: () => void api.me().catch(() => {}),
 });
 
 let ticker: ReturnType<typeof setInterval> | null = null;
