@@ -169,6 +169,26 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
   return path;
 }
 
+/**
+ * What a phone test checks against the screen's width: how far right anything in the page's main
+ * part reaches (px, rounded), and what that is; and whether any frame in it scrolls sideways.
+ * A table in a scrolling frame keeps the page narrow while its columns are out of sight.
+ */
+export async function sidewaysReach(page: Page): Promise<{ right: number; what: string; scrollingFrames: string[] }> {
+  return page.evaluate(() => {
+    const name = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.getAttribute('aria-label') ? ` "${el.getAttribute('aria-label')}"` : ''}`;
+    const all = [...document.querySelectorAll('main *')];
+    const widest = all
+      .map((el) => ({ el, box: el.getBoundingClientRect() }))
+      .filter(({ box }) => box.width > 0)
+      .sort((a, b) => b.box.right - a.box.right)[0]!;
+    const scrollingFrames = all
+      .filter((el) => el.scrollWidth > el.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
+      .map((el) => `${name(el)} (${el.scrollWidth} in ${el.clientWidth})`);
+    return { right: Math.round(widest.box.right), what: name(widest.el), scrollingFrames };
+  });
+}
+
 /** Signs in through the sign-in form. */
 export async function signIn(page: Page, email: string, password: string) {
   await page.goto('/login');

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatHours, formatMeanTime, formatPercent } from '../src/format';
 import { formatDateTime, localDate, parseLocalDateTime, periodSpan } from '../src/time';
-import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
+import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, sidewaysReach, signIn, signUpByApi, startServer, userApi } from './harness';
 
 const ZONE = 'Europe/Berlin';
 const EMAIL = 'ada@plant.example';
@@ -382,6 +382,46 @@ describe('analytics a manager reads without a manual', () => {
     await expect(bars.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).tabIndex))).resolves.toEqual([-1, -1, 0]);
     expect(await accessibilityProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it('shows the figures per machine and per shift as cards on a phone, lines, subtotals and targets included', async () => {
+    const phone = await openPage(browser, server, { width: 390, height: 844 });
+    try {
+      await signIn(phone.page, EMAIL, PASSWORD);
+      await phone.page.goto('/analytics');
+      await showSeededDay(phone.page);
+      await phone.page.locator('#shift-figures tbody tr').nth(2).waitFor();
+      await phone.page.locator('#asset-figures tr[data-subtotal=""] td[data-col="availability"] .target-cue').waitFor();
+      await expect(phone.page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(390);
+      const reach = await sidewaysReach(phone.page);
+      expect(reach.right, reach.what).toBeLessThanOrEqual(390);
+      expect(reach.scrollingFrames).toEqual([]);
+      // Each card: the name across the top, then the figures, each under its label, inside the card.
+      for (const row of ['#asset-figures tr[data-subtotal="Line A"]', machineRow('Robot'), '#asset-figures tfoot tr', '#shift-figures tr[data-shift="Late"]']) {
+        const card = phone.page.locator(row);
+        const frame = (await card.boundingBox())!;
+        const name = (await card.locator('th').boundingBox())!;
+        const cells = card.locator('td');
+        for (let i = 0; i < (await cells.count()); i++) {
+          const box = (await cells.nth(i).boundingBox())!;
+          expect(box.y, `${row} cell ${i}`).toBeGreaterThan(name.y + name.height - 1);
+          expect(box.x, `${row} cell ${i}`).toBeGreaterThanOrEqual(frame.x);
+          expect(box.x + box.width, `${row} cell ${i}`).toBeLessThanOrEqual(frame.x + frame.width);
+        }
+        const labels = await cells.evaluateAll((tds) => tds.map((td) => getComputedStyle(td, '::before').content));
+        expect(labels.slice(0, 2), row).toEqual(['"Availability"', '"Run"']);
+      }
+      // The mark of a figure below its target stays in words.
+      await expect(phone.page.locator(`${machineRow('Robot')} td[data-col="availability"]`).innerText()).resolves.toContain('below target 85 %');
+      // The sort buttons are still there, above the cards.
+      await phone.page.locator('#asset-figures thead').getByRole('button', { name: 'Stops' }).click();
+      await expect.poll(() => phone.page.locator('#asset-figures thead th[aria-sort="descending"]').innerText()).toContain('Stops');
+      await screenshot(phone.page, 'analytics-figures-phone');
+      expect(await accessibilityProblems(phone.page)).toEqual([]);
+      expect(phone.errors).toEqual([]);
+    } finally {
+      await phone.context.close();
+    }
   });
 
   it('labels 30 days by day without overlap, at 1280 px and at 390 px', async () => {

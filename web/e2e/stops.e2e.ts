@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stop } from '../src/api';
 import { formatDateTime, localDate, parseLocalDateTime, periodSpan } from '../src/time';
-import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
+import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, sidewaysReach, signIn, signUpByApi, startServer, userApi } from './harness';
 
 const ZONE = 'Europe/Berlin';
 const PASSWORD = 'correct horse battery';
@@ -315,14 +315,9 @@ describe('the stops page', () => {
     // Nothing scrolls sideways: not the page, and not a frame inside it (a table in a scrolling
     // frame would leave the page 390 px wide, with its reason fields out of sight).
     await expect(phone.page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(390);
-    const widest = await phone.page.evaluate(() =>
-      [...document.querySelectorAll('main *')]
-        .map((el) => ({ el, box: el.getBoundingClientRect() }))
-        .filter(({ box }) => box.width > 0)
-        .map(({ el, box }) => ({ right: Math.round(box.right), what: `${el.tagName.toLowerCase()}${el.getAttribute('aria-label') ? ` "${el.getAttribute('aria-label')}"` : ''}` }))
-        .sort((a, b) => b.right - a.right)[0]!,
-    );
-    expect(widest.right, widest.what).toBeLessThanOrEqual(390);
+    const reach = await sidewaysReach(phone.page);
+    expect(reach.right, reach.what).toBeLessThanOrEqual(390);
+    expect(reach.scrollingFrames).toEqual([]);
     await screenshot(phone.page, 'stops-phone');
     // A card: machine and duration on its first line, start – end and kind on the next, then
     // the reason and the comment across the card.
@@ -356,7 +351,7 @@ describe('the stops page', () => {
     await phone.context.close();
   });
 
-  it('fits the analytics page on a phone too: a table that cannot scrolls in its own box', async () => {
+  it('fits the analytics page on a phone too: the figures per machine a card each, nothing scrolling sideways', async () => {
     const phone = await openPage(browser, server, { width: 390, height: 844 });
     await signIn(phone.page, 'otto@plant.example', PASSWORD);
     await phone.page.goto(`/analytics?period=custom&from=${day}&to=${day}`);
@@ -364,6 +359,15 @@ describe('the stops page', () => {
     // The Pareto's table, with every reason given above.
     await phone.page.locator('#pareto-table tbody tr').nth(1).waitFor();
     await expect(phone.page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(390);
+    const reach = await sidewaysReach(phone.page);
+    expect(reach.right, reach.what).toBeLessThanOrEqual(390);
+    expect(reach.scrollingFrames).toEqual([]);
+    // A card: the machine across the top, its figures under their labels below it.
+    const card = phone.page.locator('#asset-figures tbody tr').first();
+    const machine = (await card.locator('th').boundingBox())!;
+    const stops = card.locator('td[data-col="stops"]');
+    expect((await stops.boundingBox())!.y).toBeGreaterThan(machine.y + machine.height - 1);
+    await expect(stops.evaluate((td) => getComputedStyle(td, '::before').content)).resolves.toBe('"Stops"');
     await screenshot(phone.page, 'analytics-phone');
     expect(await accessibilityProblems(phone.page)).toEqual([]);
     expect(phone.errors).toEqual([]);

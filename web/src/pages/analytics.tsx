@@ -107,7 +107,7 @@ const COLUMNS: Column[] = [
 function AvailabilityCell({ value, target }: { value: number | null; target: number | null }) {
   const below = belowTarget(value, target);
   return (
-    <td class={below ? 'num below-target' : 'num'} data-col="availability" data-target={target ?? undefined} data-below-target={below ? 'true' : undefined}>
+    <td class={below ? 'num below-target' : 'num'} data-col="availability" data-label="Availability" data-target={target ?? undefined} data-below-target={below ? 'true' : undefined}>
       <span class="value">{formatPercent(value)}</span>
       {below && (
         <span class="target-cue">
@@ -126,7 +126,7 @@ function FigureCells({ f, target }: { f: Figures; target: number | null }) {
         c.key === 'availability' ? (
           <AvailabilityCell key={c.key} value={f.availability} target={target} />
         ) : (
-          <td key={c.key} class="num" data-col={c.key}>
+          <td key={c.key} class="num" data-col={c.key} data-label={c.label}>
             {c.show(f)}
           </td>
         ),
@@ -226,7 +226,7 @@ function ShiftComparison({ shifts, plant }: { shifts: Data; plant: Plant }) {
       ) : (
         <>
           <p class="hint">Every machine together, each shift summed over all its occurrences in the period.</p>
-          {/* Focusable: on a phone the table scrolls sideways, and a keyboard must be able to scroll it too. */}
+          {/* Focusable: in a narrow window (not a phone: there it is cards) the table scrolls sideways, and a keyboard must be able to scroll it too. */}
           <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="shifts-title">
             <Table
               id="shift-figures"
@@ -243,16 +243,16 @@ function ShiftComparison({ shifts, plant }: { shifts: Data; plant: Plant }) {
                     </span>
                   </th>
                   <AvailabilityCell value={r.availability} target={target} />
-                  <td class="num" data-col="run_ms">
+                  <td class="num" data-col="run_ms" data-label="Run">
                     {formatHours(r.run_ms)}
                   </td>
-                  <td class="num" data-col="down_ms">
+                  <td class="num" data-col="down_ms" data-label="Down">
                     {formatHours(r.down_ms)}
                   </td>
-                  <td class="num" data-col="stops">
+                  <td class="num" data-col="stops" data-label="Stops">
                     {r.stops}
                   </td>
-                  <td class="num" data-col="mttr_ms">
+                  <td class="num" data-col="mttr_ms" data-label="MTTR">
                     {formatMeanTime(r.mttr_ms)}
                   </td>
                 </tr>
