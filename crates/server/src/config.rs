@@ -186,6 +186,12 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_HEADER_READ_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub header_read_timeout: u64,
+    /// Seconds a client may take no byte of an answer being sent (it stopped reading) before
+    /// its connection is closed, which frees what the answer held (a query slot). A slow but
+    /// reading client is not cut. Default 30.
+    #[arg(long, env = "ASSETLOG_SEND_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub send_timeout: u64,
     /// Loggers that may wait to be claimed at once; a new one beyond is answered 429
     /// too_many_pending. Default 1000.
     #[arg(long, env = "ASSETLOG_MAX_PENDING_LOGGERS", default_value_t = 1_000,
@@ -282,6 +288,7 @@ impl ServeConfig {
             max_connections_per_address: 256,
             idle_timeout: 60,
             header_read_timeout: 10,
+            send_timeout: 30,
             max_pending_loggers: 1_000,
             pending_max_events: 10_000,
             pending_max_assets: 64,

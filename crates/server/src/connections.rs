@@ -15,6 +15,10 @@
 //!   of file descriptors. At the cap the connection that has waited longest for a request (none
 //!   in flight, not a WebSocket) is closed to make room, as nginx reuses kept-alive connections;
 //!   when none waits, new clients wait in the kernel's backlog until a slot frees.
+//! - Stalled send: a client that takes no byte of an answer for
+//!   [`ConnectionLimits::send_timeout`] (its receive window stays full: it stopped reading) is
+//!   closed, so a streamed answer cannot hold its query slot, or its buffers, for good. A slow
+//!   client that keeps reading is not cut.
 //! - TLS: with `--tls-cert`, each connection's handshake runs in its own task and must be done
 //!   within [`ConnectionLimits::header_read_timeout`]; its connection holds a slot meanwhile.
 //!   The timers above then watch the decrypted stream.
@@ -42,12 +46,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
-/// The limits of the accept loop (`--max-connections`, `--idle-timeout`, `--header-read-timeout`).
+/// The limits of the accept loop (`--max-connections`, `--idle-timeout`, `--header-read-timeout`,
+/// `--send-timeout`).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub idle_timeout: Duration,
     pub header_read_timeout: Duration,
+    pub send_timeout: Duration,
     pub max_per_address: usize,
 }
 
@@ -236,6 +242,7 @@ impl Connection {
                 .with_upgrades()
         );
         let mut slow_head = pin!(activity.slow_head(self.limits.header_read_timeout));
+        let mut stalled = pin!(activity.stalled_send(self.limits.send_timeout));
         let mut draining = false;
         loop {
             tokio::select! {
@@ -247,6 +254,10 @@ impl Connection {
                 }
                 () = &mut slow_head => {
                     tracing::debug!(remote = %self.remote, "closing a connection whose request head is too slow");
+                    break;
+                }
+                () = &mut stalled => {
+                    tracing::debug!(remote = %self.remote, "closing a connection whose client takes no answer");
                     break;
                 }
                 () = activity.close.notified() => {
@@ -380,6 +391,10 @@ struct Activity {
     /// Answered 101: the socket is a WebSocket's now.
     upgraded: AtomicBool,
     close: Notify,
+    /// Since when a write has waited for the client to take bytes ([`clock_ms`] + 1; 0 while
+    /// writes go through).
+    send_blocked_since: AtomicU64,
+    send_blocked: Notify,
 }
 
 impl Activity {
@@ -393,6 +408,8 @@ impl Activity {
             closing: AtomicBool::new(false),
             upgraded: AtomicBool::new(false),
             close: Notify::new(),
+            send_blocked_since: AtomicU64::new(0),
+            send_blocked: Notify::new(),
         }
     }
 
@@ -411,6 +428,42 @@ impl Activity {
         self.heads.fetch_add(1, Ordering::AcqRel);
         self.head_started.store(false, Ordering::Release);
         InFlight(self.clone())
+    }
+
+    /// A write found the client's window full.
+    fn send_waits(&self) {
+        let since = clock_ms() + 1;
+        if self
+            .send_blocked_since
+            .compare_exchange(0, since, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.send_blocked.notify_one();
+        }
+    }
+
+    /// A write went through.
+    fn sent(&self) {
+        self.send_blocked_since.store(0, Ordering::Release);
+    }
+
+    /// Resolves once a write has waited `limit` for the client to take a byte.
+    async fn stalled_send(&self, limit: Duration) {
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            self.send_blocked.notified().await;
+            loop {
+                let since = self.send_blocked_since.load(Ordering::Acquire);
+                if since == 0 {
+                    break;
+                }
+                let waited = (clock_ms() + 1).saturating_sub(since);
+                if waited >= limit_ms {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(limit_ms - waited)).await;
+            }
+        }
     }
 
     /// Resolves when a head began and was not complete `limit` later.
@@ -471,17 +524,30 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     }
 }
 
+impl<S> Tracked<S> {
+    /// Tells the activity whether a write went through or waits for the client.
+    fn watched<T>(&self, polled: Poll<T>) -> Poll<T> {
+        match polled {
+            Poll::Pending => self.activity.send_waits(),
+            Poll::Ready(_) => self.activity.sent(),
+        }
+        polled
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.watched(polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        let polled = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.watched(polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -493,7 +559,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.watched(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -53,6 +53,7 @@ fn connection_limits(config: &ServeConfig) -> ConnectionLimits {
         max_connections: usize::try_from(max).unwrap_or(usize::MAX),
         idle_timeout: std::time::Duration::from_secs(config.idle_timeout),
         header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout),
+        send_timeout: std::time::Duration::from_secs(config.send_timeout),
         max_per_address: usize::try_from(config.max_connections_per_address).unwrap_or(usize::MAX),
     }
 }

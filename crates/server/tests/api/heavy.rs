@@ -211,3 +211,63 @@ async fn a_stops_list_longer_than_its_limit_is_refused_naming_it() {
     let three = format!("from={t0}&to={}", t0 + 6 * 60_000);
     assert_eq!(app.stops(&admin, &three).await.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_big_answer_is_cut_and_its_query_slot_freed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| {
+        c.query_concurrency = Some(1);
+        c.query_wait = 1;
+        c.send_timeout = 1;
+    })
+    .await;
+    let admin = plant_of_64_assets(&app).await;
+    let gate = &app.state.as_ref().expect("in-process").queries;
+
+    // 64 machines by hour over 80 days: tens of megabytes, far more than the sockets buffer.
+    let to = now_ms();
+    let from = to - 80 * DAY;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address = app.url.trim_start_matches("http://").parse().unwrap();
+    let mut stalled = socket.connect(address).await.expect("connects");
+    let request = format!(
+        "GET /api/v1/analytics?bucket=hour&from={from}&to={to} HTTP/1.1\r\nhost: x\r\n\
+         authorization: Bearer {}\r\n\r\n",
+        admin.token
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    let mut status = [0u8; 12];
+    stalled.read_exact(&mut status).await.unwrap();
+    assert_eq!(&status, b"HTTP/1.1 200");
+    // The answer has begun and cannot end while nobody reads it: it holds the only slot.
+    assert_eq!(gate.available(), 0);
+
+    // Once the client has taken nothing for the send timeout, its connection is closed and the
+    // slot is free again: another question gets it (each try waits up to the 1 s query wait).
+    let started = std::time::Instant::now();
+    let slot = loop {
+        match gate.enter().await {
+            Ok(slot) => break slot,
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(20) => {}
+            Err(_) => panic!("the stalled answer still holds the query slot"),
+        }
+    };
+    drop(slot);
+    // The stalled client finds its connection closed under what the buffers held.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stalled.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server closed the connection");
+    assert!(
+        read.is_err() || !rest.ends_with(b"0\r\n\r\n"),
+        "the answer was cut, not ended: {} bytes",
+        rest.len()
+    );
+    // Others are answered as ever.
+    app.analytics(&admin, "bucket=hour").await;
+    assert_eq!(gate.available(), 1);
+}
