@@ -155,9 +155,9 @@ pub struct ServeConfig {
     #[arg(long, env = "ASSETLOG_HASH_CONCURRENCY",
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub hash_concurrency: Option<u64>,
-    /// Failed sign-ins, sign-ups and claims one client address may make in a row before it is
-    /// answered 429 (with Retry-After, growing while it keeps failing); regained over 10 minutes.
-    /// Default 10.
+    /// Failed sign-ins and claims one client address may make in a row before it is answered 429
+    /// (with Retry-After, growing while it keeps failing), and, counted apart, the sign-ups it
+    /// may make; regained over 10 minutes. Default 10.
     #[arg(long, env = "ASSETLOG_AUTH_ATTEMPTS_PER_ADDRESS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub auth_attempts_per_address: u32,

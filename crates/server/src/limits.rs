@@ -242,8 +242,8 @@ impl QueryGate {
 pub struct AuthSettings {
     /// Password hashes at once.
     pub hash_concurrency: usize,
-    /// Failed attempts (sign-in, sign-up, claim) one address may make at once; regained over
-    /// [`ADDRESS_WINDOW`].
+    /// Failed attempts (sign-in, claim) one address may make at once, and, apart, the sign-ups
+    /// it may make; each regained over [`ADDRESS_WINDOW`].
     pub per_address: u32,
     /// Failed attempts against one account at once, from any address; regained over
     /// [`ACCOUNT_WINDOW`].
@@ -262,6 +262,9 @@ pub struct AuthLimits {
     pub hashing: HashGate,
     /// By client address (IPv6 by /64: one host can pick any address of its network).
     pub addresses: Throttle<IpAddr>,
+    /// Sign-ups by client address, apart from `addresses`: sign-ups (which make tenants) from a
+    /// plant's shared address must not lock its people out of signing in.
+    pub signups: Throttle<IpAddr>,
     /// By account: `email:<email>` for sign-in, `user:<id>` for the admin claiming,
     /// `add-user:<id>` for the admin adding people.
     pub accounts: Throttle<String>,
@@ -272,6 +275,7 @@ impl AuthLimits {
         Self {
             hashing: HashGate::new(settings.hash_concurrency, HASH_WAIT),
             addresses: Throttle::new(settings.per_address, ADDRESS_WINDOW),
+            signups: Throttle::new(settings.per_address, ADDRESS_WINDOW),
             accounts: Throttle::new(settings.per_account, ACCOUNT_WINDOW),
         }
     }
@@ -285,6 +289,11 @@ impl AuthLimits {
             self.accounts.attempt(&account.to_owned(), now)?;
         }
         Ok(())
+    }
+
+    /// Takes a sign-up for the address; a successful one is not given back (it made a tenant).
+    pub fn signup(&self, address: IpAddr) -> Result<(), RetryAfter> {
+        self.signups.attempt(&client_key(address), Instant::now())
     }
 
     /// Gives back the attempts of a success.

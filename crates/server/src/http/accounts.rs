@@ -134,11 +134,8 @@ async fn signup(
         return Err(closed_signup());
     }
     // Every sign-up counts, a successful one too: each costs a strength estimate and a hash,
-    // and makes a tenant.
-    state
-        .auth
-        .attempt(client, None)
-        .map_err(too_many_attempts)?;
+    // and makes a tenant. Sign-ups have their own allowance, apart from sign-ins'.
+    state.auth.signup(client).map_err(too_many_attempts)?;
     let known = [email.clone(), tenant_name.clone()];
     let password = chosen_password(&state, body.password, known).await?;
     let password_hash = hash(&state, password).await?;

@@ -70,8 +70,9 @@ async fn a_flood_of_wrong_logins_is_answered_429_and_others_still_sign_in() {
             }
         }
     }
-    // Ten attempts per address (the sign-up took one), all the rest refused before any hash.
-    assert_eq!((refused, throttled), (9, 31));
+    // Ten attempts per address (the sign-up is counted apart), all the rest refused before any
+    // hash.
+    assert_eq!((refused, throttled), (10, 30));
     // The flooding address is held off even with the right password...
     assert_throttled(login_from(&app, &flood, "ada@a.example", PASSWORD).await).await;
     // ...while the account's owner at another address signs in.
@@ -114,8 +115,8 @@ async fn guessing_claim_codes_is_answered_429() {
         app.post("/api/v1/loggers/claim", &body, Some(&admin.token))
             .await
     };
-    // The sign-up took one of the address's ten attempts.
-    for n in 0..9 {
+    // The address's ten attempts (its sign-up is counted apart).
+    for n in 0..10 {
         let resp = guess(format!("WRONG{n:03}")).await;
         assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     }
@@ -148,6 +149,15 @@ async fn a_flood_of_signups_is_answered_429() {
         )
         .await;
     assert_throttled(resp).await;
+    // Sign-ups are counted apart: the people at that address still sign in.
+    let resp = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({ "email": "u0@a.example", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
     // Nothing was made: the name is still free for someone else.
     let resp = client_from("127.0.0.2")
         .post(format!("{}/api/v1/auth/signup", app.url))
