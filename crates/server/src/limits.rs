@@ -280,15 +280,12 @@ impl AuthLimits {
         }
     }
 
-    /// Takes an attempt for the address and then for the account (when there is one); a refused
-    /// account leaves the address's attempt taken.
-    pub fn attempt(&self, address: IpAddr, account: Option<&str>) -> Result<(), RetryAfter> {
+    /// Takes an attempt for the address and then for the account; a refused account leaves the
+    /// address's attempt taken.
+    pub fn attempt(&self, address: IpAddr, account: &str) -> Result<(), RetryAfter> {
         let now = Instant::now();
         self.addresses.attempt(&client_key(address), now)?;
-        if let Some(account) = account {
-            self.accounts.attempt(&account.to_owned(), now)?;
-        }
-        Ok(())
+        self.accounts.attempt(&account.to_owned(), now)
     }
 
     /// Takes a sign-up for the address; a successful one is not given back (it made a tenant).
@@ -297,12 +294,10 @@ impl AuthLimits {
     }
 
     /// Gives back the attempts of a success.
-    pub fn succeeded(&self, address: IpAddr, account: Option<&str>) {
+    pub fn succeeded(&self, address: IpAddr, account: &str) {
         let now = Instant::now();
         self.addresses.refund(&client_key(address), now);
-        if let Some(account) = account {
-            self.accounts.refund(&account.to_owned(), now);
-        }
+        self.accounts.refund(&account.to_owned(), now);
     }
 }
 

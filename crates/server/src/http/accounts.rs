@@ -179,7 +179,7 @@ async fn login(
     let account = format!("email:{email}");
     state
         .auth
-        .attempt(client, Some(&account))
+        .attempt(client, &account)
         .map_err(too_many_attempts)?;
     let found = state.store.user_for_login(email).await?;
     // Verify against a real hash even for an unknown email, so timing does not tell which emails exist.
@@ -194,7 +194,7 @@ async fn login(
     match found {
         Some((user, tenant, _)) if valid => {
             // Only failures add up: a success gives its attempts back.
-            state.auth.succeeded(client, Some(&account));
+            state.auth.succeeded(client, &account);
             Ok(Json(start_session(&state, &user, &tenant).await?))
         }
         _ => Err(ApiError::unauthorized("wrong email or password")),
@@ -296,14 +296,14 @@ async fn create_user(
     let account = format!("add-user:{}", user.0.user.id);
     state
         .auth
-        .attempt(client, Some(&account))
+        .attempt(client, &account)
         .map_err(too_many_attempts)?;
     let password_hash = hash(&state, password).await?;
     let created = state
         .store
         .create_user(user.tenant_id(), email, password_hash, body.role)
         .await?;
-    state.auth.succeeded(client, Some(&account));
+    state.auth.succeeded(client, &account);
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -275,7 +275,7 @@ async fn claim(
     let account = format!("user:{}", user.0.user.id);
     state
         .auth
-        .attempt(client, Some(&account))
+        .attempt(client, &account)
         .map_err(too_many_attempts)?;
     let id = state
         .store
@@ -287,7 +287,7 @@ async fn claim(
             }
             other => other.into(),
         })?;
-    state.auth.succeeded(client, Some(&account));
+    state.auth.succeeded(client, &account);
     tracing::info!(logger = %logger_id, tenant = %user.tenant_id(), "logger claimed");
     if let Some(status) = state.presence.set_tenant(id, user.tenant_id()) {
         crate::ingest::publish_status(&state, &status);
