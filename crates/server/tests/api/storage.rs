@@ -70,6 +70,16 @@ impl SmallDisk {
         let _ = file.sync_all();
         path
     }
+
+    /// Gives `bytes` of the filler back to the disk.
+    fn free(&self, filler: &Path, bytes: u64) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(filler)
+            .unwrap();
+        let len = file.metadata().unwrap().len();
+        file.set_len(len.saturating_sub(bytes)).unwrap();
+    }
 }
 
 impl Drop for SmallDisk {
@@ -137,7 +147,6 @@ async fn a_full_disk_is_answered_507_and_reported_by_healthz_until_space_is_free
             ),
         }
     };
-    // At once: a background write (contacts, each second) may find room a failed one left.
     let (status, body) = healthz(&app).await;
     let message = assert_error(refused, StatusCode::INSUFFICIENT_STORAGE, "storage_full").await;
     assert!(message.contains("full"), "{message}");
@@ -148,7 +157,25 @@ async fn a_full_disk_is_answered_507_and_reported_by_healthz_until_space_is_free
     let resp = app.get("/api/v1/loggers", Some(&admin.token)).await;
     assert_eq!(resp.status(), StatusCode::OK);
 
+    // A small write that finds room (as the contacts saved each second do) does not make the
+    // disk healthy: what is left of it is still too little for the next batch.
+    disk.free(&filler, 64 * 1024);
+    assert_eq!(acked(&app, &device, batch(next, 1, t0)).await, next);
+    next += 1;
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "storage full", "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("KiB free"),
+        "{body}"
+    );
+
+    // Space again, and the last write succeeded: healthy at once.
     std::fs::remove_file(filler).unwrap();
+    assert_eq!(
+        healthz(&app).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
     // Nothing of the refused batch was kept: the logger's watermark is where the last
     // acknowledged batch left it. Sent again (as the logger does), it is stored whole.
     assert_eq!(acked(&app, &device, json!([])).await, next - 1);
@@ -231,6 +258,67 @@ async fn a_server_started_on_a_full_disk_serves_reads_and_refuses_writes() {
     app.url = url;
     assert_eq!(healthz(&app).await.0, StatusCode::OK);
     assert_eq!(acked(&app, &device, batch(21, 1, t0)).await, 21);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn a_server_restarted_on_a_full_disk_after_a_crash_says_so_at_once_and_writes_again_with_space()
+ {
+    // SQLite's own file: a PostgreSQL server has none (docs/OPERATIONS.md, failures).
+    if crate::helpers::on_postgres() {
+        return;
+    }
+    let Some(disk) = SmallDisk::mount("3m") else {
+        return;
+    };
+    let data = disk.data_dir();
+    std::fs::create_dir(&data).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("server.log");
+    let (mut child, url) = serve(&data, &log);
+    let mut app = crate::helpers::ServerProcess::app_at(&url, logs);
+    let (admin, device) = set_up(&app).await;
+    let t0 = now_ms() - 100_000;
+    assert_eq!(acked(&app, &device, batch(1, 20, t0)).await, 20);
+    // A crash: the WAL and its shared-memory file stay behind, so the next start can open the
+    // database for writing even on a full disk.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(data.join("assetlog.db-shm").exists());
+
+    let filler = disk.fill();
+    let (mut child, url) = serve(&data, &log);
+    app.url = url;
+    // Before any write is tried.
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "storage full", "{body}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("reports the disk full"), "{logged}");
+    // Reads are served, the 20 events the crash left in the WAL among them.
+    assert_eq!(app.events(&admin).await.len(), 20);
+    // A batch that does not fit is refused, and nothing of it kept.
+    let mut next = 21;
+    loop {
+        assert!(next < 100_000, "the disk never filled");
+        let resp = app.ingest(&device, batch(next, 200, t0)).await;
+        match resp.status() {
+            StatusCode::OK => next += 200,
+            StatusCode::INSUFFICIENT_STORAGE => break,
+            other => panic!("a write on a full disk answered {other}"),
+        }
+    }
+    assert_eq!(healthz(&app).await.0, StatusCode::SERVICE_UNAVAILABLE);
+
+    // With space again, the same process takes writes (no restart needed), and the first that
+    // succeeds ends the fault.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(acked(&app, &device, batch(next, 200, t0)).await, next + 199);
+    assert_eq!(
+        healthz(&app).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -7,8 +7,17 @@
 //! meanwhile. A full disk is answered to the client as `507 storage_full` (`StoreError::Full`).
 //! A server that started on a full disk is read-only until it is restarted with space
 //! ([`Health::read_only`]).
+//!
+//! The disk's free space is also looked at whenever the health is asked for: below
+//! [`LOW_SPACE`] it is reported full, whether or not a write has failed yet. So a small write
+//! that still finds room (the contacts saved each second rewrite pages in place) cannot make
+//! `/healthz` say ok on a disk that the next batch will not fit on, and a server started on a
+//! full disk whose database could still be opened for writing (a crash left its shared-memory
+//! file) says so at once. A quota (`EDQUOT`) is not seen in the free space: there, the last
+//! write's fault is what tells.
 
 use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, ErrorCode};
@@ -89,6 +98,36 @@ pub fn io_no_space(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
 }
 
+/// Below this much free space the database's disk is reported full: room for a few groups of
+/// batches, no more.
+pub const LOW_SPACE: u64 = 1 << 20;
+
+/// The bytes this process may still write on the file system of `dir`: the blocks free to
+/// anyone for root (which may use the reserved ones), else those free to other users. `None`
+/// when the file system cannot say.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    let vfs = rustix::fs::statvfs(dir).ok()?;
+    let blocks = if rustix::process::geteuid().is_root() {
+        vfs.f_bfree
+    } else {
+        vfs.f_bavail
+    };
+    Some(blocks.saturating_mul(vfs.f_frsize))
+}
+
+/// The fault a disk with only `free` bytes left is, if it is below [`LOW_SPACE`].
+pub fn low_space(free: Option<u64>) -> Option<Fault> {
+    let free = free.filter(|&free| free < LOW_SPACE)?;
+    Some(Fault {
+        full: true,
+        message: format!(
+            "the disk of the database is full: {} KiB free, less than the {} KiB writes need",
+            free / 1024,
+            LOW_SPACE / 1024
+        ),
+    })
+}
+
 /// What `/healthz` reports of the storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageHealth {
@@ -113,13 +152,24 @@ pub(crate) struct Health {
     /// Set when the server started read-only: why.
     read_only: Option<String>,
     last: Mutex<Option<Fault>>,
+    /// The directory whose file system holds the database, its free space looked at by
+    /// [`Health::now`]; `None` (in unit tests) looks at none.
+    disk: Option<PathBuf>,
 }
 
 impl Health {
+    /// The health of a writable database in `disk`.
+    pub fn on(disk: PathBuf) -> Self {
+        Self {
+            disk: Some(disk),
+            ..Self::default()
+        }
+    }
+
     pub fn read_only(reason: String) -> Self {
         Self {
             read_only: Some(reason),
-            last: Mutex::default(),
+            ..Self::default()
         }
     }
 
@@ -149,7 +199,9 @@ impl Health {
                 reason: reason.clone(),
             };
         }
-        match self.last.lock().expect("health lock").clone() {
+        let last = self.last.lock().expect("health lock").clone();
+        let low = || low_space(free_space(self.disk.as_deref()?));
+        match last.or_else(low) {
             None => StorageHealth::Ok,
             Some(Fault {
                 full: true,
@@ -182,6 +234,20 @@ mod tests {
             None
         );
         assert_eq!(Fault::of(&rusqlite::Error::QueryReturnedNoRows, None), None);
+    }
+
+    #[test]
+    fn a_disk_with_less_than_a_mebibyte_free_is_full() {
+        assert_eq!(low_space(None), None);
+        assert_eq!(low_space(Some(LOW_SPACE)), None);
+        let fault = low_space(Some(64 * 1024)).unwrap();
+        assert!(fault.full);
+        assert!(fault.message.contains("64 KiB free"), "{}", fault.message);
+        assert!(low_space(Some(0)).is_some());
+        // The test's own temporary directory is not full (or the machine has other troubles).
+        let tmp = std::env::temp_dir();
+        assert!(free_space(&tmp).is_some_and(|free| free >= LOW_SPACE));
+        assert_eq!(Health::on(tmp).now(), StorageHealth::Ok);
     }
 
     #[test]

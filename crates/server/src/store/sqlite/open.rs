@@ -19,7 +19,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 use super::checkpoint::{self, Checkpointer};
-use super::health::{Fault, Health, fault_of};
+use super::health::{Fault, Health, fault_of, free_space, low_space};
 use super::migrate::MIGRATIONS;
 use super::writer::Writer;
 use super::{Inner, Sqlite, StoreError, events_only_when_settled, inbox, pending};
@@ -79,7 +79,9 @@ fn damaged_or(e: rusqlite::Error, path: &Path, doing: &str) -> anyhow::Error {
 }
 
 fn data_dir(path: &Path) -> &Path {
-    path.parent().unwrap_or(Path::new("."))
+    path.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 impl Sqlite {
@@ -144,7 +146,15 @@ fn open_writable(path: &Path) -> Result<Sqlite, Failed> {
         .max_size(READERS)
         .build(manager)
         .context("cannot open the database's readers")?;
-    let health = Arc::new(Health::default());
+    let health = Arc::new(Health::on(data_dir(path).to_owned()));
+    if let Some(fault) = low_space(free_space(data_dir(path))) {
+        tracing::warn!(
+            database = %path.display(),
+            "{}: the server started, but writes that do not fit are answered 507 \
+             storage_full, and /healthz reports the disk full until there is space",
+            fault.message
+        );
+    }
     Ok(Sqlite {
         inner: Arc::new(Inner {
             writer: Writer::start(conn, health.clone()).context("cannot start the writer")?,
