@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_arena_eager_commit` (its place in `mi_option_e` of mimalloc.h, v3;
 /// the Rust binding does not name it). On Linux it defaults to committing a whole arena at
 /// once, and then memory a burst freed stays resident: 42–45 MB after a sign-in flood instead of
-/// 29–30 MB, the same ingest speed either way (docs/SECURITY.md).
+/// 29–33 MB, the same ingest speed either way (docs/SECURITY.md).
 const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// Run by the loader before `main` and before anything allocates: the first arena is reserved
