@@ -205,6 +205,12 @@ describe('loggers and people', () => {
     const roleOf = async (email: string) =>
       (await api.get<{ email: string; role: string }[]>('/api/v1/users')).find((u) => u.email === email)?.role;
     await expect.poll(() => roleOf('val@plant.example')).toBe('operator');
+    // The viewer's open tab, still signed in, shows the new role without a reload (the server
+    // closed its live socket, and the tab asked who it is now), and its pages follow it.
+    await page.locator('header .role', { hasText: '(operator)' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Stops' }).click();
+    await page.locator('#stops tbody tr', { hasText: 'Mill 1' }).waitFor();
+    await expect(page.getByText('You can read stops; operators and admins give them reasons.').count()).resolves.toBe(0);
     await screenshot(admin, 'people-role-changed');
     await admin.reload();
     await expect(admin.getByRole('combobox', { name: 'Role of val@plant.example' }).inputValue()).resolves.toBe('operator');
@@ -213,6 +219,8 @@ describe('loggers and people', () => {
     // Back to viewer, as the next test expects.
     await admin.getByRole('combobox', { name: 'Role of val@plant.example' }).selectOption('viewer');
     await expect.poll(() => roleOf('val@plant.example')).toBe('viewer');
+    await page.locator('header .role', { hasText: '(viewer)' }).waitFor();
+    await page.getByText('You can read stops; operators and admins give them reasons.').waitFor();
     expect(adminErrors).toEqual([]);
     await context.close();
   });

@@ -91,15 +91,24 @@ export function restore(): void {
   configure(s.token, expire);
   session.value = s;
   void loadSettings();
-  api
-    .me()
-    .then((me) => {
-      if (!session.value) return;
-      const updated = { ...session.value, user: me.user, tenant: me.tenant };
-      localStorage.setItem(KEY, JSON.stringify(updated));
-      session.value = updated;
-    })
-    .catch(() => {
-      // 401: expire() ran. Network errors: keep the session and let the pages retry.
-    });
+  void recheck();
+}
+
+/**
+ * Asks the server who this session is now and keeps the answer, so a role an admin changed
+ * shows (and takes effect in the pages) without a reload. A 401 ends the session (`expire`).
+ */
+export async function recheck(): Promise<void> {
+  const token = session.value?.token;
+  if (!token) return;
+  try {
+    const me = await api.me();
+    // Signed out, or in as someone else, while the answer was on its way: not theirs.
+    if (session.value?.token !== token) return;
+    const updated = { ...session.value, user: me.user, tenant: me.tenant };
+    localStorage.setItem(KEY, JSON.stringify(updated));
+    session.value = updated;
+  } catch {
+    // 401: expire() ran. Network errors: keep the session and let the pages retry.
+  }
 }

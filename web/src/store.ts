@@ -7,6 +7,7 @@ import { AlertBook, mergeNewestFirst } from './alerts';
 import { api, currentToken, liveUrl } from './api';
 import { BoardModel } from './board';
 import { LiveConnection, type LiveMessage } from './live';
+import { recheck } from './session';
 
 export const board = new BoardModel();
 export const boardError = signal<string | null>(null);
@@ -111,8 +112,9 @@ export const live = new LiveConnection({
     else if (board.apply(message)) refreshSoon();
     for (const l of listeners) l(message);
   },
-  // The socket cannot tell why it was refused or closed; a REST call can (a 401 ends the session).
-  onSessionDoubt: () => void api.me().catch(() => {}),
+  // The socket cannot tell why it was refused or closed; a REST call can (a 401 ends the
+  // session; a changed role is kept and shown).
+  onSessionDoubt: () => void recheck(),
 });
 
 let ticker: ReturnType<typeof setInterval> | null = null;
