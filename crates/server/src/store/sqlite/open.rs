@@ -146,8 +146,9 @@ fn open_writable(path: &Path) -> Result<Sqlite, Failed> {
         .max_size(READERS)
         .build(manager)
         .context("cannot open the database's readers")?;
-    let health = Arc::new(Health::on(data_dir(path).to_owned()));
-    if let Some(fault) = low_space(free_space(data_dir(path))) {
+    let disk = data_dir(path);
+    let health = Arc::new(Health::on(disk.to_owned()));
+    if let Some(fault) = low_space(free_space(disk)) {
         tracing::warn!(
             database = %path.display(),
             "{}: the server started, but writes that do not fit are answered 507 \
