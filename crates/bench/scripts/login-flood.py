@@ -3,13 +3,15 @@
 
 Starts `BIN serve` on a free loopback port with a fresh data directory, signs up one user and
 registers a logger, restarts the server on that directory (so that the flood meets a running
-server, not one that has just estimated a new password's strength), then sends wrong-password logins from THREADS threads (one keep-alive connection each) for SECONDS,
-sampling the server's VmRSS every 50 ms; after the flood it waits SETTLE seconds and reads it
-again. Meanwhile a logger reports one event every 20 ms: the median and worst time to an
-answer, for a second before the flood and during it. Only 127.0.0.1 is ever contacted, the flood is bounded in time, the server is stopped at
-the end. The flood runs in a process of its own, so that the logger's times are the server's and
-not waits for the flood threads' interpreter lock. Extra arguments go to `serve` (for example `--auth-attempts-per-address 1000000` so that
-every attempt reaches the password check, the worst case for memory). Used in docs/SECURITY.md:
+server, not one that has just estimated a new password's strength), then sends wrong-password
+logins from THREADS threads (one keep-alive connection each) for SECONDS, sampling the server's
+VmRSS every 50 ms; after the flood it waits SETTLE seconds and reads it again. Meanwhile a logger
+reports one event every 20 ms: the median and worst time to an answer, for a second before the
+flood and during it. The flood runs in a process of its own, so that the logger's times are the
+server's and not waits for the flood threads' interpreter lock. Only 127.0.0.1 is ever
+contacted, the flood is bounded in time, the server is stopped at the end. Extra arguments go to
+`serve` (for example `--auth-attempts-per-address 1000000` so that every attempt reaches the
+password check, the worst case for memory). Used in docs/SECURITY.md:
 
     crates/bench/scripts/login-flood.py target/release/assetlog 32 3 -- --auth-attempts-per-address 1000000 --auth-attempts-per-account 1000000
 """

@@ -310,6 +310,7 @@ async fn a_server_restarted_on_a_full_disk_after_a_crash_says_so_at_once_and_wri
         }
     }
     assert_eq!(healthz(&app).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(acked(&app, &device, json!([])).await, next - 1);
 
     // With space again, the same process takes writes (no restart needed), and the first that
     // succeeds ends the fault.
