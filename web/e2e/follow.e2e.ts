@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Device, type Server, accessibilityProblems, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
+import { Device, type Server, accessibilityProblems, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi, zoneAtMidday } from './harness';
 
 let browser: Browser;
 let server: Server;
@@ -25,10 +25,12 @@ beforeAll(async () => {
   server = await startServer({ enrollment: 'auto', dataDir });
   const { token } = await signUpByApi(server);
   api = userApi(server, token);
+  // The pages open on "Today": in a zone where it is midday, the last hour is all today, also
+  // when the suite runs just after midnight UTC.
+  await api.put('/api/v1/settings', { timezone: zoneAtMidday() });
   device = new Device(server, 'esp32-FOLLOW');
   await device.register([{ pin_number: 1, asset_name: 'Lathe' }], 'Hall 2');
-  // Running since ten minutes ago (today in UTC and in the browser's zone, which is UTC here too
-  // unless the tenant says otherwise: the tenant's zone is UTC by default).
+  // Running since ten minutes ago, today in the tenant's zone.
   await device.batch([{ pin: 1, running: true, ts: Date.now() - 10 * MIN }]);
   ({ page, errors } = await openPage(browser, server));
   await signIn(page, 'ada@plant.example', 'correct horse battery');
@@ -42,7 +44,7 @@ afterAll(async () => {
 
 describe('pages that follow the live socket', () => {
   it('shows a new stop on the stops page without a reload, and its duration grows', async () => {
-    await page.getByRole('link', { name: 'Stops' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Stops' }).click();
     await page.getByText('No stops in this period').waitFor();
     await device.batch([{ pin: 1, running: false, ts: Date.now() - 2000 }]);
     const row = page.locator('#stops tbody tr');
@@ -55,11 +57,11 @@ describe('pages that follow the live socket', () => {
   });
 
   it('draws the stop on the timeline and counts it in analytics as it happens', async () => {
-    await page.getByRole('link', { name: 'Timeline' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Timeline' }).click();
     await page.getByText('Show as a list').click();
     const stopped = page.locator('#timeline-list tbody tr[data-state="STOPPED"]');
     await stopped.first().waitFor();
-    await page.getByRole('link', { name: 'Analytics' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Analytics' }).click();
     const stops = page.locator('#asset-figures tbody tr td[data-col="stops"]');
     await expect.poll(() => stops.innerText()).toBe('1');
     // Running again, and a second stop: the open page counts it.

@@ -85,6 +85,16 @@ export function userApi(server: Server, token: string) {
   };
 }
 
+/**
+ * A fixed-offset zone where it is around midday now, so a test that seeds the last hour and
+ * reads "Today" finds all of it on one local day, whatever the hour it runs at.
+ */
+export function zoneAtMidday(now = Date.now()): string {
+  const offset = 12 - new Date(now).getUTCHours(); // -11..12 hours ahead of UTC
+  // The Etc zones count the other way: Etc/GMT-5 is five hours ahead of UTC.
+  return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
 export async function signUpByApi(server: Server, email = 'ada@plant.example', password = 'correct horse battery', tenant = 'Plant A') {
   return call<{ token: string }>(`${server.url}/api/v1/auth/signup`, 'POST', { email, password, tenant_name: tenant });
 }
