@@ -4,7 +4,7 @@
 
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi } from './harness';
+import { accessibilityProblems, Device, type Server, launchBrowser, openPage, screenshot, signIn, signUpByApi, startServer, userApi, zoneAtMidday } from './harness';
 
 let browser: Browser;
 let server: Server;
@@ -17,6 +17,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   server = await startServer(); // default enrollment: claim
   api = userApi(server, (await signUpByApi(server, 'boss@plant.example', 'a long boss password', 'Plant B')).token);
+  // The stops page opens on "Today": a stop seeded half a minute ago is on it at any hour.
+  await api.put('/api/v1/settings', { timezone: zoneAtMidday() });
   ({ page, errors } = await openPage(browser, server));
   await signIn(page, 'boss@plant.example', 'a long boss password');
 });

@@ -164,10 +164,11 @@ describe('the station', () => {
     expect((await partAt('Press 1', press1Long))!.comment).toBe('coil late from stores');
     await screenshot(page, 'station-recorded');
 
-    // After the undo window the stop leaves the list; the card says it was given.
-    await card('Press 1')
-      .getByText(`Recently given: ${hhmm(press1Long)} Jam`)
-      .waitFor({ timeout: 15_000 });
+    // After the undo window the stop leaves the list; the card says it was given (the time as
+    // the card writes it at each look: with its day once Berlin's midnight has passed).
+    await expect
+      .poll(async () => (await card('Press 1').innerText()).includes(`Recently given: ${hhmm(press1Long)} Jam`), { timeout: 15_000 })
+      .toBe(true);
     await expect(card('Press 1').getByRole('button', { name: new RegExp(`^${escape(hhmm(press1Long))}–`) }).count()).resolves.toBe(0);
     await expect(page.getByTestId('station-summary').innerText()).resolves.toBe('1 stop needs a reason. Machines running: 2 of 2.');
 
