@@ -4,7 +4,7 @@
 //! in this one process.
 //!
 //! The simulated loggers go through the same storage and live path as real ones
-//! ([`ingest::report`], presence), only without HTTP: the demo owns its loggers, so it reads
+//! ([`ingest::store_report`], presence), only without HTTP: the demo owns its loggers, so it reads
 //! their credentials from the store instead of keeping keys.
 
 use std::sync::Arc;
@@ -157,7 +157,7 @@ async fn start_line(state: &AppState, line: u32) -> anyhow::Result<tokio::task::
                 }
             })
             .collect();
-        ingest::report(state, &device, events, true)
+        ingest::store_report(state, &device, events, true)
             .await
             .map_err(|e| anyhow::anyhow!("demo backfill: {e}"))?;
     }
@@ -196,7 +196,7 @@ async fn live_line(
                 let change = machines[pin].next_change();
                 seq += 1;
                 let event = NewEvent { pin: pin as u8, running: change.running, ts: change.at_ms.min(now_ms()), seq: Some(seq), asset_name: None };
-                if let Err(e) = ingest::report(&state, &device, vec![event], true).await {
+                if let Err(e) = ingest::store_report(&state, &device, vec![event], true).await {
                     tracing::warn!(error = %e, "demo machine could not report");
                 }
             }

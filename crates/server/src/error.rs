@@ -103,6 +103,14 @@ impl From<StoreError> for ApiError {
                 message: "the database cannot be reached: try again shortly".into(),
                 retry_after_s: 1,
             },
+            // Met twice in a row (`ingest` reads the credentials again after the first):
+            // they are being changed right now; the logger tries again.
+            StoreError::CredentialsChanged => Self::Later {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "credentials_changed",
+                message: "the logger's credentials changed meanwhile: try again".into(),
+                retry_after_s: 1,
+            },
             StoreError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

@@ -123,10 +123,23 @@ pub fn heartbeat_fields(raw: HeartbeatFields<'_>) -> Result<Heartbeat, Refusal> 
     })
 }
 
-/// Records a logger's heartbeat and the contact.
-pub async fn heartbeat(state: &AppState, device: &DeviceAuth, hb: Heartbeat) -> Result<Contact> {
-    state.store.heartbeat(device.row, hb).await?;
-    touch(state, device, device.tenant_id).await;
+/// Records a logger's heartbeat and the contact, once the logger is proven.
+pub async fn heartbeat(
+    state: &AppState,
+    logger_id: &LoggerId,
+    proof: Proof<'_>,
+    hb: Heartbeat,
+) -> Result<Contact> {
+    let mut device = authenticate(state, logger_id, proof).await?;
+    if let Err(e) = state.store.heartbeat(&device, hb.clone()).await {
+        // Stale credentials (another server changed them): decided again on fresh ones, once.
+        let StoreError::CredentialsChanged = e else {
+            return Err(e.into());
+        };
+        device = reauthenticate(state, logger_id, proof).await?;
+        state.store.heartbeat(&device, hb).await?;
+    }
+    touch(state, &device, device.tenant_id).await;
     Ok(Contact {
         status: if device.tenant_id.is_some() {
             "claimed"
@@ -149,23 +162,90 @@ pub struct Contact {
     pub server_time: i64,
 }
 
-/// The logger a report comes from, proven by its key (or allowed keyless by an admin).
+/// How a report or heartbeat shows that it comes from its logger.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// HTTP: the device key the request carries, or none (a logger an admin allowed keyless).
+    Key(Option<&'a str>),
+    /// MQTT: the broker lets only the logger itself publish on its topics (see `mqtt`).
+    Broker,
+}
+
+impl Proof<'_> {
+    fn accepts(self, device: &DeviceAuth) -> bool {
+        match self {
+            Self::Key(key) => device.accepts(key),
+            Self::Broker => true,
+        }
+    }
+}
+
+/// The logger a report comes from, proven by its key (or allowed keyless by an admin, or let
+/// through by the broker).
+///
+/// The store remembers credentials; with other servers on the database they may be stale. So
+/// remembered ones that refuse are read again before the request is refused (a key rotated on
+/// another server works here at once), and what is stored under them checks them again in its
+/// own transaction (see `report`). Unknown loggers are never remembered: `None` was just read.
 pub async fn authenticate(
     state: &AppState,
     logger_id: &LoggerId,
-    key: Option<&str>,
+    proof: Proof<'_>,
 ) -> Result<Arc<DeviceAuth>> {
     match state.store.device(logger_id.as_str()).await? {
-        Some(device) if device.accepts(key) => Ok(device),
+        Some(device) if proof.accepts(&device) => Ok(device),
+        Some(_) => reauthenticate(state, logger_id, proof).await,
+        None => Err(IngestError::UnknownLogger),
+    }
+}
+
+/// As `authenticate`, on credentials read again from the database.
+async fn reauthenticate(
+    state: &AppState,
+    logger_id: &LoggerId,
+    proof: Proof<'_>,
+) -> Result<Arc<DeviceAuth>> {
+    match state.store.reread_device(logger_id.as_str()).await? {
+        Some(device) if proof.accepts(&device) => Ok(device),
         Some(_) => Err(IngestError::WrongKey),
         None => Err(IngestError::UnknownLogger),
     }
 }
 
-/// Stores a logger's events (answering only once they are durable), tells the tenant's
+/// A logger's report, once the logger is proven: stored, published and counted as
+/// [`store_report`] says.
+///
+/// With other servers on the database, the credentials it was proven with may be stale (a key
+/// rotated, the logger claimed or deleted elsewhere): the store then refuses the report whole,
+/// and it is decided again, once, on credentials read afresh.
+pub async fn report(
+    state: &AppState,
+    logger_id: &LoggerId,
+    proof: Proof<'_>,
+    events: Vec<NewEvent>,
+    acknowledge: bool,
+) -> Result<IngestOutcome> {
+    let device = authenticate(state, logger_id, proof).await?;
+    let again = state.store.shared().then(|| events.clone());
+    match (
+        store_report(state, &device, events, acknowledge).await,
+        again,
+    ) {
+        (
+            Err(IngestError::Store(StoreError::CredentialsChanged) | IngestError::UnknownLogger),
+            Some(events),
+        ) => {
+            let device = reauthenticate(state, logger_id, proof).await?;
+            store_report(state, &device, events, acknowledge).await
+        }
+        (answer, _) => answer,
+    }
+}
+
+/// Stores a proven logger's events (answering only once they are durable), tells the tenant's
 /// dashboards of every change of state, and records the contact. With `acknowledge`, the answer
 /// carries the logger's new watermark (the highest seq below which everything is stored).
-pub async fn report(
+pub async fn store_report(
     state: &AppState,
     device: &Arc<DeviceAuth>,
     events: Vec<NewEvent>,

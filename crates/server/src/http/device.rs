@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::config::Enrollment;
 use crate::domain::{DeviceText, Name, Refusal};
 use crate::error::{ApiError, Result};
-use crate::ingest;
+use crate::ingest::{self, Proof};
 use crate::secrets::{new_claim_code, new_secret};
 use crate::store::{NewEvent, Registration, RegistrationOutcome, now_ms};
 
@@ -209,8 +209,8 @@ async fn heartbeat(
         dropped_events: body.dropped_events,
         firmware_version: body.firmware_version.as_deref(),
     })?;
-    let device = ingest::authenticate(&state, &logger_id, bearer(&headers)).await?;
-    let contact = ingest::heartbeat(&state, &device, hb).await?;
+    let proof = Proof::Key(bearer(&headers));
+    let contact = ingest::heartbeat(&state, &logger_id, proof, hb).await?;
     Ok(Json(HeartbeatAnswer {
         success: true,
         status: contact.status,
@@ -309,7 +309,6 @@ async fn asset_state(
         None => None,
     };
     let asset_name = DeviceText::parse(body.asset_name.as_deref(), "asset_name", Name::MAX)?;
-    let device = ingest::authenticate(&state, &logger_id, bearer(&headers)).await?;
     let event = NewEvent {
         pin,
         running,
@@ -317,7 +316,8 @@ async fn asset_state(
         seq,
         asset_name: asset_name.map(String::from),
     };
-    let outcome = ingest::report(&state, &device, vec![event], false).await?;
+    let proof = Proof::Key(bearer(&headers));
+    let outcome = ingest::report(&state, &logger_id, proof, vec![event], false).await?;
     let (event_id, asset_id) = outcome.first.unzip();
     Ok(Json(AssetStateAnswer {
         success: true,
@@ -349,8 +349,8 @@ async fn ingest(
 ) -> Result<Json<IngestAck>> {
     let logger_id = ingest::logger_id(&body.logger_id)?;
     let events = ingest::batch(&body.events, now_ms())?;
-    let device = ingest::authenticate(&state, &logger_id, bearer(&headers)).await?;
-    let outcome = ingest::report(&state, &device, events, true).await?;
+    let proof = Proof::Key(bearer(&headers));
+    let outcome = ingest::report(&state, &logger_id, proof, events, true).await?;
     Ok(Json(IngestAck {
         acked_seq: outcome.acked_seq.max(0) as u64,
     }))

@@ -15,7 +15,7 @@ use super::link::{Link, Receiving};
 use super::topics::{self, Inbound, Outbound};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::ingest::{self, IngestError};
+use crate::ingest::{self, IngestError, Proof};
 use crate::store::now_ms;
 
 /// Messages in work at once: each logger's go through one of these in order, so a logger's
@@ -254,19 +254,6 @@ fn same_logger(topic: &LoggerId, body: Option<&str>) -> Result<(), IngestError> 
     }
 }
 
-/// The broker let only this logger publish here: it needs no key (`ingest::authenticate`'s job
-/// over HTTP), only to be registered.
-async fn device(
-    state: &AppState,
-    logger_id: &LoggerId,
-) -> Result<Arc<crate::store::DeviceAuth>, IngestError> {
-    state
-        .store
-        .device(logger_id.as_str())
-        .await?
-        .ok_or(IngestError::UnknownLogger)
-}
-
 /// A batch's answer: HTTP's `{acked_seq}`, and `last_seq`, the batch's highest seq, which tells
 /// the logger which of its batches this answers (one it sent again may be answered twice).
 async fn events(
@@ -279,8 +266,8 @@ async fn events(
     let wire: Vec<WireEvent> = body.events.into_iter().map(|o| o.0).collect();
     let events = ingest::batch(&wire, now_ms())?;
     let last_seq = events.iter().filter_map(|e| e.seq).max();
-    let device = device(state, logger_id).await?;
-    let outcome = ingest::report(state, &device, events, true).await?;
+    // The broker let only this logger publish here: it needs no key, only to be registered.
+    let outcome = ingest::report(state, logger_id, Proof::Broker, events, true).await?;
     let ack = IngestAck {
         acked_seq: outcome.acked_seq.max(0) as u64,
     };
@@ -306,8 +293,7 @@ async fn heartbeat(
         dropped_events: body.dropped_events,
         firmware_version: body.firmware_version.as_deref(),
     })?;
-    let device = device(state, logger_id).await?;
-    ingest::heartbeat(state, &device, hb).await
+    ingest::heartbeat(state, logger_id, Proof::Broker, hb).await
 }
 
 #[cfg(test)]

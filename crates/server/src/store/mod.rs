@@ -68,6 +68,11 @@ pub enum StoreError {
     /// client tries again.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A logger's credentials (its key, keyless, its tenant) are not those a report or heartbeat
+    /// was authenticated with: another server changed them since this one read them. Nothing is
+    /// stored; the caller reads them again (`Store::reread_device`) and decides anew.
+    #[error("the logger's credentials changed since they were read")]
+    CredentialsChanged,
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the store is closed")]
@@ -287,10 +292,17 @@ seam! {
     pub async fn display_session(&self, token_hash: String) -> Result<Option<(Display, Tenant)>>;
 
     // devices
-    /// The credentials of a live logger, from memory when known.
+    /// The credentials of a live logger, from memory when known. With other servers on the
+    /// database they may be stale: what is stored under them checks them in its own
+    /// transaction (`StoreError::CredentialsChanged`).
     pub async fn device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>>;
+    /// The credentials read again from the database, for a request the remembered ones refuse
+    /// or that met `CredentialsChanged` (SQLite: as `device`, whose memory no other server can
+    /// make stale).
+    pub async fn reread_device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>>;
     pub async fn register(&self, reg: Registration) -> Result<RegistrationOutcome>;
-    pub async fn heartbeat(&self, logger_row: LoggerRow, hb: Heartbeat) -> Result<()>;
+    /// Records a heartbeat's telemetry (`CredentialsChanged` when `device` is stale).
+    pub async fn heartbeat(&self, device: &DeviceAuth, hb: Heartbeat) -> Result<()>;
 
     // fleet
     pub async fn loggers(&self, tenant_id: TenantId) -> Result<Vec<Logger>>;

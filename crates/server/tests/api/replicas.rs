@@ -156,6 +156,136 @@ async fn a_key_rotated_on_one_replica_is_refused_on_the_other_at_once() {
     assert_eq!(new.status(), StatusCode::OK);
 }
 
+/// A heartbeat's answer on `app`, and its status code.
+async fn heartbeat_status(
+    app: &TestApp,
+    logger_id: &str,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    let resp = app
+        .post(
+            "/api/device/heartbeat",
+            &json!({"logger_id": logger_id}),
+            key,
+        )
+        .await;
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Each replica remembers credentials; none of them may outlive a change made on the other.
+/// Every request below is sent to B right after A changed what B has seen (and remembers).
+#[tokio::test]
+async fn every_change_to_a_loggers_credentials_on_one_replica_holds_on_the_other_at_once() {
+    if !on_postgres() {
+        return;
+    }
+    let (_dir, a, b) = replicas(&[]);
+    let (app_a, app_b) = (client(&a), client(&b));
+    let admin = app_a.signup("ada@a.example", "A").await;
+
+    // Pending on B, claimed on A: B's next heartbeat says claimed, its next report is A's.
+    let device = app_b.register("esp-claim").await;
+    let (status, hb) = heartbeat_status(&app_b, "esp-claim", Some(&device.key)).await;
+    assert_eq!(
+        (status, hb["status"].as_str()),
+        (StatusCode::OK, Some("pending"))
+    );
+    app_a.claim(&admin, &device).await;
+    let (status, hb) = heartbeat_status(&app_b, "esp-claim", Some(&device.key)).await;
+    assert_eq!(
+        (status, hb["status"].as_str()),
+        (StatusCode::OK, Some("claimed"))
+    );
+    let seq =
+        |n: i64| json!([{"seq": n, "pin": 0, "running": n % 2 == 1, "ts": now_ms() - 1000 + n}]);
+    assert_eq!(app_b.ingest(&device, seq(1)).await.status(), StatusCode::OK);
+    assert_eq!(app_a.events(&admin).await.len(), 1, "stored as tenant A's");
+
+    // Keyless allowed on A: B takes a keyless post; forbidden on A: B refuses the next.
+    let loggers = app_a.get_json("/api/v1/loggers", &admin.token).await;
+    let id = loggers[0]["id"].as_i64().unwrap();
+    let keyless = |allow: bool| {
+        let (path, body) = (
+            format!("/api/v1/loggers/{id}"),
+            json!({ "allow_keyless": allow }),
+        );
+        let (app, token) = (&app_a, admin.token.clone());
+        async move {
+            app.send(reqwest::Method::PUT, &path, Some(&body), Some(&token))
+                .await
+        }
+    };
+    let unkeyed = json!({"logger_id": "esp-claim", "pin_number": 0, "is_running": false});
+    assert_eq!(keyless(true).await.status(), StatusCode::OK);
+    let taken = app_b.post("/api/asset-state", &unkeyed, None).await;
+    assert_eq!(taken.status(), StatusCode::OK);
+    assert_eq!(keyless(false).await.status(), StatusCode::OK);
+    let refused = app_b.post("/api/asset-state", &unkeyed, None).await;
+    assert_error(refused, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let (status, _) = heartbeat_status(&app_b, "esp-claim", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The key rotated on A: on B the old one is refused for a batch and a heartbeat, the new
+    // one taken at once.
+    let rotated: Value = app_a
+        .post(
+            &format!("/api/v1/loggers/{id}/rotate-key"),
+            &json!({}),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_error(
+        app_b.ingest(&device, seq(2)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let (status, _) = heartbeat_status(&app_b, "esp-claim", Some(&device.key)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let renewed = Device {
+        key: rotated["device_key"].as_str().unwrap().into(),
+        ..device.clone()
+    };
+    assert_eq!(
+        app_b.ingest(&renewed, seq(2)).await.status(),
+        StatusCode::OK
+    );
+
+    // Deleted on A and registered anew there (a new key, a new row): B refuses the old key and
+    // takes the new one.
+    let deleted = app_a
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/loggers/{id}"),
+            None,
+            Some(&admin.token),
+        )
+        .await;
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_error(
+        app_b.ingest(&renewed, seq(3)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let again = app_a.claimed_device(&admin, "esp-claim").await;
+    assert_error(
+        app_b.ingest(&renewed, seq(3)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(app_b.ingest(&again, seq(1)).await.status(), StatusCode::OK);
+    let (status, _) = heartbeat_status(&app_b, "esp-claim", Some(&again.key)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Stored: the first report, the keyless one, the renewed key's and the new logger's.
+    assert_eq!(app_a.events(&admin).await.len(), 4);
+}
+
 #[tokio::test]
 async fn a_replica_whose_connections_are_terminated_recovers_and_tells_its_dashboards_to_re_read() {
     if !on_postgres() {

@@ -1,9 +1,16 @@
 //! What loggers do besides reporting: register, send heartbeats, and prove who they are (the
 //! rules are those of store/sqlite/devices.rs).
 //!
-//! Credentials are read from the database at every request: SQLite's cache of them has no twin
-//! here, since another replica may have rotated a key or claimed the logger meanwhile.
+//! Credentials are remembered per server, as on SQLite, to spare a device request the four
+//! round trips of reading them. Another server may change them meanwhile (rotate the key, claim
+//! or delete the logger, allow or forbid keyless posts), so what is remembered is only a guess
+//! that must be confirmed where it matters: a report's group compares it with the logger's row it
+//! locks, a heartbeat's `UPDATE` matches it; both answer `CredentialsChanged` when it is stale,
+//! and `ingest` reads the credentials again and decides anew. A request the remembered ones
+//! refuse reads them again too (`ingest::authenticate`), so a new key works at once.
+//! This server's own changes forget what they change after their commit.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Transaction;
@@ -25,6 +32,26 @@ const NEW_LOGGER_LOCK: i64 = 0x6173_7365_746e_6577; // "assetnew"
 
 const DEVICE_SELECT: &str = "SELECT id, logger_id, name, tenant_id, allow_keyless, key_hash
      FROM loggers WHERE logger_id = $1 AND deleted_at IS NULL";
+
+/// Credentials remembered by hardware id; `epoch` counts the forgettings, so a read that raced
+/// one is not remembered.
+#[derive(Default)]
+pub(super) struct Remembered {
+    map: HashMap<String, Arc<DeviceAuth>>,
+    epoch: u64,
+}
+
+/// Whether a logger's row still has the credentials a request was authenticated with.
+pub(super) fn still_holds(
+    device: &DeviceAuth,
+    tenant_id: Option<TenantId>,
+    allow_keyless: bool,
+    key_hash: &str,
+) -> bool {
+    device.tenant_id == tenant_id
+        && device.allow_keyless == allow_keyless
+        && device.key_hash == key_hash
+}
 
 fn device_from_row(r: &Row) -> Result<DeviceAuth> {
     Ok(DeviceAuth {
@@ -131,24 +158,61 @@ pub(super) async fn ensure_asset(
 }
 
 impl Pg {
+    /// The credentials of a live logger, remembered when known (see the module docs).
     pub async fn device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>> {
+        let epoch = {
+            let remembered = self.inner.devices.read().expect("devices");
+            if let Some(device) = remembered.map.get(logger_id) {
+                return Ok(Some(device.clone()));
+            }
+            remembered.epoch
+        };
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::System).await?;
-        let device = load_device(&tx, logger_id, false).await?;
+        let device = load_device(&tx, logger_id, false).await?.map(Arc::new);
         tx.commit().await?;
-        Ok(device.map(Arc::new))
+        if let Some(device) = &device {
+            let mut remembered = self.inner.devices.write().expect("devices");
+            if remembered.epoch == epoch {
+                remembered.map.insert(logger_id.to_owned(), device.clone());
+            }
+        }
+        Ok(device)
+    }
+
+    /// The credentials read from the database, whatever was remembered.
+    pub async fn reread_device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>> {
+        self.forget_device(logger_id);
+        self.device(logger_id).await
+    }
+
+    /// Forgets one logger's remembered credentials.
+    pub(super) fn forget_device(&self, logger_id: &str) {
+        let mut remembered = self.inner.devices.write().expect("devices");
+        remembered.epoch += 1;
+        remembered.map.remove(logger_id);
+    }
+
+    /// Forgets all remembered credentials (after a change made by row id: rare, admin work).
+    pub(super) fn forget_devices(&self) {
+        let mut remembered = self.inner.devices.write().expect("devices");
+        remembered.epoch += 1;
+        remembered.map.clear();
     }
 
     pub async fn register(&self, reg: Registration) -> Result<RegistrationOutcome> {
         let caps = self.pending_limits();
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::System).await?;
+        let logger_id = reg.logger_id.clone();
         let outcome = register(&tx, reg, caps).await?;
         tx.commit().await?;
+        self.forget_device(&logger_id);
         Ok(outcome)
     }
 
-    pub async fn heartbeat(&self, logger_row: LoggerRow, hb: Heartbeat) -> Result<()> {
+    /// Records a heartbeat, if the logger's row still has `device`'s credentials.
+    pub async fn heartbeat(&self, device: &DeviceAuth, hb: Heartbeat) -> Result<()> {
         let mut client = self.client().await?;
         let tx = super::begin(&mut client, Scope::System).await?;
         let stmt = tx
@@ -156,23 +220,33 @@ impl Pg {
                 "UPDATE loggers SET uptime_s = COALESCE($1, uptime_s), rssi = COALESCE($2, rssi),
                  free_heap = COALESCE($3, free_heap), queued_events = COALESCE($4, queued_events),
                  firmware_version = COALESCE($5, firmware_version),
-                 dropped_events = COALESCE($6, dropped_events) WHERE id = $7",
+                 dropped_events = COALESCE($6, dropped_events)
+                 WHERE id = $7 AND deleted_at IS NULL AND tenant_id IS NOT DISTINCT FROM $8
+                 AND allow_keyless = $9 AND key_hash = $10",
             )
             .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &hb.uptime_s,
-                &hb.rssi,
-                &hb.free_heap,
-                &hb.queued_events,
-                &hb.firmware_version,
-                &hb.dropped_events,
-                &logger_row,
-            ],
-        )
-        .await?;
+        let updated = tx
+            .execute(
+                &stmt,
+                &[
+                    &hb.uptime_s,
+                    &hb.rssi,
+                    &hb.free_heap,
+                    &hb.queued_events,
+                    &hb.firmware_version,
+                    &hb.dropped_events,
+                    &device.row,
+                    &device.tenant_id,
+                    &device.allow_keyless,
+                    &device.key_hash,
+                ],
+            )
+            .await?;
         tx.commit().await?;
+        if updated == 0 {
+            self.forget_device(&device.logger_id);
+            return Err(StoreError::CredentialsChanged);
+        }
         Ok(())
     }
 }

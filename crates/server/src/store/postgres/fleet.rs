@@ -223,6 +223,7 @@ impl Pg {
         )
         .await?;
         tx.commit().await?;
+        self.forget_devices();
         Ok(())
     }
 
@@ -276,6 +277,7 @@ impl Pg {
             tx.execute(&stmt, &[&now_ms(), &id, &tenant_id]).await?;
         }
         tx.commit().await?;
+        self.forget_devices();
         Ok(())
     }
 
@@ -294,6 +296,7 @@ impl Pg {
         tx.execute(&stmt, &[&hash_secret(&new_key), &id, &tenant_id])
             .await?;
         tx.commit().await?;
+        self.forget_devices();
         Ok(())
     }
 
@@ -331,6 +334,7 @@ impl Pg {
             tx.execute(&stmt, &[&tenant_id, &row]).await?;
         }
         tx.commit().await?;
+        self.forget_device(&logger_id);
         Ok(row)
     }
 
@@ -818,7 +822,7 @@ mod tests {
             let auth = pg.device("L1").await.unwrap().unwrap();
             assert!(auth.accepts(Some("new")) && !auth.accepts(Some("key-of-L1")));
             pg.heartbeat(
-                row,
+                &auth,
                 crate::store::Heartbeat {
                     rssi: Some(-60),
                     ..Default::default()

@@ -9,8 +9,11 @@
 //! nothing. The SQL filters by tenant all the same: the wall is the second one.
 //!
 //! # Several replicas
-//! Nothing that matters is kept in one process: device credentials are read from the database
-//! at each request (no cache to invalidate), day rollups are rows, presence is in `loggers`.
+//! Nothing that matters is kept in one process: day rollups are rows, presence is in `loggers`.
+//! Device credentials are remembered (`devices`), but never trusted alone: a report checks them
+//! against the logger's row it locks, a heartbeat in its `UPDATE`, and a request they refuse
+//! reads them again, so a key rotated, a logger claimed or deleted on another server holds here
+//! at once, without a message between the servers.
 //! Migrations and the monthly partitions are made under advisory locks, so replicas that start
 //! together do not race; `notify` carries live messages between replicas.
 //!
@@ -86,6 +89,7 @@ struct Inner {
     /// Why the database could not be reached at the last try; None once it answered again.
     unreachable: Mutex<Option<String>>,
     reports: reports::Queue,
+    devices: std::sync::RwLock<devices::Remembered>,
 }
 
 /// Whose rows a transaction may see (the row-level security of the schema).
@@ -208,6 +212,7 @@ impl Pg {
                 pending: Mutex::new(PendingLimits::DEFAULT),
                 unreachable: Mutex::new(None),
                 reports: reports::Queue::default(),
+                devices: Default::default(),
             }),
         };
         pg.start_reports();

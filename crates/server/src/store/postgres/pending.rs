@@ -81,6 +81,7 @@ impl Pg {
             .try_get(0)?;
         delete_pending(&tx, row).await?;
         tx.commit().await?;
+        self.forget_device(&logger_id);
         Ok(row)
     }
 
@@ -105,6 +106,9 @@ impl Pg {
             delete_pending(&tx, *row).await?;
         }
         tx.commit().await?;
+        for (_, logger_id) in &expired {
+            self.forget_device(logger_id);
+        }
         Ok(expired)
     }
 }

@@ -5,7 +5,9 @@
 //! A group, in named steps: [`Group::lock`] locks and reads the loggers (in id order, so two
 //! groups, or two replicas, never deadlock on them; `NO KEY UPDATE`, which the foreign-key
 //! checks of other inserts do not wait for) with the seq runs and assets the reports
-//! touch; per report, [`Group::classify`] tells new events from retransmits in memory (seq runs
+//! touch, and their credentials, which must still be those each report was authenticated with
+//! (the server remembers credentials: store/postgres/devices.rs); per report,
+//! [`Group::classify`] tells new events from retransmits in memory (seq runs
 //! for numbered events, the stored keys for unnumbered ones), makes the assets of new pins and
 //! moves each asset's current state; [`Group::finish`] inserts every new event in one statement
 //! and writes the assets, seq runs and loggers once. A report that cannot be taken (its logger
@@ -27,6 +29,7 @@ use super::super::{
     BackendError, DeviceAuth, IngestOutcome, NewEvent, PendingLimit, PendingLimits, Result,
     StoreError, StoredChange, now_ms, sqlite::run_changes,
 };
+use super::devices::still_holds;
 use super::rollups::forget_days_for_late_event;
 use super::{Pg, Scope, begin};
 use crate::domain::{AssetId, LoggerRow, TenantId};
@@ -136,6 +139,13 @@ impl Pg {
             match answers {
                 Ok(answers) => {
                     for (job, answer) in group.into_iter().zip(answers) {
+                        // Remembered credentials that no longer hold: read them again next.
+                        if matches!(
+                            answer,
+                            Err(StoreError::CredentialsChanged | StoreError::NotFound)
+                        ) {
+                            self.forget_device(&job.device.logger_id);
+                        }
                         let _ = job.reply.send(answer);
                     }
                 }
@@ -231,6 +241,8 @@ impl AssetNow {
 #[derive(Debug, Clone)]
 struct LoggerNow {
     tenant_id: Option<TenantId>,
+    allow_keyless: bool,
+    key_hash: String,
     acked: i64,
     pending_events: i64,
     /// The seq runs read (around every seq of the group's reports).
@@ -272,8 +284,9 @@ impl Group {
         let ids: Vec<LoggerRow> = ids.into_iter().collect();
         let standing = tx
             .prepare_cached(
-                "SELECT id, tenant_id, acked_seq, pending_events FROM loggers
-                 WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR NO KEY UPDATE",
+                "SELECT id, tenant_id, acked_seq, pending_events, allow_keyless, key_hash
+                 FROM loggers WHERE id = ANY($1) AND deleted_at IS NULL
+                 ORDER BY id FOR NO KEY UPDATE",
             )
             .await?;
         let mut loggers: HashMap<LoggerRow, LoggerNow> = HashMap::new();
@@ -284,6 +297,8 @@ impl Group {
                     tenant_id: r.get(1),
                     acked: r.get(2),
                     pending_events: r.get(3),
+                    allow_keyless: r.get(4),
+                    key_hash: r.get(5),
                     read_runs: Vec::new(),
                     runs: SeqRuns::default(),
                     assets: HashMap::new(),
@@ -380,6 +395,14 @@ impl Group {
         let Some(logger) = self.loggers.get_mut(&device.row) else {
             return Ok(Err(StoreError::NotFound));
         };
+        if !still_holds(
+            device,
+            logger.tenant_id,
+            logger.allow_keyless,
+            &logger.key_hash,
+        ) {
+            return Ok(Err(StoreError::CredentialsChanged));
+        }
         let pending = logger.tenant_id.is_none();
         // A pending logger's report must fit whole, retransmits counted (store/sqlite/reports).
         if pending && logger.pending_events.saturating_add(events.len() as i64) > caps.events {

@@ -140,6 +140,12 @@ impl Sqlite {
         Ok(Some(device))
     }
 
+    /// As `device`: the cache is forgotten at every commit that changes credentials, on the one
+    /// writer, and no other server writes this file.
+    pub async fn reread_device(&self, logger_id: &str) -> Result<Option<Arc<DeviceAuth>>> {
+        self.device(logger_id).await
+    }
+
     /// Forgets cached credentials after a change (called on the writer thread after commit).
     pub(super) fn forget_device(&self, logger_id: &str) {
         let mut cache = self.inner.devices.write().expect("device cache");
@@ -158,7 +164,8 @@ impl Sqlite {
         .await
     }
 
-    pub async fn heartbeat(&self, logger_row: LoggerRow, hb: Heartbeat) -> Result<()> {
+    pub async fn heartbeat(&self, device: &DeviceAuth, hb: Heartbeat) -> Result<()> {
+        let logger_row = device.row;
         self.write(move |conn| {
             conn.prepare_cached(
                 "UPDATE loggers SET uptime_s = COALESCE(?1, uptime_s), rssi = COALESCE(?2, rssi),
