@@ -89,6 +89,8 @@ struct Inner {
     /// Why the database could not be reached at the last try; None once it answered again.
     unreachable: Mutex<Option<String>>,
     reports: reports::Queue,
+    /// The statement that draws a group's event ids (`reports::allocate_ids_sql`).
+    allocate_event_ids: String,
     devices: std::sync::RwLock<devices::Remembered>,
 }
 
@@ -204,6 +206,7 @@ impl Pg {
             .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
         migrate::run(&mut client).await?;
         partitions::ensure(&mut client, super::now_ms()).await?;
+        let allocate_event_ids = reports::allocate_ids_sql(&client).await?;
         drop(client);
         let pg = Self {
             inner: Arc::new(Inner {
@@ -212,6 +215,7 @@ impl Pg {
                 pending: Mutex::new(PendingLimits::DEFAULT),
                 unreachable: Mutex::new(None),
                 reports: reports::Queue::default(),
+                allocate_event_ids,
                 devices: Default::default(),
             }),
         };

@@ -200,10 +200,27 @@ impl Pg {
         for job in jobs {
             answers.push(group.classify(&tx, job).await?);
         }
-        let answers = group.finish(&tx, answers).await?;
+        let answers = group
+            .finish(&tx, &self.inner.allocate_event_ids, answers)
+            .await?;
         tx.commit().await?;
         Ok(answers)
     }
+}
+
+/// The statement that draws `$1` new event ids. The sequence is named once, at start: asked of
+/// `pg_get_serial_sequence` in the statement, it was looked up again for every id, which took
+/// a third of a 1000-event batch's time in PostgreSQL (docs/PERFORMANCE.md).
+pub(super) async fn allocate_ids_sql(client: &tokio_postgres::Client) -> Result<String> {
+    let sequence: String = client
+        .query_one("SELECT pg_get_serial_sequence('events', 'id')", &[])
+        .await?
+        .try_get(0)?;
+    // As a string literal (the name comes quoted where it needs to be), cast once.
+    let literal = format!("'{}'", sequence.replace('\'', "''"));
+    Ok(format!(
+        "SELECT nextval({literal}::regclass) FROM generate_series(1, $1::bigint)"
+    ))
 }
 
 /// A report as the group takes it: the logger, its events, whether to acknowledge, when it
@@ -541,9 +558,10 @@ impl Group {
     async fn finish(
         mut self,
         tx: &Transaction<'_>,
+        allocate: &str,
         mut answers: Vec<Result<IngestOutcome>>,
     ) -> Result<Vec<Result<IngestOutcome>>> {
-        let ids = self.insert_events(tx).await?;
+        let ids = self.insert_events(tx, allocate).await?;
         // Late events forget the cached days they make stale (after the insert: the search for
         // the last RUNNING event before one sees the group's own).
         let mut late: Vec<(AssetId, i64)> = std::mem::take(&mut self.late).into_iter().collect();
@@ -562,15 +580,11 @@ impl Group {
         Ok(answers)
     }
 
-    async fn insert_events(&self, tx: &Transaction<'_>) -> Result<Vec<i64>> {
+    async fn insert_events(&self, tx: &Transaction<'_>, allocate: &str) -> Result<Vec<i64>> {
         if self.rows.is_empty() {
             return Ok(Vec::new());
         }
-        let allocate = tx
-            .prepare_cached(
-                "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1::bigint)",
-            )
-            .await?;
+        let allocate = tx.prepare_cached(allocate).await?;
         let ids: Vec<i64> = tx
             .query(&allocate, &[&(self.rows.len() as i64)])
             .await?
