@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Device, ServerProcess, TestApp, assert_error, now_ms, on_postgres};
+use crate::helpers::{Account, Device, ServerProcess, TestApp, assert_error, now_ms, on_postgres};
 
 /// Two real server processes on the database of one data directory; the first starts first,
 /// so it leads.
@@ -26,14 +26,40 @@ fn client(server: &ServerProcess) -> TestApp {
 }
 
 async fn heartbeat(app: &TestApp, device: &Device) {
-    let hb = app
+    let (status, _) = heartbeat_status(app, &device.logger_id, Some(&device.key)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A heartbeat's answer on `app`, and its status code.
+async fn heartbeat_status(
+    app: &TestApp,
+    logger_id: &str,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    let resp = app
         .post(
             "/api/device/heartbeat",
-            &json!({"logger_id": device.logger_id}),
-            Some(&device.key),
+            &json!({"logger_id": logger_id}),
+            key,
         )
         .await;
-    assert_eq!(hb.status(), StatusCode::OK);
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Rotates logger `id`'s key on `app`; the new key.
+async fn rotate_key(app: &TestApp, admin: &Account, id: i64) -> String {
+    let rotated: Value = app
+        .post(
+            &format!("/api/v1/loggers/{id}/rotate-key"),
+            &json!({}),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    rotated["device_key"].as_str().unwrap().into()
 }
 
 #[tokio::test]
@@ -132,45 +158,19 @@ async fn a_key_rotated_on_one_replica_is_refused_on_the_other_at_once() {
     assert_eq!(first.status(), StatusCode::OK);
     let loggers = app_a.get_json("/api/v1/loggers", &admin.token).await;
     let id = loggers[0]["id"].as_i64().unwrap();
-    let rotated: Value = app_a
-        .post(
-            &format!("/api/v1/loggers/{id}/rotate-key"),
-            &json!({}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let new_key = rotate_key(&app_a, &admin, id).await;
     let old = app_b
         .asset_state(&device, json!({"pin_number": 0, "is_running": false}))
         .await;
     assert_error(old, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let renewed = Device {
-        key: rotated["device_key"].as_str().unwrap().into(),
+        key: new_key,
         ..device
     };
     let new = app_b
         .asset_state(&renewed, json!({"pin_number": 0, "is_running": false}))
         .await;
     assert_eq!(new.status(), StatusCode::OK);
-}
-
-/// A heartbeat's answer on `app`, and its status code.
-async fn heartbeat_status(
-    app: &TestApp,
-    logger_id: &str,
-    key: Option<&str>,
-) -> (StatusCode, Value) {
-    let resp = app
-        .post(
-            "/api/device/heartbeat",
-            &json!({"logger_id": logger_id}),
-            key,
-        )
-        .await;
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// Each replica remembers credentials; none of them may outlive a change made on the other.
@@ -228,16 +228,7 @@ async fn every_change_to_a_loggers_credentials_on_one_replica_holds_on_the_other
 
     // The key rotated on A: on B the old one is refused for a batch and a heartbeat, the new
     // one taken at once.
-    let rotated: Value = app_a
-        .post(
-            &format!("/api/v1/loggers/{id}/rotate-key"),
-            &json!({}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let new_key = rotate_key(&app_a, &admin, id).await;
     assert_error(
         app_b.ingest(&device, seq(2)).await,
         StatusCode::UNAUTHORIZED,
@@ -247,7 +238,7 @@ async fn every_change_to_a_loggers_credentials_on_one_replica_holds_on_the_other
     let (status, _) = heartbeat_status(&app_b, "esp-claim", Some(&device.key)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let renewed = Device {
-        key: rotated["device_key"].as_str().unwrap().into(),
+        key: new_key,
         ..device.clone()
     };
     assert_eq!(
