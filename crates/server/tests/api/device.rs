@@ -545,17 +545,7 @@ async fn a_rotated_key_replaces_the_old_one_at_once() {
             .status(),
         StatusCode::OK
     );
-    let rotated: Value = app
-        .post(
-            &format!("/api/v1/loggers/{id}/rotate-key"),
-            &json!({}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let new_key = rotated["device_key"].as_str().unwrap().to_owned();
+    let new_key = app.rotate_key(&admin, id).await;
     let old = app
         .asset_state(&device, json!({"pin_number": 0, "is_running": false}))
         .await;

@@ -306,6 +306,20 @@ impl TestApp {
         resp.json().await.expect("json")
     }
 
+    /// Rotates logger `id`'s key (as its tenant's admin); the new key.
+    pub async fn rotate_key(&self, admin: &Account, id: i64) -> String {
+        let resp = self
+            .post(
+                &format!("/api/v1/loggers/{id}/rotate-key"),
+                &json!({}),
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "rotate the key of {id}");
+        let rotated: Value = resp.json().await.expect("json");
+        rotated["device_key"].as_str().expect("a new key").into()
+    }
+
     /// A logger registered and claimed into the admin's tenant.
     pub async fn claimed_device(&self, admin: &Account, logger_id: &str) -> Device {
         let device = self.register(logger_id).await;

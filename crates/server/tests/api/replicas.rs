@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Account, Device, ServerProcess, TestApp, assert_error, now_ms, on_postgres};
+use crate::helpers::{Device, ServerProcess, TestApp, assert_error, now_ms, on_postgres};
 
 /// Two real server processes on the database of one data directory; the first starts first,
 /// so it leads.
@@ -45,21 +45,6 @@ async fn heartbeat_status(
         .await;
     let status = resp.status();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Rotates logger `id`'s key on `app`; the new key.
-async fn rotate_key(app: &TestApp, admin: &Account, id: i64) -> String {
-    let rotated: Value = app
-        .post(
-            &format!("/api/v1/loggers/{id}/rotate-key"),
-            &json!({}),
-            Some(&admin.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    rotated["device_key"].as_str().unwrap().into()
 }
 
 #[tokio::test]
@@ -158,7 +143,7 @@ async fn a_key_rotated_on_one_replica_is_refused_on_the_other_at_once() {
     assert_eq!(first.status(), StatusCode::OK);
     let loggers = app_a.get_json("/api/v1/loggers", &admin.token).await;
     let id = loggers[0]["id"].as_i64().unwrap();
-    let new_key = rotate_key(&app_a, &admin, id).await;
+    let new_key = app_a.rotate_key(&admin, id).await;
     let old = app_b
         .asset_state(&device, json!({"pin_number": 0, "is_running": false}))
         .await;
@@ -228,7 +213,7 @@ async fn every_change_to_a_loggers_credentials_on_one_replica_holds_on_the_other
 
     // The key rotated on A: on B the old one is refused for a batch and a heartbeat, the new
     // one taken at once.
-    let new_key = rotate_key(&app_a, &admin, id).await;
+    let new_key = app_a.rotate_key(&admin, id).await;
     assert_error(
         app_b.ingest(&device, seq(2)).await,
         StatusCode::UNAUTHORIZED,
